@@ -1,0 +1,54 @@
+# ngx_live_record: build, run and test targets.
+#
+#   make deps    install the Debian packages and nginx-rtmp's source (idempotent)
+#   make         build build/ngx_live_record_module.so against Debian's nginx
+#   make run     build, then start nginx with conf/example.conf on loopback
+#   make stop    stop the nginx started by `make run`
+#   make test    build, then run the test suite (prove t/)
+
+SHELL   := /bin/bash
+TOP     := $(CURDIR)
+BUILD   := $(TOP)/build
+NGX_SRC ?= /usr/share/nginx/src
+MODULE  := $(BUILD)/ngx_live_record_module.so
+SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h)
+
+export NGX_RTMP_SRC ?= $(BUILD)/rtmp
+
+.PHONY: all deps build run stop test clean
+
+all: build
+
+build: $(MODULE)
+
+deps:
+	@$(TOP)/scripts/deps.sh
+
+$(BUILD)/ngx/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h
+	@mkdir -p $(BUILD)/ngx
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(TOP) \
+	    --builddir=$(BUILD)/ngx > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+$(BUILD)/rtmp/ngx_rtmp.h:
+	@$(TOP)/scripts/deps.sh
+
+$(MODULE): $(BUILD)/ngx/Makefile $(SOURCES)
+	$(MAKE) -f $(BUILD)/ngx/Makefile -C $(NGX_SRC) modules
+	cp $(BUILD)/ngx/ngx_live_record_module.so $(MODULE)
+
+run: deps build
+	@$(TOP)/scripts/run.sh
+
+stop:
+	@$(TOP)/scripts/run.sh stop
+
+test: deps build
+	prove -r -j2 t/
+
+clean:
+	rm -rf $(BUILD)/ngx $(MODULE) $(BUILD)/configure.log
