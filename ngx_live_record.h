@@ -1,0 +1,101 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_H_INCLUDED_
+#define _NGX_LIVE_RECORD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record_codec.h"
+#include "ngx_live_record_segmenter.h"
+
+
+#define NGX_LIVE_RECORD_REASON_INTERVAL      0
+#define NGX_LIVE_RECORD_REASON_UNPUBLISH     1
+#define NGX_LIVE_RECORD_REASON_DROP          2
+#define NGX_LIVE_RECORD_REASON_PARAM_CHANGE  3
+#define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_uint_t                  formats;        /* 1 << NGX_LIVE_RECORD_MP4 */
+    ngx_msec_t                  interval;
+    ngx_msec_t                  min_duration;
+    ngx_msec_t                  session_gap;
+    ngx_str_t                   path;
+} ngx_live_record_template_t;
+
+
+typedef struct {
+    ngx_str_t                   path;
+} ngx_live_record_store_t;
+
+
+/* one file of a part: one format */
+typedef struct {
+    ngx_live_record_writer_t   *writer;
+    ngx_str_t                   work;           /* null-terminated */
+    ngx_str_t                   store;          /* null-terminated */
+    u_char                     *tmp;            /* mp4 being finalized */
+    off_t                       size;
+    ngx_int_t                   status;
+} ngx_live_record_file_t;
+
+
+/* the newest frame of a track, written once the next one dates it */
+typedef struct {
+    ngx_live_record_frame_t     frame;
+    u_char                     *buf;
+    size_t                      size;
+    int64_t                     duration;
+    ngx_uint_t                  held;
+} ngx_live_record_held_t;
+
+
+typedef struct ngx_live_record_part_s  ngx_live_record_part_t;
+
+struct ngx_live_record_part_s {
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_str_t                   label;          /* "app/name" */
+    ngx_str_t                   app;
+    ngx_str_t                   name;
+    ngx_str_t                   domain;
+    ngx_str_t                   args;
+    ngx_str_t                   session;
+    ngx_str_t                   rel;            /* store-relative, no ext */
+    ngx_uint_t                  n;
+    ngx_uint_t                  formats;
+    ngx_uint_t                  reason;
+    ngx_live_record_template_t *tpl;
+    ngx_live_record_store_t    *store;
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    ngx_live_record_file_t      files[NGX_LIVE_RECORD_NFORMATS];
+    ngx_live_record_held_t      held[NGX_LIVE_RECORD_NTRACKS];
+
+    int64_t                     base;           /* stream ms of media 0 */
+    int64_t                     last[NGX_LIVE_RECORD_NTRACKS];
+    int64_t                     duration;       /* ms */
+    ngx_uint_t                  frames;
+    uint64_t                    start_ms;       /* wall clock */
+    uint64_t                    end_ms;
+
+    void                       *data;           /* owner's */
+};
+
+
+typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_part_t *p);
+
+
+extern ngx_live_record_part_done_pt  ngx_live_record_part_done;
+
+
+const char *ngx_live_record_reason_name(ngx_uint_t reason);
+
+
+#endif /* _NGX_LIVE_RECORD_H_INCLUDED_ */

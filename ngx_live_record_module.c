@@ -1,0 +1,2593 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+#include "ngx_rtmp.h"
+#include "ngx_rtmp_cmd_module.h"
+#include "ngx_rtmp_codec_module.h"
+#include "ngx_live_record.h"
+#include "ngx_live_record_notify.h"
+
+
+/* directives inside live_record_template {} */
+#define NGX_LIVE_RECORD_TPL_CONF     0x20000000
+
+#define NGX_LIVE_RECORD_MAX_NAME     255
+#define NGX_LIVE_RECORD_MAX_PATH     4096
+
+/* a part opens when its tracks are known, or after this much media */
+#define NGX_LIVE_RECORD_WAIT_MS      1000
+#define NGX_LIVE_RECORD_WAIT_FRAMES  512
+
+#define NGX_LIVE_RECORD_BUSY_MS      1000
+
+/* one log line per stream for each kind of bad input */
+#define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
+#define NGX_LIVE_RECORD_LOG_NOHEADER    0x02    /* << track */
+#define NGX_LIVE_RECORD_LOG_CODEC       0x08    /* << track */
+#define NGX_LIVE_RECORD_LOG_BADHEADER   0x20
+#define NGX_LIVE_RECORD_LOG_NOTRACK     0x40    /* << format */
+
+
+typedef struct {
+    ngx_str_t                   host;
+    ngx_str_t                   name;           /* template, "off" */
+    ngx_live_record_template_t *tpl;
+    ngx_uint_t                  wildcard;       /* unsigned */
+} ngx_live_record_domain_t;
+
+
+typedef struct {
+    ngx_array_t                 templates;      /* template * */
+    ngx_queue_t                 active;         /* ctx */
+    ngx_queue_t                 memos;          /* memo */
+    ngx_array_t                 stores;         /* app conf * */
+    ngx_uint_t                  busy;
+    ngx_uint_t                  seq;
+    ngx_event_t                 busy_ev;
+} ngx_live_record_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   template_name;
+    ngx_live_record_template_t *tpl;
+    ngx_array_t                *domains;        /* domain */
+    ngx_live_record_store_t     store;
+    ngx_str_t                   work;
+    ngx_str_t                   thread_pool_name;
+    u_char                     *file;
+    ngx_uint_t                  line;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+} ngx_live_record_app_conf_t;
+
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_live_record_tag_t       tag;
+    int64_t                     ts;
+} ngx_live_record_pending_t;
+
+
+/* the session of a stream that ended lately, for a reconnect to join */
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_msec_t                  expire;
+    ngx_str_t                   key;
+    ngx_str_t                   session;
+} ngx_live_record_memo_t;
+
+
+typedef struct {
+    ngx_rtmp_session_t         *s;
+    ngx_live_record_main_conf_t *lmcf;
+    ngx_live_record_app_conf_t *lacf;
+    ngx_live_record_template_t *tpl;
+    ngx_live_record_part_t     *part;
+    ngx_queue_t                 queue;          /* in lmcf->active */
+    ngx_queue_t                 pending;
+
+    ngx_str_t                   label;          /* "app/name" */
+    ngx_str_t                   app;
+    ngx_str_t                   name;
+    ngx_str_t                   domain;
+    ngx_str_t                   args;
+    ngx_str_t                   session;
+    u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
+    u_char                      session_id[64];
+
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    u_char                     *buf;
+    size_t                      buf_size;
+
+    uint32_t                    last_raw;
+    int64_t                     ts;             /* extended to 64 bits */
+    ngx_uint_t                  parts;
+    ngx_uint_t                  npending;
+    ngx_uint_t                  logged;
+
+    unsigned                    active:1;
+    unsigned                    started:1;
+    unsigned                    failed:1;
+    unsigned                    changed:1;
+    unsigned                    dropped:1;
+} ngx_live_record_ctx_t;
+
+
+typedef struct {
+    ngx_conf_post_handler_pt    post_handler;
+    ngx_msec_t                  low;
+    ngx_msec_t                  high;
+    char                       *text;
+} ngx_live_record_msec_bounds_t;
+
+
+static ngx_int_t ngx_live_record_postconfiguration(ngx_conf_t *cf);
+static void *ngx_live_record_create_main_conf(ngx_conf_t *cf);
+static void *ngx_live_record_create_app_conf(ngx_conf_t *cf);
+static char *ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_live_record_merge_paths(ngx_conf_t *cf,
+    ngx_live_record_app_conf_t *conf);
+static ngx_int_t ngx_live_record_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_live_record_init_process(ngx_cycle_t *cycle);
+static void ngx_live_record_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_live_record_template_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_live_record_set_formats(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_live_record_check_msec(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_live_record_check_path(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_live_record_set_template(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_live_record_template_t *ngx_live_record_find_template(
+    ngx_conf_t *cf, ngx_str_t *name);
+
+static ngx_int_t ngx_live_record_publish(ngx_rtmp_session_t *s,
+    ngx_rtmp_publish_t *v);
+static ngx_int_t ngx_live_record_delete_stream(ngx_rtmp_session_t *s,
+    ngx_rtmp_delete_stream_t *v);
+static ngx_int_t ngx_live_record_close_stream(ngx_rtmp_session_t *s,
+    ngx_rtmp_close_stream_t *v);
+static ngx_int_t ngx_live_record_av(ngx_rtmp_session_t *s,
+    ngx_rtmp_header_t *h, ngx_chain_t *in);
+
+static ngx_live_record_template_t *ngx_live_record_resolve(
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *domain);
+static ngx_int_t ngx_live_record_init_ctx(ngx_rtmp_session_t *s,
+    ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
+static void ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host);
+static char *ngx_live_record_check_name(ngx_str_t *name);
+static void ngx_live_record_join_session(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_stop(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t sync);
+static void ngx_live_record_ctx_cleanup(void *data);
+
+static u_char *ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx,
+    ngx_chain_t *in, size_t *len);
+static void ngx_live_record_log_once(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t kind, ngx_uint_t level, const char *fmt, ...);
+static u_char *ngx_live_record_track_name(ngx_uint_t track);
+static void ngx_live_record_header(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag);
+static void ngx_live_record_frame(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, int64_t ts);
+static ngx_int_t ngx_live_record_hold(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, int64_t ts);
+static ngx_int_t ngx_live_record_ready(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx);
+static ngx_int_t ngx_live_record_cut(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, int64_t ts);
+static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t track);
+static void ngx_live_record_write(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t ts);
+static void ngx_live_record_write_held(ngx_live_record_part_t *p,
+    ngx_live_record_held_t *h);
+static void ngx_live_record_flush_held(ngx_live_record_part_t *p);
+static void ngx_live_record_free_held(void *data);
+
+static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
+    int64_t base);
+static ngx_int_t ngx_live_record_copy_strings(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_part_t *p);
+static ngx_int_t ngx_live_record_open_files(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_part_t *p);
+static ngx_int_t ngx_live_record_make_paths(ngx_live_record_part_t *p,
+    ngx_live_record_app_conf_t *lacf);
+static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
+    u_char *buf, size_t size);
+static u_char *ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir,
+    ngx_str_t *rel, ngx_uint_t format, ngx_str_t *out);
+static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t sync);
+static void ngx_live_record_discard(ngx_live_record_part_t *p);
+static void ngx_live_record_finish(ngx_live_record_part_t *p,
+    ngx_live_record_app_conf_t *lacf, ngx_uint_t sync);
+static void ngx_live_record_finalize(void *data, ngx_log_t *log);
+static void ngx_live_record_finalize_done(ngx_event_t *ev);
+static void ngx_live_record_busy_handler(ngx_event_t *ev);
+static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_part_t *p);
+
+
+static ngx_rtmp_publish_pt        next_publish;
+static ngx_rtmp_delete_stream_pt  next_delete_stream;
+static ngx_rtmp_close_stream_pt   next_close_stream;
+
+
+extern ngx_module_t  ngx_rtmp_module;
+
+
+static ngx_live_record_msec_bounds_t  ngx_live_record_interval_bounds = {
+    ngx_live_record_check_msec, 60000, 7200000, "between 1m and 120m"
+};
+
+static ngx_live_record_msec_bounds_t  ngx_live_record_min_duration_bounds = {
+    ngx_live_record_check_msec, 0, 7200000, "between 0s and 120m"
+};
+
+static ngx_live_record_msec_bounds_t  ngx_live_record_session_gap_bounds = {
+    ngx_live_record_check_msec, 0, 86400000, "between 0s and 24h"
+};
+
+static ngx_conf_post_t  ngx_live_record_path_post = {
+    ngx_live_record_check_path
+};
+
+
+static ngx_str_t  ngx_live_record_format_names[] = {
+    ngx_string("mp4"),
+    ngx_string("flv"),
+    ngx_string("aac")
+};
+
+
+static ngx_command_t  ngx_live_record_commands[] = {
+
+    { ngx_string("live_record_template"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_live_record_template_block,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_formats"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_1MORE,
+      ngx_live_record_set_formats,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, formats),
+      NULL },
+
+    { ngx_string("live_record_interval"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, interval),
+      &ngx_live_record_interval_bounds },
+
+    { ngx_string("live_record_min_duration"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, min_duration),
+      &ngx_live_record_min_duration_bounds },
+
+    { ngx_string("live_record_session_gap"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, session_gap),
+      &ngx_live_record_session_gap_bounds },
+
+    { ngx_string("live_record_path"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, path),
+      &ngx_live_record_path_post },
+
+    { ngx_string("live_record"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_live_record_set_template,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_domain"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
+      ngx_live_record_set_domain,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_store"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
+      ngx_live_record_set_store,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_work_path"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, work),
+      NULL },
+
+    { ngx_string("live_record_thread_pool"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, thread_pool_name),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_rtmp_module_t  ngx_live_record_module_ctx = {
+    NULL,                                   /* preconfiguration */
+    ngx_live_record_postconfiguration,      /* postconfiguration */
+    ngx_live_record_create_main_conf,       /* create main configuration */
+    NULL,                                   /* init main configuration */
+    NULL,                                   /* create server configuration */
+    NULL,                                   /* merge server configuration */
+    ngx_live_record_create_app_conf,        /* create app configuration */
+    ngx_live_record_merge_app_conf          /* merge app configuration */
+};
+
+
+ngx_module_t  ngx_live_record_module = {
+    NGX_MODULE_V1,
+    &ngx_live_record_module_ctx,            /* module context */
+    ngx_live_record_commands,               /* module directives */
+    NGX_RTMP_MODULE,                        /* module type */
+    NULL,                                   /* init master */
+    ngx_live_record_init_module,            /* init module */
+    ngx_live_record_init_process,           /* init process */
+    NULL,                                   /* init thread */
+    NULL,                                   /* exit thread */
+    ngx_live_record_exit_process,           /* exit process */
+    NULL,                                   /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* configuration */
+
+
+static void *
+ngx_live_record_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_live_record_main_conf_t  *lmcf;
+
+    lmcf = ngx_pcalloc(cf->pool, sizeof(ngx_live_record_main_conf_t));
+    if (lmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&lmcf->templates, cf->pool, 4,
+                       sizeof(ngx_live_record_template_t *))
+        != NGX_OK
+        || ngx_array_init(&lmcf->stores, cf->pool, 4,
+                          sizeof(ngx_live_record_app_conf_t *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_queue_init(&lmcf->active);
+    ngx_queue_init(&lmcf->memos);
+
+    lmcf->busy_ev.handler = ngx_live_record_busy_handler;
+    lmcf->busy_ev.data = lmcf;
+    lmcf->busy_ev.log = &cf->cycle->new_log;
+
+    return lmcf;
+}
+
+
+static void *
+ngx_live_record_create_app_conf(ngx_conf_t *cf)
+{
+    ngx_live_record_app_conf_t  *lacf;
+
+    lacf = ngx_pcalloc(cf->pool, sizeof(ngx_live_record_app_conf_t));
+    if (lacf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     lacf->template_name = { 0, NULL };
+     *     lacf->tpl = NULL;
+     *     lacf->store.path = { 0, NULL };
+     *     lacf->work = { 0, NULL };
+     *     lacf->thread_pool_name = { 0, NULL };
+     */
+
+    lacf->domains = NGX_CONF_UNSET_PTR;
+
+    return lacf;
+}
+
+
+static char *
+ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_live_record_app_conf_t *prev = parent;
+    ngx_live_record_app_conf_t *conf = child;
+
+    ngx_uint_t                  i;
+    ngx_live_record_domain_t   *d;
+
+    if (conf->template_name.data == NULL) {
+        conf->template_name = prev->template_name;
+        conf->file = prev->file;
+        conf->line = prev->line;
+    }
+
+    ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
+    ngx_conf_merge_str_value(conf->store.path, prev->store.path,
+                             "live_record_store");
+    ngx_conf_merge_str_value(conf->work, prev->work, "live_record_work");
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+
+    conf->tpl = NULL;
+
+    if (conf->template_name.data
+        && ngx_strcmp(conf->template_name.data, "off") != 0)
+    {
+        conf->tpl = ngx_live_record_find_template(cf, &conf->template_name);
+
+        if (conf->tpl == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown live_record_template \"%V\" "
+                          "in \"live_record\" in %s:%ui",
+                          &conf->template_name, conf->file, conf->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->domains) {
+        d = conf->domains->elts;
+
+        for (i = 0; i < conf->domains->nelts; i++) {
+            if (d[i].name.len == 3
+                && ngx_strncmp(d[i].name.data, "off", 3) == 0)
+            {
+                continue;
+            }
+
+            d[i].tpl = ngx_live_record_find_template(cf, &d[i].name);
+
+            if (d[i].tpl == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown live_record_template \"%V\" "
+                              "in \"live_record_domain %V\"",
+                              &d[i].name, &d[i].host);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    if (conf->tpl == NULL && conf->domains == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_live_record_merge_paths(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* paths and the thread pool exist only where something may record */
+
+static ngx_int_t
+ngx_live_record_merge_paths(ngx_conf_t *cf, ngx_live_record_app_conf_t *conf)
+{
+    ngx_path_t                    *path;
+    ngx_live_record_app_conf_t   **pc;
+    ngx_live_record_main_conf_t   *lmcf;
+
+    if (ngx_conf_full_name(cf->cycle, &conf->store.path, 0) != NGX_OK
+        || ngx_conf_full_name(cf->cycle, &conf->work, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    path->name = conf->store.path;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    path->name = conf->work;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_THREADS)
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+#endif
+
+    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
+
+    pc = ngx_array_push(&lmcf->stores);
+    if (pc == NULL) {
+        return NGX_ERROR;
+    }
+
+    *pc = conf;
+
+    return NGX_OK;
+}
+
+
+static ngx_live_record_template_t *
+ngx_live_record_find_template(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                     i;
+    ngx_live_record_template_t   **tpl;
+    ngx_live_record_main_conf_t   *lmcf;
+
+    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
+    tpl = lmcf->templates.elts;
+
+    for (i = 0; i < lmcf->templates.nelts; i++) {
+        if (tpl[i]->name.len == name->len
+            && ngx_strncmp(tpl[i]->name.data, name->data, name->len) == 0)
+        {
+            return tpl[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static char *
+ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_main_conf_t *lmcf = conf;
+
+    char                         *rv;
+    ngx_str_t                    *value;
+    ngx_conf_t                    save;
+    ngx_rtmp_conf_ctx_t          *ctx, *pctx;
+    ngx_live_record_template_t   *tpl, **tp;
+
+    value = cf->args->elts;
+
+    if (ngx_live_record_find_template(cf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate live_record_template \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"off\" cannot name a live_record_template");
+        return NGX_CONF_ERROR;
+    }
+
+    tpl = ngx_pcalloc(cf->pool, sizeof(ngx_live_record_template_t));
+    if (tpl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tpl->name = value[1];
+    tpl->interval = NGX_CONF_UNSET_MSEC;
+    tpl->min_duration = NGX_CONF_UNSET_MSEC;
+    tpl->session_gap = NGX_CONF_UNSET_MSEC;
+
+    tp = ngx_array_push(&lmcf->templates);
+    if (tp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *tp = tpl;
+
+    pctx = cf->ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_rtmp_conf_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx->main_conf = pctx->main_conf;
+    ctx->srv_conf = pctx->srv_conf;
+    ctx->app_conf = ngx_pcalloc(cf->pool, sizeof(void *) * ngx_rtmp_max_module);
+    if (ctx->app_conf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx->app_conf[ngx_live_record_module.ctx_index] = tpl;
+
+    save = *cf;
+    cf->ctx = ctx;
+    cf->cmd_type = NGX_LIVE_RECORD_TPL_CONF;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (tpl->formats == 0) {
+        tpl->formats = 1 << NGX_LIVE_RECORD_MP4;
+    }
+
+    ngx_conf_init_msec_value(tpl->interval, 30 * 60000);
+    ngx_conf_init_msec_value(tpl->min_duration, 2000);
+    ngx_conf_init_msec_value(tpl->session_gap, 60000);
+
+    if (tpl->path.data == NULL) {
+        ngx_str_set(&tpl->path,
+                    "$app/$name/%Y%m%d/$name-%Y%m%d%H%M%S-$part");
+    }
+
+    if (tpl->min_duration > tpl->interval) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"live_record_min_duration\" is longer than "
+                           "\"live_record_interval\" in "
+                           "live_record_template \"%V\"", &tpl->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_live_record_set_formats(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char  *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, f, *formats;
+
+    formats = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*formats) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        for (f = 0; f < NGX_LIVE_RECORD_NFORMATS; f++) {
+            if (value[i].len == ngx_live_record_format_names[f].len
+                && ngx_strncmp(value[i].data,
+                               ngx_live_record_format_names[f].data,
+                               value[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (f == NGX_LIVE_RECORD_NFORMATS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown format \"%V\" in "
+                               "\"live_record_formats\", "
+                               "expected mp4, flv or aac", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *formats |= 1 << f;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_live_record_check_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_live_record_msec_bounds_t *b = post;
+    ngx_msec_t                    *v = data;
+
+    ngx_str_t  *value;
+
+    if (*v >= b->low && *v <= b->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be %s, not \"%V\"",
+                       &value[0], b->text, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *path = data;
+
+    u_char      *p, *last;
+    ngx_uint_t   n;
+
+    static ngx_str_t  vars[] = {
+        ngx_string("app"), ngx_string("name"), ngx_string("domain"),
+        ngx_string("part"), ngx_string("session"), ngx_null_string
+    };
+
+    p = path->data;
+    last = p + path->len;
+
+    if (path->len == 0 || *p == '/' || ngx_strstr(p, "..") != NULL) {
+        return "must be a relative path without \"..\"";
+    }
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '%') {
+            if (p + 1 == last || ngx_strchr("YmdHMS%", p[1]) == NULL) {
+                return "has an unknown %-sequence, "
+                       "expected %Y, %m, %d, %H, %M, %S or %%";
+            }
+
+            p++;
+            continue;
+        }
+
+        if (*p != '$') {
+            continue;
+        }
+
+        for (n = 0; vars[n].len; n++) {
+            if ((size_t) (last - p - 1) >= vars[n].len
+                && ngx_strncmp(p + 1, vars[n].data, vars[n].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (vars[n].len == 0) {
+            return "has an unknown variable, expected $app, $name, "
+                   "$domain, $part or $session";
+        }
+
+        p += vars[n].len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_live_record_set_template(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t  *value;
+
+    if (lacf->template_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lacf->template_name = value[1];
+    lacf->file = cf->conf_file->file.name.data;
+    lacf->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t                 *value, host;
+    ngx_live_record_domain_t  *d;
+
+    value = cf->args->elts;
+    host = value[1];
+
+    if (lacf->domains == NGX_CONF_UNSET_PTR) {
+        lacf->domains = ngx_array_create(cf->pool, 4,
+                                         sizeof(ngx_live_record_domain_t));
+        if (lacf->domains == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    d = ngx_array_push(lacf->domains);
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
+
+    if (host.len > 2 && host.data[0] == '*' && host.data[1] == '.') {
+        d->wildcard = 1;
+        host.data++;
+        host.len--;
+    }
+
+    if (host.len == 0 || ngx_strlchr(host.data, host.data + host.len, '*')
+        || ngx_strlchr(host.data, host.data + host.len, '/'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid host \"%V\" in \"live_record_domain\", "
+                           "expected a host name or *.suffix", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_strlow(host.data, host.data, host.len);
+
+    d->host = host;
+    d->name = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t  *value;
+
+    if (lacf->store.path.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len != 5 || ngx_strncmp(value[1].data, "local", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown store type \"%V\" in "
+                           "\"live_record_store\", expected local",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lacf->store.path = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i;
+    ngx_file_info_t                store, work;
+    ngx_rtmp_conf_ctx_t           *ctx;
+    ngx_live_record_app_conf_t   **pc;
+    ngx_live_record_main_conf_t   *lmcf;
+
+    ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
+    pc = lmcf->stores.elts;
+
+    for (i = 0; i < lmcf->stores.nelts; i++) {
+        if (ngx_file_info(pc[i]->store.path.data, &store) == NGX_FILE_ERROR
+            || ngx_file_info(pc[i]->work.data, &work) == NGX_FILE_ERROR)
+        {
+            continue;
+        }
+
+        if (store.st_dev != work.st_dev) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "live record: live_record_work_path \"%V\" and "
+                          "live_record_store \"%V\" are on different "
+                          "filesystems: finished parts will be copied, "
+                          "not renamed", &pc[i]->work, &pc[i]->store.path);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_init_process(ngx_cycle_t *cycle)
+{
+    ngx_live_record_segmenter_init();
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_rtmp_handler_pt        *h;
+    ngx_rtmp_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_rtmp_core_module);
+
+    h = ngx_array_push(&cmcf->events[NGX_RTMP_MSG_AUDIO]);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_live_record_av;
+
+    h = ngx_array_push(&cmcf->events[NGX_RTMP_MSG_VIDEO]);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_live_record_av;
+
+    next_publish = ngx_rtmp_publish;
+    ngx_rtmp_publish = ngx_live_record_publish;
+
+    next_delete_stream = ngx_rtmp_delete_stream;
+    ngx_rtmp_delete_stream = ngx_live_record_delete_stream;
+
+    next_close_stream = ngx_rtmp_close_stream;
+    ngx_rtmp_close_stream = ngx_live_record_close_stream;
+
+    ngx_live_record_part_done = ngx_live_record_part_done_last;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                  *q;
+    ngx_rtmp_conf_ctx_t          *ctx;
+    ngx_live_record_ctx_t        *lctx;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
+    if (ctx == NULL) {
+        return;
+    }
+
+    lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
+
+    /* the thread pools are gone by now: finish in this thread */
+
+    while (!ngx_queue_empty(&lmcf->active)) {
+        q = ngx_queue_head(&lmcf->active);
+        lctx = ngx_queue_data(q, ngx_live_record_ctx_t, queue);
+        ngx_live_record_stop(lctx, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
+    }
+}
+
+
+/* rtmp hooks */
+
+
+static ngx_int_t
+ngx_live_record_publish(ngx_rtmp_session_t *s, ngx_rtmp_publish_t *v)
+{
+    ngx_live_record_ctx_t       *ctx;
+    ngx_live_record_app_conf_t  *lacf;
+
+    lacf = ngx_rtmp_get_module_app_conf(s, ngx_live_record_module);
+
+    if (lacf == NULL || (lacf->tpl == NULL && lacf->domains == NULL)
+        || s->auto_pushed)
+    {
+        goto next;
+    }
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(s->connection->pool, sizeof(ngx_live_record_ctx_t));
+        if (ctx == NULL) {
+            goto next;
+        }
+
+        if (ngx_pool_cleanup_add(s->connection->pool, 0) == NULL) {
+            goto next;
+        }
+
+        s->connection->pool->cleanup->handler = ngx_live_record_ctx_cleanup;
+        s->connection->pool->cleanup->data = ctx;
+
+        ngx_rtmp_set_ctx(s, ctx, ngx_live_record_module);
+
+    } else if (ctx->active) {
+        ngx_live_record_stop(ctx, NGX_LIVE_RECORD_REASON_UNPUBLISH, 0);
+    }
+
+    (void) ngx_live_record_init_ctx(s, ctx, v);
+
+next:
+
+    return next_publish(s, v);
+}
+
+
+static ngx_int_t
+ngx_live_record_init_ctx(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
+    ngx_rtmp_publish_t *v)
+{
+    u_char                       *p;
+    char                         *bad;
+    ngx_str_t                     name, host;
+    ngx_live_record_template_t   *tpl;
+    ngx_live_record_app_conf_t   *lacf;
+
+    lacf = ngx_rtmp_get_module_app_conf(s, ngx_live_record_module);
+
+    name.data = v->name;
+    name.len = ngx_strlen(v->name);
+
+    ngx_live_record_tc_host(&s->tc_url, &host);
+
+    tpl = ngx_live_record_resolve(lacf, &host);
+    if (tpl == NULL) {
+        return NGX_DECLINED;
+    }
+
+    bad = ngx_live_record_check_name(&name);
+
+    if (bad == NULL) {
+        bad = ngx_live_record_check_name(&s->app);
+    }
+
+    if (bad == NULL && host.len) {
+        bad = ngx_live_record_check_name(&host);
+    }
+
+    if (bad) {
+        ngx_log_error(NGX_LOG_ERR, s->connection->log, 0,
+                      "live record: stream \"%V/%*s\" on \"%V\" refused for "
+                      "recording: %s", &s->app,
+                      ngx_min(name.len, NGX_LIVE_RECORD_MAX_NAME), name.data,
+                      &host, bad);
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(ctx, sizeof(ngx_live_record_ctx_t));
+
+    ctx->s = s;
+    ctx->lacf = lacf;
+    ctx->tpl = tpl;
+    ctx->lmcf = ngx_rtmp_get_module_main_conf(s, ngx_live_record_module);
+
+    p = ctx->strings;
+
+    ctx->label.data = p;
+    p = ngx_sprintf(p, "%V/%V", &s->app, &name);
+    ctx->label.len = p - ctx->label.data;
+
+    ctx->app.data = ctx->label.data;
+    ctx->app.len = s->app.len;
+    ctx->name.data = ctx->label.data + s->app.len + 1;
+    ctx->name.len = name.len;
+
+    ctx->domain.data = p;
+    ctx->domain.len = host.len;
+    ngx_strlow(p, host.data, host.len);
+
+    ctx->args.data = v->args;
+    ctx->args.len = ngx_strlen(v->args);
+
+    ngx_queue_init(&ctx->pending);
+    ngx_queue_insert_tail(&ctx->lmcf->active, &ctx->queue);
+    ctx->active = 1;
+
+    ngx_live_record_join_session(ctx);
+
+    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                  "live record: \"%V\" recording with template \"%V\", "
+                  "session %V", &ctx->label, &tpl->name, &ctx->session);
+
+    return NGX_OK;
+}
+
+
+static ngx_live_record_template_t *
+ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host)
+{
+    size_t                     best;
+    ngx_uint_t                 i;
+    ngx_live_record_domain_t  *d, *found;
+
+    if (lacf->domains == NULL || host->len == 0) {
+        return lacf->tpl;
+    }
+
+    d = lacf->domains->elts;
+    found = NULL;
+    best = 0;
+
+    for (i = 0; i < lacf->domains->nelts; i++) {
+
+        if (!d[i].wildcard) {
+            if (d[i].host.len == host->len
+                && ngx_strncasecmp(d[i].host.data, host->data, host->len)
+                   == 0)
+            {
+                return d[i].tpl;
+            }
+
+            continue;
+        }
+
+        /* "*.example.com": host ends with ".example.com", longest wins */
+
+        if (host->len > d[i].host.len && d[i].host.len > best
+            && ngx_strncasecmp(host->data + host->len - d[i].host.len,
+                               d[i].host.data, d[i].host.len) == 0)
+        {
+            found = &d[i];
+            best = d[i].host.len;
+        }
+    }
+
+    return found ? found->tpl : lacf->tpl;
+}
+
+
+static void
+ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host)
+{
+    u_char  *p, *last, *end;
+
+    p = tc_url->data;
+    last = p + tc_url->len;
+
+    host->len = 0;
+    host->data = p;
+
+    if (p == NULL) {
+        return;
+    }
+
+    end = ngx_strlcasestrn(p, last, (u_char *) "://", 3 - 1);
+    if (end == NULL) {
+        return;
+    }
+
+    p = end + 3;
+
+    if (p < last && *p == '[') {
+        end = ngx_strlchr(p, last, ']');
+        end = end ? end + 1 : last;
+
+    } else {
+        for (end = p; end < last; end++) {
+            if (*end == ':' || *end == '/' || *end == '?') {
+                break;
+            }
+        }
+    }
+
+    host->data = p;
+    host->len = end - p;
+}
+
+
+static char *
+ngx_live_record_check_name(ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    if (name->len == 0) {
+        return "empty name";
+    }
+
+    if (name->len > NGX_LIVE_RECORD_MAX_NAME) {
+        return "name longer than 255 bytes";
+    }
+
+    if (name->data[0] == '.') {
+        return "name starts with \".\"";
+    }
+
+    last = name->data + name->len;
+
+    for (p = name->data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return "control character in name";
+        }
+
+        if (*p == '/' || *p == '\\') {
+            return "path separator in name";
+        }
+
+        if (*p == '%') {
+            return "percent-encoded character in name";
+        }
+
+        if (*p == '.' && p + 1 < last && p[1] == '.') {
+            return "\"..\" in name";
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
+{
+    u_char                       *p;
+    ngx_queue_t                  *q, *next;
+    ngx_live_record_memo_t       *m;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    lmcf = ctx->lmcf;
+    p = ctx->session_id;
+
+    for (q = ngx_queue_head(&lmcf->memos);
+         q != ngx_queue_sentinel(&lmcf->memos);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        m = ngx_queue_data(q, ngx_live_record_memo_t, queue);
+
+        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
+            && (m->key.len != ctx->label.len
+                || ngx_strncmp(m->key.data, ctx->label.data, m->key.len)
+                   != 0))
+        {
+            continue;
+        }
+
+        /* expired, or ours: either way it goes */
+
+        ngx_queue_remove(q);
+
+        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
+            && ctx->session.len == 0)
+        {
+            ctx->session.data = p;
+            p = ngx_cpymem(p, m->session.data, m->session.len);
+            ctx->session.len = m->session.len;
+        }
+
+        ngx_free(m);
+    }
+
+    if (ctx->session.len == 0) {
+        ctx->session.data = p;
+        p = ngx_sprintf(p, "%T%03M-%P-%ui", ngx_time(),
+                        ngx_timeofday()->msec, ngx_pid, ++lmcf->seq);
+        ctx->session.len = p - ctx->session.data;
+    }
+}
+
+
+static void
+ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
+{
+    ngx_live_record_memo_t  *m;
+
+    if (ctx->tpl->session_gap == 0 || ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    m = ngx_alloc(sizeof(ngx_live_record_memo_t) + ctx->label.len
+                  + ctx->session.len, ngx_cycle->log);
+    if (m == NULL) {
+        return;
+    }
+
+    m->expire = ngx_current_msec + ctx->tpl->session_gap;
+    m->key.data = (u_char *) &m[1];
+    m->key.len = ctx->label.len;
+    m->session.data = ngx_cpymem(m->key.data, ctx->label.data,
+                                 ctx->label.len);
+    m->session.len = ctx->session.len;
+    ngx_memcpy(m->session.data, ctx->session.data, ctx->session.len);
+
+    ngx_queue_insert_tail(&ctx->lmcf->memos, &m->queue);
+}
+
+
+static ngx_int_t
+ngx_live_record_delete_stream(ngx_rtmp_session_t *s,
+    ngx_rtmp_delete_stream_t *v)
+{
+    ngx_live_record_ctx_t  *ctx;
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
+
+    /* nginx-rtmp deletes the stream with no arguments on disconnect */
+
+    if (ctx && v == NULL) {
+        ctx->dropped = 1;
+    }
+
+    return next_delete_stream(s, v);
+}
+
+
+static ngx_int_t
+ngx_live_record_close_stream(ngx_rtmp_session_t *s,
+    ngx_rtmp_close_stream_t *v)
+{
+    ngx_uint_t              reason;
+    ngx_live_record_ctx_t  *ctx;
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
+
+    /* nginx-rtmp calls this twice per publisher: the flag guards it */
+
+    if (ctx && ctx->active) {
+        if (ngx_exiting || ngx_terminate) {
+            reason = NGX_LIVE_RECORD_REASON_SHUTDOWN;
+
+        } else if (ctx->dropped) {
+            reason = NGX_LIVE_RECORD_REASON_DROP;
+
+        } else {
+            reason = NGX_LIVE_RECORD_REASON_UNPUBLISH;
+        }
+
+        ngx_live_record_stop(ctx, reason, 0);
+    }
+
+    return next_close_stream(s, v);
+}
+
+
+static void
+ngx_live_record_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
+    ngx_uint_t sync)
+{
+    ngx_uint_t  n;
+
+    if (!ctx->active) {
+        return;
+    }
+
+    ctx->active = 0;
+
+    ngx_live_record_close(ctx, reason, sync);
+    ngx_live_record_free_pending(ctx);
+    ngx_live_record_remember_session(ctx);
+
+    ngx_queue_remove(&ctx->queue);
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        if (ctx->tracks[n].extradata) {
+            ngx_free(ctx->tracks[n].extradata);
+            ctx->tracks[n].extradata = NULL;
+        }
+    }
+
+    if (ctx->buf) {
+        ngx_free(ctx->buf);
+        ctx->buf = NULL;
+        ctx->buf_size = 0;
+    }
+}
+
+
+static void
+ngx_live_record_ctx_cleanup(void *data)
+{
+    ngx_live_record_ctx_t  *ctx = data;
+
+    ngx_live_record_stop(ctx, NGX_LIVE_RECORD_REASON_DROP, 0);
+}
+
+
+static ngx_int_t
+ngx_live_record_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
+    ngx_chain_t *in)
+{
+    u_char                 *p;
+    size_t                  len;
+    int64_t                 ts;
+    ngx_live_record_tag_t   tag;
+    ngx_live_record_ctx_t  *ctx;
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
+
+    if (ctx == NULL || !ctx->active || ctx->failed) {
+        return NGX_OK;
+    }
+
+    p = ngx_live_record_copy_body(ctx, in, &len);
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_live_record_parse_tag(h->type, p, len, &tag) != NGX_OK) {
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_MALFORMED,
+                                 NGX_LOG_ERR, "malformed %s tag skipped",
+                                 ngx_live_record_track_name(
+                                     h->type == NGX_RTMP_MSG_VIDEO
+                                     ? NGX_LIVE_RECORD_VIDEO
+                                     : NGX_LIVE_RECORD_AUDIO));
+        return NGX_OK;
+    }
+
+    switch (tag.kind) {
+
+    case NGX_LIVE_RECORD_TAG_SKIP:
+        return NGX_OK;
+
+    case NGX_LIVE_RECORD_TAG_CODEC:
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag.track,
+                                 NGX_LOG_ERR,
+                                 "%s codec id %ui cannot be recorded, "
+                                 "track skipped",
+                                 ngx_live_record_track_name(tag.track),
+                                 tag.codec);
+        return NGX_OK;
+
+    case NGX_LIVE_RECORD_TAG_HEADER:
+        ngx_live_record_header(ctx, &tag);
+        return NGX_OK;
+    }
+
+    /* 32-bit rtmp time, extended so that wrapping keeps it monotonic */
+
+    if (ctx->started) {
+        ctx->ts += (int32_t) (h->timestamp - ctx->last_raw);
+
+    } else {
+        ctx->ts = h->timestamp;
+        ctx->started = 1;
+    }
+
+    ctx->last_raw = h->timestamp;
+    ts = ctx->ts;
+
+    ngx_live_record_frame(ctx, &tag, ts);
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx, ngx_chain_t *in,
+    size_t *len)
+{
+    u_char       *p;
+    size_t        n, size;
+    ngx_chain_t  *cl;
+
+    n = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        n += cl->buf->last - cl->buf->pos;
+    }
+
+    if (n > ctx->buf_size) {
+        size = ngx_max(n, 2 * ctx->buf_size);
+
+        p = ngx_alloc(size, ngx_cycle->log);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        if (ctx->buf) {
+            ngx_free(ctx->buf);
+        }
+
+        ctx->buf = p;
+        ctx->buf_size = size;
+    }
+
+    p = ctx->buf;
+
+    for (cl = in; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    *len = n;
+
+    return ctx->buf;
+}
+
+
+static void
+ngx_live_record_log_once(ngx_live_record_ctx_t *ctx, ngx_uint_t kind,
+    ngx_uint_t level, const char *fmt, ...)
+{
+    u_char   *p, text[NGX_MAX_ERROR_STR];
+    va_list   args;
+
+    if (ctx->logged & kind) {
+        return;
+    }
+
+    ctx->logged |= kind;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
+    va_end(args);
+
+    ngx_log_error(level, ctx->s->connection->log, 0,
+                  "live record: \"%V\": %*s", &ctx->label, p - text, text);
+}
+
+
+static u_char *
+ngx_live_record_track_name(ngx_uint_t track)
+{
+    return (u_char *) (track == NGX_LIVE_RECORD_VIDEO ? "video" : "audio");
+}
+
+
+static void
+ngx_live_record_header(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag)
+{
+    u_char                   *p;
+    ngx_live_record_track_t   t, *cur;
+
+    if (ngx_live_record_parse_header(tag, &t) != NGX_OK) {
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
+                                 NGX_LOG_ERR,
+                                 "invalid %s sequence header skipped",
+                                 ngx_live_record_track_name(tag->track));
+        return;
+    }
+
+    cur = &ctx->tracks[tag->track];
+
+    if (cur->codec == t.codec && cur->extradata_len == t.extradata_len
+        && ngx_memcmp(cur->extradata, t.extradata, t.extradata_len) == 0)
+    {
+        return;
+    }
+
+    p = ngx_alloc(t.extradata_len, ngx_cycle->log);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_memcpy(p, t.extradata, t.extradata_len);
+
+    if (cur->extradata) {
+        ngx_free(cur->extradata);
+    }
+
+    *cur = t;
+    cur->extradata = p;
+
+    if (ctx->part) {
+        ctx->changed = 1;
+    }
+}
+
+
+static void
+ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
+    int64_t ts)
+{
+    ngx_live_record_track_t  *t, mp3;
+
+    t = &ctx->tracks[tag->track];
+
+    if (tag->codec == NGX_LIVE_RECORD_CODEC_MP3
+        && t->codec != NGX_LIVE_RECORD_CODEC_MP3)
+    {
+        /* mp3 has no sequence header: its first frame tells */
+
+        if (ngx_live_record_parse_mp3(tag->data, tag->len, &mp3) != NGX_OK) {
+            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
+                                     NGX_LOG_ERR,
+                                     "invalid mp3 frame header skipped");
+            return;
+        }
+
+        if (t->extradata) {
+            ngx_free(t->extradata);
+        }
+
+        *t = mp3;
+
+        if (ctx->part) {
+            ctx->changed = 1;
+        }
+    }
+
+    if (t->codec != tag->codec) {
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_NOHEADER << tag->track,
+                                 NGX_LOG_ERR,
+                                 "%s frames before the sequence header "
+                                 "skipped", ngx_live_record_track_name(tag->track));
+        return;
+    }
+
+    if (ctx->part == NULL) {
+        if (ngx_live_record_hold(ctx, tag, ts) != NGX_OK) {
+            return;
+        }
+
+        if (ngx_live_record_ready(ctx) == NGX_OK) {
+            ngx_live_record_flush_pending(ctx);
+        }
+
+        return;
+    }
+
+    if (ngx_live_record_cut(ctx, tag, ts) != NGX_OK) {
+        return;
+    }
+
+    if (ctx->part) {
+        ngx_live_record_write(ctx->part, tag, ts);
+    }
+}
+
+
+/* frames wait here until the part can open with every track it will hold */
+
+static ngx_int_t
+ngx_live_record_hold(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
+    int64_t ts)
+{
+    ngx_live_record_pending_t  *pf;
+
+    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
+        && ngx_queue_empty(&ctx->pending))
+    {
+        /* a part starts at a keyframe */
+        return NGX_DECLINED;
+    }
+
+    pf = ngx_alloc(sizeof(ngx_live_record_pending_t) + tag->len,
+                   ngx_cycle->log);
+    if (pf == NULL) {
+        return NGX_ERROR;
+    }
+
+    pf->tag = *tag;
+    pf->tag.data = (u_char *) &pf[1];
+    pf->ts = ts;
+    ngx_memcpy(pf->tag.data, tag->data, tag->len);
+
+    ngx_queue_insert_tail(&ctx->pending, &pf->queue);
+    ctx->npending++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_ready(ngx_live_record_ctx_t *ctx)
+{
+    ngx_uint_t                  want_video, want_audio, key;
+    ngx_queue_t                *q;
+    ngx_rtmp_codec_ctx_t       *codec;
+    ngx_live_record_pending_t  *first, *last, *pf;
+
+    first = ngx_queue_data(ngx_queue_head(&ctx->pending),
+                           ngx_live_record_pending_t, queue);
+    last = ngx_queue_data(ngx_queue_last(&ctx->pending),
+                          ngx_live_record_pending_t, queue);
+
+    if (last->ts - first->ts >= NGX_LIVE_RECORD_WAIT_MS
+        || ctx->npending >= NGX_LIVE_RECORD_WAIT_FRAMES)
+    {
+        return NGX_OK;
+    }
+
+    /* onMetaData tells which tracks to wait for */
+
+    codec = ngx_rtmp_get_module_ctx(ctx->s, ngx_rtmp_codec_module);
+
+    want_video = ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec
+                 || (codec && codec->video_codec_id);
+    want_audio = ctx->tracks[NGX_LIVE_RECORD_AUDIO].codec
+                 || (codec && codec->audio_codec_id);
+
+    if (want_audio && !ctx->tracks[NGX_LIVE_RECORD_AUDIO].codec) {
+        return NGX_AGAIN;
+    }
+
+    if (!want_video) {
+        return NGX_OK;
+    }
+
+    key = 0;
+
+    for (q = ngx_queue_head(&ctx->pending);
+         q != ngx_queue_sentinel(&ctx->pending);
+         q = ngx_queue_next(q))
+    {
+        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
+
+        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
+            key = 1;
+            break;
+        }
+    }
+
+    return key ? NGX_OK : NGX_AGAIN;
+}
+
+
+static void
+ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
+{
+    int64_t                     base;
+    ngx_uint_t                  video, seen_key;
+    ngx_queue_t                *q;
+    ngx_live_record_pending_t  *pf;
+
+    video = (ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
+    base = INT64_MAX;
+    seen_key = 0;
+
+    for (q = ngx_queue_head(&ctx->pending);
+         q != ngx_queue_sentinel(&ctx->pending);
+         q = ngx_queue_next(q))
+    {
+        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
+
+        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
+            seen_key = 1;
+        }
+
+        if (pf->tag.track == NGX_LIVE_RECORD_AUDIO || seen_key || !video) {
+            base = ngx_min(base, pf->ts);
+        }
+    }
+
+    if (base != INT64_MAX && ngx_live_record_open(ctx, base) == NGX_OK) {
+        seen_key = 0;
+
+        for (q = ngx_queue_head(&ctx->pending);
+             q != ngx_queue_sentinel(&ctx->pending);
+             q = ngx_queue_next(q))
+        {
+            pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
+
+            if (pf->tag.track == NGX_LIVE_RECORD_VIDEO) {
+                seen_key |= pf->tag.key;
+
+                if (!seen_key) {
+                    continue;
+                }
+            }
+
+            ngx_live_record_write(ctx->part, &pf->tag, pf->ts);
+        }
+    }
+
+    ngx_live_record_free_pending(ctx);
+}
+
+
+static void
+ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx)
+{
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&ctx->pending)) {
+        q = ngx_queue_head(&ctx->pending);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_pending_t, queue));
+    }
+
+    ctx->npending = 0;
+}
+
+
+/* where a part ends: decided on media time, never on the wall clock */
+
+static ngx_int_t
+ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
+    int64_t ts)
+{
+    ngx_uint_t               video, boundary, reason;
+    ngx_live_record_part_t  *p;
+
+    p = ctx->part;
+    video = (p->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0
+             || ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
+
+    boundary = video ? (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key)
+                     : 1;
+
+    if (ctx->changed) {
+        if (!boundary) {
+            /* the changed track's frames wait for the new part */
+            return ngx_live_record_track_changed(ctx, tag->track)
+                   ? NGX_DECLINED : NGX_OK;
+        }
+
+        reason = NGX_LIVE_RECORD_REASON_PARAM_CHANGE;
+
+    } else if (boundary && ts - p->base >= (int64_t) ctx->tpl->interval) {
+        reason = NGX_LIVE_RECORD_REASON_INTERVAL;
+
+    } else {
+        return NGX_OK;
+    }
+
+    ngx_live_record_close(ctx, reason, 0);
+
+    ctx->changed = 0;
+
+    return ngx_live_record_open(ctx, ts);
+}
+
+
+static ngx_uint_t
+ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
+{
+    ngx_live_record_track_t  *old, *cur;
+
+    old = &ctx->part->tracks[track];
+    cur = &ctx->tracks[track];
+
+    return old->codec != cur->codec
+           || old->extradata_len != cur->extradata_len
+           || ngx_memcmp(old->extradata, cur->extradata, cur->extradata_len)
+              != 0;
+}
+
+
+static void
+ngx_live_record_write(ngx_live_record_part_t *p, ngx_live_record_tag_t *tag,
+    int64_t ts)
+{
+    u_char                  *buf;
+    int64_t                  dts, pts;
+    ngx_live_record_held_t  *h;
+
+    if (p->tracks[tag->track].codec != tag->codec) {
+        return;
+    }
+
+    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
+        && p->last[NGX_LIVE_RECORD_VIDEO] < 0)
+    {
+        /* video in a part starts at a keyframe */
+        return;
+    }
+
+    /* each track's time strictly increases, as mp4 requires */
+
+    dts = ngx_max(ts - p->base, 0);
+
+    if (p->last[tag->track] >= 0 && dts <= p->last[tag->track]) {
+        dts = p->last[tag->track] + 1;
+    }
+
+    pts = ngx_max(ts - p->base + tag->cts, dts);
+
+    p->last[tag->track] = dts;
+
+    /*
+     * a frame is written when the next one of its track arrives, so that
+     * its duration is known and the muxers never have to guess it
+     */
+
+    h = &p->held[tag->track];
+
+    if (h->held) {
+        h->frame.duration = dts - h->frame.dts;
+        ngx_live_record_write_held(p, h);
+    }
+
+    if (tag->len > h->size) {
+        buf = ngx_alloc(ngx_max(tag->len, 2 * h->size), p->log);
+        if (buf == NULL) {
+            return;
+        }
+
+        if (h->buf) {
+            ngx_free(h->buf);
+        }
+
+        h->buf = buf;
+        h->size = ngx_max(tag->len, 2 * h->size);
+    }
+
+    ngx_memcpy(h->buf, tag->data, tag->len);
+
+    h->frame.track = tag->track;
+    h->frame.key = tag->key;
+    h->frame.dts = dts;
+    h->frame.pts = pts;
+    h->frame.data = h->buf;
+    h->frame.len = tag->len;
+    h->held = 1;
+}
+
+
+static void
+ngx_live_record_write_held(ngx_live_record_part_t *p,
+    ngx_live_record_held_t *h)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer) {
+            (void) ngx_live_record_writer_write(p->files[i].writer,
+                                                &h->frame);
+        }
+    }
+
+    h->held = 0;
+    h->duration = h->frame.duration;
+    p->duration = ngx_max(p->duration, h->frame.dts + h->frame.duration);
+    p->frames++;
+}
+
+
+/* the last frame of each track lasts as long as the one before it */
+
+static void
+ngx_live_record_flush_held(ngx_live_record_part_t *p)
+{
+    ngx_uint_t               n;
+    ngx_live_record_held_t  *h;
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        h = &p->held[n];
+
+        if (h->held) {
+            h->frame.duration = h->duration ? h->duration : 1;
+            ngx_live_record_write_held(p, h);
+        }
+    }
+}
+
+
+static void
+ngx_live_record_free_held(void *data)
+{
+    ngx_live_record_part_t  *p = data;
+
+    ngx_uint_t  n;
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        if (p->held[n].buf) {
+            ngx_free(p->held[n].buf);
+            p->held[n].buf = NULL;
+        }
+    }
+}
+
+
+/* parts */
+
+
+static ngx_int_t
+ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
+{
+    ngx_uint_t               n;
+    ngx_pool_t              *pool;
+    ngx_time_t              *tp;
+    ngx_pool_cleanup_t      *cln;
+    ngx_live_record_part_t  *p;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        goto failed;
+    }
+
+    p = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
+    if (p == NULL) {
+        goto failed;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        goto failed;
+    }
+
+    cln->handler = ngx_live_record_free_held;
+    cln->data = p;
+
+    p->pool = pool;
+    p->log = ngx_cycle->log;
+    p->n = ctx->parts + 1;
+    p->tpl = ctx->tpl;
+    p->store = &ctx->lacf->store;
+    p->base = base;
+    p->data = ctx->lmcf;
+
+    tp = ngx_timeofday();
+    p->start_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        p->last[n] = -1;
+    }
+
+    if (ngx_live_record_copy_strings(ctx, p) != NGX_OK
+        || ngx_live_record_make_paths(p, ctx->lacf) != NGX_OK
+        || ngx_live_record_open_files(ctx, p) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ctx->parts++;
+    ctx->part = p;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
+                  "live record: \"%V\" part %ui opened: \"%V\" (%s%s)",
+                  &ctx->label, p->n, &p->rel,
+                  ngx_live_record_codec_name(
+                      p->tracks[NGX_LIVE_RECORD_VIDEO].codec),
+                  p->tracks[NGX_LIVE_RECORD_AUDIO].codec == 0 ? "" :
+                  p->tracks[NGX_LIVE_RECORD_AUDIO].codec
+                      == NGX_LIVE_RECORD_CODEC_AAC ? "+aac" : "+mp3");
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
+                  "live record: \"%V\" part %ui could not be opened, "
+                  "recording of this publish stopped",
+                  &ctx->label, ctx->parts + 1);
+
+    ctx->failed = 1;
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* the part outlives the connection: it keeps copies of what it names */
+
+static ngx_int_t
+ngx_live_record_copy_strings(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_part_t *p)
+{
+    u_char      *s;
+    size_t       len;
+    ngx_uint_t   n;
+
+    len = ctx->label.len + ctx->domain.len + ctx->args.len + ctx->session.len
+          + ctx->tracks[NGX_LIVE_RECORD_VIDEO].extradata_len
+          + ctx->tracks[NGX_LIVE_RECORD_AUDIO].extradata_len;
+
+    s = ngx_pnalloc(p->pool, len);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->label.data = s;
+    p->label.len = ctx->label.len;
+    s = ngx_cpymem(s, ctx->label.data, ctx->label.len);
+
+    p->app.data = p->label.data;
+    p->app.len = ctx->app.len;
+    p->name.data = p->label.data + ctx->app.len + 1;
+    p->name.len = ctx->name.len;
+
+    p->domain.data = s;
+    p->domain.len = ctx->domain.len;
+    s = ngx_cpymem(s, ctx->domain.data, ctx->domain.len);
+
+    p->args.data = s;
+    p->args.len = ctx->args.len;
+    s = ngx_cpymem(s, ctx->args.data, ctx->args.len);
+
+    p->session.data = s;
+    p->session.len = ctx->session.len;
+    s = ngx_cpymem(s, ctx->session.data, ctx->session.len);
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        p->tracks[n] = ctx->tracks[n];
+        p->tracks[n].extradata = s;
+        s = ngx_cpymem(s, ctx->tracks[n].extradata,
+                       ctx->tracks[n].extradata_len);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_open_files(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_part_t *p)
+{
+    ngx_uint_t               i, opened;
+    ngx_live_record_file_t  *f;
+
+    opened = 0;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (!(p->tpl->formats & (1 << i))) {
+            continue;
+        }
+
+        f = &p->files[i];
+
+        if (ngx_live_record_format_tracks(i, p->tracks) == 0) {
+            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_NOTRACK << i,
+                                     NGX_LOG_WARN,
+                                     "no track of this stream can be "
+                                     "recorded as %s, format skipped",
+                                     ngx_live_record_format_ext(i));
+            continue;
+        }
+
+        if (ngx_live_record_create_dirs(f->work.data, p->log) != NGX_OK) {
+            continue;
+        }
+
+        f->writer = ngx_live_record_writer_open(p->pool, p->log, &p->label,
+                                                i, f->work.data, p->tracks);
+        if (f->writer == NULL) {
+            (void) ngx_delete_file(f->work.data);
+            continue;
+        }
+
+        p->formats |= 1 << i;
+        opened++;
+    }
+
+    return opened ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Expands the template's path and picks a name no earlier part has in
+ * the work path or the store, so nothing is ever overwritten.
+ */
+
+static ngx_int_t
+ngx_live_record_make_paths(ngx_live_record_part_t *p,
+    ngx_live_record_app_conf_t *lacf)
+{
+    u_char                  *buf, *last;
+    size_t                   len;
+    ngx_uint_t               i, k, taken;
+    ngx_file_info_t          fi;
+    ngx_live_record_file_t  *f;
+
+    buf = ngx_pnalloc(p->pool, NGX_LIVE_RECORD_MAX_PATH);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_live_record_expand(p, buf, NGX_LIVE_RECORD_MAX_PATH - 16)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = p->rel.len;
+
+    for (k = 1; k < 1000; k++) {
+        if (k > 1) {
+            last = ngx_sprintf(buf + len, "_%ui", k);
+            p->rel.len = last - buf;
+        }
+
+        taken = 0;
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if (!(p->tpl->formats & (1 << i))) {
+                continue;
+            }
+
+            if (ngx_live_record_file_path(p->pool, &lacf->work, &p->rel, i,
+                                          &p->files[i].work) == NULL
+                || ngx_live_record_file_path(p->pool, &lacf->store.path,
+                                             &p->rel, i, &p->files[i].store)
+                   == NULL)
+            {
+                return NGX_ERROR;
+            }
+
+            if (ngx_file_info(p->files[i].work.data, &fi) != NGX_FILE_ERROR
+                || ngx_file_info(p->files[i].store.data, &fi)
+                   != NGX_FILE_ERROR)
+            {
+                taken = 1;
+            }
+        }
+
+        if (taken) {
+            continue;
+        }
+
+        f = &p->files[NGX_LIVE_RECORD_MP4];
+
+        if (f->work.data) {
+            f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
+            if (f->tmp == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                  "live record: \"%V\" part %ui: no free name for \"%*s\"",
+                  &p->label, p->n, len, buf);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
+{
+    u_char     *s, *last, *d, *end;
+    ngx_tm_t    tm;
+    ngx_str_t  *path, domain;
+
+    path = &p->tpl->path;
+    s = path->data;
+    last = s + path->len;
+    d = buf;
+    end = buf + size;
+
+    ngx_libc_gmtime((time_t) (p->start_ms / 1000), &tm);
+
+    domain = p->domain;
+
+    if (domain.len == 0) {
+        ngx_str_set(&domain, "_");
+    }
+
+    while (s < last && d < end) {
+
+        if (*s == '%' && s + 1 < last) {
+            switch (s[1]) {
+            case 'Y':
+                d = ngx_slprintf(d, end, "%4d", tm.tm_year + 1900);
+                break;
+            case 'm':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_mon + 1);
+                break;
+            case 'd':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_mday);
+                break;
+            case 'H':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_hour);
+                break;
+            case 'M':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_min);
+                break;
+            case 'S':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_sec);
+                break;
+            default:
+                *d++ = '%';
+            }
+
+            s += 2;
+            continue;
+        }
+
+#define ngx_live_record_var(v, value)                                         \
+        if ((size_t) (last - s) > sizeof(v) - 1                               \
+            && ngx_strncmp(s + 1, v, sizeof(v) - 1) == 0)                     \
+        {                                                                     \
+            d = ngx_slprintf(d, end, "%V", value);                            \
+            s += sizeof(v);                                                   \
+            continue;                                                         \
+        }
+
+        if (*s == '$') {
+            ngx_live_record_var("app", &p->app);
+            ngx_live_record_var("name", &p->name);
+            ngx_live_record_var("domain", &domain);
+            ngx_live_record_var("session", &p->session);
+
+            if ((size_t) (last - s) > 4 && ngx_strncmp(s + 1, "part", 4) == 0)
+            {
+                d = ngx_slprintf(d, end, "%ui", p->n);
+                s += 5;
+                continue;
+            }
+        }
+
+#undef ngx_live_record_var
+
+        *d++ = *s++;
+    }
+
+    if (d >= end) {
+        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                      "live record: \"%V\" part %ui: live_record_path "
+                      "expands to more than %uz bytes", &p->label, p->n,
+                      size);
+        return NGX_ERROR;
+    }
+
+    p->rel.data = buf;
+    p->rel.len = d - buf;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir, ngx_str_t *rel,
+    ngx_uint_t format, ngx_str_t *out)
+{
+    u_char  *p;
+
+    out->data = ngx_pnalloc(pool, dir->len + rel->len + sizeof("/.mp4"));
+    if (out->data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
+                    ngx_live_record_format_ext(format));
+    *p = '\0';
+    out->len = p - out->data;
+
+    return out->data;
+}
+
+
+static void
+ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
+    ngx_uint_t sync)
+{
+    ngx_uint_t               i;
+    ngx_time_t              *tp;
+    ngx_live_record_part_t  *p;
+
+    p = ctx->part;
+
+    if (p == NULL) {
+        return;
+    }
+
+    ctx->part = NULL;
+
+    ngx_live_record_flush_held(p);
+
+    tp = ngx_timeofday();
+    p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    p->reason = reason;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer) {
+            p->files[i].status = ngx_live_record_writer_close(
+                                                          p->files[i].writer);
+        }
+    }
+
+    if (p->duration < (int64_t) p->tpl->min_duration) {
+        ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                      "live record: \"%V\" part %ui is %.3fs, shorter than "
+                      "live_record_min_duration %.3fs: deleted",
+                      &p->label, p->n, (double) p->duration / 1000,
+                      (double) p->tpl->min_duration / 1000);
+
+        ngx_live_record_discard(p);
+        return;
+    }
+
+    ngx_live_record_finish(p, ctx->lacf, sync);
+}
+
+
+static void
+ngx_live_record_discard(ngx_live_record_part_t *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer
+            && ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR)
+        {
+            ngx_log_error(NGX_LOG_CRIT, p->log, ngx_errno,
+                          "live record: \"%V\" part %ui: "
+                          ngx_delete_file_n " \"%s\" failed",
+                          &p->label, p->n, p->files[i].work.data);
+        }
+    }
+
+    ngx_destroy_pool(p->pool);
+}
+
+
+static void
+ngx_live_record_finish(ngx_live_record_part_t *p,
+    ngx_live_record_app_conf_t *lacf, ngx_uint_t sync)
+{
+    ngx_event_t                   ev;
+    ngx_live_record_main_conf_t  *lmcf;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+#endif
+
+    lmcf = p->data;
+    lmcf->busy++;
+
+    if (!lmcf->busy_ev.timer_set) {
+        ngx_add_timer(&lmcf->busy_ev, NGX_LIVE_RECORD_BUSY_MS);
+    }
+
+#if (NGX_THREADS)
+
+    if (!sync && lacf->thread_pool) {
+        task = ngx_thread_task_alloc(p->pool, 0);
+
+        if (task) {
+            task->ctx = p;
+            task->handler = ngx_live_record_finalize;
+            task->event.handler = ngx_live_record_finalize_done;
+            task->event.data = p;
+            task->event.log = p->log;
+
+            if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
+                return;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: finalizing on the event "
+                      "loop, the thread pool \"%V\" is full",
+                      &p->label, p->n, &lacf->thread_pool_name);
+    }
+
+#endif
+
+    ngx_live_record_finalize(p, p->log);
+
+    ngx_memzero(&ev, sizeof(ngx_event_t));
+    ev.data = p;
+
+    ngx_live_record_finalize_done(&ev);
+}
+
+
+/* runs in a thread: only the part's own memory is touched */
+
+static void
+ngx_live_record_finalize(void *data, ngx_log_t *log)
+{
+    ngx_live_record_part_t *p = data;
+
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[NGX_LIVE_RECORD_MP4];
+
+    if (f->writer) {
+        if (ngx_live_record_mp4_finalize(log, &p->label, f->work.data, f->tmp)
+            == NGX_OK
+            && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
+        {
+            f->status = NGX_OK;
+
+        } else {
+            /* the fragmented file still plays: hand that off */
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "live record: \"%V\" part %ui: finalizing \"%s\" "
+                          "failed, kept fragmented", &p->label, p->n,
+                          f->work.data);
+            (void) ngx_delete_file(f->tmp);
+        }
+    }
+
+    for (f = p->files; f < p->files + NGX_LIVE_RECORD_NFORMATS; f++) {
+        if (f->writer) {
+            f->status = ngx_live_record_handoff(p, f);
+        }
+    }
+}
+
+
+static void
+ngx_live_record_finalize_done(ngx_event_t *ev)
+{
+    ngx_live_record_part_t *p = ev->data;
+
+    ngx_uint_t                    i;
+    ngx_live_record_file_t       *f;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        f = &p->files[i];
+
+        if (f->writer == NULL) {
+            continue;
+        }
+
+        if (f->status != NGX_OK) {
+            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                          "live record: \"%V\" part %ui %s failed, "
+                          "left in \"%s\"", &p->label, p->n,
+                          ngx_live_record_format_ext(i), f->work.data);
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                      "live record: \"%V\" part %ui %s done: \"%s\" "
+                      "duration=%.3fs size=%O reason=%s",
+                      &p->label, p->n, ngx_live_record_format_ext(i),
+                      f->store.data, (double) p->duration / 1000, f->size,
+                      ngx_live_record_reason_name(p->reason));
+    }
+
+    (void) ngx_live_record_part_done(p);
+
+    lmcf = p->data;
+    lmcf->busy--;
+
+    ngx_destroy_pool(p->pool);
+}
+
+
+/* a pending finalize keeps a gracefully exiting worker alive */
+
+static void
+ngx_live_record_busy_handler(ngx_event_t *ev)
+{
+    ngx_live_record_main_conf_t  *lmcf = ev->data;
+
+    if (lmcf->busy) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_BUSY_MS);
+    }
+}
+
+
+static ngx_int_t
+ngx_live_record_part_done_last(ngx_live_record_part_t *p)
+{
+    return NGX_OK;
+}
+
+
+const char *
+ngx_live_record_reason_name(ngx_uint_t reason)
+{
+    static const char  *names[] = {
+        "interval", "unpublish", "drop", "param-change", "shutdown"
+    };
+
+    return names[reason];
+}

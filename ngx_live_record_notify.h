@@ -1,0 +1,28 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_
+#define _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+
+
+/*
+ * The VOD handoff of a finished part and the callbacks that announce it.
+ * ngx_live_record_handoff() runs in a thread-pool thread: no pools, no
+ * event-loop state, only the part's own memory.
+ */
+
+
+ngx_int_t ngx_live_record_handoff(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f);
+ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
+
+
+#endif /* _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_ */

@@ -1,0 +1,562 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record_segmenter.h"
+
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+
+
+/* crash loss bound: a fragment or a flush at least this often (ms) */
+#define NGX_LIVE_RECORD_FLUSH_MS      500
+#define NGX_LIVE_RECORD_FRAGMENT_US   "1000000"
+
+
+struct ngx_live_record_writer_s {
+    AVFormatContext            *fmt;
+    AVPacket                   *pkt;
+    ngx_log_t                  *log;
+    ngx_str_t                  *label;
+    u_char                     *path;
+    int                         index[NGX_LIVE_RECORD_NTRACKS];
+    int64_t                     flushed;
+    ngx_uint_t                  format;
+    unsigned                    header:1;
+    unsigned                    closed:1;
+    unsigned                    failed:1;
+};
+
+
+static ngx_int_t ngx_live_record_writer_streams(ngx_live_record_writer_t *w,
+    ngx_live_record_track_t *tracks);
+static ngx_int_t ngx_live_record_stream_params(AVStream *st,
+    ngx_live_record_track_t *t);
+static ngx_int_t ngx_live_record_writer_header(ngx_live_record_writer_t *w);
+static void ngx_live_record_writer_cleanup(void *data);
+static ngx_int_t ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label,
+    AVFormatContext *in, AVFormatContext *out, u_char *dst);
+static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
+    ngx_str_t *label, const char *call, u_char *path, int err);
+static void ngx_live_record_av_log(void *avcl, int level, const char *fmt,
+    va_list args);
+
+
+static const char  *ngx_live_record_muxers[] = { "mp4", "flv", "adts" };
+static const char  *ngx_live_record_exts[] = { "mp4", "flv", "aac" };
+
+
+/* libav's own messages go to the nginx error log, not to stderr */
+
+void
+ngx_live_record_segmenter_init(void)
+{
+    av_log_set_level(AV_LOG_WARNING);
+    av_log_set_callback(ngx_live_record_av_log);
+}
+
+
+static void
+ngx_live_record_av_log(void *avcl, int level, const char *fmt, va_list args)
+{
+    int         prefix;
+    char        line[1024];
+    size_t      len;
+    ngx_uint_t  nlevel;
+
+    if (level > av_log_get_level()) {
+        return;
+    }
+
+    prefix = 1;
+    av_log_format_line2(avcl, level, fmt, args, line, sizeof(line), &prefix);
+
+    len = ngx_strlen(line);
+
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+        len--;
+    }
+
+    nlevel = NGX_LOG_INFO;
+
+    if (level <= AV_LOG_ERROR) {
+        nlevel = NGX_LOG_ERR;
+    }
+
+    ngx_log_error(nlevel, ngx_cycle->log, 0, "live record: libav: %*s",
+                  len, line);
+}
+
+
+const char *
+ngx_live_record_format_ext(ngx_uint_t format)
+{
+    return ngx_live_record_exts[format];
+}
+
+
+ngx_uint_t
+ngx_live_record_format_tracks(ngx_uint_t format,
+    ngx_live_record_track_t *tracks)
+{
+    ngx_uint_t  mask, v, a;
+
+    v = tracks[NGX_LIVE_RECORD_VIDEO].codec;
+    a = tracks[NGX_LIVE_RECORD_AUDIO].codec;
+    mask = 0;
+
+    switch (format) {
+
+    case NGX_LIVE_RECORD_AAC:
+        if (a == NGX_LIVE_RECORD_CODEC_AAC) {
+            mask |= 1 << NGX_LIVE_RECORD_AUDIO;
+        }
+        break;
+
+    default:
+        if (v == NGX_LIVE_RECORD_CODEC_H264) {
+            mask |= 1 << NGX_LIVE_RECORD_VIDEO;
+        }
+
+        if (a == NGX_LIVE_RECORD_CODEC_AAC || a == NGX_LIVE_RECORD_CODEC_MP3) {
+            mask |= 1 << NGX_LIVE_RECORD_AUDIO;
+        }
+    }
+
+    return mask;
+}
+
+
+ngx_live_record_writer_t *
+ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
+    ngx_uint_t format, u_char *path, ngx_live_record_track_t *tracks)
+{
+    int                        rc;
+    ngx_pool_cleanup_t        *cln;
+    ngx_live_record_writer_t  *w;
+
+    w = ngx_pcalloc(pool, sizeof(ngx_live_record_writer_t));
+    if (w == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    w->log = log;
+    w->label = label;
+    w->path = path;
+    w->format = format;
+    w->flushed = 0;
+
+    cln->handler = ngx_live_record_writer_cleanup;
+    cln->data = w;
+
+    rc = avformat_alloc_output_context2(&w->fmt, NULL,
+                                        ngx_live_record_muxers[format],
+                                        (char *) path);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
+                                 "avformat_alloc_output_context2", path, rc);
+        return NULL;
+    }
+
+    w->pkt = av_packet_alloc();
+    if (w->pkt == NULL) {
+        return NULL;
+    }
+
+    if (ngx_live_record_writer_streams(w, tracks) != NGX_OK) {
+        return NULL;
+    }
+
+    rc = avio_open(&w->fmt->pb, (char *) path, AVIO_FLAG_WRITE);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open", path,
+                                 rc);
+        return NULL;
+    }
+
+    if (ngx_live_record_writer_header(w) != NGX_OK) {
+        return NULL;
+    }
+
+    return w;
+}
+
+
+static ngx_int_t
+ngx_live_record_writer_streams(ngx_live_record_writer_t *w,
+    ngx_live_record_track_t *tracks)
+{
+    ngx_uint_t   n, mask;
+    AVStream    *st;
+
+    mask = ngx_live_record_format_tracks(w->format, tracks);
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        w->index[n] = -1;
+
+        if (!(mask & (1 << n))) {
+            continue;
+        }
+
+        st = avformat_new_stream(w->fmt, NULL);
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_live_record_stream_params(st, &tracks[n]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        w->index[n] = st->index;
+    }
+
+    return mask ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_live_record_stream_params(AVStream *st, ngx_live_record_track_t *t)
+{
+    AVCodecParameters  *par;
+
+    par = st->codecpar;
+    st->time_base = (AVRational) { 1, 1000 };
+    par->codec_tag = 0;
+
+    switch (t->codec) {
+
+    case NGX_LIVE_RECORD_CODEC_H264:
+        par->codec_type = AVMEDIA_TYPE_VIDEO;
+        par->codec_id = AV_CODEC_ID_H264;
+        par->width = t->width;
+        par->height = t->height;
+        break;
+
+    default:
+        par->codec_type = AVMEDIA_TYPE_AUDIO;
+        par->codec_id = (t->codec == NGX_LIVE_RECORD_CODEC_AAC)
+                        ? AV_CODEC_ID_AAC : AV_CODEC_ID_MP3;
+        par->sample_rate = t->sample_rate;
+        par->frame_size = (t->codec == NGX_LIVE_RECORD_CODEC_AAC)
+                          ? 1024 : 1152;
+        av_channel_layout_default(&par->ch_layout, t->channels);
+    }
+
+    if (t->extradata_len == 0) {
+        return NGX_OK;
+    }
+
+    par->extradata = av_mallocz(t->extradata_len
+                                + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (par->extradata == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(par->extradata, t->extradata, t->extradata_len);
+    par->extradata_size = t->extradata_len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_writer_header(ngx_live_record_writer_t *w)
+{
+    int            rc;
+    AVDictionary  *opts;
+
+    opts = NULL;
+
+    if (w->format == NGX_LIVE_RECORD_MP4) {
+        /*
+         * fragments cut on media time for every track kind, so a crash
+         * loses at most about a second; finalize makes a plain MP4
+         */
+        av_dict_set(&opts, "movflags", "+empty_moov+default_base_moof", 0);
+        av_dict_set(&opts, "frag_duration", NGX_LIVE_RECORD_FRAGMENT_US, 0);
+        w->fmt->flush_packets = 1;
+
+    } else {
+        w->fmt->flush_packets = 0;
+    }
+
+    rc = avformat_write_header(w->fmt, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                 "avformat_write_header", w->path, rc);
+        return NGX_ERROR;
+    }
+
+    w->header = 1;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_live_record_writer_write(ngx_live_record_writer_t *w,
+    ngx_live_record_frame_t *f)
+{
+    int        rc, index;
+    AVPacket  *pkt;
+
+    index = w->index[f->track];
+
+    if (index < 0 || w->failed) {
+        return NGX_DECLINED;
+    }
+
+    pkt = w->pkt;
+    pkt->data = f->data;
+    pkt->size = (int) f->len;
+    pkt->dts = f->dts;
+    pkt->pts = f->pts;
+    pkt->duration = f->duration;
+    pkt->flags = f->key ? AV_PKT_FLAG_KEY : 0;
+    pkt->stream_index = index;
+    pkt->pos = -1;
+
+    av_packet_rescale_ts(pkt, (AVRational) { 1, 1000 },
+                         w->fmt->streams[index]->time_base);
+
+    rc = av_write_frame(w->fmt, pkt);
+
+    pkt->data = NULL;
+    pkt->size = 0;
+
+    if (rc < 0) {
+        ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                 "av_write_frame", w->path, rc);
+        w->failed = 1;
+        return NGX_ERROR;
+    }
+
+    if (f->dts - w->flushed >= NGX_LIVE_RECORD_FLUSH_MS) {
+        avio_flush(w->fmt->pb);
+        w->flushed = f->dts;
+
+        if (w->fmt->pb->error < 0) {
+            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                     "avio_flush", w->path,
+                                     w->fmt->pb->error);
+            w->failed = 1;
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_live_record_writer_close(ngx_live_record_writer_t *w)
+{
+    int        rc;
+    ngx_int_t  ret;
+
+    if (w->closed) {
+        return NGX_OK;
+    }
+
+    w->closed = 1;
+    ret = w->failed ? NGX_ERROR : NGX_OK;
+
+    if (w->header) {
+        rc = av_write_trailer(w->fmt);
+
+        if (rc < 0) {
+            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                     "av_write_trailer", w->path, rc);
+            ret = NGX_ERROR;
+        }
+    }
+
+    if (w->fmt && w->fmt->pb) {
+        rc = avio_closep(&w->fmt->pb);
+
+        if (rc < 0) {
+            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                     "avio_close", w->path, rc);
+            ret = NGX_ERROR;
+        }
+    }
+
+    return ret;
+}
+
+
+static void
+ngx_live_record_writer_cleanup(void *data)
+{
+    ngx_live_record_writer_t  *w = data;
+
+    (void) ngx_live_record_writer_close(w);
+
+    avformat_free_context(w->fmt);
+    av_packet_free(&w->pkt);
+}
+
+
+ngx_int_t
+ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label, u_char *src,
+    u_char *dst)
+{
+    int               rc;
+    ngx_int_t         ret;
+    AVFormatContext  *in, *out;
+
+    in = NULL;
+    out = NULL;
+    ret = NGX_ERROR;
+
+    rc = avformat_open_input(&in, (char *) src, NULL, NULL);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
+                                 "avformat_open_input", src, rc);
+        return NGX_ERROR;
+    }
+
+    rc = avformat_alloc_output_context2(&out, NULL, "mp4", (char *) dst);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
+                                 "avformat_alloc_output_context2", dst, rc);
+        goto failed;
+    }
+
+    ret = ngx_live_record_remux(log, label, in, out, dst);
+
+    if (out->pb) {
+        rc = avio_closep(&out->pb);
+
+        if (rc < 0) {
+            ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_close",
+                                     dst, rc);
+            ret = NGX_ERROR;
+        }
+    }
+
+failed:
+
+    avformat_free_context(out);
+    avformat_close_input(&in);
+
+    return ret;
+}
+
+
+static ngx_int_t
+ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label, AVFormatContext *in,
+    AVFormatContext *out, u_char *dst)
+{
+    int            rc;
+    unsigned int   i;
+    AVPacket      *pkt;
+    AVStream      *st, *ost;
+    AVDictionary  *opts;
+
+    for (i = 0; i < in->nb_streams; i++) {
+        st = in->streams[i];
+        ost = avformat_new_stream(out, NULL);
+
+        if (ost == NULL
+            || avcodec_parameters_copy(ost->codecpar, st->codecpar) < 0)
+        {
+            return NGX_ERROR;
+        }
+
+        ost->codecpar->codec_tag = 0;
+        ost->time_base = st->time_base;
+
+        if (ost->codecpar->codec_id == AV_CODEC_ID_AAC
+            && ost->codecpar->frame_size == 0)
+        {
+            ost->codecpar->frame_size = 1024;
+        }
+    }
+
+    rc = avio_open(&out->pb, (char *) dst, AVIO_FLAG_WRITE);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open", dst,
+                                 rc);
+        return NGX_ERROR;
+    }
+
+    opts = NULL;
+    av_dict_set(&opts, "movflags", "+faststart", 0);
+
+    rc = avformat_write_header(out, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
+                                 "avformat_write_header", dst, rc);
+        return NGX_ERROR;
+    }
+
+    pkt = av_packet_alloc();
+    if (pkt == NULL) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        rc = av_read_frame(in, pkt);
+
+        if (rc < 0) {
+            /* EOF, or a torn last fragment: keep what is complete */
+            break;
+        }
+
+        if (pkt->flags & AV_PKT_FLAG_CORRUPT) {
+            av_packet_unref(pkt);
+            continue;
+        }
+
+        av_packet_rescale_ts(pkt, in->streams[pkt->stream_index]->time_base,
+                             out->streams[pkt->stream_index]->time_base);
+        pkt->pos = -1;
+
+        rc = av_interleaved_write_frame(out, pkt);
+
+        if (rc < 0) {
+            ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
+                                     "av_interleaved_write_frame", dst, rc);
+            av_packet_free(&pkt);
+            return NGX_ERROR;
+        }
+    }
+
+    av_packet_free(&pkt);
+
+    rc = av_write_trailer(out);
+    if (rc < 0) {
+        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "av_write_trailer",
+                                 dst, rc);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level, ngx_str_t *label,
+    const char *call, u_char *path, int err)
+{
+    char  text[AV_ERROR_MAX_STRING_SIZE];
+
+    av_strerror(err, text, sizeof(text));
+
+    ngx_log_error(level, log, 0, "live record: %V: %s(\"%s\") failed (%s)",
+                  label, call, path, text);
+}

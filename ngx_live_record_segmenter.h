@@ -1,0 +1,59 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_
+#define _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record_codec.h"
+
+
+/*
+ * Frames to files: one writer is one open file of one format, written by
+ * libavformat.  open/write/close over ngx core types, like
+ * ngx_rtmp_mpegts.h; it knows nothing of sessions or streams.
+ */
+
+
+#define NGX_LIVE_RECORD_MP4           0
+#define NGX_LIVE_RECORD_FLV           1
+#define NGX_LIVE_RECORD_AAC           2
+#define NGX_LIVE_RECORD_NFORMATS      3
+
+
+typedef struct {
+    ngx_uint_t                  track;
+    ngx_uint_t                  key;
+    int64_t                     dts;        /* ms from the part start */
+    int64_t                     pts;
+    int64_t                     duration;
+    u_char                     *data;
+    size_t                      len;
+} ngx_live_record_frame_t;
+
+
+typedef struct ngx_live_record_writer_s  ngx_live_record_writer_t;
+
+
+void ngx_live_record_segmenter_init(void);
+ngx_uint_t ngx_live_record_format_tracks(ngx_uint_t format,
+    ngx_live_record_track_t *tracks);
+const char *ngx_live_record_format_ext(ngx_uint_t format);
+
+ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_str_t *label, ngx_uint_t format, u_char *path,
+    ngx_live_record_track_t *tracks);
+ngx_int_t ngx_live_record_writer_write(ngx_live_record_writer_t *w,
+    ngx_live_record_frame_t *f);
+ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
+
+ngx_int_t ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label,
+    u_char *src, u_char *dst);
+
+
+#endif /* _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_ */
