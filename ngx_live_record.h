@@ -47,14 +47,11 @@ typedef struct {
 } ngx_live_record_file_t;
 
 
-/* the newest frame of a track, written once the next one dates it */
+/* a frame waiting for the next one of its track to date it */
 typedef struct {
+    ngx_queue_t                 queue;
     ngx_live_record_frame_t     frame;
-    u_char                     *buf;
-    size_t                      size;
-    int64_t                     duration;
-    ngx_uint_t                  held;
-} ngx_live_record_held_t;
+} ngx_live_record_queued_t;
 
 
 typedef struct ngx_live_record_part_s  ngx_live_record_part_t;
@@ -76,7 +73,9 @@ struct ngx_live_record_part_s {
     ngx_live_record_store_t    *store;
     ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
     ngx_live_record_file_t      files[NGX_LIVE_RECORD_NFORMATS];
-    ngx_live_record_held_t      held[NGX_LIVE_RECORD_NTRACKS];
+    ngx_queue_t                 out;            /* queued frames */
+    ngx_live_record_queued_t   *tail[NGX_LIVE_RECORD_NTRACKS];
+    int64_t                     last_duration[NGX_LIVE_RECORD_NTRACKS];
 
     int64_t                     base;           /* stream ms of media 0 */
     int64_t                     last[NGX_LIVE_RECORD_NTRACKS];

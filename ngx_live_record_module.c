@@ -199,10 +199,10 @@ static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
     ngx_uint_t track);
 static void ngx_live_record_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts);
-static void ngx_live_record_write_held(ngx_live_record_part_t *p,
-    ngx_live_record_held_t *h);
-static void ngx_live_record_flush_held(ngx_live_record_part_t *p);
-static void ngx_live_record_free_held(void *data);
+static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
+static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
+static void ngx_live_record_free_queue(void *data);
 
 static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
@@ -1667,7 +1667,8 @@ static ngx_int_t
 ngx_live_record_hold(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     int64_t ts)
 {
-    ngx_live_record_pending_t  *pf;
+    ngx_queue_t                *q;
+    ngx_live_record_pending_t  *pf, *prev;
 
     if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
         && ngx_queue_empty(&ctx->pending))
@@ -1687,7 +1688,20 @@ ngx_live_record_hold(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     pf->ts = ts;
     ngx_memcpy(pf->tag.data, tag->data, tag->len);
 
-    ngx_queue_insert_tail(&ctx->pending, &pf->queue);
+    /* kept in time order: the first frame a muxer sees is the earliest */
+
+    for (q = ngx_queue_last(&ctx->pending);
+         q != ngx_queue_sentinel(&ctx->pending);
+         q = ngx_queue_prev(q))
+    {
+        prev = ngx_queue_data(q, ngx_live_record_pending_t, queue);
+
+        if (prev->ts <= ts) {
+            break;
+        }
+    }
+
+    ngx_queue_insert_after(q, &pf->queue);
     ctx->npending++;
 
     return NGX_OK;
@@ -1874,9 +1888,7 @@ static void
 ngx_live_record_write(ngx_live_record_part_t *p, ngx_live_record_tag_t *tag,
     int64_t ts)
 {
-    u_char                  *buf;
-    int64_t                  dts, pts;
-    ngx_live_record_held_t  *h;
+    int64_t  dts, pts;
 
     if (p->tracks[tag->track].codec != tag->codec) {
         return;
@@ -1901,95 +1913,103 @@ ngx_live_record_write(ngx_live_record_part_t *p, ngx_live_record_tag_t *tag,
 
     p->last[tag->track] = dts;
 
-    /*
-     * a frame is written when the next one of its track arrives, so that
-     * its duration is known and the muxers never have to guess it
-     */
-
-    h = &p->held[tag->track];
-
-    if (h->held) {
-        h->frame.duration = dts - h->frame.dts;
-        ngx_live_record_write_held(p, h);
-    }
-
-    if (tag->len > h->size) {
-        buf = ngx_alloc(ngx_max(tag->len, 2 * h->size), p->log);
-        if (buf == NULL) {
-            return;
-        }
-
-        if (h->buf) {
-            ngx_free(h->buf);
-        }
-
-        h->buf = buf;
-        h->size = ngx_max(tag->len, 2 * h->size);
-    }
-
-    ngx_memcpy(h->buf, tag->data, tag->len);
-
-    h->frame.track = tag->track;
-    h->frame.key = tag->key;
-    h->frame.dts = dts;
-    h->frame.pts = pts;
-    h->frame.data = h->buf;
-    h->frame.len = tag->len;
-    h->held = 1;
+    ngx_live_record_queue_frame(p, tag, dts, pts);
 }
 
 
+/*
+ * Frames wait in arrival order until the next frame of their track dates
+ * them, so every packet reaches the muxers with its real duration and none
+ * overtakes another; a track that falls silent is not waited for longer
+ * than NGX_LIVE_RECORD_WAIT_MS.
+ */
+
 static void
-ngx_live_record_write_held(ngx_live_record_part_t *p,
-    ngx_live_record_held_t *h)
+ngx_live_record_queue_frame(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts)
 {
-    ngx_uint_t  i;
+    ngx_live_record_queued_t  *qf, *prev;
 
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer) {
-            (void) ngx_live_record_writer_write(p->files[i].writer,
-                                                &h->frame);
-        }
+    qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + tag->len, p->log);
+    if (qf == NULL) {
+        return;
     }
 
-    h->held = 0;
-    h->duration = h->frame.duration;
-    p->duration = ngx_max(p->duration, h->frame.dts + h->frame.duration);
-    p->frames++;
+    prev = p->tail[tag->track];
+
+    if (prev) {
+        prev->frame.duration = dts - prev->frame.dts;
+        p->last_duration[tag->track] = prev->frame.duration;
+    }
+
+    qf->frame.track = tag->track;
+    qf->frame.key = tag->key;
+    qf->frame.dts = dts;
+    qf->frame.pts = pts;
+    qf->frame.duration = -1;
+    qf->frame.data = (u_char *) &qf[1];
+    qf->frame.len = tag->len;
+    ngx_memcpy(qf->frame.data, tag->data, tag->len);
+
+    ngx_queue_insert_tail(&p->out, &qf->queue);
+    p->tail[tag->track] = qf;
+
+    ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS);
 }
 
 
-/* the last frame of each track lasts as long as the one before it */
-
 static void
-ngx_live_record_flush_held(ngx_live_record_part_t *p)
+ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
 {
-    ngx_uint_t               n;
-    ngx_live_record_held_t  *h;
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_live_record_frame_t   *f;
+    ngx_live_record_queued_t  *qf;
 
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        h = &p->held[n];
+    while (!ngx_queue_empty(&p->out)) {
+        q = ngx_queue_head(&p->out);
+        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+        f = &qf->frame;
 
-        if (h->held) {
-            h->frame.duration = h->duration ? h->duration : 1;
-            ngx_live_record_write_held(p, h);
+        if (f->duration < 0) {
+            if (f->dts > stale) {
+                return;
+            }
+
+            f->duration = p->last_duration[f->track]
+                          ? p->last_duration[f->track] : 1;
         }
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if (p->files[i].writer) {
+                (void) ngx_live_record_writer_write(p->files[i].writer, f);
+            }
+        }
+
+        p->duration = ngx_max(p->duration, f->dts + f->duration);
+        p->frames++;
+
+        if (p->tail[f->track] == qf) {
+            p->tail[f->track] = NULL;
+        }
+
+        ngx_queue_remove(q);
+        ngx_free(qf);
     }
 }
 
 
 static void
-ngx_live_record_free_held(void *data)
+ngx_live_record_free_queue(void *data)
 {
     ngx_live_record_part_t  *p = data;
 
-    ngx_uint_t  n;
+    ngx_queue_t  *q;
 
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        if (p->held[n].buf) {
-            ngx_free(p->held[n].buf);
-            p->held[n].buf = NULL;
-        }
+    while (!ngx_queue_empty(&p->out)) {
+        q = ngx_queue_head(&p->out);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
     }
 }
 
@@ -2021,8 +2041,10 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
         goto failed;
     }
 
-    cln->handler = ngx_live_record_free_held;
+    cln->handler = ngx_live_record_free_queue;
     cln->data = p;
+
+    ngx_queue_init(&p->out);
 
     p->pool = pool;
     p->log = ngx_cycle->log;
@@ -2386,7 +2408,7 @@ ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
     ctx->part = NULL;
 
-    ngx_live_record_flush_held(p);
+    ngx_live_record_drain(p, INT64_MAX);
 
     tp = ngx_timeofday();
     p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
