@@ -10,6 +10,9 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 #include "ngx_live_record_codec.h"
 #include "ngx_live_record_segmenter.h"
 
@@ -36,6 +39,50 @@ typedef struct {
 } ngx_live_record_store_t;
 
 
+/* what a part is of: copied into each part, which outlives the publish */
+typedef struct {
+    ngx_str_t                   label;          /* "app/name" */
+    ngx_str_t                   app;
+    ngx_str_t                   name;
+    ngx_str_t                   domain;
+    ngx_str_t                   args;
+    ngx_str_t                   session;
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+} ngx_live_record_stream_t;
+
+
+/* finalizing parts keep a gracefully exiting worker alive */
+typedef struct {
+    ngx_uint_t                  n;
+    ngx_event_t                 ev;
+} ngx_live_record_busy_t;
+
+
+typedef struct {
+    ngx_array_t                 templates;      /* template * */
+    ngx_queue_t                 active;         /* ctx */
+    ngx_queue_t                 memos;          /* memo */
+    ngx_array_t                 stores;         /* app conf * */
+    ngx_uint_t                  seq;
+    ngx_live_record_busy_t      busy;
+} ngx_live_record_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   template_name;
+    ngx_live_record_template_t *tpl;
+    ngx_array_t                *domains;        /* domain */
+    ngx_live_record_store_t     store;
+    ngx_str_t                   work;
+    ngx_str_t                   thread_pool_name;
+    u_char                     *file;
+    ngx_uint_t                  line;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+} ngx_live_record_app_conf_t;
+
+
 /* one file of a part: one format */
 typedef struct {
     ngx_live_record_writer_t   *writer;
@@ -59,19 +106,14 @@ typedef struct ngx_live_record_part_s  ngx_live_record_part_t;
 struct ngx_live_record_part_s {
     ngx_pool_t                 *pool;
     ngx_log_t                  *log;
-    ngx_str_t                   label;          /* "app/name" */
-    ngx_str_t                   app;
-    ngx_str_t                   name;
-    ngx_str_t                   domain;
-    ngx_str_t                   args;
-    ngx_str_t                   session;
+    ngx_live_record_stream_t    st;
     ngx_str_t                   rel;            /* store-relative, no ext */
     ngx_uint_t                  n;
     ngx_uint_t                  formats;
     ngx_uint_t                  reason;
     ngx_live_record_template_t *tpl;
-    ngx_live_record_store_t    *store;
-    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    ngx_live_record_app_conf_t *lacf;
+    ngx_live_record_main_conf_t *lmcf;
     ngx_live_record_file_t      files[NGX_LIVE_RECORD_NFORMATS];
     ngx_queue_t                 out;            /* queued frames */
     ngx_live_record_queued_t   *tail[NGX_LIVE_RECORD_NTRACKS];
@@ -83,8 +125,6 @@ struct ngx_live_record_part_s {
     ngx_uint_t                  frames;
     uint64_t                    start_ms;       /* wall clock */
     uint64_t                    end_ms;
-
-    void                       *data;           /* owner's */
 };
 
 
@@ -94,6 +134,15 @@ typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_part_t *p);
 extern ngx_live_record_part_done_pt  ngx_live_record_part_done;
 
 
+ngx_live_record_part_t *ngx_live_record_part_open(
+    ngx_live_record_stream_t *st, ngx_live_record_template_t *tpl,
+    ngx_live_record_app_conf_t *lacf, ngx_live_record_main_conf_t *lmcf,
+    ngx_uint_t n, int64_t base);
+void ngx_live_record_part_write(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t ts);
+void ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
+    ngx_uint_t sync);
+void ngx_live_record_busy_handler(ngx_event_t *ev);
 const char *ngx_live_record_reason_name(ngx_uint_t reason);
 
 

@@ -20,20 +20,16 @@
 #define NGX_LIVE_RECORD_TPL_CONF     0x20000000
 
 #define NGX_LIVE_RECORD_MAX_NAME     255
-#define NGX_LIVE_RECORD_MAX_PATH     4096
 
 /* a part opens when its tracks are known, or after this much media */
 #define NGX_LIVE_RECORD_WAIT_MS      1000
 #define NGX_LIVE_RECORD_WAIT_FRAMES  512
-
-#define NGX_LIVE_RECORD_BUSY_MS      1000
 
 /* one log line per stream for each kind of bad input */
 #define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
 #define NGX_LIVE_RECORD_LOG_NOHEADER    0x02    /* << track */
 #define NGX_LIVE_RECORD_LOG_CODEC       0x08    /* << track */
 #define NGX_LIVE_RECORD_LOG_BADHEADER   0x20
-#define NGX_LIVE_RECORD_LOG_NOTRACK     0x40    /* << format */
 
 
 typedef struct {
@@ -42,32 +38,6 @@ typedef struct {
     ngx_live_record_template_t *tpl;
     ngx_uint_t                  wildcard;       /* unsigned */
 } ngx_live_record_domain_t;
-
-
-typedef struct {
-    ngx_array_t                 templates;      /* template * */
-    ngx_queue_t                 active;         /* ctx */
-    ngx_queue_t                 memos;          /* memo */
-    ngx_array_t                 stores;         /* app conf * */
-    ngx_uint_t                  busy;
-    ngx_uint_t                  seq;
-    ngx_event_t                 busy_ev;
-} ngx_live_record_main_conf_t;
-
-
-typedef struct {
-    ngx_str_t                   template_name;
-    ngx_live_record_template_t *tpl;
-    ngx_array_t                *domains;        /* domain */
-    ngx_live_record_store_t     store;
-    ngx_str_t                   work;
-    ngx_str_t                   thread_pool_name;
-    u_char                     *file;
-    ngx_uint_t                  line;
-#if (NGX_THREADS)
-    ngx_thread_pool_t          *thread_pool;
-#endif
-} ngx_live_record_app_conf_t;
 
 
 typedef struct {
@@ -95,16 +65,10 @@ typedef struct {
     ngx_queue_t                 queue;          /* in lmcf->active */
     ngx_queue_t                 pending;
 
-    ngx_str_t                   label;          /* "app/name" */
-    ngx_str_t                   app;
-    ngx_str_t                   name;
-    ngx_str_t                   domain;
-    ngx_str_t                   args;
-    ngx_str_t                   session;
+    ngx_live_record_stream_t    st;
     u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
     u_char                      session_id[64];
 
-    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
     u_char                     *buf;
     size_t                      buf_size;
 
@@ -197,33 +161,10 @@ static ngx_int_t ngx_live_record_cut(ngx_live_record_ctx_t *ctx,
     ngx_live_record_tag_t *tag, int64_t ts);
 static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
     ngx_uint_t track);
-static void ngx_live_record_write(ngx_live_record_part_t *p,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
-    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
-static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
-static void ngx_live_record_free_queue(void *data);
-
 static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
-static ngx_int_t ngx_live_record_copy_strings(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_part_t *p);
-static ngx_int_t ngx_live_record_open_files(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_part_t *p);
-static ngx_int_t ngx_live_record_make_paths(ngx_live_record_part_t *p,
-    ngx_live_record_app_conf_t *lacf);
-static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
-    u_char *buf, size_t size);
-static u_char *ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir,
-    ngx_str_t *rel, ngx_uint_t format, ngx_str_t *out);
 static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
-static void ngx_live_record_discard(ngx_live_record_part_t *p);
-static void ngx_live_record_finish(ngx_live_record_part_t *p,
-    ngx_live_record_app_conf_t *lacf, ngx_uint_t sync);
-static void ngx_live_record_finalize(void *data, ngx_log_t *log);
-static void ngx_live_record_finalize_done(ngx_event_t *ev);
-static void ngx_live_record_busy_handler(ngx_event_t *ev);
 static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_part_t *p);
 
 
@@ -396,9 +337,9 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
     ngx_queue_init(&lmcf->active);
     ngx_queue_init(&lmcf->memos);
 
-    lmcf->busy_ev.handler = ngx_live_record_busy_handler;
-    lmcf->busy_ev.data = lmcf;
-    lmcf->busy_ev.log = &cf->cycle->new_log;
+    lmcf->busy.ev.handler = ngx_live_record_busy_handler;
+    lmcf->busy.ev.data = &lmcf->busy;
+    lmcf->busy.ev.log = &cf->cycle->new_log;
 
     return lmcf;
 }
@@ -1099,21 +1040,21 @@ ngx_live_record_init_ctx(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     p = ctx->strings;
 
-    ctx->label.data = p;
+    ctx->st.label.data = p;
     p = ngx_sprintf(p, "%V/%V", &s->app, &name);
-    ctx->label.len = p - ctx->label.data;
+    ctx->st.label.len = p - ctx->st.label.data;
 
-    ctx->app.data = ctx->label.data;
-    ctx->app.len = s->app.len;
-    ctx->name.data = ctx->label.data + s->app.len + 1;
-    ctx->name.len = name.len;
+    ctx->st.app.data = ctx->st.label.data;
+    ctx->st.app.len = s->app.len;
+    ctx->st.name.data = ctx->st.label.data + s->app.len + 1;
+    ctx->st.name.len = name.len;
 
-    ctx->domain.data = p;
-    ctx->domain.len = host.len;
+    ctx->st.domain.data = p;
+    ctx->st.domain.len = host.len;
     ngx_strlow(p, host.data, host.len);
 
-    ctx->args.data = v->args;
-    ctx->args.len = ngx_strlen(v->args);
+    ctx->st.args.data = v->args;
+    ctx->st.args.len = ngx_strlen(v->args);
 
     ngx_queue_init(&ctx->pending);
     ngx_queue_insert_tail(&ctx->lmcf->active, &ctx->queue);
@@ -1123,7 +1064,7 @@ ngx_live_record_init_ctx(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                   "live record: \"%V\" recording with template \"%V\", "
-                  "session %V", &ctx->label, &tpl->name, &ctx->session);
+                  "session %V", &ctx->st.label, &tpl->name, &ctx->st.session);
 
     return NGX_OK;
 }
@@ -1271,8 +1212,8 @@ ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
         m = ngx_queue_data(q, ngx_live_record_memo_t, queue);
 
         if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && (m->key.len != ctx->label.len
-                || ngx_strncmp(m->key.data, ctx->label.data, m->key.len)
+            && (m->key.len != ctx->st.label.len
+                || ngx_strncmp(m->key.data, ctx->st.label.data, m->key.len)
                    != 0))
         {
             continue;
@@ -1283,21 +1224,21 @@ ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
         ngx_queue_remove(q);
 
         if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && ctx->session.len == 0)
+            && ctx->st.session.len == 0)
         {
-            ctx->session.data = p;
+            ctx->st.session.data = p;
             p = ngx_cpymem(p, m->session.data, m->session.len);
-            ctx->session.len = m->session.len;
+            ctx->st.session.len = m->session.len;
         }
 
         ngx_free(m);
     }
 
-    if (ctx->session.len == 0) {
-        ctx->session.data = p;
+    if (ctx->st.session.len == 0) {
+        ctx->st.session.data = p;
         p = ngx_sprintf(p, "%T%03M-%P-%ui", ngx_time(),
                         ngx_timeofday()->msec, ngx_pid, ++lmcf->seq);
-        ctx->session.len = p - ctx->session.data;
+        ctx->st.session.len = p - ctx->st.session.data;
     }
 }
 
@@ -1311,19 +1252,19 @@ ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
         return;
     }
 
-    m = ngx_alloc(sizeof(ngx_live_record_memo_t) + ctx->label.len
-                  + ctx->session.len, ngx_cycle->log);
+    m = ngx_alloc(sizeof(ngx_live_record_memo_t) + ctx->st.label.len
+                  + ctx->st.session.len, ngx_cycle->log);
     if (m == NULL) {
         return;
     }
 
     m->expire = ngx_current_msec + ctx->tpl->session_gap;
     m->key.data = (u_char *) &m[1];
-    m->key.len = ctx->label.len;
-    m->session.data = ngx_cpymem(m->key.data, ctx->label.data,
-                                 ctx->label.len);
-    m->session.len = ctx->session.len;
-    ngx_memcpy(m->session.data, ctx->session.data, ctx->session.len);
+    m->key.len = ctx->st.label.len;
+    m->session.data = ngx_cpymem(m->key.data, ctx->st.label.data,
+                                 ctx->st.label.len);
+    m->session.len = ctx->st.session.len;
+    ngx_memcpy(m->session.data, ctx->st.session.data, ctx->st.session.len);
 
     ngx_queue_insert_tail(&ctx->lmcf->memos, &m->queue);
 }
@@ -1395,9 +1336,9 @@ ngx_live_record_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_queue_remove(&ctx->queue);
 
     for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        if (ctx->tracks[n].extradata) {
-            ngx_free(ctx->tracks[n].extradata);
-            ctx->tracks[n].extradata = NULL;
+        if (ctx->st.tracks[n].extradata) {
+            ngx_free(ctx->st.tracks[n].extradata);
+            ctx->st.tracks[n].extradata = NULL;
         }
     }
 
@@ -1547,7 +1488,7 @@ ngx_live_record_log_once(ngx_live_record_ctx_t *ctx, ngx_uint_t kind,
     va_end(args);
 
     ngx_log_error(level, ctx->s->connection->log, 0,
-                  "live record: \"%V\": %*s", &ctx->label, p - text, text);
+                  "live record: \"%V\": %*s", &ctx->st.label, p - text, text);
 }
 
 
@@ -1572,7 +1513,7 @@ ngx_live_record_header(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag)
         return;
     }
 
-    cur = &ctx->tracks[tag->track];
+    cur = &ctx->st.tracks[tag->track];
 
     if (cur->codec == t.codec && cur->extradata_len == t.extradata_len
         && ngx_memcmp(cur->extradata, t.extradata, t.extradata_len) == 0)
@@ -1606,7 +1547,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 {
     ngx_live_record_track_t  *t, mp3;
 
-    t = &ctx->tracks[tag->track];
+    t = &ctx->st.tracks[tag->track];
 
     if (tag->codec == NGX_LIVE_RECORD_CODEC_MP3
         && t->codec != NGX_LIVE_RECORD_CODEC_MP3)
@@ -1656,7 +1597,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     }
 
     if (ctx->part) {
-        ngx_live_record_write(ctx->part, tag, ts);
+        ngx_live_record_part_write(ctx->part, tag, ts);
     }
 }
 
@@ -1731,12 +1672,12 @@ ngx_live_record_ready(ngx_live_record_ctx_t *ctx)
 
     codec = ngx_rtmp_get_module_ctx(ctx->s, ngx_rtmp_codec_module);
 
-    want_video = ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec
+    want_video = ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
                  || (codec && codec->video_codec_id);
-    want_audio = ctx->tracks[NGX_LIVE_RECORD_AUDIO].codec
+    want_audio = ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec
                  || (codec && codec->audio_codec_id);
 
-    if (want_audio && !ctx->tracks[NGX_LIVE_RECORD_AUDIO].codec) {
+    if (want_audio && !ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec) {
         return NGX_AGAIN;
     }
 
@@ -1770,7 +1711,7 @@ ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
     ngx_queue_t                *q;
     ngx_live_record_pending_t  *pf;
 
-    video = (ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
+    video = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
     base = INT64_MAX;
     seen_key = 0;
 
@@ -1806,7 +1747,7 @@ ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
                 }
             }
 
-            ngx_live_record_write(ctx->part, &pf->tag, pf->ts);
+            ngx_live_record_part_write(ctx->part, &pf->tag, pf->ts);
         }
     }
 
@@ -1839,8 +1780,8 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     ngx_live_record_part_t  *p;
 
     p = ctx->part;
-    video = (p->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0
-             || ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
+    video = (p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0
+             || ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
 
     boundary = video ? (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key)
                      : 1;
@@ -1874,8 +1815,8 @@ ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
 {
     ngx_live_record_track_t  *old, *cur;
 
-    old = &ctx->part->tracks[track];
-    cur = &ctx->tracks[track];
+    old = &ctx->part->st.tracks[track];
+    cur = &ctx->st.tracks[track];
 
     return old->codec != cur->codec
            || old->extradata_len != cur->extradata_len
@@ -1884,511 +1825,26 @@ ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
 }
 
 
-static void
-ngx_live_record_write(ngx_live_record_part_t *p, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    int64_t  dts, pts;
-
-    if (p->tracks[tag->track].codec != tag->codec) {
-        return;
-    }
-
-    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
-        && p->last[NGX_LIVE_RECORD_VIDEO] < 0)
-    {
-        /* video in a part starts at a keyframe */
-        return;
-    }
-
-    /* each track's time strictly increases, as mp4 requires */
-
-    dts = ngx_max(ts - p->base, 0);
-
-    if (p->last[tag->track] >= 0 && dts <= p->last[tag->track]) {
-        dts = p->last[tag->track] + 1;
-    }
-
-    pts = ngx_max(ts - p->base + tag->cts, dts);
-
-    p->last[tag->track] = dts;
-
-    ngx_live_record_queue_frame(p, tag, dts, pts);
-}
-
-
-/*
- * Frames wait in arrival order until the next frame of their track dates
- * them, so every packet reaches the muxers with its real duration and none
- * overtakes another; a track that falls silent is not waited for longer
- * than NGX_LIVE_RECORD_WAIT_MS.
- */
-
-static void
-ngx_live_record_queue_frame(ngx_live_record_part_t *p,
-    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts)
-{
-    ngx_live_record_queued_t  *qf, *prev;
-
-    qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + tag->len, p->log);
-    if (qf == NULL) {
-        return;
-    }
-
-    prev = p->tail[tag->track];
-
-    if (prev) {
-        prev->frame.duration = dts - prev->frame.dts;
-        p->last_duration[tag->track] = prev->frame.duration;
-    }
-
-    qf->frame.track = tag->track;
-    qf->frame.key = tag->key;
-    qf->frame.dts = dts;
-    qf->frame.pts = pts;
-    qf->frame.duration = -1;
-    qf->frame.data = (u_char *) &qf[1];
-    qf->frame.len = tag->len;
-    ngx_memcpy(qf->frame.data, tag->data, tag->len);
-
-    ngx_queue_insert_tail(&p->out, &qf->queue);
-    p->tail[tag->track] = qf;
-
-    ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS);
-}
-
-
-static void
-ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
-{
-    ngx_uint_t                 i;
-    ngx_queue_t               *q;
-    ngx_live_record_frame_t   *f;
-    ngx_live_record_queued_t  *qf;
-
-    while (!ngx_queue_empty(&p->out)) {
-        q = ngx_queue_head(&p->out);
-        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
-        f = &qf->frame;
-
-        if (f->duration < 0) {
-            if (f->dts > stale) {
-                return;
-            }
-
-            f->duration = p->last_duration[f->track]
-                          ? p->last_duration[f->track] : 1;
-        }
-
-        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if (p->files[i].writer) {
-                (void) ngx_live_record_writer_write(p->files[i].writer, f);
-            }
-        }
-
-        p->duration = ngx_max(p->duration, f->dts + f->duration);
-        p->frames++;
-
-        if (p->tail[f->track] == qf) {
-            p->tail[f->track] = NULL;
-        }
-
-        ngx_queue_remove(q);
-        ngx_free(qf);
-    }
-}
-
-
-static void
-ngx_live_record_free_queue(void *data)
-{
-    ngx_live_record_part_t  *p = data;
-
-    ngx_queue_t  *q;
-
-    while (!ngx_queue_empty(&p->out)) {
-        q = ngx_queue_head(&p->out);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
-    }
-}
-
-
-/* parts */
-
-
 static ngx_int_t
 ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 {
-    ngx_uint_t               n;
-    ngx_pool_t              *pool;
-    ngx_time_t              *tp;
-    ngx_pool_cleanup_t      *cln;
     ngx_live_record_part_t  *p;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
-        goto failed;
-    }
-
-    p = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
+    p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
+                                  ctx->parts + 1, base);
     if (p == NULL) {
-        goto failed;
-    }
-
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
-        goto failed;
-    }
-
-    cln->handler = ngx_live_record_free_queue;
-    cln->data = p;
-
-    ngx_queue_init(&p->out);
-
-    p->pool = pool;
-    p->log = ngx_cycle->log;
-    p->n = ctx->parts + 1;
-    p->tpl = ctx->tpl;
-    p->store = &ctx->lacf->store;
-    p->base = base;
-    p->data = ctx->lmcf;
-
-    tp = ngx_timeofday();
-    p->start_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        p->last[n] = -1;
-    }
-
-    if (ngx_live_record_copy_strings(ctx, p) != NGX_OK
-        || ngx_live_record_make_paths(p, ctx->lacf) != NGX_OK
-        || ngx_live_record_open_files(ctx, p) != NGX_OK)
-    {
-        goto failed;
+        ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
+                      "live record: \"%V\" part %ui could not be opened, "
+                      "recording of this publish stopped",
+                      &ctx->st.label, ctx->parts + 1);
+        ctx->failed = 1;
+        return NGX_ERROR;
     }
 
     ctx->parts++;
     ctx->part = p;
 
-    ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
-                  "live record: \"%V\" part %ui opened: \"%V\" (%s%s)",
-                  &ctx->label, p->n, &p->rel,
-                  ngx_live_record_codec_name(
-                      p->tracks[NGX_LIVE_RECORD_VIDEO].codec),
-                  p->tracks[NGX_LIVE_RECORD_AUDIO].codec == 0 ? "" :
-                  p->tracks[NGX_LIVE_RECORD_AUDIO].codec
-                      == NGX_LIVE_RECORD_CODEC_AAC ? "+aac" : "+mp3");
-
     return NGX_OK;
-
-failed:
-
-    ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
-                  "live record: \"%V\" part %ui could not be opened, "
-                  "recording of this publish stopped",
-                  &ctx->label, ctx->parts + 1);
-
-    ctx->failed = 1;
-
-    if (pool) {
-        ngx_destroy_pool(pool);
-    }
-
-    return NGX_ERROR;
-}
-
-
-/* the part outlives the connection: it keeps copies of what it names */
-
-static ngx_int_t
-ngx_live_record_copy_strings(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_part_t *p)
-{
-    u_char      *s;
-    size_t       len;
-    ngx_uint_t   n;
-
-    len = ctx->label.len + ctx->domain.len + ctx->args.len + ctx->session.len
-          + ctx->tracks[NGX_LIVE_RECORD_VIDEO].extradata_len
-          + ctx->tracks[NGX_LIVE_RECORD_AUDIO].extradata_len;
-
-    s = ngx_pnalloc(p->pool, len);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->label.data = s;
-    p->label.len = ctx->label.len;
-    s = ngx_cpymem(s, ctx->label.data, ctx->label.len);
-
-    p->app.data = p->label.data;
-    p->app.len = ctx->app.len;
-    p->name.data = p->label.data + ctx->app.len + 1;
-    p->name.len = ctx->name.len;
-
-    p->domain.data = s;
-    p->domain.len = ctx->domain.len;
-    s = ngx_cpymem(s, ctx->domain.data, ctx->domain.len);
-
-    p->args.data = s;
-    p->args.len = ctx->args.len;
-    s = ngx_cpymem(s, ctx->args.data, ctx->args.len);
-
-    p->session.data = s;
-    p->session.len = ctx->session.len;
-    s = ngx_cpymem(s, ctx->session.data, ctx->session.len);
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        p->tracks[n] = ctx->tracks[n];
-        p->tracks[n].extradata = s;
-        s = ngx_cpymem(s, ctx->tracks[n].extradata,
-                       ctx->tracks[n].extradata_len);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_open_files(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_part_t *p)
-{
-    ngx_uint_t               i, opened;
-    ngx_live_record_file_t  *f;
-
-    opened = 0;
-
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (!(p->tpl->formats & (1 << i))) {
-            continue;
-        }
-
-        f = &p->files[i];
-
-        if (ngx_live_record_format_tracks(i, p->tracks) == 0) {
-            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_NOTRACK << i,
-                                     NGX_LOG_WARN,
-                                     "no track of this stream can be "
-                                     "recorded as %s, format skipped",
-                                     ngx_live_record_format_ext(i));
-            continue;
-        }
-
-        if (ngx_live_record_create_dirs(f->work.data, p->log) != NGX_OK) {
-            continue;
-        }
-
-        f->writer = ngx_live_record_writer_open(p->pool, p->log, &p->label,
-                                                i, f->work.data, p->tracks);
-        if (f->writer == NULL) {
-            (void) ngx_delete_file(f->work.data);
-            continue;
-        }
-
-        p->formats |= 1 << i;
-        opened++;
-    }
-
-    return opened ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Expands the template's path and picks a name no earlier part has in
- * the work path or the store, so nothing is ever overwritten.
- */
-
-static ngx_int_t
-ngx_live_record_make_paths(ngx_live_record_part_t *p,
-    ngx_live_record_app_conf_t *lacf)
-{
-    u_char                  *buf, *last;
-    size_t                   len;
-    ngx_uint_t               i, k, taken;
-    ngx_file_info_t          fi;
-    ngx_live_record_file_t  *f;
-
-    buf = ngx_pnalloc(p->pool, NGX_LIVE_RECORD_MAX_PATH);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_live_record_expand(p, buf, NGX_LIVE_RECORD_MAX_PATH - 16)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    len = p->rel.len;
-
-    for (k = 1; k < 1000; k++) {
-        if (k > 1) {
-            last = ngx_sprintf(buf + len, "_%ui", k);
-            p->rel.len = last - buf;
-        }
-
-        taken = 0;
-
-        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if (!(p->tpl->formats & (1 << i))) {
-                continue;
-            }
-
-            if (ngx_live_record_file_path(p->pool, &lacf->work, &p->rel, i,
-                                          &p->files[i].work) == NULL
-                || ngx_live_record_file_path(p->pool, &lacf->store.path,
-                                             &p->rel, i, &p->files[i].store)
-                   == NULL)
-            {
-                return NGX_ERROR;
-            }
-
-            if (ngx_file_info(p->files[i].work.data, &fi) != NGX_FILE_ERROR
-                || ngx_file_info(p->files[i].store.data, &fi)
-                   != NGX_FILE_ERROR)
-            {
-                taken = 1;
-            }
-        }
-
-        if (taken) {
-            continue;
-        }
-
-        f = &p->files[NGX_LIVE_RECORD_MP4];
-
-        if (f->work.data) {
-            f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
-            if (f->tmp == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
-        }
-
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                  "live record: \"%V\" part %ui: no free name for \"%*s\"",
-                  &p->label, p->n, len, buf);
-
-    return NGX_ERROR;
-}
-
-
-static ngx_int_t
-ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
-{
-    u_char     *s, *last, *d, *end;
-    ngx_tm_t    tm;
-    ngx_str_t  *path, domain;
-
-    path = &p->tpl->path;
-    s = path->data;
-    last = s + path->len;
-    d = buf;
-    end = buf + size;
-
-    ngx_libc_gmtime((time_t) (p->start_ms / 1000), &tm);
-
-    domain = p->domain;
-
-    if (domain.len == 0) {
-        ngx_str_set(&domain, "_");
-    }
-
-    while (s < last && d < end) {
-
-        if (*s == '%' && s + 1 < last) {
-            switch (s[1]) {
-            case 'Y':
-                d = ngx_slprintf(d, end, "%4d", tm.tm_year + 1900);
-                break;
-            case 'm':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_mon + 1);
-                break;
-            case 'd':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_mday);
-                break;
-            case 'H':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_hour);
-                break;
-            case 'M':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_min);
-                break;
-            case 'S':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_sec);
-                break;
-            default:
-                *d++ = '%';
-            }
-
-            s += 2;
-            continue;
-        }
-
-#define ngx_live_record_var(v, value)                                         \
-        if ((size_t) (last - s) > sizeof(v) - 1                               \
-            && ngx_strncmp(s + 1, v, sizeof(v) - 1) == 0)                     \
-        {                                                                     \
-            d = ngx_slprintf(d, end, "%V", value);                            \
-            s += sizeof(v);                                                   \
-            continue;                                                         \
-        }
-
-        if (*s == '$') {
-            ngx_live_record_var("app", &p->app);
-            ngx_live_record_var("name", &p->name);
-            ngx_live_record_var("domain", &domain);
-            ngx_live_record_var("session", &p->session);
-
-            if ((size_t) (last - s) > 4 && ngx_strncmp(s + 1, "part", 4) == 0)
-            {
-                d = ngx_slprintf(d, end, "%ui", p->n);
-                s += 5;
-                continue;
-            }
-        }
-
-#undef ngx_live_record_var
-
-        *d++ = *s++;
-    }
-
-    if (d >= end) {
-        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                      "live record: \"%V\" part %ui: live_record_path "
-                      "expands to more than %uz bytes", &p->label, p->n,
-                      size);
-        return NGX_ERROR;
-    }
-
-    p->rel.data = buf;
-    p->rel.len = d - buf;
-
-    return NGX_OK;
-}
-
-
-static u_char *
-ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir, ngx_str_t *rel,
-    ngx_uint_t format, ngx_str_t *out)
-{
-    u_char  *p;
-
-    out->data = ngx_pnalloc(pool, dir->len + rel->len + sizeof("/.mp4"));
-    if (out->data == NULL) {
-        return NULL;
-    }
-
-    p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
-                    ngx_live_record_format_ext(format));
-    *p = '\0';
-    out->len = p - out->data;
-
-    return out->data;
 }
 
 
@@ -2396,203 +1852,13 @@ static void
 ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_uint_t sync)
 {
-    ngx_uint_t               i;
-    ngx_time_t              *tp;
     ngx_live_record_part_t  *p;
 
     p = ctx->part;
 
-    if (p == NULL) {
-        return;
-    }
-
-    ctx->part = NULL;
-
-    ngx_live_record_drain(p, INT64_MAX);
-
-    tp = ngx_timeofday();
-    p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-    p->reason = reason;
-
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer) {
-            p->files[i].status = ngx_live_record_writer_close(
-                                                          p->files[i].writer);
-        }
-    }
-
-    if (p->duration < (int64_t) p->tpl->min_duration) {
-        ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                      "live record: \"%V\" part %ui is %.3fs, shorter than "
-                      "live_record_min_duration %.3fs: deleted",
-                      &p->label, p->n, (double) p->duration / 1000,
-                      (double) p->tpl->min_duration / 1000);
-
-        ngx_live_record_discard(p);
-        return;
-    }
-
-    ngx_live_record_finish(p, ctx->lacf, sync);
-}
-
-
-static void
-ngx_live_record_discard(ngx_live_record_part_t *p)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer
-            && ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR)
-        {
-            ngx_log_error(NGX_LOG_CRIT, p->log, ngx_errno,
-                          "live record: \"%V\" part %ui: "
-                          ngx_delete_file_n " \"%s\" failed",
-                          &p->label, p->n, p->files[i].work.data);
-        }
-    }
-
-    ngx_destroy_pool(p->pool);
-}
-
-
-static void
-ngx_live_record_finish(ngx_live_record_part_t *p,
-    ngx_live_record_app_conf_t *lacf, ngx_uint_t sync)
-{
-    ngx_event_t                   ev;
-    ngx_live_record_main_conf_t  *lmcf;
-#if (NGX_THREADS)
-    ngx_thread_task_t            *task;
-#endif
-
-    lmcf = p->data;
-    lmcf->busy++;
-
-    if (!lmcf->busy_ev.timer_set) {
-        ngx_add_timer(&lmcf->busy_ev, NGX_LIVE_RECORD_BUSY_MS);
-    }
-
-#if (NGX_THREADS)
-
-    if (!sync && lacf->thread_pool) {
-        task = ngx_thread_task_alloc(p->pool, 0);
-
-        if (task) {
-            task->ctx = p;
-            task->handler = ngx_live_record_finalize;
-            task->event.handler = ngx_live_record_finalize_done;
-            task->event.data = p;
-            task->event.log = p->log;
-
-            if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
-                return;
-            }
-        }
-
-        ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                      "live record: \"%V\" part %ui: finalizing on the event "
-                      "loop, the thread pool \"%V\" is full",
-                      &p->label, p->n, &lacf->thread_pool_name);
-    }
-
-#endif
-
-    ngx_live_record_finalize(p, p->log);
-
-    ngx_memzero(&ev, sizeof(ngx_event_t));
-    ev.data = p;
-
-    ngx_live_record_finalize_done(&ev);
-}
-
-
-/* runs in a thread: only the part's own memory is touched */
-
-static void
-ngx_live_record_finalize(void *data, ngx_log_t *log)
-{
-    ngx_live_record_part_t *p = data;
-
-    ngx_live_record_file_t  *f;
-
-    f = &p->files[NGX_LIVE_RECORD_MP4];
-
-    if (f->writer) {
-        if (ngx_live_record_mp4_finalize(log, &p->label, f->work.data, f->tmp)
-            == NGX_OK
-            && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
-        {
-            f->status = NGX_OK;
-
-        } else {
-            /* the fragmented file still plays: hand that off */
-            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                          "live record: \"%V\" part %ui: finalizing \"%s\" "
-                          "failed, kept fragmented", &p->label, p->n,
-                          f->work.data);
-            (void) ngx_delete_file(f->tmp);
-        }
-    }
-
-    for (f = p->files; f < p->files + NGX_LIVE_RECORD_NFORMATS; f++) {
-        if (f->writer) {
-            f->status = ngx_live_record_handoff(p, f);
-        }
-    }
-}
-
-
-static void
-ngx_live_record_finalize_done(ngx_event_t *ev)
-{
-    ngx_live_record_part_t *p = ev->data;
-
-    ngx_uint_t                    i;
-    ngx_live_record_file_t       *f;
-    ngx_live_record_main_conf_t  *lmcf;
-
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        f = &p->files[i];
-
-        if (f->writer == NULL) {
-            continue;
-        }
-
-        if (f->status != NGX_OK) {
-            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                          "live record: \"%V\" part %ui %s failed, "
-                          "left in \"%s\"", &p->label, p->n,
-                          ngx_live_record_format_ext(i), f->work.data);
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                      "live record: \"%V\" part %ui %s done: \"%s\" "
-                      "duration=%.3fs size=%O reason=%s",
-                      &p->label, p->n, ngx_live_record_format_ext(i),
-                      f->store.data, (double) p->duration / 1000, f->size,
-                      ngx_live_record_reason_name(p->reason));
-    }
-
-    (void) ngx_live_record_part_done(p);
-
-    lmcf = p->data;
-    lmcf->busy--;
-
-    ngx_destroy_pool(p->pool);
-}
-
-
-/* a pending finalize keeps a gracefully exiting worker alive */
-
-static void
-ngx_live_record_busy_handler(ngx_event_t *ev)
-{
-    ngx_live_record_main_conf_t  *lmcf = ev->data;
-
-    if (lmcf->busy) {
-        ngx_add_timer(ev, NGX_LIVE_RECORD_BUSY_MS);
+    if (p) {
+        ctx->part = NULL;
+        ngx_live_record_part_close(p, reason, sync);
     }
 }
 
@@ -2604,12 +1870,3 @@ ngx_live_record_part_done_last(ngx_live_record_part_t *p)
 }
 
 
-const char *
-ngx_live_record_reason_name(ngx_uint_t reason)
-{
-    static const char  *names[] = {
-        "interval", "unpublish", "drop", "param-change", "shutdown"
-    };
-
-    return names[reason];
-}

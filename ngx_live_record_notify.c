@@ -42,7 +42,7 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
             ngx_log_error(NGX_LOG_CRIT, p->log, err,
                           "live record: \"%V\" part %ui: "
                           ngx_rename_file_n " \"%s\" to \"%s\" failed",
-                          &p->label, p->n, f->work.data, f->store.data);
+                          &p->st.label, p->n, f->work.data, f->store.data);
             return NGX_ERROR;
         }
 
@@ -59,7 +59,7 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
         ngx_log_error(NGX_LOG_CRIT, p->log, ngx_errno,
                       "live record: \"%V\" part %ui: "
                       ngx_file_info_n " \"%s\" failed",
-                      &p->label, p->n, f->store.data);
+                      &p->st.label, p->n, f->store.data);
         return NGX_ERROR;
     }
 

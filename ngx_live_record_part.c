@@ -1,0 +1,732 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+#include "ngx_live_record_notify.h"
+
+
+#define NGX_LIVE_RECORD_MAX_PATH     4096
+#define NGX_LIVE_RECORD_BUSY_MS      1000
+
+
+static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
+static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
+static void ngx_live_record_free_queue(void *data);
+static ngx_int_t ngx_live_record_copy_stream(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
+static ngx_int_t ngx_live_record_open_files(ngx_live_record_part_t *p);
+static ngx_int_t ngx_live_record_make_paths(ngx_live_record_part_t *p);
+static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
+    u_char *buf, size_t size);
+static u_char *ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir,
+    ngx_str_t *rel, ngx_uint_t format, ngx_str_t *out);
+static void ngx_live_record_discard(ngx_live_record_part_t *p);
+static void ngx_live_record_finish(ngx_live_record_part_t *p,
+    ngx_uint_t sync);
+static void ngx_live_record_finalize(void *data, ngx_log_t *log);
+static void ngx_live_record_finalize_done(ngx_event_t *ev);
+
+
+/* the wait for a silent track, as when a part opens */
+#define NGX_LIVE_RECORD_WAIT_MS      1000
+
+
+void
+ngx_live_record_part_write(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t ts)
+{
+    int64_t  dts, pts;
+
+    if (p->st.tracks[tag->track].codec != tag->codec) {
+        return;
+    }
+
+    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
+        && p->last[NGX_LIVE_RECORD_VIDEO] < 0)
+    {
+        /* video in a part starts at a keyframe */
+        return;
+    }
+
+    /* each track's time strictly increases, as mp4 requires */
+
+    dts = ngx_max(ts - p->base, 0);
+
+    if (p->last[tag->track] >= 0 && dts <= p->last[tag->track]) {
+        dts = p->last[tag->track] + 1;
+    }
+
+    pts = ngx_max(ts - p->base + tag->cts, dts);
+
+    p->last[tag->track] = dts;
+
+    ngx_live_record_queue_frame(p, tag, dts, pts);
+}
+
+
+/*
+ * Frames wait in arrival order until the next frame of their track dates
+ * them, so every packet reaches the muxers with its real duration and none
+ * overtakes another; a track that falls silent is not waited for longer
+ * than NGX_LIVE_RECORD_WAIT_MS.
+ */
+
+static void
+ngx_live_record_queue_frame(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts)
+{
+    ngx_live_record_queued_t  *qf, *prev;
+
+    qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + tag->len, p->log);
+    if (qf == NULL) {
+        return;
+    }
+
+    prev = p->tail[tag->track];
+
+    if (prev) {
+        prev->frame.duration = dts - prev->frame.dts;
+        p->last_duration[tag->track] = prev->frame.duration;
+    }
+
+    qf->frame.track = tag->track;
+    qf->frame.key = tag->key;
+    qf->frame.dts = dts;
+    qf->frame.pts = pts;
+    qf->frame.duration = -1;
+    qf->frame.data = (u_char *) &qf[1];
+    qf->frame.len = tag->len;
+    ngx_memcpy(qf->frame.data, tag->data, tag->len);
+
+    ngx_queue_insert_tail(&p->out, &qf->queue);
+    p->tail[tag->track] = qf;
+
+    ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS);
+}
+
+
+static void
+ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_live_record_frame_t   *f;
+    ngx_live_record_queued_t  *qf;
+
+    while (!ngx_queue_empty(&p->out)) {
+        q = ngx_queue_head(&p->out);
+        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+        f = &qf->frame;
+
+        if (f->duration < 0) {
+            if (f->dts > stale) {
+                return;
+            }
+
+            f->duration = p->last_duration[f->track]
+                          ? p->last_duration[f->track] : 1;
+        }
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if (p->files[i].writer) {
+                (void) ngx_live_record_writer_write(p->files[i].writer, f);
+            }
+        }
+
+        p->duration = ngx_max(p->duration, f->dts + f->duration);
+        p->frames++;
+
+        if (p->tail[f->track] == qf) {
+            p->tail[f->track] = NULL;
+        }
+
+        ngx_queue_remove(q);
+        ngx_free(qf);
+    }
+}
+
+
+static void
+ngx_live_record_free_queue(void *data)
+{
+    ngx_live_record_part_t  *p = data;
+
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&p->out)) {
+        q = ngx_queue_head(&p->out);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
+    }
+}
+
+
+ngx_live_record_part_t *
+ngx_live_record_part_open(ngx_live_record_stream_t *st,
+    ngx_live_record_template_t *tpl, ngx_live_record_app_conf_t *lacf,
+    ngx_live_record_main_conf_t *lmcf, ngx_uint_t n, int64_t base)
+{
+    ngx_uint_t               i;
+    ngx_pool_t              *pool;
+    ngx_time_t              *tp;
+    ngx_pool_cleanup_t      *cln;
+    ngx_live_record_part_t  *p;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    p = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
+    if (p == NULL) {
+        goto failed;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        goto failed;
+    }
+
+    cln->handler = ngx_live_record_free_queue;
+    cln->data = p;
+
+    ngx_queue_init(&p->out);
+
+    p->pool = pool;
+    p->log = ngx_cycle->log;
+    p->n = n;
+    p->tpl = tpl;
+    p->lacf = lacf;
+    p->lmcf = lmcf;
+    p->base = base;
+
+    tp = ngx_timeofday();
+    p->start_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
+        p->last[i] = -1;
+    }
+
+    if (ngx_live_record_copy_stream(p, st) != NGX_OK
+        || ngx_live_record_make_paths(p) != NGX_OK
+        || ngx_live_record_open_files(p) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                  "live record: \"%V\" part %ui opened: \"%V\" (%s%s)",
+                  &p->st.label, p->n, &p->rel,
+                  ngx_live_record_codec_name(
+                      p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec),
+                  p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec == 0 ? "" :
+                  p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec
+                      == NGX_LIVE_RECORD_CODEC_AAC ? "+aac" : "+mp3");
+
+    return p;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NULL;
+}
+
+
+/* the part outlives the connection: it keeps copies of what it names */
+
+static ngx_int_t
+ngx_live_record_copy_stream(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st)
+{
+    u_char      *s;
+    size_t       len;
+    ngx_uint_t   n;
+
+    len = st->label.len + st->domain.len + st->args.len + st->session.len
+          + st->tracks[NGX_LIVE_RECORD_VIDEO].extradata_len
+          + st->tracks[NGX_LIVE_RECORD_AUDIO].extradata_len;
+
+    s = ngx_pnalloc(p->pool, len);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->st = *st;
+
+    p->st.label.data = s;
+    s = ngx_cpymem(s, st->label.data, st->label.len);
+
+    p->st.app.data = p->st.label.data;
+    p->st.name.data = p->st.label.data + st->app.len + 1;
+
+    p->st.domain.data = s;
+    s = ngx_cpymem(s, st->domain.data, st->domain.len);
+
+    p->st.args.data = s;
+    s = ngx_cpymem(s, st->args.data, st->args.len);
+
+    p->st.session.data = s;
+    s = ngx_cpymem(s, st->session.data, st->session.len);
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        p->st.tracks[n].extradata = s;
+        s = ngx_cpymem(s, st->tracks[n].extradata,
+                       st->tracks[n].extradata_len);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_open_files(ngx_live_record_part_t *p)
+{
+    ngx_uint_t               i, opened;
+    ngx_live_record_file_t  *f;
+
+    opened = 0;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (!(p->tpl->formats & (1 << i))) {
+            continue;
+        }
+
+        f = &p->files[i];
+
+        if (ngx_live_record_format_tracks(i, p->st.tracks) == 0) {
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "live record: \"%V\" part %ui: no track of the "
+                          "stream can be recorded as %s, format skipped",
+                          &p->st.label, p->n, ngx_live_record_format_ext(i));
+            continue;
+        }
+
+        if (ngx_live_record_create_dirs(f->work.data, p->log) != NGX_OK) {
+            continue;
+        }
+
+        f->writer = ngx_live_record_writer_open(p->pool, p->log,
+                                                &p->st.label, i, f->work.data,
+                                                p->st.tracks);
+        if (f->writer == NULL) {
+            (void) ngx_delete_file(f->work.data);
+            continue;
+        }
+
+        p->formats |= 1 << i;
+        opened++;
+    }
+
+    return opened ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * Expands the template's path and picks a name no earlier part has in
+ * the work path or the store, so nothing is ever overwritten.
+ */
+
+static ngx_int_t
+ngx_live_record_make_paths(ngx_live_record_part_t *p)
+{
+    ngx_live_record_app_conf_t  *lacf = p->lacf;
+
+    u_char                  *buf, *last;
+    size_t                   len;
+    ngx_uint_t               i, k, taken;
+    ngx_file_info_t          fi;
+    ngx_live_record_file_t  *f;
+
+    buf = ngx_pnalloc(p->pool, NGX_LIVE_RECORD_MAX_PATH);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_live_record_expand(p, buf, NGX_LIVE_RECORD_MAX_PATH - 16)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = p->rel.len;
+
+    for (k = 1; k < 1000; k++) {
+        if (k > 1) {
+            last = ngx_sprintf(buf + len, "_%ui", k);
+            p->rel.len = last - buf;
+        }
+
+        taken = 0;
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if (!(p->tpl->formats & (1 << i))) {
+                continue;
+            }
+
+            if (ngx_live_record_file_path(p->pool, &lacf->work, &p->rel, i,
+                                          &p->files[i].work) == NULL
+                || ngx_live_record_file_path(p->pool, &lacf->store.path,
+                                             &p->rel, i, &p->files[i].store)
+                   == NULL)
+            {
+                return NGX_ERROR;
+            }
+
+            if (ngx_file_info(p->files[i].work.data, &fi) != NGX_FILE_ERROR
+                || ngx_file_info(p->files[i].store.data, &fi)
+                   != NGX_FILE_ERROR)
+            {
+                taken = 1;
+            }
+        }
+
+        if (taken) {
+            continue;
+        }
+
+        f = &p->files[NGX_LIVE_RECORD_MP4];
+
+        if (f->work.data) {
+            f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
+            if (f->tmp == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                  "live record: \"%V\" part %ui: no free name for \"%*s\"",
+                  &p->st.label, p->n, len, buf);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
+{
+    u_char     *s, *last, *d, *end;
+    ngx_tm_t    tm;
+    ngx_str_t  *path, domain;
+
+    path = &p->tpl->path;
+    s = path->data;
+    last = s + path->len;
+    d = buf;
+    end = buf + size;
+
+    ngx_libc_gmtime((time_t) (p->start_ms / 1000), &tm);
+
+    domain = p->st.domain;
+
+    if (domain.len == 0) {
+        ngx_str_set(&domain, "_");
+    }
+
+    while (s < last && d < end) {
+
+        if (*s == '%' && s + 1 < last) {
+            switch (s[1]) {
+            case 'Y':
+                d = ngx_slprintf(d, end, "%4d", tm.tm_year + 1900);
+                break;
+            case 'm':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_mon + 1);
+                break;
+            case 'd':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_mday);
+                break;
+            case 'H':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_hour);
+                break;
+            case 'M':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_min);
+                break;
+            case 'S':
+                d = ngx_slprintf(d, end, "%02d", tm.tm_sec);
+                break;
+            default:
+                *d++ = '%';
+            }
+
+            s += 2;
+            continue;
+        }
+
+#define ngx_live_record_var(v, value)                                         \
+        if ((size_t) (last - s) > sizeof(v) - 1                               \
+            && ngx_strncmp(s + 1, v, sizeof(v) - 1) == 0)                     \
+        {                                                                     \
+            d = ngx_slprintf(d, end, "%V", value);                            \
+            s += sizeof(v);                                                   \
+            continue;                                                         \
+        }
+
+        if (*s == '$') {
+            ngx_live_record_var("app", &p->st.app);
+            ngx_live_record_var("name", &p->st.name);
+            ngx_live_record_var("domain", &domain);
+            ngx_live_record_var("session", &p->st.session);
+
+            if ((size_t) (last - s) > 4 && ngx_strncmp(s + 1, "part", 4) == 0)
+            {
+                d = ngx_slprintf(d, end, "%ui", p->n);
+                s += 5;
+                continue;
+            }
+        }
+
+#undef ngx_live_record_var
+
+        *d++ = *s++;
+    }
+
+    if (d >= end) {
+        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                      "live record: \"%V\" part %ui: live_record_path "
+                      "expands to more than %uz bytes", &p->st.label, p->n,
+                      size);
+        return NGX_ERROR;
+    }
+
+    p->rel.data = buf;
+    p->rel.len = d - buf;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir, ngx_str_t *rel,
+    ngx_uint_t format, ngx_str_t *out)
+{
+    u_char  *p;
+
+    out->data = ngx_pnalloc(pool, dir->len + rel->len + sizeof("/.mp4"));
+    if (out->data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
+                    ngx_live_record_format_ext(format));
+    *p = '\0';
+    out->len = p - out->data;
+
+    return out->data;
+}
+
+
+void
+ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
+    ngx_uint_t sync)
+{
+    ngx_uint_t   i;
+    ngx_time_t  *tp;
+
+    ngx_live_record_drain(p, INT64_MAX);
+
+    tp = ngx_timeofday();
+    p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    p->reason = reason;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer) {
+            p->files[i].status = ngx_live_record_writer_close(
+                                                          p->files[i].writer);
+        }
+    }
+
+    if (p->duration < (int64_t) p->tpl->min_duration) {
+        ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                      "live record: \"%V\" part %ui is %.3fs, shorter than "
+                      "live_record_min_duration %.3fs: deleted",
+                      &p->st.label, p->n, (double) p->duration / 1000,
+                      (double) p->tpl->min_duration / 1000);
+
+        ngx_live_record_discard(p);
+        return;
+    }
+
+    ngx_live_record_finish(p, sync);
+}
+
+
+static void
+ngx_live_record_discard(ngx_live_record_part_t *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer
+            && ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR)
+        {
+            ngx_log_error(NGX_LOG_CRIT, p->log, ngx_errno,
+                          "live record: \"%V\" part %ui: "
+                          ngx_delete_file_n " \"%s\" failed",
+                          &p->st.label, p->n, p->files[i].work.data);
+        }
+    }
+
+    ngx_destroy_pool(p->pool);
+}
+
+
+static void
+ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
+{
+    ngx_event_t                  ev;
+    ngx_live_record_busy_t      *busy;
+#if (NGX_THREADS)
+    ngx_thread_task_t           *task;
+    ngx_live_record_app_conf_t  *lacf = p->lacf;
+#endif
+
+    busy = &p->lmcf->busy;
+    busy->n++;
+
+    if (!busy->ev.timer_set) {
+        ngx_add_timer(&busy->ev, NGX_LIVE_RECORD_BUSY_MS);
+    }
+
+#if (NGX_THREADS)
+
+    if (!sync && lacf->thread_pool) {
+        task = ngx_thread_task_alloc(p->pool, 0);
+
+        if (task) {
+            task->ctx = p;
+            task->handler = ngx_live_record_finalize;
+            task->event.handler = ngx_live_record_finalize_done;
+            task->event.data = p;
+            task->event.log = p->log;
+
+            if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
+                return;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: finalizing on the event "
+                      "loop, the thread pool \"%V\" is full",
+                      &p->st.label, p->n, &lacf->thread_pool_name);
+    }
+
+#endif
+
+    ngx_live_record_finalize(p, p->log);
+
+    ngx_memzero(&ev, sizeof(ngx_event_t));
+    ev.data = p;
+
+    ngx_live_record_finalize_done(&ev);
+}
+
+
+/* runs in a thread: only the part's own memory is touched */
+
+static void
+ngx_live_record_finalize(void *data, ngx_log_t *log)
+{
+    ngx_live_record_part_t *p = data;
+
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[NGX_LIVE_RECORD_MP4];
+
+    if (f->writer) {
+        if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp)
+            == NGX_OK
+            && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
+        {
+            f->status = NGX_OK;
+
+        } else {
+            /* the fragmented file still plays: hand that off */
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "live record: \"%V\" part %ui: finalizing \"%s\" "
+                          "failed, kept fragmented", &p->st.label, p->n,
+                          f->work.data);
+            (void) ngx_delete_file(f->tmp);
+        }
+    }
+
+    for (f = p->files; f < p->files + NGX_LIVE_RECORD_NFORMATS; f++) {
+        if (f->writer) {
+            f->status = ngx_live_record_handoff(p, f);
+        }
+    }
+}
+
+
+static void
+ngx_live_record_finalize_done(ngx_event_t *ev)
+{
+    ngx_live_record_part_t *p = ev->data;
+
+    ngx_uint_t               i;
+    ngx_live_record_file_t  *f;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        f = &p->files[i];
+
+        if (f->writer == NULL) {
+            continue;
+        }
+
+        if (f->status != NGX_OK) {
+            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                          "live record: \"%V\" part %ui %s failed, "
+                          "left in \"%s\"", &p->st.label, p->n,
+                          ngx_live_record_format_ext(i), f->work.data);
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                      "live record: \"%V\" part %ui %s done: \"%s\" "
+                      "duration=%.3fs size=%O reason=%s",
+                      &p->st.label, p->n, ngx_live_record_format_ext(i),
+                      f->store.data, (double) p->duration / 1000, f->size,
+                      ngx_live_record_reason_name(p->reason));
+    }
+
+    (void) ngx_live_record_part_done(p);
+
+    p->lmcf->busy.n--;
+
+    ngx_destroy_pool(p->pool);
+}
+
+
+/* a pending finalize keeps a gracefully exiting worker alive */
+
+void
+ngx_live_record_busy_handler(ngx_event_t *ev)
+{
+    ngx_live_record_busy_t  *busy = ev->data;
+
+    if (busy->n) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_BUSY_MS);
+    }
+}
+
+
+const char *
+ngx_live_record_reason_name(ngx_uint_t reason)
+{
+    static const char  *names[] = {
+        "interval", "unpublish", "drop", "param-change", "shutdown"
+    };
+
+    return names[reason];
+}
