@@ -5,6 +5,7 @@
 #   make run     build, then start nginx with conf/example.conf on loopback
 #   make stop    stop the nginx started by `make run`
 #   make test    build, then run the test suite (prove t/)
+#   make bench   build, then run the benchmark; rewrites docs/benchmarks.md
 
 SHELL   := /bin/bash
 TOP     := $(CURDIR)
@@ -15,7 +16,7 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h)
 
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
-.PHONY: all deps build run stop test clean
+.PHONY: all deps build run stop test bench clean
 
 all: build
 
@@ -49,6 +50,9 @@ stop:
 
 test: deps build
 	prove -r -j2 t/
+
+bench: deps build
+	$(TOP)/bench/run.sh
 
 clean:
 	rm -rf $(BUILD)/ngx $(MODULE) $(BUILD)/configure.log
