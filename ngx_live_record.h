@@ -30,6 +30,8 @@ typedef struct {
     ngx_msec_t                  interval;
     ngx_msec_t                  min_duration;
     ngx_msec_t                  session_gap;
+    ngx_msec_t                  hls_continue;
+    ngx_msec_t                  hls_fragment;
     ngx_str_t                   path;
 } ngx_live_record_template_t;
 
@@ -62,6 +64,7 @@ typedef struct {
     ngx_array_t                 templates;      /* template * */
     ngx_queue_t                 active;         /* ctx */
     ngx_queue_t                 memos;          /* memo */
+    ngx_queue_t                 waiting;        /* hls recordings */
     ngx_array_t                 stores;         /* app conf * */
     ngx_uint_t                  seq;
     ngx_live_record_busy_t      busy;
@@ -102,6 +105,7 @@ typedef struct {
 
 
 typedef struct ngx_live_record_part_s  ngx_live_record_part_t;
+typedef struct ngx_live_record_hls_s   ngx_live_record_hls_t;
 
 struct ngx_live_record_part_s {
     ngx_pool_t                 *pool;
@@ -109,11 +113,13 @@ struct ngx_live_record_part_s {
     ngx_live_record_stream_t    st;
     ngx_str_t                   rel;            /* store-relative, no ext */
     ngx_uint_t                  n;
-    ngx_uint_t                  formats;
+    ngx_uint_t                  want;           /* formats asked for */
+    ngx_uint_t                  formats;        /* formats opened */
     ngx_uint_t                  reason;
     ngx_live_record_template_t *tpl;
     ngx_live_record_app_conf_t *lacf;
     ngx_live_record_main_conf_t *lmcf;
+    ngx_live_record_hls_t      *hls;
     ngx_live_record_file_t      files[NGX_LIVE_RECORD_NFORMATS];
     ngx_queue_t                 out;            /* queued frames */
     ngx_live_record_queued_t   *tail[NGX_LIVE_RECORD_NTRACKS];
@@ -137,11 +143,30 @@ extern ngx_live_record_part_done_pt  ngx_live_record_part_done;
 ngx_live_record_part_t *ngx_live_record_part_open(
     ngx_live_record_stream_t *st, ngx_live_record_template_t *tpl,
     ngx_live_record_app_conf_t *lacf, ngx_live_record_main_conf_t *lmcf,
-    ngx_uint_t n, int64_t base);
+    ngx_uint_t formats, ngx_uint_t n, int64_t base);
 void ngx_live_record_part_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts);
+void ngx_live_record_part_flush(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
 void ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync);
+
+ngx_int_t ngx_live_record_hls_init(ngx_live_record_part_t *p);
+void ngx_live_record_hls_write(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f);
+void ngx_live_record_hls_end_segment(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
+void ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
+ngx_live_record_part_t *ngx_live_record_hls_take(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label);
+ngx_int_t ngx_live_record_hls_resume(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st, int64_t base);
+void ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf);
+off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 const char *ngx_live_record_reason_name(ngx_uint_t reason);
 

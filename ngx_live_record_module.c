@@ -62,6 +62,8 @@ typedef struct {
     ngx_live_record_app_conf_t *lacf;
     ngx_live_record_template_t *tpl;
     ngx_live_record_part_t     *part;
+    ngx_live_record_part_t     *hls;
+    ngx_live_record_part_t     *hls_wait;       /* to continue */
     ngx_queue_t                 queue;          /* in lmcf->active */
     ngx_queue_t                 pending;
 
@@ -111,6 +113,8 @@ static char *ngx_live_record_set_formats(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_live_record_check_msec(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_live_record_set_segment_format(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_live_record_check_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -165,6 +169,12 @@ static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
 static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
+static ngx_int_t ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx,
+    int64_t base);
+static void ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t sync);
+static void ngx_live_record_write(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, int64_t ts);
 static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_part_t *p);
 
 
@@ -188,6 +198,14 @@ static ngx_live_record_msec_bounds_t  ngx_live_record_session_gap_bounds = {
     ngx_live_record_check_msec, 0, 86400000, "between 0s and 24h"
 };
 
+static ngx_live_record_msec_bounds_t  ngx_live_record_hls_continue_bounds = {
+    ngx_live_record_check_msec, 0, 1800000, "between 0s and 1800s"
+};
+
+static ngx_live_record_msec_bounds_t  ngx_live_record_hls_fragment_bounds = {
+    ngx_live_record_check_msec, 1000, 60000, "between 1s and 60s"
+};
+
 static ngx_conf_post_t  ngx_live_record_path_post = {
     ngx_live_record_check_path
 };
@@ -196,7 +214,8 @@ static ngx_conf_post_t  ngx_live_record_path_post = {
 static ngx_str_t  ngx_live_record_format_names[] = {
     ngx_string("mp4"),
     ngx_string("flv"),
-    ngx_string("aac")
+    ngx_string("aac"),
+    ngx_string("hls")
 };
 
 
@@ -236,6 +255,27 @@ static ngx_command_t  ngx_live_record_commands[] = {
       NGX_RTMP_APP_CONF_OFFSET,
       offsetof(ngx_live_record_template_t, session_gap),
       &ngx_live_record_session_gap_bounds },
+
+    { ngx_string("live_record_hls_continue"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, hls_continue),
+      &ngx_live_record_hls_continue_bounds },
+
+    { ngx_string("live_record_hls_fragment"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, hls_fragment),
+      &ngx_live_record_hls_fragment_bounds },
+
+    { ngx_string("live_record_hls_segment_format"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_live_record_set_segment_format,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("live_record_path"),
       NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
@@ -336,6 +376,7 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
 
     ngx_queue_init(&lmcf->active);
     ngx_queue_init(&lmcf->memos);
+    ngx_queue_init(&lmcf->waiting);
 
     lmcf->busy.ev.handler = ngx_live_record_busy_handler;
     lmcf->busy.ev.data = &lmcf->busy;
@@ -557,6 +598,8 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tpl->interval = NGX_CONF_UNSET_MSEC;
     tpl->min_duration = NGX_CONF_UNSET_MSEC;
     tpl->session_gap = NGX_CONF_UNSET_MSEC;
+    tpl->hls_continue = NGX_CONF_UNSET_MSEC;
+    tpl->hls_fragment = NGX_CONF_UNSET_MSEC;
 
     tp = ngx_array_push(&lmcf->templates);
     if (tp == NULL) {
@@ -600,6 +643,8 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(tpl->interval, 30 * 60000);
     ngx_conf_init_msec_value(tpl->min_duration, 2000);
     ngx_conf_init_msec_value(tpl->session_gap, 60000);
+    ngx_conf_init_msec_value(tpl->hls_continue, 0);
+    ngx_conf_init_msec_value(tpl->hls_fragment, 10000);
 
     if (tpl->path.data == NULL) {
         ngx_str_set(&tpl->path,
@@ -649,7 +694,7 @@ ngx_live_record_set_formats(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown format \"%V\" in "
                                "\"live_record_formats\", "
-                               "expected mp4, flv or aac", &value[i]);
+                               "expected mp4, flv, aac or hls", &value[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -677,6 +722,28 @@ ngx_live_record_check_msec(ngx_conf_t *cf, void *post, void *data)
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "\"%V\" must be %s, not \"%V\"",
                        &value[0], b->text, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* MPEG-TS is the one segment format for now; fMP4 is refused clearly */
+
+static char *
+ngx_live_record_set_segment_format(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 2 && ngx_strncmp(value[1].data, "ts", 2) == 0) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unsupported \"live_record_hls_segment_format\" "
+                       "\"%V\": only ts segments are supported", &value[1]);
 
     return NGX_CONF_ERROR;
 }
@@ -941,6 +1008,8 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
         lctx = ngx_queue_data(q, ngx_live_record_ctx_t, queue);
         ngx_live_record_stop(lctx, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
     }
+
+    ngx_live_record_hls_finish_waiting(lmcf);
 }
 
 
@@ -1061,6 +1130,10 @@ ngx_live_record_init_ctx(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ctx->active = 1;
 
     ngx_live_record_join_session(ctx);
+
+    if (tpl->formats & (1 << NGX_LIVE_RECORD_HLS)) {
+        ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
+    }
 
     ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                   "live record: \"%V\" recording with template \"%V\", "
@@ -1330,6 +1403,7 @@ ngx_live_record_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ctx->active = 0;
 
     ngx_live_record_close(ctx, reason, sync);
+    ngx_live_record_close_hls(ctx, reason, sync);
     ngx_live_record_free_pending(ctx);
     ngx_live_record_remember_session(ctx);
 
@@ -1535,7 +1609,7 @@ ngx_live_record_header(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag)
     *cur = t;
     cur->extradata = p;
 
-    if (ctx->part) {
+    if (ctx->part || ctx->hls) {
         ctx->changed = 1;
     }
 }
@@ -1567,7 +1641,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 
         *t = mp3;
 
-        if (ctx->part) {
+        if (ctx->part || ctx->hls) {
             ctx->changed = 1;
         }
     }
@@ -1580,7 +1654,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         return;
     }
 
-    if (ctx->part == NULL) {
+    if (ctx->part == NULL && ctx->hls == NULL) {
         if (ngx_live_record_hold(ctx, tag, ts) != NGX_OK) {
             return;
         }
@@ -1596,9 +1670,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         return;
     }
 
-    if (ctx->part) {
-        ngx_live_record_part_write(ctx->part, tag, ts);
-    }
+    ngx_live_record_write(ctx, tag, ts);
 }
 
 
@@ -1730,7 +1802,11 @@ ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
         }
     }
 
-    if (base != INT64_MAX && ngx_live_record_open(ctx, base) == NGX_OK) {
+    if (base != INT64_MAX
+        && ngx_live_record_open(ctx, base) == NGX_OK
+        && ngx_live_record_open_hls(ctx, base) == NGX_OK
+        && (ctx->part || ctx->hls))
+    {
         seen_key = 0;
 
         for (q = ngx_queue_head(&ctx->pending);
@@ -1747,7 +1823,7 @@ ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
                 }
             }
 
-            ngx_live_record_part_write(ctx->part, &pf->tag, pf->ts);
+            ngx_live_record_write(ctx, &pf->tag, pf->ts);
         }
     }
 
@@ -1776,15 +1852,11 @@ static ngx_int_t
 ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     int64_t ts)
 {
-    ngx_uint_t               video, boundary, reason;
+    ngx_uint_t               boundary;
     ngx_live_record_part_t  *p;
 
-    p = ctx->part;
-    video = (p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0
-             || ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
-
-    boundary = video ? (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key)
-                     : 1;
+    boundary = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
+               || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key);
 
     if (ctx->changed) {
         if (!boundary) {
@@ -1793,20 +1865,45 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
                    ? NGX_DECLINED : NGX_OK;
         }
 
-        reason = NGX_LIVE_RECORD_REASON_PARAM_CHANGE;
+        ctx->changed = 0;
 
-    } else if (boundary && ts - p->base >= (int64_t) ctx->tpl->interval) {
-        reason = NGX_LIVE_RECORD_REASON_INTERVAL;
+        if (ctx->hls
+            && ngx_live_record_hls_param_change(ctx->hls, &ctx->st) != NGX_OK)
+        {
+            ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE,
+                                      0);
+        }
 
-    } else {
+        if (ctx->part) {
+            ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
+            return ngx_live_record_open(ctx, ts);
+        }
+
         return NGX_OK;
     }
 
-    ngx_live_record_close(ctx, reason, 0);
+    p = ctx->part;
 
-    ctx->changed = 0;
+    if (p && boundary && ts - p->base >= (int64_t) ctx->tpl->interval) {
+        ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_INTERVAL, 0);
+        return ngx_live_record_open(ctx, ts);
+    }
 
-    return ngx_live_record_open(ctx, ts);
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_write(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
+    int64_t ts)
+{
+    if (ctx->part) {
+        ngx_live_record_part_write(ctx->part, tag, ts);
+    }
+
+    if (ctx->hls) {
+        ngx_live_record_part_write(ctx->hls, tag, ts);
+    }
 }
 
 
@@ -1815,7 +1912,8 @@ ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
 {
     ngx_live_record_track_t  *old, *cur;
 
-    old = &ctx->part->st.tracks[track];
+    old = ctx->part ? &ctx->part->st.tracks[track]
+                    : &ctx->hls->st.tracks[track];
     cur = &ctx->st.tracks[track];
 
     return old->codec != cur->codec
@@ -1828,10 +1926,17 @@ ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
 static ngx_int_t
 ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 {
+    ngx_uint_t               formats;
     ngx_live_record_part_t  *p;
 
+    formats = ctx->tpl->formats & ~(1 << NGX_LIVE_RECORD_HLS);
+
+    if (formats == 0) {
+        return NGX_OK;
+    }
+
     p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
-                                  ctx->parts + 1, base);
+                                  formats, ctx->parts + 1, base);
     if (p == NULL) {
         ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
                       "live record: \"%V\" part %ui could not be opened, "
@@ -1848,6 +1953,49 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 }
 
 
+/* an hls recording starts with the first part, or goes on after a gap */
+
+static ngx_int_t
+ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
+{
+    ngx_live_record_part_t  *p;
+
+    if (!(ctx->tpl->formats & (1 << NGX_LIVE_RECORD_HLS))) {
+        return NGX_OK;
+    }
+
+    p = ctx->hls_wait;
+
+    if (p) {
+        ctx->hls_wait = NULL;
+
+        if (ngx_live_record_hls_resume(p, &ctx->st, base) == NGX_OK) {
+            ctx->hls = p;
+            return NGX_OK;
+        }
+
+        ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
+    }
+
+    /* named like the part it starts with */
+
+    p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
+                                  1 << NGX_LIVE_RECORD_HLS,
+                                  ctx->part ? ctx->part->n : ctx->parts + 1,
+                                  base);
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
+                      "live record: \"%V\" hls recording could not be "
+                      "opened", &ctx->st.label);
+        return NGX_ERROR;
+    }
+
+    ctx->hls = p;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_uint_t sync)
@@ -1858,6 +2006,40 @@ ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
     if (p) {
         ctx->part = NULL;
+        ngx_live_record_part_close(p, reason, sync);
+    }
+}
+
+
+/*
+ * With live_record_hls_continue an interrupted hls recording waits for
+ * its publisher; shutdown and everything else finish it.
+ */
+
+static void
+ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
+    ngx_uint_t sync)
+{
+    ngx_uint_t               wait;
+    ngx_live_record_part_t  *p;
+
+    p = ctx->hls ? ctx->hls : ctx->hls_wait;
+
+    if (p == NULL) {
+        return;
+    }
+
+    ctx->hls = NULL;
+    ctx->hls_wait = NULL;
+
+    wait = ctx->tpl->hls_continue && !sync
+           && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
+               || reason == NGX_LIVE_RECORD_REASON_DROP);
+
+    if (wait) {
+        ngx_live_record_hls_pause(p, reason);
+
+    } else {
         ngx_live_record_part_close(p, reason, sync);
     }
 }

@@ -14,6 +14,12 @@
 
 static ngx_int_t ngx_live_record_copy(u_char *src, u_char *dst,
     ngx_log_t *log);
+static ngx_int_t ngx_live_record_copy_file(u_char *src, u_char *dst,
+    ngx_log_t *log);
+static ngx_int_t ngx_live_record_copy_dir(u_char *src, u_char *dst,
+    ngx_log_t *log);
+static u_char *ngx_live_record_join(u_char *dir, ngx_str_t *name,
+    ngx_log_t *log);
 
 
 ngx_live_record_part_done_pt  ngx_live_record_part_done;
@@ -52,7 +58,7 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
             return NGX_ERROR;
         }
 
-        (void) ngx_delete_file(f->work.data);
+        (void) ngx_live_record_delete_tree(f->work.data, p->log);
     }
 
     if (ngx_file_info(f->store.data, &fi) == NGX_FILE_ERROR) {
@@ -87,13 +93,21 @@ ngx_live_record_create_dirs(u_char *path, ngx_log_t *log)
 }
 
 
+/* across filesystems: a copy under a temporary name, then a rename */
+
 static ngx_int_t
 ngx_live_record_copy(u_char *src, u_char *dst, ngx_log_t *log)
 {
-    size_t            len;
-    u_char           *tmp;
-    ngx_int_t         rc;
-    ngx_copy_file_t   cf;
+    size_t           len;
+    u_char          *tmp;
+    ngx_int_t        rc;
+    ngx_file_info_t  fi;
+
+    if (ngx_file_info(src, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_file_info_n " \"%s\" failed", src);
+        return NGX_ERROR;
+    }
 
     len = ngx_strlen(dst);
 
@@ -104,13 +118,8 @@ ngx_live_record_copy(u_char *src, u_char *dst, ngx_log_t *log)
 
     ngx_memcpy(ngx_cpymem(tmp, dst, len), ".tmp", sizeof(".tmp"));
 
-    cf.size = -1;
-    cf.buf_size = NGX_LIVE_RECORD_COPY_BUF;
-    cf.access = NGX_FILE_DEFAULT_ACCESS;
-    cf.time = -1;
-    cf.log = log;
-
-    rc = ngx_copy_file(src, tmp, &cf);
+    rc = ngx_is_dir(&fi) ? ngx_live_record_copy_dir(src, tmp, log)
+                         : ngx_live_record_copy_file(src, tmp, log);
 
     if (rc == NGX_OK && ngx_rename_file(tmp, dst) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
@@ -120,10 +129,144 @@ ngx_live_record_copy(u_char *src, u_char *dst, ngx_log_t *log)
     }
 
     if (rc != NGX_OK) {
-        (void) ngx_delete_file(tmp);
+        (void) ngx_live_record_delete_tree(tmp, log);
     }
 
     ngx_free(tmp);
 
     return rc;
+}
+
+
+static ngx_int_t
+ngx_live_record_copy_file(u_char *src, u_char *dst, ngx_log_t *log)
+{
+    ngx_copy_file_t  cf;
+
+    cf.size = -1;
+    cf.buf_size = NGX_LIVE_RECORD_COPY_BUF;
+    cf.access = NGX_FILE_DEFAULT_ACCESS;
+    cf.time = -1;
+    cf.log = log;
+
+    return ngx_copy_file(src, dst, &cf);
+}
+
+
+static ngx_int_t
+ngx_live_record_copy_dir(u_char *src, u_char *dst, ngx_log_t *log)
+{
+    u_char     *from, *to;
+    ngx_dir_t   dir;
+    ngx_int_t   rc;
+    ngx_str_t   name, dname;
+
+    if (ngx_create_dir(dst, 0755) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_create_dir_n " \"%s\" failed", dst);
+        return NGX_ERROR;
+    }
+
+    dname.data = src;
+    dname.len = ngx_strlen(src);
+
+    if (ngx_open_dir(&dname, &dir) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_open_dir_n " \"%s\" failed", src);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    while (rc == NGX_OK && ngx_read_dir(&dir) == NGX_OK) {
+        name.data = ngx_de_name(&dir);
+        name.len = ngx_de_namelen(&dir);
+
+        if (name.data[0] == '.') {
+            continue;
+        }
+
+        from = ngx_live_record_join(src, &name, log);
+        to = ngx_live_record_join(dst, &name, log);
+
+        rc = (from && to) ? ngx_live_record_copy_file(from, to, log)
+                          : NGX_ERROR;
+
+        ngx_free(from);
+        ngx_free(to);
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    return rc;
+}
+
+
+/* a file, or a directory of files (an hls recording) */
+
+ngx_int_t
+ngx_live_record_delete_tree(u_char *path, ngx_log_t *log)
+{
+    u_char           *file;
+    ngx_dir_t         dir;
+    ngx_str_t         name, dname;
+    ngx_file_info_t   fi;
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR) {
+        return NGX_OK;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        return (ngx_delete_file(path) == NGX_FILE_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    dname.data = path;
+    dname.len = ngx_strlen(path);
+
+    if (ngx_open_dir(&dname, &dir) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    while (ngx_read_dir(&dir) == NGX_OK) {
+        name.data = ngx_de_name(&dir);
+        name.len = ngx_de_namelen(&dir);
+
+        if (name.len == 1 && name.data[0] == '.') {
+            continue;
+        }
+
+        if (name.len == 2 && name.data[0] == '.' && name.data[1] == '.') {
+            continue;
+        }
+
+        file = ngx_live_record_join(path, &name, log);
+
+        if (file) {
+            (void) ngx_delete_file(file);
+            ngx_free(file);
+        }
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    return (ngx_delete_dir(path) == NGX_FILE_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+static u_char *
+ngx_live_record_join(u_char *dir, ngx_str_t *name, ngx_log_t *log)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = ngx_strlen(dir);
+
+    p = ngx_alloc(len + 1 + name->len + 1, log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(p, "%s/%V%Z", dir, name);
+
+    return p;
 }

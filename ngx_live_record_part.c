@@ -139,6 +139,10 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
             }
         }
 
+        if (p->hls) {
+            ngx_live_record_hls_write(p, f);
+        }
+
         p->duration = ngx_max(p->duration, f->dts + f->duration);
         p->frames++;
 
@@ -170,7 +174,8 @@ ngx_live_record_free_queue(void *data)
 ngx_live_record_part_t *
 ngx_live_record_part_open(ngx_live_record_stream_t *st,
     ngx_live_record_template_t *tpl, ngx_live_record_app_conf_t *lacf,
-    ngx_live_record_main_conf_t *lmcf, ngx_uint_t n, int64_t base)
+    ngx_live_record_main_conf_t *lmcf, ngx_uint_t formats, ngx_uint_t n,
+    int64_t base)
 {
     ngx_uint_t               i;
     ngx_pool_t              *pool;
@@ -201,6 +206,7 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
     p->pool = pool;
     p->log = ngx_cycle->log;
     p->n = n;
+    p->want = formats;
     p->tpl = tpl;
     p->lacf = lacf;
     p->lmcf = lmcf;
@@ -294,7 +300,7 @@ ngx_live_record_open_files(ngx_live_record_part_t *p)
     opened = 0;
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (!(p->tpl->formats & (1 << i))) {
+        if (!(p->want & (1 << i))) {
             continue;
         }
 
@@ -305,6 +311,16 @@ ngx_live_record_open_files(ngx_live_record_part_t *p)
                           "live record: \"%V\" part %ui: no track of the "
                           "stream can be recorded as %s, format skipped",
                           &p->st.label, p->n, ngx_live_record_format_ext(i));
+            continue;
+        }
+
+        if (i == NGX_LIVE_RECORD_HLS) {
+            if (ngx_live_record_hls_init(p) != NGX_OK) {
+                continue;
+            }
+
+            p->formats |= 1 << i;
+            opened++;
             continue;
         }
 
@@ -366,7 +382,7 @@ ngx_live_record_make_paths(ngx_live_record_part_t *p)
         taken = 0;
 
         for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if (!(p->tpl->formats & (1 << i))) {
+            if (!(p->want & (1 << i))) {
                 continue;
             }
 
@@ -518,12 +534,52 @@ ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir, ngx_str_t *rel,
         return NULL;
     }
 
-    p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
-                    ngx_live_record_format_ext(format));
+    if (format == NGX_LIVE_RECORD_HLS) {
+        /* a directory of segments */
+        p = ngx_sprintf(out->data, "%V/%V", dir, rel);
+
+    } else {
+        p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
+                        ngx_live_record_format_ext(format));
+    }
+
     *p = '\0';
     out->len = p - out->data;
 
     return out->data;
+}
+
+
+/* new codec parameters for a part that goes on (hls) */
+
+ngx_int_t
+ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st)
+{
+    u_char      *s;
+    ngx_uint_t   n;
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        s = ngx_pnalloc(p->pool, st->tracks[n].extradata_len + 1);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        p->st.tracks[n] = st->tracks[n];
+        p->st.tracks[n].extradata = s;
+        ngx_memcpy(s, st->tracks[n].extradata, st->tracks[n].extradata_len);
+
+        p->tail[n] = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_live_record_part_flush(ngx_live_record_part_t *p)
+{
+    ngx_live_record_drain(p, INT64_MAX);
 }
 
 
@@ -535,6 +591,10 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_time_t  *tp;
 
     ngx_live_record_drain(p, INT64_MAX);
+
+    if (p->hls) {
+        ngx_live_record_hls_end_segment(p);
+    }
 
     tp = ngx_timeofday();
     p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
@@ -568,9 +628,16 @@ ngx_live_record_discard(ngx_live_record_part_t *p)
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer
-            && ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR)
-        {
+        if (!(p->formats & (1 << i))) {
+            continue;
+        }
+
+        if (i == NGX_LIVE_RECORD_HLS) {
+            (void) ngx_live_record_delete_tree(p->files[i].work.data, p->log);
+            continue;
+        }
+
+        if (ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR) {
             ngx_log_error(NGX_LOG_CRIT, p->log, ngx_errno,
                           "live record: \"%V\" part %ui: "
                           ngx_delete_file_n " \"%s\" failed",
@@ -640,6 +707,7 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
 {
     ngx_live_record_part_t *p = data;
 
+    ngx_uint_t               i;
     ngx_live_record_file_t  *f;
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
@@ -661,9 +729,16 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
         }
     }
 
-    for (f = p->files; f < p->files + NGX_LIVE_RECORD_NFORMATS; f++) {
-        if (f->writer) {
-            f->status = ngx_live_record_handoff(p, f);
+    if (p->hls && ngx_live_record_hls_finalize(p, log) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "live record: \"%V\" part %ui: the hls playlist of "
+                      "\"%V\" stays an EVENT playlist", &p->st.label, p->n,
+                      &p->rel);
+    }
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->formats & (1 << i)) {
+            p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
         }
     }
 }
@@ -680,7 +755,7 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         f = &p->files[i];
 
-        if (f->writer == NULL) {
+        if (!(p->formats & (1 << i))) {
             continue;
         }
 
@@ -692,11 +767,17 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
             continue;
         }
 
+        if (i == NGX_LIVE_RECORD_HLS) {
+            f->size = ngx_live_record_hls_bytes(p);
+        }
+
         ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                      "live record: \"%V\" part %ui %s done: \"%s\" "
+                      "live record: \"%V\" part %ui %s done: \"%s%s\" "
                       "duration=%.3fs size=%O reason=%s",
                       &p->st.label, p->n, ngx_live_record_format_ext(i),
-                      f->store.data, (double) p->duration / 1000, f->size,
+                      f->store.data,
+                      i == NGX_LIVE_RECORD_HLS ? "/index.m3u8" : "",
+                      (double) p->duration / 1000, f->size,
                       ngx_live_record_reason_name(p->reason));
     }
 

@@ -46,8 +46,11 @@ static void ngx_live_record_av_log(void *avcl, int level, const char *fmt,
     va_list args);
 
 
-static const char  *ngx_live_record_muxers[] = { "mp4", "flv", "adts" };
-static const char  *ngx_live_record_exts[] = { "mp4", "flv", "aac" };
+static const char  *ngx_live_record_muxers[] = {
+    "mp4", "flv", "adts", "mpegts"
+};
+
+static const char  *ngx_live_record_exts[] = { "mp4", "flv", "aac", "hls" };
 
 
 /* libav's own messages go to the nginx error log, not to stderr */

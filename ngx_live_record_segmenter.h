@@ -23,7 +23,8 @@
 #define NGX_LIVE_RECORD_MP4           0
 #define NGX_LIVE_RECORD_FLV           1
 #define NGX_LIVE_RECORD_AAC           2
-#define NGX_LIVE_RECORD_NFORMATS      3
+#define NGX_LIVE_RECORD_HLS           3   /* MPEG-TS segments */
+#define NGX_LIVE_RECORD_NFORMATS      4
 
 
 typedef struct {

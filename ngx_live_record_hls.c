@@ -1,0 +1,504 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+#include "ngx_live_record_notify.h"
+
+
+/*
+ * An HLS recording is a part of format hls that is never cut by the
+ * interval: a directory with MPEG-TS segments and index.m3u8.  While it is
+ * recorded the playlist is an EVENT playlist of the segments finished so
+ * far, replaced atomically after each one; a publisher that reconnects
+ * within live_record_hls_continue continues it after a discontinuity;
+ * finished, it becomes a VOD playlist and the directory moves into the
+ * store as one unit.
+ */
+
+
+#define NGX_LIVE_RECORD_PLAYLIST      "index.m3u8"
+
+
+typedef struct {
+    int64_t                     duration;       /* ms */
+    uint64_t                    pdt;            /* wall clock ms, or 0 */
+    ngx_uint_t                  discont;
+} ngx_live_record_segment_t;
+
+
+struct ngx_live_record_hls_s {
+    ngx_array_t                 segments;
+    ngx_live_record_writer_t   *writer;
+    u_char                     *path;           /* segment being written */
+    int64_t                     start;          /* its first dts */
+    int64_t                     end;            /* dts + duration so far */
+    uint64_t                    pdt;            /* its wall clock start */
+    int64_t                     epoch_dts;      /* wall clock anchor */
+    uint64_t                    epoch_ms;
+    off_t                       bytes;
+    ngx_uint_t                  discont;        /* next segment follows one */
+    ngx_uint_t                  reason;         /* of the pause */
+    ngx_event_t                 wait;
+    ngx_queue_t                 queue;          /* in lmcf->waiting */
+};
+
+
+static ngx_int_t ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f);
+static void ngx_live_record_hls_wait_handler(ngx_event_t *ev);
+static u_char *ngx_live_record_hls_render(ngx_live_record_part_t *p,
+    ngx_uint_t final, size_t *len);
+static ngx_int_t ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
+    ngx_uint_t final, ngx_log_t *log);
+
+
+ngx_int_t
+ngx_live_record_hls_init(ngx_live_record_part_t *p)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = ngx_pcalloc(p->pool, sizeof(ngx_live_record_hls_t));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&h->segments, p->pool, 64,
+                       sizeof(ngx_live_record_segment_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    h->path = ngx_pnalloc(p->pool, p->files[NGX_LIVE_RECORD_HLS].work.len
+                                   + sizeof("/" NGX_LIVE_RECORD_PLAYLIST)
+                                   + NGX_INT_T_LEN + sizeof(".tmp"));
+    if (h->path == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the playlist lives in the directory: create the directory too */
+
+    ngx_sprintf(h->path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
+                &p->files[NGX_LIVE_RECORD_HLS].work);
+
+    if (ngx_live_record_create_dirs(h->path, p->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    h->epoch_ms = p->start_ms;
+    h->epoch_dts = 0;
+    h->discont = 0;
+
+    h->wait.handler = ngx_live_record_hls_wait_handler;
+    h->wait.data = p;
+    h->wait.log = p->log;
+    h->wait.cancelable = 1;
+
+    p->hls = h;
+
+    return NGX_OK;
+}
+
+
+/* segments start at a keyframe once they are long enough */
+
+void
+ngx_live_record_hls_write(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f)
+{
+    ngx_uint_t              boundary;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    boundary = (p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
+               || (f->track == NGX_LIVE_RECORD_VIDEO && f->key);
+
+    if (h->writer && boundary
+        && f->dts - h->start >= (int64_t) p->tpl->hls_fragment)
+    {
+        ngx_live_record_hls_end_segment(p);
+    }
+
+    if (h->writer == NULL) {
+        if (!boundary || ngx_live_record_hls_open_segment(p, f) != NGX_OK) {
+            return;
+        }
+    }
+
+    if (ngx_live_record_writer_write(h->writer, f) == NGX_OK) {
+        h->end = ngx_max(h->end, f->dts + f->duration);
+    }
+}
+
+
+static ngx_int_t
+ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    ngx_sprintf(h->path, "%V/%ui.ts%Z", &p->files[NGX_LIVE_RECORD_HLS].work,
+                h->segments.nelts);
+
+    h->writer = ngx_live_record_writer_open(p->pool, p->log, &p->st.label,
+                                            NGX_LIVE_RECORD_HLS, h->path,
+                                            p->st.tracks);
+    if (h->writer == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->start = f->dts;
+    h->end = f->dts;
+    h->pdt = h->epoch_ms + (f->dts - h->epoch_dts);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_live_record_hls_end_segment(ngx_live_record_part_t *p)
+{
+    ngx_file_info_t             fi;
+    ngx_live_record_hls_t      *h;
+    ngx_live_record_segment_t  *seg;
+
+    h = p->hls;
+
+    if (h->writer == NULL) {
+        return;
+    }
+
+    (void) ngx_live_record_writer_close(h->writer);
+    h->writer = NULL;
+
+    if (ngx_file_info(h->path, &fi) != NGX_FILE_ERROR) {
+        h->bytes += ngx_file_size(&fi);
+    }
+
+    seg = ngx_array_push(&h->segments);
+    if (seg == NULL) {
+        return;
+    }
+
+    seg->duration = h->end - h->start;
+    seg->discont = h->discont;
+    seg->pdt = (h->segments.nelts == 1 || h->discont) ? h->pdt : 0;
+
+    h->discont = 0;
+
+    (void) ngx_live_record_hls_write_playlist(p, 0, p->log);
+}
+
+
+/* a new sequence header: the segment ends, a discontinuity follows */
+
+ngx_int_t
+ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st)
+{
+    ngx_live_record_part_flush(p);
+    ngx_live_record_hls_end_segment(p);
+
+    p->hls->discont = 1;
+
+    return ngx_live_record_part_set_tracks(p, st);
+}
+
+
+/*
+ * The publisher has gone: the recording waits for it to come back.  The
+ * in-progress segment is closed and listed, so the playlist in the work
+ * path stays valid whatever happens next.
+ */
+
+void
+ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    ngx_live_record_part_flush(p);
+    ngx_live_record_hls_end_segment(p);
+
+    h->reason = reason;
+    h->discont = 1;
+
+    ngx_queue_insert_tail(&p->lmcf->waiting, &h->queue);
+    ngx_add_timer(&h->wait, p->tpl->hls_continue);
+
+    ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                  "live record: \"%V\" hls recording \"%V\" waits %M ms "
+                  "for the publisher to return", &p->st.label, &p->rel,
+                  p->tpl->hls_continue);
+}
+
+
+/* the waiting recording of a stream name, taken off the waiting list */
+
+ngx_live_record_part_t *
+ngx_live_record_hls_take(ngx_live_record_main_conf_t *lmcf, ngx_str_t *label)
+{
+    ngx_queue_t             *q;
+    ngx_live_record_hls_t   *h;
+    ngx_live_record_part_t  *p;
+
+    for (q = ngx_queue_head(&lmcf->waiting);
+         q != ngx_queue_sentinel(&lmcf->waiting);
+         q = ngx_queue_next(q))
+    {
+        h = ngx_queue_data(q, ngx_live_record_hls_t, queue);
+        p = h->wait.data;
+
+        if (p->st.label.len == label->len
+            && ngx_strncmp(p->st.label.data, label->data, label->len) == 0)
+        {
+            ngx_queue_remove(q);
+
+            if (h->wait.timer_set) {
+                ngx_del_timer(&h->wait);
+            }
+
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Continues the recording: media time goes on from where it stopped, the
+ * wall clock anchor moves to now, and the tracks are the new publisher's.
+ */
+
+ngx_int_t
+ngx_live_record_hls_resume(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st, int64_t base)
+{
+    ngx_time_t             *tp;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (ngx_live_record_part_set_tracks(p, st) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p->base = base - p->duration;
+
+    tp = ngx_timeofday();
+    h->epoch_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    h->epoch_dts = p->duration;
+
+    ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                  "live record: \"%V\" hls recording \"%V\" continues after "
+                  "a discontinuity at %.3fs", &p->st.label, &p->rel,
+                  (double) p->duration / 1000);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_hls_wait_handler(ngx_event_t *ev)
+{
+    ngx_live_record_part_t  *p = ev->data;
+
+    ngx_queue_remove(&p->hls->queue);
+
+    ngx_log_error(NGX_LOG_INFO, p->log, 0,
+                  "live record: \"%V\" hls recording \"%V\" ends: no "
+                  "publisher within live_record_hls_continue on this worker",
+                  &p->st.label, &p->rel);
+
+    ngx_live_record_part_close(p, p->hls->reason, 0);
+}
+
+
+/* the worker is going: every waiting recording is finished now */
+
+void
+ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf)
+{
+    ngx_queue_t             *q;
+    ngx_live_record_hls_t   *h;
+    ngx_live_record_part_t  *p;
+
+    while (!ngx_queue_empty(&lmcf->waiting)) {
+        q = ngx_queue_head(&lmcf->waiting);
+        ngx_queue_remove(q);
+
+        h = ngx_queue_data(q, ngx_live_record_hls_t, queue);
+        p = h->wait.data;
+
+        if (h->wait.timer_set) {
+            ngx_del_timer(&h->wait);
+        }
+
+        ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
+    }
+}
+
+
+off_t
+ngx_live_record_hls_bytes(ngx_live_record_part_t *p)
+{
+    return p->hls->bytes;
+}
+
+
+/* runs in the finalize thread: the playlist becomes a VOD one */
+
+ngx_int_t
+ngx_live_record_hls_finalize(ngx_live_record_part_t *p, ngx_log_t *log)
+{
+    return ngx_live_record_hls_write_playlist(p, 1, log);
+}
+
+
+static ngx_int_t
+ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
+    ngx_uint_t final, ngx_log_t *log)
+{
+    u_char     *text, *path, *tmp;
+    size_t      len, n;
+    ssize_t     written;
+    ngx_fd_t    fd;
+    ngx_int_t   rc;
+
+    text = ngx_live_record_hls_render(p, final, &len);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = p->files[NGX_LIVE_RECORD_HLS].work.len;
+
+    path = ngx_alloc(2 * (n + sizeof("/" NGX_LIVE_RECORD_PLAYLIST ".tmp")),
+                     log);
+    if (path == NULL) {
+        ngx_free(text);
+        return NGX_ERROR;
+    }
+
+    tmp = ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
+                      &p->files[NGX_LIVE_RECORD_HLS].work);
+    ngx_sprintf(tmp, "%s.tmp%Z", path);
+
+    rc = NGX_ERROR;
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: \"%V\": " ngx_open_file_n " \"%s\" failed",
+                      &p->st.label, tmp);
+        goto done;
+    }
+
+    written = ngx_write_fd(fd, text, len);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR || written != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: \"%V\": writing \"%s\" failed",
+                      &p->st.label, tmp);
+        goto done;
+    }
+
+    if (ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: \"%V\": " ngx_rename_file_n
+                      " \"%s\" to \"%s\" failed", &p->st.label, tmp, path);
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_free(text);
+    ngx_free(path);
+
+    return rc;
+}
+
+
+static u_char *
+ngx_live_record_hls_render(ngx_live_record_part_t *p, ngx_uint_t final,
+    size_t *len)
+{
+    u_char                     *text, *s;
+    int64_t                     longest;
+    ngx_tm_t                    tm;
+    ngx_uint_t                  i, target;
+    ngx_live_record_hls_t      *h;
+    ngx_live_record_segment_t  *seg;
+
+    h = p->hls;
+    seg = h->segments.elts;
+
+    longest = 0;
+
+    for (i = 0; i < h->segments.nelts; i++) {
+        longest = ngx_max(longest, seg[i].duration);
+    }
+
+    /* the longest segment rounded up; while live, at least the target */
+
+    target = (ngx_uint_t) ((longest + 999) / 1000);
+
+    if (!final) {
+        target = ngx_max(target, (p->tpl->hls_fragment + 999) / 1000);
+    }
+
+    target = ngx_max(target, 1);
+
+    text = ngx_alloc(256 + h->segments.nelts * 128, p->log);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    s = ngx_sprintf(text,
+                    "#EXTM3U\n"
+                    "#EXT-X-VERSION:3\n"
+                    "#EXT-X-PLAYLIST-TYPE:%s\n"
+                    "#EXT-X-TARGETDURATION:%ui\n"
+                    "#EXT-X-MEDIA-SEQUENCE:0\n",
+                    final ? "VOD" : "EVENT", target);
+
+    for (i = 0; i < h->segments.nelts; i++) {
+        if (seg[i].discont) {
+            s = ngx_sprintf(s, "#EXT-X-DISCONTINUITY\n");
+        }
+
+        if (seg[i].pdt) {
+            ngx_libc_gmtime((time_t) (seg[i].pdt / 1000), &tm);
+
+            s = ngx_sprintf(s, "#EXT-X-PROGRAM-DATE-TIME:"
+                            "%4d-%02d-%02dT%02d:%02d:%02d.%03uLZ\n",
+                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                            tm.tm_hour, tm.tm_min, tm.tm_sec,
+                            seg[i].pdt % 1000);
+        }
+
+        s = ngx_sprintf(s, "#EXTINF:%.3f,\n%ui.ts\n",
+                        (double) seg[i].duration / 1000, i);
+    }
+
+    if (final) {
+        s = ngx_sprintf(s, "#EXT-X-ENDLIST\n");
+    }
+
+    *len = s - text;
+
+    return text;
+}
