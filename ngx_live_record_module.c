@@ -13,7 +13,7 @@
 #include "ngx_rtmp_cmd_module.h"
 #include "ngx_rtmp_codec_module.h"
 #include "ngx_live_record.h"
-#include "ngx_live_record_notify.h"
+#include "ngx_live_record_store.h"
 
 
 /* directives inside live_record_template {} */

@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_live_record_notify.h"
+#include "ngx_live_record_store.h"
 
 
 #define NGX_LIVE_RECORD_COPY_BUF  (256 * 1024)

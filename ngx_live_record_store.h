@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_
-#define _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_
+#ifndef _NGX_LIVE_RECORD_STORE_H_INCLUDED_
+#define _NGX_LIVE_RECORD_STORE_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -26,4 +26,4 @@ ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
 ngx_int_t ngx_live_record_delete_tree(u_char *path, ngx_log_t *log);
 
 
-#endif /* _NGX_LIVE_RECORD_NOTIFY_H_INCLUDED_ */
+#endif /* _NGX_LIVE_RECORD_STORE_H_INCLUDED_ */
