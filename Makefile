@@ -40,7 +40,8 @@ $(BUILD)/rtmp/ngx_rtmp.h:
 
 $(MODULE): $(BUILD)/ngx/Makefile $(SOURCES)
 	$(MAKE) -f $(BUILD)/ngx/Makefile -C $(NGX_SRC) modules
-	cp $(BUILD)/ngx/ngx_live_record_module.so $(MODULE)
+	cp $(BUILD)/ngx/ngx_live_record_module.so $(MODULE).tmp
+	mv $(MODULE).tmp $(MODULE)
 
 run: deps build
 	@$(TOP)/scripts/run.sh

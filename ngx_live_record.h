@@ -36,9 +36,31 @@ typedef struct {
 } ngx_live_record_template_t;
 
 
+#define NGX_LIVE_RECORD_STORE_LOCAL  0
+#define NGX_LIVE_RECORD_STORE_HTTP   1
+#define NGX_LIVE_RECORD_STORE_S3     2
+
+
 typedef struct {
-    ngx_str_t                   path;
+    ngx_uint_t                  type;
+    ngx_str_t                   name;           /* as configured, for logs */
+    ngx_str_t                   path;           /* local directory */
+    ngx_str_t                   url;            /* public base URL */
+    ngx_str_t                   endpoint;       /* http: PUT base; s3 */
+    ngx_str_t                   bucket;
+    ngx_str_t                   prefix;
+    ngx_str_t                   region;
+    ngx_str_t                   userpwd;        /* s3 "key:secret" */
+    ngx_array_t                *headers;        /* ngx_str_t */
 } ngx_live_record_store_t;
+
+
+/* a notify receiver: live_record_notify */
+typedef struct {
+    ngx_str_t                   url;
+    ngx_str_t                   key;
+    ngx_msec_t                  timeout;
+} ngx_live_record_receiver_t;
 
 
 /* what a part is of: copied into each part, which outlives the publish */
@@ -68,6 +90,14 @@ typedef struct {
     ngx_array_t                 stores;         /* app conf * */
     ngx_uint_t                  seq;
     ngx_live_record_busy_t      busy;
+
+    ngx_str_t                   node_id;
+    ngx_str_t                   spool;
+    ngx_str_t                   index;
+    ngx_msec_t                  notify_retry;
+    ngx_array_t                 receivers;      /* receiver * */
+    ngx_array_t                 remote;         /* store * */
+    void                       *notify;         /* per-worker state */
 } ngx_live_record_main_conf_t;
 
 
@@ -76,6 +106,8 @@ typedef struct {
     ngx_live_record_template_t *tpl;
     ngx_array_t                *domains;        /* domain */
     ngx_live_record_store_t     store;
+    ngx_flag_t                  keep_local;
+    ngx_array_t                *notify;         /* receiver * */
     ngx_str_t                   work;
     ngx_str_t                   thread_pool_name;
     u_char                     *file;
@@ -94,6 +126,9 @@ typedef struct {
     u_char                     *tmp;            /* mp4 being finalized */
     off_t                       size;
     ngx_int_t                   status;
+    ngx_str_t                   file_id;
+    ngx_str_t                   url;
+    u_char                      sha256[65];
 } ngx_live_record_file_t;
 
 

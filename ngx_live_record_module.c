@@ -1234,8 +1234,10 @@ ngx_live_record_check_name(ngx_str_t *name)
         return "empty name";
     }
 
-    if (name->len > NGX_LIVE_RECORD_MAX_NAME) {
-        return "name longer than 255 bytes";
+    /* nginx-rtmp cuts names at 255 bytes: such a name may be cut */
+
+    if (name->len >= NGX_LIVE_RECORD_MAX_NAME) {
+        return "name of 255 bytes or more";
     }
 
     if (name->data[0] == '.') {
@@ -1938,7 +1940,7 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
     p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
                                   formats, ctx->parts + 1, base);
     if (p == NULL) {
-        ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
                       "live record: \"%V\" part %ui could not be opened, "
                       "recording of this publish stopped",
                       &ctx->st.label, ctx->parts + 1);

@@ -11,6 +11,9 @@
 
 
 #define NGX_LIVE_RECORD_MAX_PATH     4096
+
+/* NAME_MAX less room for "_999.mp4.tmp" */
+#define NGX_LIVE_RECORD_MAX_FILE_NAME  240
 #define NGX_LIVE_RECORD_BUSY_MS      1000
 
 
@@ -509,11 +512,30 @@ ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
     }
 
     if (d >= end) {
-        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
                       "live record: \"%V\" part %ui: live_record_path "
                       "expands to more than %uz bytes", &p->st.label, p->n,
                       size);
         return NGX_ERROR;
+    }
+
+    /* each name in the path must fit the filesystem's, with an extension */
+
+    for (s = buf, last = buf; last <= d; last++) {
+        if (last < d && *last != '/') {
+            continue;
+        }
+
+        if (last - s > NGX_LIVE_RECORD_MAX_FILE_NAME) {
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "live record: \"%V\" part %ui: a file name in "
+                          "\"%*s\" is longer than %d bytes, shorten the "
+                          "stream name or live_record_path", &p->st.label,
+                          p->n, d - buf, buf, NGX_LIVE_RECORD_MAX_FILE_NAME);
+            return NGX_ERROR;
+        }
+
+        s = last + 1;
     }
 
     p->rel.data = buf;

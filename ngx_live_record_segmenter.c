@@ -560,6 +560,6 @@ ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level, ngx_str_t *label,
 
     av_strerror(err, text, sizeof(text));
 
-    ngx_log_error(level, log, 0, "live record: %V: %s(\"%s\") failed (%s)",
+    ngx_log_error(level, log, 0, "live record: \"%V\": %s(\"%s\") failed (%s)",
                   label, call, path, text);
 }

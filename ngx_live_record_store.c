@@ -12,6 +12,12 @@
 #define NGX_LIVE_RECORD_COPY_BUF  (256 * 1024)
 
 
+static char *ngx_live_record_store_param(ngx_conf_t *cf,
+    ngx_live_record_store_t *st, ngx_str_t *v);
+static char *ngx_live_record_store_s3_target(ngx_conf_t *cf,
+    ngx_live_record_store_t *st, ngx_str_t *v);
+static char *ngx_live_record_read_secret(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *access, ngx_str_t *userpwd);
 static ngx_int_t ngx_live_record_copy(u_char *src, u_char *dst,
     ngx_log_t *log);
 static ngx_int_t ngx_live_record_copy_file(u_char *src, u_char *dst,
@@ -25,6 +31,168 @@ static u_char *ngx_live_record_join(u_char *dir, ngx_str_t *name,
 ngx_live_record_part_done_pt  ngx_live_record_part_done;
 
 
+/*
+ * live_record_store local DIR [url=BASE];
+ * live_record_store http URL [header="Name: value"]... [path=DIR];
+ * live_record_store s3 ENDPOINT/BUCKET[/PREFIX] region=R access_key=K
+ *     secret_key_file=F [url=BASE] [path=DIR];
+ *
+ * A remote store's finished files wait in the local directory (path=, or
+ * the default) until their upload is confirmed.
+ */
+
+char *
+ngx_live_record_store_conf(ngx_conf_t *cf, ngx_live_record_store_t *st)
+{
+    char        *rv;
+    ngx_str_t   *value, access, secret_file;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    ngx_str_null(&access);
+    ngx_str_null(&secret_file);
+
+    st->name = value[2];
+
+    if (ngx_strcmp(value[1].data, "local") == 0) {
+        st->type = NGX_LIVE_RECORD_STORE_LOCAL;
+        st->path = value[2];
+
+    } else if (ngx_strcmp(value[1].data, "http") == 0) {
+        st->type = NGX_LIVE_RECORD_STORE_HTTP;
+        st->endpoint = value[2];
+
+        if (ngx_strncmp(value[2].data, "http://", 7) != 0
+            && ngx_strncmp(value[2].data, "https://", 8) != 0)
+        {
+            return "needs an http:// or https:// URL";
+        }
+
+    } else if (ngx_strcmp(value[1].data, "s3") == 0) {
+        st->type = NGX_LIVE_RECORD_STORE_S3;
+
+        rv = ngx_live_record_store_s3_target(cf, st, &value[2]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown store type \"%V\" in "
+                           "\"live_record_store\", expected local, http "
+                           "or s3", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "access_key=", 11) == 0) {
+            access.data = value[i].data + 11;
+            access.len = value[i].len - 11;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "secret_key_file=", 16) == 0) {
+            secret_file.data = value[i].data + 16;
+            secret_file.len = value[i].len - 16;
+            continue;
+        }
+
+        rv = ngx_live_record_store_param(cf, st, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (st->type != NGX_LIVE_RECORD_STORE_S3) {
+        if (access.len || secret_file.len || st->region.len) {
+            return "takes region=, access_key= and secret_key_file= "
+                   "only with s3";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (st->region.len == 0 || access.len == 0 || secret_file.len == 0) {
+        return "needs region=, access_key= and secret_key_file= with s3";
+    }
+
+    return ngx_live_record_read_secret(cf, &secret_file, &access,
+                                       &st->userpwd);
+}
+
+
+static char *
+ngx_live_record_store_param(ngx_conf_t *cf, ngx_live_record_store_t *st,
+    ngx_str_t *v)
+{
+    u_char     *colon;
+    ngx_str_t  *h;
+
+    if (ngx_strncmp(v->data, "url=", 4) == 0
+        && st->type != NGX_LIVE_RECORD_STORE_HTTP)
+    {
+        st->url.data = v->data + 4;
+        st->url.len = v->len - 4;
+
+        while (st->url.len && st->url.data[st->url.len - 1] == '/') {
+            st->url.len--;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(v->data, "path=", 5) == 0
+        && st->type != NGX_LIVE_RECORD_STORE_LOCAL)
+    {
+        st->path.data = v->data + 5;
+        st->path.len = v->len - 5;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(v->data, "region=", 7) == 0) {
+        st->region.data = v->data + 7;
+        st->region.len = v->len - 7;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(v->data, "header=", 7) == 0
+        && st->type == NGX_LIVE_RECORD_STORE_HTTP)
+    {
+        colon = ngx_strlchr(v->data + 7, v->data + v->len, ':');
+
+        if (colon == NULL || colon == v->data + 7) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in \"live_record_store\", "
+                               "expected header=\"Name: value\"", v);
+            return NGX_CONF_ERROR;
+        }
+
+        if (st->headers == NULL) {
+            st->headers = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+            if (st->headers == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        h = ngx_array_push(st->headers);
+        if (h == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        h->data = v->data + 7;
+        h->len = v->len - 7;
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"live_record_store\"",
+                       v);
+
+    return NGX_CONF_ERROR;
+}
 /*
  * Moves a finished file into the local store.  The rename is atomic, so
  * the final name never shows a half-written file; across filesystems the
@@ -90,6 +258,117 @@ ngx_live_record_create_dirs(u_char *path, ngx_log_t *log)
     }
 
     return NGX_OK;
+}
+
+
+/* "http://host:port/bucket/prefix" */
+
+static char *
+ngx_live_record_store_s3_target(ngx_conf_t *cf, ngx_live_record_store_t *st,
+    ngx_str_t *v)
+{
+    u_char  *p, *last, *slash;
+
+    p = v->data;
+    last = p + v->len;
+
+    if (ngx_strncmp(p, "http://", 7) == 0) {
+        p += 7;
+
+    } else if (ngx_strncmp(p, "https://", 8) == 0) {
+        p += 8;
+
+    } else {
+        return "needs an http:// or https:// endpoint with s3";
+    }
+
+    slash = ngx_strlchr(p, last, '/');
+
+    if (slash == NULL || slash + 1 == last) {
+        return "needs ENDPOINT/BUCKET with s3";
+    }
+
+    st->endpoint.data = v->data;
+    st->endpoint.len = slash - v->data;
+
+    p = slash + 1;
+    slash = ngx_strlchr(p, last, '/');
+
+    st->bucket.data = p;
+    st->bucket.len = (slash ? slash : last) - p;
+
+    if (slash) {
+        st->prefix.data = slash + 1;
+        st->prefix.len = last - slash - 1;
+
+        while (st->prefix.len && st->prefix.data[st->prefix.len - 1] == '/') {
+            st->prefix.len--;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the secret key is read from its file, and never logged */
+
+static char *
+ngx_live_record_read_secret(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *access, ngx_str_t *userpwd)
+{
+    u_char           *p;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         name;
+    ngx_file_info_t   fi;
+
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024)
+    {
+        ngx_close_file(fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret_key_file \"%V\" is not a small file",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    userpwd->data = ngx_pnalloc(cf->pool, access->len + 1 + 1024 + 1);
+    if (userpwd->data == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(userpwd->data, "%V:", access);
+    n = ngx_read_fd(fd, p, 1024);
+    ngx_close_file(fd);
+
+    if (n <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret_key_file \"%V\" is empty", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ')) {
+        n--;
+    }
+
+    p[n] = '\0';
+    userpwd->len = p + n - userpwd->data;
+
+    return NGX_CONF_OK;
 }
 
 

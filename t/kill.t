@@ -1,0 +1,58 @@
+#!/usr/bin/perl
+
+# A real-time publisher killed with SIGKILL mid-stream: the dropped
+# connection closes the part, and playable files reach the store at once
+# (while live, they are in the work path only).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More tests => 12;
+use Time::HiRes qw(sleep);
+use LiveRecord::Test;
+
+my $in = make_media(duration => 30);
+
+start_nginx(conf => <<'EOF');
+rtmp {
+    live_record_template t {
+        live_record_formats mp4 flv;
+    }
+    live_record_store local %%PREFIX%%/store;
+    live_record_work_path %%PREFIX%%/work;
+
+    server {
+        listen 127.0.0.1:%%PORT_RTMP%%;
+        application live {
+            live on;
+            live_record t;
+        }
+    }
+}
+EOF
+
+my $pid = push_stream_bg($in, rtmp_url('live', 'cut'), realtime => 1);
+sleep 3;
+is(scalar find_files(prefix() . '/store'), 0,
+    'while live: nothing in the store yet');
+ok(scalar find_files(prefix() . '/work'), 'while live: parts in the work path');
+sleep 3;
+ok(kill('KILL', $pid), 'publisher killed after 6 s');
+is(wait_push($pid, 10), 128 + 9, 'publisher died of SIGKILL');
+
+for my $ext (qw(mp4 flv)) {
+    my @f = wait_files('store', qr/\.$ext$/, 1, 10);
+    is(scalar @f, 1, "one .$ext in the store within 10 s");
+    my $f = $f[0] // '';
+    ok(probe_ok($f), "$ext is playable");
+    my $d = probe_duration($f) // 0;
+    ok($d >= 3, "$ext holds at least 3 s") or diag "$ext duration $d";
+    next if $ext ne 'mp4';
+    my @boxes = mp4_top_boxes($f);
+    ok((join ' ', @boxes) =~ /moov.*mdat/ && !grep({ $_ eq 'moof' } @boxes),
+        'mp4 finalized, moov before mdat') or diag "@boxes";
+}
+
+no_alerts();

@@ -1,0 +1,465 @@
+package LiveRecord::Test;
+
+# Test harness for ngx_live_record (core Perl only, nginx-tests style).
+#
+#   use Test::More tests => 5;
+#   use FindBin; use lib "$FindBin::Bin/lib";
+#   use LiveRecord::Test;
+#
+#   start_nginx(conf => <<'EOF');       # text after "events {}": rtmp/http
+#   rtmp {
+#       live_record_template t { live_record_formats mp4; }
+#       live_record_store local %%PREFIX%%/store;
+#       live_record_work_path %%PREFIX%%/work;
+#       server {
+#           listen 127.0.0.1:%%PORT_RTMP%%;
+#           application live { live on; live_record t; }
+#       }
+#   }
+#   EOF
+#   my $in = make_media(duration => 12);             # cached lavfi FLV
+#   is(push_stream($in, rtmp_url('live', 'cam')), 0, 'push');
+#   my @mp4 = wait_files('store', qr/\.mp4$/, 1);
+#   is(probe_counts($mp4[0])->{video}, probe_counts($in)->{video}, 'frames');
+#   no_alerts();                                     # stops nginx, checks log
+#
+# Every test file gets a private prefix t/tmp/<test>.<pid>/ holding conf/,
+# logs/ and the directories named by start_nginx(dirs => [...]) (default
+# store and work, mode 0777 since the workers run as "nobody").  The prefix is
+# removed when all tests passed, kept (and its path printed) otherwise, or
+# always with LIVE_RECORD_KEEP=1.  LIVE_RECORD_MODULE overrides the module's
+# .so path ("none" runs plain nginx-rtmp, to check the harness itself); the
+# environment (ASAN_OPTIONS, LD_PRELOAD) passes through to nginx.
+#
+# Config placeholders: %%PREFIX%%, %%PORT_RTMP%%, %%PORT_HTTP%%, %%PORT_<n>%%
+# (each distinct name a distinct free loopback port; port('RTMP') in Perl).
+#
+# API (all exported):
+#   start_nginx(conf =>, workers =>, dirs =>)  stop_nginx()  prefix()
+#   port(NAME)  rtmp_url(APP, NAME)
+#   nginx_test_config(CONF, %opts)    -> (exit code, nginx -t output)
+#   make_media(duration =>, video =>, audio =>, format =>) -> cached file
+#   push_stream(IN, URL, realtime =>, opts => [...], timeout =>) -> exit code
+#   push_stream_bg(...) -> pid;  wait_push(PID, TIMEOUT) -> exit code,
+#       128 + signal if killed, -1 on timeout
+#   probe(FILE, ffprobe args) -> JSON;  probe_ok  probe_duration
+#   probe_streams  probe_counts -> {video, audio}  probe_video_packets
+#   mp4_top_boxes(FILE) -> ('ftyp', 'moov', ...)
+#   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
+#   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE)
+#
+# ("push" itself would clash with Perl's builtin, hence push_stream.)
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use Cwd qw(abs_path);
+use File::Copy qw(copy);
+use File::Path qw(make_path remove_tree);
+use File::Spec;
+use File::Temp qw(tempfile);
+use IO::Socket::INET;
+use JSON::PP qw(decode_json);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Test::More ();
+
+our @EXPORT = qw(
+    prefix port rtmp_url start_nginx stop_nginx nginx_test_config
+    make_media push_stream push_stream_bg wait_push
+    probe probe_ok probe_duration probe_streams probe_counts
+    probe_video_packets mp4_top_boxes
+    wait_for wait_files find_files log_lines no_alerts
+);
+
+my $REPO   = abs_path(File::Spec->catdir(
+                 (File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..',
+                 '..'));
+my $NGINX  = $ENV{NGINX} || '/usr/sbin/nginx';
+my $RTMP   = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+my $MODULE = $ENV{LIVE_RECORD_MODULE}
+             || "$REPO/build/ngx_live_record_module.so";
+my $TMP    = "$REPO/t/tmp";
+
+my ($PREFIX, $NGINX_PID, %PORTS, %HELD, %BG, $CHECKS, $PUSHES);
+
+sub prefix {
+    return $PREFIX if defined $PREFIX;
+    my $name = (File::Spec->splitpath($0))[2];
+    $name =~ s/\.t$//;
+    $PREFIX = "$TMP/$name.$$";
+    remove_tree($PREFIX);
+    make_path("$PREFIX/conf", "$PREFIX/logs", { mode => 0755 });
+    chmod 0755, $TMP, $PREFIX;
+    return $PREFIX;
+}
+
+# A free loopback port per name; the probing socket is held until nginx
+# starts so that concurrent test files do not pick the same one.
+sub port {
+    my ($name) = @_;
+    return $PORTS{$name} if $PORTS{$name};
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "cannot bind a free port: $!";
+    $HELD{$name} = $s;
+    return $PORTS{$name} = $s->sockport;
+}
+
+sub rtmp_url {
+    my ($app, $name) = @_;
+    return 'rtmp://127.0.0.1:' . port('RTMP') . "/$app/$name";
+}
+
+sub _expand {
+    my ($text, $prefix) = @_;
+    $text =~ s/%%PREFIX%%/$prefix/g;
+    $text =~ s/%%PORT_(\w+)%%/port($1)/ge;
+    return $text;
+}
+
+sub _write_conf {
+    my ($prefix, %o) = @_;
+    my $workers = $o{workers} || 1;
+    my $conf = "load_module $RTMP;\n";
+    if ($MODULE ne 'none') {
+        # load a private copy: a rebuild that rewrites build/*.so in place
+        # while tests run would crash their workers
+        my $so = "$prefix/modules/live_record.so";
+        make_path("$prefix/modules");
+        copy($MODULE, "$so.tmp") && rename("$so.tmp", $so)
+            or die "cannot copy $MODULE: $!\n";
+        $conf .= "load_module $so;\n";
+    }
+    $conf .= "daemon on;\nmaster_process on;\n"
+        . "worker_processes $workers;\n"
+        . "error_log $prefix/logs/error.log info;\n"
+        . "pid $prefix/logs/nginx.pid;\n"
+        . "events {}\n\n" . _expand($o{conf} || '', $prefix);
+    make_path("$prefix/conf", "$prefix/logs");
+    for my $d (@{ $o{dirs} || [qw(store work)] }) {
+        make_path("$prefix/$d");
+        chmod 0777, "$prefix/$d";
+    }
+    open my $fh, '>', "$prefix/conf/nginx.conf" or die "nginx.conf: $!";
+    print $fh $conf;
+    close $fh;
+}
+
+# Runs a command with stdin from /dev/null, stdout and stderr to files;
+# returns (exit code or -1 on timeout, stdout, stderr).
+sub _run {
+    my ($cmd, $timeout) = @_;
+    my (undef, $out) = tempfile(UNLINK => 1);
+    my (undef, $err) = tempfile(UNLINK => 1);
+    my $pid = _spawn($cmd, $out, $err);
+    my $rc = wait_push($pid, $timeout || 60);
+    return ($rc, _slurp($out), _slurp($err));
+}
+
+sub _spawn {
+    my ($cmd, $out, $err) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $out or POSIX::_exit(126);
+        open STDERR, '>>', $err or POSIX::_exit(126);
+        exec @$cmd or POSIX::_exit(127);
+    }
+    return $pid;
+}
+
+sub _slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    my $s = <$fh>;
+    return defined $s ? $s : '';
+}
+
+# start_nginx(conf => TEXT, workers => N, dirs => [...]); dies on failure.
+sub start_nginx {
+    my (%o) = @_;
+    my $p = prefix();
+    port('RTMP');
+    _write_conf($p, %o);
+    close $_ for values %HELD;
+    %HELD = ();
+    my ($rc, $out, $err) = _run([$NGINX, '-p', "$p/", '-c',
+        "$p/conf/nginx.conf", '-e', "$p/logs/error.log"], 30);
+    open my $fh, '>>', "$p/logs/stderr.log";
+    print $fh $out, $err;
+    close $fh;
+    die "nginx failed to start (rc=$rc): $out$err\n" if $rc != 0;
+    my $up = wait_for(sub {
+        $NGINX_PID //= _read_pid();
+        $NGINX_PID && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => port('RTMP'), Proto => 'tcp');
+    }, 10);
+    die "nginx did not come up, see $p/logs/error.log\n" unless $up;
+    return $NGINX_PID;
+}
+
+sub _read_pid {
+    my $s = _slurp(prefix() . '/logs/nginx.pid');
+    return $s =~ /(\d+)/ ? $1 : undef;
+}
+
+sub _children {
+    my ($ppid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = _slurp($stat);
+        push @kids, $1 if $s =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $ppid;
+    }
+    return @kids;
+}
+
+sub _alive {
+    my ($pid) = @_;
+    return kill(0, $pid) && _slurp("/proc/$pid/stat") !~ /^\d+ \(.*\) Z/;
+}
+
+# Graceful stop: QUIT, up to 20 s, then TERM, then KILL (workers too).
+sub stop_nginx {
+    my $pid = $NGINX_PID // (defined $PREFIX ? _read_pid() : undef);
+    undef $NGINX_PID;
+    return unless $pid && _alive($pid);
+    my @workers = _children($pid);
+    for my $sig (qw(QUIT TERM KILL)) {
+        kill $sig, $pid;
+        last if wait_for(sub { !_alive($pid) }, $sig eq 'QUIT' ? 20 : 5);
+        Test::More::diag("nginx $pid ignored SIG$sig") if $sig ne 'KILL';
+    }
+    kill 'KILL', grep { _alive($_) } @workers;
+}
+
+# Runs "nginx -t" on a config (same expansion as start_nginx) in a scratch
+# prefix; returns (exit code, stdout + stderr).
+sub nginx_test_config {
+    my ($conf, %o) = @_;
+    my $p = prefix() . '/check.' . ++$CHECKS;
+    _write_conf($p, %o, conf => $conf);
+    my ($rc, $out, $err) = _run([$NGINX, '-t', '-p', "$p/", '-c',
+        "$p/conf/nginx.conf", '-e', "$p/logs/error.log"], 30);
+    return ($rc, $out . $err);
+}
+
+# make_media(duration => S, video => 0|1, audio => 0|1, format => flv|mp4):
+# a cached lavfi clip, 320x240@25 H.264 (2 s GOP, B-frames) + 44.1k AAC.
+sub make_media {
+    my (%o) = @_;
+    my $d   = $o{duration} // 10;
+    my $v   = $o{video} // 1;
+    my $a   = $o{audio} // 1;
+    my $fmt = $o{format} || 'flv';
+    my $dir = "$TMP/media";
+    my $file = "$dir/" . ($v ? 'v' : '') . ($a ? 'a' : '') . "-${d}s.$fmt";
+    return $file if -s $file;
+    make_path($dir);
+    my @cmd = ('ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
+        '-y');
+    push @cmd, '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25' if $v;
+    push @cmd, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'
+        if $a;
+    push @cmd, '-t', $d;
+    push @cmd, qw(-c:v libx264 -preset superfast -g 50 -keyint_min 50
+                  -sc_threshold 0 -pix_fmt yuv420p) if $v;
+    push @cmd, qw(-c:a aac -b:a 64k) if $a;
+    my $tmp = "$file.$$.tmp";
+    push @cmd, '-f', $fmt, $tmp;
+    my ($rc, undef, $err) = _run(\@cmd, 120);
+    die "ffmpeg media generation failed: $err\n" if $rc != 0;
+    rename $tmp, $file or die "rename $tmp: $!";
+    return $file;
+}
+
+# push_stream_bg(INPUT, URL, realtime => 0|1, opts => [ffmpeg options])
+# starts "ffmpeg [-re] -i INPUT -c copy OPTS -f flv URL" and returns its
+# pid; its output goes to logs/ffmpeg.N.log.  push_stream() waits and
+# returns the exit code (-1 on timeout, default 120 s).
+sub push_stream_bg {
+    my ($input, $url, %o) = @_;
+    my @cmd = ('ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin');
+    push @cmd, '-re' if $o{realtime};
+    push @cmd, '-i', $input, '-c', 'copy', @{ $o{opts} || [] },
+        '-f', 'flv', $url;
+    my $log = prefix() . '/logs/ffmpeg.' . ++$PUSHES . '.log';
+    my $pid = _spawn(\@cmd, $log, $log);
+    $BG{$pid} = $log;
+    return $pid;
+}
+
+sub push_stream {
+    my ($input, $url, %o) = @_;
+    return wait_push(push_stream_bg($input, $url, %o), $o{timeout} || 120);
+}
+
+# Waits for a child; returns its exit code, 128+signal, or -1 on timeout
+# (the child is then killed).
+sub wait_push {
+    my ($pid, $timeout) = @_;
+    my $end = time + ($timeout // 120);
+    while (time < $end) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            my $st = $?;
+            my $log = delete $BG{$pid};
+            my $rc = $st & 127 ? 128 + ($st & 127) : $st >> 8;
+            Test::More::diag("ffmpeg exited $rc: " . _slurp($log))
+                if $log && $rc && !($st & 127);
+            return $rc;
+        }
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    delete $BG{$pid};
+    Test::More::diag("pid $pid killed after ${timeout}s timeout");
+    return -1;
+}
+
+# ffprobe oracle: probe(FILE, ARGS...) returns the decoded JSON or undef.
+sub probe {
+    my ($file, @args) = @_;
+    my ($rc, $out, $err) = _run(['ffprobe', '-v', 'error', '-of', 'json',
+        @args, $file], 60);
+    return undef if $rc != 0;
+    return eval { decode_json($out) };
+}
+
+sub probe_ok {
+    my ($file) = @_;
+    my $j = probe($file, '-show_entries', 'stream=codec_type');
+    return $j && @{ $j->{streams} || [] } ? 1 : 0;
+}
+
+sub probe_duration {
+    my $j = probe($_[0], '-show_entries', 'format=duration');
+    return $j ? $j->{format}{duration} : undef;
+}
+
+# List of { index, codec_type, codec_name }.
+sub probe_streams {
+    my $j = probe($_[0], '-show_entries',
+        'stream=index,codec_type,codec_name');
+    return $j ? @{ $j->{streams} || [] } : ();
+}
+
+# { video => N, audio => N } packet counts (absent types count 0).
+sub probe_counts {
+    my $j = probe($_[0], '-count_packets', '-show_entries',
+        'stream=codec_type,nb_read_packets');
+    my %n = (video => 0, audio => 0);
+    $n{ $_->{codec_type} } += $_->{nb_read_packets} || 0
+        for @{ $j ? $j->{streams} || [] : [] };
+    return \%n;
+}
+
+# List of { pts_time, dts_time, flags } of the first video stream.
+sub probe_video_packets {
+    my $j = probe($_[0], '-select_streams', 'v:0', '-show_entries',
+        'packet=pts_time,dts_time,flags');
+    return $j ? @{ $j->{packets} || [] } : ();
+}
+
+# Top-level box types of an MP4 file, in file order.
+sub mp4_top_boxes {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return ();
+    my $size = -s $fh;
+    my ($pos, @types) = (0);
+    while ($pos + 8 <= $size) {
+        seek $fh, $pos, 0;
+        read($fh, my $h, 16) >= 8 or last;
+        my ($len, $type) = unpack 'Na4', $h;
+        $len = unpack 'x8 Q>', $h if $len == 1 && length $h == 16;
+        $len = $size - $pos if $len == 0;
+        push @types, $type;
+        last if $len < 8;
+        $pos += $len;
+    }
+    return @types;
+}
+
+# Polls CODE every 0.1 s until it returns true or TIMEOUT (s) passes.
+sub wait_for {
+    my ($code, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (1) {
+        my $r = $code->();
+        return $r if $r;
+        return undef if time >= $end;
+        sleep 0.1;
+    }
+}
+
+# Recursive list of files under DIR whose path matches RE, sorted.
+sub find_files {
+    my ($dir, $re) = @_;
+    my @found;
+    opendir my $dh, $dir or return @found;
+    for my $e (sort grep { $_ ne '.' && $_ ne '..' } readdir $dh) {
+        my $path = "$dir/$e";
+        if (-d $path && !-l $path) {
+            push @found, find_files($path, $re);
+        } elsif (!$re || $path =~ $re) {
+            push @found, $path;
+        }
+    }
+    @found = sort @found;
+    return @found;
+}
+
+# wait_files(DIR, RE, N, TIMEOUT): waits until at least N files match under
+# DIR (relative to the prefix unless absolute), then 0.5 s more so a
+# surplus file would show too; returns the list.
+sub wait_files {
+    my ($dir, $re, $n, $timeout) = @_;
+    $dir = prefix() . "/$dir" unless $dir =~ m{^/};
+    wait_for(sub { find_files($dir, $re) >= ($n // 1) }, $timeout // 10);
+    sleep 0.5;
+    return find_files($dir, $re);
+}
+
+sub log_lines {
+    my ($re) = @_;
+    my @lines = split /\n/, _slurp(prefix() . '/logs/error.log');
+    return $re ? grep { $_ =~ $re } @lines : @lines;
+}
+
+# One test: stops nginx, then no [alert]/[crit]/[emerg] and no sanitizer
+# report in error.log or nginx's stderr.  no_alerts(allow => qr/.../)
+# exempts matching lines.
+sub no_alerts {
+    my (%o) = @_;
+    stop_nginx();
+    my @lines = (log_lines(),
+                 split /\n/, _slurp(prefix() . '/logs/stderr.log'));
+    my @bad = grep { /\[(?:alert|crit|emerg)\]|AddressSanitizer|
+                      LeakSanitizer|runtime\ error:/x } @lines;
+    @bad = grep { $_ !~ $o{allow} } @bad if $o{allow};
+    Test::More::ok(!@bad, 'no alerts or sanitizer reports in error.log')
+        or Test::More::diag(join "\n", @bad[0 .. ($#bad > 19 ? 19 : $#bad)]);
+}
+
+END {
+    my $status = $?;
+    for my $pid (keys %BG) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    stop_nginx() if defined $PREFIX;
+    if (defined $PREFIX && -d $PREFIX) {
+        if ($status == 0 && !$ENV{LIVE_RECORD_KEEP}
+            && Test::More->builder->is_passing)
+        {
+            remove_tree($PREFIX);
+        } else {
+            Test::More::diag("test files kept in $PREFIX");
+        }
+    }
+    $? = $status;
+}
+
+1;

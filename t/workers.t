@@ -1,0 +1,55 @@
+#!/usr/bin/perl
+
+# worker_processes 2 and three concurrent real-time publishers: three
+# complete recordings, each with all of its own frames.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More tests => 14;
+use LiveRecord::Test;
+
+my %in = map { ("w$_" => make_media(duration => $_)) } 4, 5, 6;
+
+start_nginx(workers => 2, conf => <<'EOF');
+rtmp {
+    live_record_template t {
+        live_record_formats mp4;
+    }
+    live_record_store local %%PREFIX%%/store;
+    live_record_work_path %%PREFIX%%/work;
+
+    server {
+        listen 127.0.0.1:%%PORT_RTMP%%;
+        application live {
+            live on;
+            live_record t;
+        }
+    }
+}
+EOF
+
+my %pid = map { $_ => push_stream_bg($in{$_}, rtmp_url('live', $_),
+                                     realtime => 1) } sort keys %in;
+is(wait_push($pid{$_}, 30), 0, "$_: push") for sort keys %pid;
+
+my @f = wait_files('store', qr/\.mp4$/, 3);
+is(scalar @f, 3, 'three files') or diag explain \@f;
+
+for my $name (sort keys %in) {
+    my @mine = grep { m{/live/$name/} } @f;
+    is(scalar @mine, 1, "$name: one file");
+    my $f = $mine[0] // '';
+    my ($c, $c_in) = (probe_counts($f), probe_counts($in{$name}));
+    is($c->{video}, $c_in->{video}, "$name: video frames");
+    ok(abs($c->{audio} - $c_in->{audio}) <= 2, "$name: audio packets")
+        or diag "$c->{audio} packets, input $c_in->{audio}";
+}
+
+my %pids = map { /\] (\d+)#/ ? ($1 => 1) : () }
+    log_lines(qr/live record: .* done:/);
+note('recorded by worker pids ' . join ' ', sort keys %pids);
+
+no_alerts();
