@@ -165,6 +165,7 @@ struct ngx_live_record_part_s {
     int64_t                     duration;       /* ms */
     ngx_uint_t                  frames;
     uint64_t                    start_ms;       /* wall clock */
+    uint64_t                    last_ms;        /* of the last frame */
     uint64_t                    end_ms;
 };
 
@@ -173,6 +174,7 @@ typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_part_t *p);
 
 
 extern ngx_live_record_part_done_pt  ngx_live_record_part_done;
+extern ngx_module_t                  ngx_live_record_module;
 
 
 ngx_live_record_part_t *ngx_live_record_part_open(

@@ -14,6 +14,7 @@
 #include "ngx_rtmp_codec_module.h"
 #include "ngx_live_record.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_notify.h"
 
 
 /* directives inside live_record_template {} */
@@ -121,6 +122,11 @@ static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_live_record_set_notify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_live_record_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_live_record_add_paths(ngx_conf_t *cf,
+    ngx_live_record_main_conf_t *lmcf);
 static char *ngx_live_record_set_template(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_live_record_template_t *ngx_live_record_find_template(
@@ -299,7 +305,7 @@ static ngx_command_t  ngx_live_record_commands[] = {
       NULL },
 
     { ngx_string("live_record_store"),
-      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_2MORE,
       ngx_live_record_set_store,
       NGX_RTMP_APP_CONF_OFFSET,
       0,
@@ -310,6 +316,48 @@ static ngx_command_t  ngx_live_record_commands[] = {
       ngx_conf_set_str_slot,
       NGX_RTMP_APP_CONF_OFFSET,
       offsetof(ngx_live_record_app_conf_t, work),
+      NULL },
+
+    { ngx_string("live_record_keep_local"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, keep_local),
+      NULL },
+
+    { ngx_string("live_record_notify"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_1MORE,
+      ngx_live_record_set_notify,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_notify_retry"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      offsetof(ngx_live_record_main_conf_t, notify_retry),
+      NULL },
+
+    { ngx_string("live_record_spool"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      offsetof(ngx_live_record_main_conf_t, spool),
+      NULL },
+
+    { ngx_string("live_record_index"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      offsetof(ngx_live_record_main_conf_t, index),
+      NULL },
+
+    { ngx_string("live_record_node_id"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      offsetof(ngx_live_record_main_conf_t, node_id),
       NULL },
 
     { ngx_string("live_record_thread_pool"),
@@ -327,7 +375,7 @@ static ngx_rtmp_module_t  ngx_live_record_module_ctx = {
     NULL,                                   /* preconfiguration */
     ngx_live_record_postconfiguration,      /* postconfiguration */
     ngx_live_record_create_main_conf,       /* create main configuration */
-    NULL,                                   /* init main configuration */
+    ngx_live_record_init_main_conf,         /* init main configuration */
     NULL,                                   /* create server configuration */
     NULL,                                   /* merge server configuration */
     ngx_live_record_create_app_conf,        /* create app configuration */
@@ -369,10 +417,15 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
         != NGX_OK
         || ngx_array_init(&lmcf->stores, cf->pool, 4,
                           sizeof(ngx_live_record_app_conf_t *))
+           != NGX_OK
+        || ngx_array_init(&lmcf->receivers, cf->pool, 4,
+                          sizeof(ngx_live_record_receiver_t *))
            != NGX_OK)
     {
         return NULL;
     }
+
+    lmcf->notify_retry = NGX_CONF_UNSET_MSEC;
 
     ngx_queue_init(&lmcf->active);
     ngx_queue_init(&lmcf->memos);
@@ -407,6 +460,9 @@ ngx_live_record_create_app_conf(ngx_conf_t *cf)
      */
 
     lacf->domains = NGX_CONF_UNSET_PTR;
+    lacf->notify = NGX_CONF_UNSET_PTR;
+    lacf->keep_local = NGX_CONF_UNSET;
+    lacf->store.type = NGX_CONF_UNSET_UINT;
 
     return lacf;
 }
@@ -428,8 +484,23 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
+    ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
+    ngx_conf_merge_value(conf->keep_local, prev->keep_local, 0);
+
+    if (conf->store.type == NGX_CONF_UNSET_UINT) {
+        conf->store = prev->store;
+    }
+
+    if (conf->store.type == NGX_CONF_UNSET_UINT) {
+        conf->store.type = NGX_LIVE_RECORD_STORE_LOCAL;
+    }
+
     ngx_conf_merge_str_value(conf->store.path, prev->store.path,
                              "live_record_store");
+
+    if (conf->store.name.len == 0) {
+        conf->store.name = conf->store.path;
+    }
     ngx_conf_merge_str_value(conf->work, prev->work, "live_record_work");
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
@@ -881,25 +952,18 @@ ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_live_record_app_conf_t *lacf = conf;
 
-    ngx_str_t  *value;
-
-    if (lacf->store.path.data) {
+    if (lacf->store.type != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    return ngx_live_record_store_conf(cf, &lacf->store);
+}
 
-    if (value[1].len != 5 || ngx_strncmp(value[1].data, "local", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown store type \"%V\" in "
-                           "\"live_record_store\", expected local",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
 
-    lacf->store.path = value[2];
-
-    return NGX_CONF_OK;
+static char *
+ngx_live_record_set_notify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_live_record_notify_conf(cf, conf);
 }
 
 
@@ -940,10 +1004,111 @@ ngx_live_record_init_module(ngx_cycle_t *cycle)
 }
 
 
+static char *
+ngx_live_record_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_live_record_main_conf_t *lmcf = conf;
+
+    u_char      *p, c;
+    ngx_uint_t   i;
+
+    ngx_conf_init_msec_value(lmcf->notify_retry, 24 * 3600 * 1000);
+
+    if (lmcf->node_id.data == NULL) {
+        lmcf->node_id = cf->cycle->hostname;
+    }
+
+    /* the node id goes into file ids and event ids: keep it plain */
+
+    p = ngx_pnalloc(cf->pool, lmcf->node_id.len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < lmcf->node_id.len; i++) {
+        c = lmcf->node_id.data[i];
+        p[i] = ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+                || (c >= 'A' && c <= 'Z') || c == '.' || c == '-')
+               ? c : '_';
+    }
+
+    lmcf->node_id.data = p;
+
+    if (lmcf->spool.data == NULL) {
+        ngx_str_set(&lmcf->spool, "live_record_spool");
+    }
+
+    if (lmcf->index.data == NULL) {
+        ngx_str_set(&lmcf->index, "live_record_index");
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &lmcf->spool, 0) != NGX_OK
+        || ngx_conf_full_name(cf->cycle, &lmcf->index, 0) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the spool and the index exist only where something records */
+
+static ngx_int_t
+ngx_live_record_add_paths(ngx_conf_t *cf, ngx_live_record_main_conf_t *lmcf)
+{
+    ngx_path_t  *path;
+
+    if (lmcf->stores.nelts == 0) {
+        return NGX_OK;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    path->name = lmcf->spool;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    path->name = lmcf->index;
+
+    return ngx_add_path(cf, &path);
+}
+
+
 static ngx_int_t
 ngx_live_record_init_process(ngx_cycle_t *cycle)
 {
+    ngx_rtmp_conf_ctx_t          *ctx;
+    ngx_live_record_main_conf_t  *lmcf;
+
     ngx_live_record_segmenter_init();
+
+    ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
+
+    if (lmcf->stores.nelts == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_live_record_notify_init(cycle, lmcf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "live record: notify could not start, events are "
+                      "only spooled");
+    }
 
     return NGX_OK;
 }
@@ -982,7 +1147,8 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
 
     ngx_live_record_part_done = ngx_live_record_part_done_last;
 
-    return NGX_OK;
+    return ngx_live_record_add_paths(cf,
+               ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module));
 }
 
 

@@ -8,6 +8,8 @@
 #include <ngx_core.h>
 #include "ngx_live_record.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_notify.h"
 
 
 #define NGX_LIVE_RECORD_MAX_PATH     4096
@@ -34,6 +36,12 @@ static void ngx_live_record_finish(ngx_live_record_part_t *p,
     ngx_uint_t sync);
 static void ngx_live_record_finalize(void *data, ngx_log_t *log);
 static void ngx_live_record_finalize_done(ngx_event_t *ev);
+static void ngx_live_record_finish_file(ngx_live_record_part_t *p,
+    ngx_uint_t format, ngx_log_t *log);
+static void ngx_live_record_announce(ngx_live_record_part_t *p,
+    const char *type, const char *reason);
+static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
+    ngx_uint_t format, const char *type, const char *reason);
 
 
 /* the wait for a silent track, as when a part opens */
@@ -44,7 +52,8 @@ void
 ngx_live_record_part_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts)
 {
-    int64_t  dts, pts;
+    int64_t      dts, pts;
+    ngx_time_t  *tp;
 
     if (p->st.tracks[tag->track].codec != tag->codec) {
         return;
@@ -68,6 +77,8 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
     pts = ngx_max(ts - p->base + tag->cts, dts);
 
     p->last[tag->track] = dts;
+    tp = ngx_timeofday();
+    p->last_ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
     ngx_live_record_queue_frame(p, tag, dts, pts);
 }
@@ -224,10 +235,13 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
 
     if (ngx_live_record_copy_stream(p, st) != NGX_OK
         || ngx_live_record_make_paths(p) != NGX_OK
+        || ngx_live_record_file_ids(p) != NGX_OK
         || ngx_live_record_open_files(p) != NGX_OK)
     {
         goto failed;
     }
+
+    ngx_live_record_announce(p, "record_started", NULL);
 
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
                   "live record: \"%V\" part %ui opened: \"%V\" (%s%s)",
@@ -408,6 +422,14 @@ ngx_live_record_make_paths(ngx_live_record_part_t *p)
 
         if (taken) {
             continue;
+        }
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if ((p->want & (1 << i))
+                && ngx_live_record_local_url(p, i) == NGX_ERROR)
+            {
+                return NGX_ERROR;
+            }
         }
 
         f = &p->files[NGX_LIVE_RECORD_MP4];
@@ -636,6 +658,7 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
                       &p->st.label, p->n, (double) p->duration / 1000,
                       (double) p->tpl->min_duration / 1000);
 
+        ngx_live_record_announce(p, "record_skipped", "min_duration");
         ngx_live_record_discard(p);
         return;
     }
@@ -761,7 +784,104 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (p->formats & (1 << i)) {
             p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
+            ngx_live_record_finish_file(p, i, log);
         }
+    }
+}
+
+
+/* in the thread, after the handoff: checksum, size, index entry */
+
+static void
+ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
+    ngx_log_t *log)
+{
+    u_char                  *path;
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[format];
+
+    if (f->status != NGX_OK) {
+        return;
+    }
+
+    path = f->store.data;
+
+    if (format == NGX_LIVE_RECORD_HLS) {
+        path = ngx_alloc(f->store.len + sizeof("/index.m3u8"), log);
+        if (path == NULL) {
+            f->status = NGX_ERROR;
+            return;
+        }
+
+        ngx_sprintf(path, "%V/index.m3u8%Z", &f->store);
+        f->size = ngx_live_record_hls_bytes(p);
+    }
+
+    if (ngx_live_record_sha256(path, f->sha256, log) != NGX_OK) {
+        f->sha256[0] = '\0';
+    }
+
+    if (path != f->store.data) {
+        ngx_free(path);
+    }
+
+    if (ngx_live_record_index_write(p, format, log) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "live record: \"%V\" part %ui %s: no index entry",
+                      &p->st.label, p->n, ngx_live_record_format_ext(format));
+    }
+}
+
+
+static void
+ngx_live_record_announce(ngx_live_record_part_t *p, const char *type,
+    const char *reason)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->formats & (1 << i)) {
+            ngx_live_record_announce_file(p, i, type, reason);
+        }
+    }
+}
+
+
+static void
+ngx_live_record_announce_file(ngx_live_record_part_t *p, ngx_uint_t format,
+    const char *type, const char *reason)
+{
+    cJSON  *o;
+
+    if (p->lacf->notify == NULL) {
+        return;
+    }
+
+    if (ngx_strcmp(type, "record_done") == 0) {
+        o = ngx_live_record_entry_json(p, format);
+
+    } else {
+        o = ngx_live_record_part_json(p, format);
+
+        if (o && ngx_strcmp(type, "record_started") != 0
+            && (cJSON_AddNumberToObject(o, "duration",
+                                        (double) p->duration / 1000) == NULL
+                || cJSON_AddStringToObject(o, "reason", reason) == NULL))
+        {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+
+    if (o == NULL
+        || ngx_live_record_notify_event(p->lmcf, p->lacf->notify, type, o)
+           == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                      "live record: \"%V\" part %ui %s: the %s event "
+                      "could not be made", &p->st.label, p->n,
+                      ngx_live_record_format_ext(format), type);
     }
 }
 
@@ -786,6 +906,8 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                           "live record: \"%V\" part %ui %s failed, "
                           "left in \"%s\"", &p->st.label, p->n,
                           ngx_live_record_format_ext(i), f->work.data);
+
+            ngx_live_record_announce_file(p, i, "record_failed", "handoff");
             continue;
         }
 
@@ -801,6 +923,8 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       i == NGX_LIVE_RECORD_HLS ? "/index.m3u8" : "",
                       (double) p->duration / 1000, f->size,
                       ngx_live_record_reason_name(p->reason));
+
+        ngx_live_record_announce_file(p, i, "record_done", NULL);
     }
 
     (void) ngx_live_record_part_done(p);

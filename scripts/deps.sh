@@ -8,7 +8,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${NGX_LIVE_RECORD_BUILD:-$top/build}
 
 pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
-libavutil-dev libcurl4-openssl-dev libcjson-dev dpkg-dev xz-utils ffmpeg
+libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
+ffmpeg
 perl curl"
 
 missing=""

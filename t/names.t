@@ -33,6 +33,8 @@ rtmp {
     }
     live_record_store local %%PREFIX%%/s1/s2/store;
     live_record_work_path %%PREFIX%%/s1/s2/work;
+    live_record_index %%PREFIX%%/s1/s2/index;
+    live_record_spool %%PREFIX%%/s1/s2/spool;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -63,11 +65,13 @@ is_deeply([map { s/^\Q$store\E//r } find_files($store)], ['/live/good-1.mp4'],
     'the store holds the good stream only');
 ok(probe_ok("$store/live/good-1.mp4"), 'good stream playable');
 
-my @outside = grep { !m{^\Q$p\E/(?:conf|logs|modules|s1/s2/(?:store|work))/} }
-    find_files($p);
-is_deeply(\@outside, [], 'no file outside the store and work path');
+my @outside = grep {
+        !m{^\Q$p\E/(?:conf|logs|modules|s1/s2/(?:store|work|spool))/}
+        && !m{^\Q$p\E/s1/s2/index/live/good/[^/]+\.json$}
+    } find_files($p);
+is_deeply(\@outside, [], 'no file outside the store, work path and index');
 is_deeply([sort map { s{.*/}{}r } glob("$p/* $p/s1/* $p/s1/s2/*")],
-    [sort qw(conf logs modules s1 s2 store work)],
+    [sort qw(conf logs modules s1 s2 store work index spool)],
     'no directory created outside');
 
 # [error] (or [warn]) lines naming each refused stream; the control

@@ -1,0 +1,353 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_store.h"
+
+
+/*
+ * Index entries: one JSON file per finished file, at
+ * INDEX/APP/STREAM/FILE_ID.json.  File ids start with the start time in
+ * milliseconds, so one stream's entries in a time window are one sorted
+ * directory listing, and no other stream's entries are read.
+ */
+
+
+#define NGX_LIVE_RECORD_HASH_BUF   (256 * 1024)
+
+
+static cJSON *ngx_live_record_str(cJSON *o, const char *name, ngx_str_t *v);
+static cJSON *ngx_live_record_num(cJSON *o, const char *name, double v);
+
+
+ngx_int_t
+ngx_live_record_file_ids(ngx_live_record_part_t *p)
+{
+    u_char                       *s;
+    ngx_uint_t                    i;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    lmcf = p->lmcf;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (!(p->want & (1 << i))) {
+            continue;
+        }
+
+        s = ngx_pnalloc(p->pool, NGX_INT64_LEN * 3 + lmcf->node_id.len + 16);
+        if (s == NULL) {
+            return NGX_ERROR;
+        }
+
+        p->files[i].file_id.data = s;
+        s = ngx_sprintf(s, "%013uL-%V-%P-%ui-%s", p->start_ms, &lmcf->node_id,
+                        ngx_pid, ++lmcf->seq, ngx_live_record_format_ext(i));
+        p->files[i].file_id.len = s - p->files[i].file_id.data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the fields every event and entry of a file has */
+
+cJSON *
+ngx_live_record_part_json(ngx_live_record_part_t *p, ngx_uint_t format)
+{
+    cJSON                    *o;
+    ngx_str_t                 s;
+    ngx_live_record_track_t  *v, *a;
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    v = &p->st.tracks[NGX_LIVE_RECORD_VIDEO];
+    a = &p->st.tracks[NGX_LIVE_RECORD_AUDIO];
+
+    s.data = (u_char *) ngx_live_record_format_ext(format);
+    s.len = ngx_strlen(s.data);
+
+    if (ngx_live_record_str(o, "file_id", &p->files[format].file_id) == NULL
+        || ngx_live_record_str(o, "app", &p->st.app) == NULL
+        || ngx_live_record_str(o, "domain", &p->st.domain) == NULL
+        || ngx_live_record_str(o, "stream_id", &p->st.name) == NULL
+        || ngx_live_record_str(o, "stream_param", &p->st.args) == NULL
+        || ngx_live_record_str(o, "session_id", &p->st.session) == NULL
+        || ngx_live_record_num(o, "part", p->n) == NULL
+        || ngx_live_record_str(o, "file_format", &s) == NULL
+        || ngx_live_record_num(o, "start_time", p->start_ms / 1000) == NULL
+        || ngx_live_record_num(o, "start_time_ms", p->start_ms) == NULL
+        || ngx_live_record_str(o, "template", &p->tpl->name) == NULL
+        || cJSON_AddNullToObject(o, "task_id") == NULL
+        || cJSON_AddStringToObject(o, "video_codec",
+                                   v->codec ? ngx_live_record_codec_name(
+                                                  v->codec)
+                                            : "") == NULL
+        || cJSON_AddStringToObject(o, "audio_codec",
+                                   a->codec ? ngx_live_record_codec_name(
+                                                  a->codec)
+                                            : "") == NULL
+        || ngx_live_record_num(o, "width", v->width) == NULL
+        || ngx_live_record_num(o, "height", v->height) == NULL)
+    {
+        cJSON_Delete(o);
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/* the part's fields once it is finished, for record_done and the index */
+
+cJSON *
+ngx_live_record_entry_json(ngx_live_record_part_t *p, ngx_uint_t format)
+{
+    cJSON                   *o;
+    uint64_t                 end;
+    ngx_str_t                s;
+    ngx_live_record_file_t  *f;
+
+    o = ngx_live_record_part_json(p, format);
+    if (o == NULL) {
+        return NULL;
+    }
+
+    f = &p->files[format];
+    end = ngx_max(p->last_ms, p->start_ms);
+
+    s.data = f->sha256;
+    s.len = ngx_strlen(f->sha256);
+
+    if (ngx_live_record_num(o, "end_time", end / 1000) == NULL
+        || ngx_live_record_num(o, "end_time_ms", end) == NULL
+        || ngx_live_record_num(o, "duration", (double) p->duration / 1000)
+           == NULL
+        || ngx_live_record_num(o, "file_size", f->size) == NULL
+        || ngx_live_record_str(o, "sha256", &s) == NULL
+        || cJSON_AddStringToObject(o, "end_reason",
+                                   ngx_live_record_reason_name(p->reason))
+           == NULL
+        || ngx_live_record_str(o, "store", &p->lacf->store.name) == NULL
+        || ngx_live_record_str(o, "path", &f->store) == NULL
+        || (f->url.len ? ngx_live_record_str(o, "video_url", &f->url)
+                       : cJSON_AddNullToObject(o, "video_url")) == NULL)
+    {
+        cJSON_Delete(o);
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/* the public URL of a file in the local store, if it has a url= */
+
+ngx_int_t
+ngx_live_record_local_url(ngx_live_record_part_t *p, ngx_uint_t format)
+{
+    u_char                   *s;
+    ngx_live_record_file_t   *f;
+    ngx_live_record_store_t  *st;
+
+    st = &p->lacf->store;
+    f = &p->files[format];
+
+    if (st->url.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    s = ngx_pnalloc(p->pool, st->url.len + p->rel.len + sizeof("//index.m3u8"));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    f->url.data = s;
+
+    if (format == NGX_LIVE_RECORD_HLS) {
+        s = ngx_sprintf(s, "%V/%V/index.m3u8", &st->url, &p->rel);
+
+    } else {
+        s = ngx_sprintf(s, "%V/%V.%s", &st->url, &p->rel,
+                        ngx_live_record_format_ext(format));
+    }
+
+    f->url.len = s - f->url.data;
+
+    return NGX_OK;
+}
+
+
+/* runs in a thread: the entry is written under a temporary name first */
+
+ngx_int_t
+ngx_live_record_index_write(ngx_live_record_part_t *p, ngx_uint_t format,
+    ngx_log_t *log)
+{
+    char                    *text;
+    u_char                  *path, *tmp;
+    size_t                   len;
+    cJSON                   *o;
+    ssize_t                  n;
+    ngx_fd_t                 fd;
+    ngx_int_t                rc;
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[format];
+
+    o = ngx_live_record_entry_json(p, format);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    text = cJSON_Print(o);
+    cJSON_Delete(o);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = p->lmcf->index.len + p->st.label.len + f->file_id.len
+          + sizeof("//.json.tmp");
+
+    path = ngx_alloc(2 * len, log);
+    if (path == NULL) {
+        cJSON_free(text);
+        return NGX_ERROR;
+    }
+
+    tmp = ngx_sprintf(path, "%V/%V/%V.json%Z", &p->lmcf->index,
+                      &p->st.label, &f->file_id);
+    ngx_sprintf(tmp, "%s.tmp%Z", path);
+
+    rc = NGX_ERROR;
+
+    if (ngx_live_record_create_dirs(path, log) != NGX_OK) {
+        goto done;
+    }
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", tmp);
+        goto done;
+    }
+
+    len = ngx_strlen(text);
+    n = ngx_write_fd(fd, text, len);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR || n != (ssize_t) len
+        || ngx_rename_file(tmp, path) == NGX_FILE_ERROR)
+    {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: writing the index entry \"%s\" failed",
+                      path);
+        (void) ngx_delete_file(tmp);
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    ngx_free(path);
+    cJSON_free(text);
+
+    return rc;
+}
+
+
+/* runs in a thread */
+
+ngx_int_t
+ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log)
+{
+    u_char         *buf, md[EVP_MAX_MD_SIZE];
+    ssize_t         n;
+    ngx_fd_t        fd;
+    ngx_int_t       rc;
+    unsigned int    len;
+    EVP_MD_CTX     *md_ctx;
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    buf = ngx_alloc(NGX_LIVE_RECORD_HASH_BUF, log);
+    md_ctx = EVP_MD_CTX_new();
+    rc = NGX_ERROR;
+
+    if (buf == NULL || md_ctx == NULL
+        || EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) != 1)
+    {
+        goto done;
+    }
+
+    for ( ;; ) {
+        n = ngx_read_fd(fd, buf, NGX_LIVE_RECORD_HASH_BUF);
+
+        if (n == 0) {
+            break;
+        }
+
+        if (n < 0 || EVP_DigestUpdate(md_ctx, buf, n) != 1) {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "live record: reading \"%s\" failed", path);
+            goto done;
+        }
+    }
+
+    if (EVP_DigestFinal_ex(md_ctx, md, &len) == 1) {
+        *ngx_hex_dump(hex, md, len) = '\0';
+        rc = NGX_OK;
+    }
+
+done:
+
+    EVP_MD_CTX_free(md_ctx);
+    ngx_free(buf);
+    ngx_close_file(fd);
+
+    return rc;
+}
+
+
+static cJSON *
+ngx_live_record_str(cJSON *o, const char *name, ngx_str_t *v)
+{
+    cJSON  *item;
+    char   *s;
+
+    s = ngx_alloc(v->len + 1, ngx_cycle->log);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(s, v->data, v->len);
+    s[v->len] = '\0';
+
+    item = cJSON_AddStringToObject(o, name, s);
+
+    ngx_free(s);
+
+    return item;
+}
+
+
+static cJSON *
+ngx_live_record_num(cJSON *o, const char *name, double v)
+{
+    return cJSON_AddNumberToObject(o, name, v);
+}

@@ -1,0 +1,913 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "ngx_rtmp.h"
+#include "ngx_live_record_notify.h"
+#include "ngx_live_record_store.h"
+#include "ngx_live_record_curl.h"
+
+
+#define NGX_LIVE_RECORD_BACKOFF_MIN   1000
+#define NGX_LIVE_RECORD_BACKOFF_MAX   600000
+#define NGX_LIVE_RECORD_SCAN_MS       10000
+
+
+typedef struct {
+    ngx_live_record_curl_t     *curl;
+    ngx_queue_t                 jobs;
+    ngx_event_t                 scan;
+    ngx_uint_t                  seq;
+    ngx_uint_t                  scanned;
+    ngx_str_t                   dir;            /* spool/notify */
+    ngx_str_t                   dead;           /* spool/dead */
+    ngx_log_t                  *log;
+} ngx_live_record_notify_t;
+
+
+/* one event on its way to one receiver */
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_pool_t                 *pool;
+    ngx_live_record_main_conf_t *lmcf;
+    ngx_live_record_receiver_t *rcv;
+    ngx_str_t                   id;
+    ngx_str_t                   body;
+    ngx_str_t                   name;           /* spool file name */
+    u_char                     *path;           /* spool file path */
+    time_t                      t;
+    ngx_uint_t                  attempts;
+    ngx_msec_t                  backoff;
+    ngx_event_t                 retry;
+    ngx_live_record_request_t  *req;
+} ngx_live_record_job_t;
+
+
+static ngx_int_t ngx_live_record_notify_key(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *key);
+static ngx_live_record_job_t *ngx_live_record_job_create(
+    ngx_live_record_main_conf_t *lmcf, ngx_live_record_receiver_t *rcv,
+    ngx_str_t *id, ngx_str_t *body, ngx_str_t *name);
+static ngx_int_t ngx_live_record_job_spool(ngx_live_record_job_t *job);
+static void ngx_live_record_job_send(ngx_live_record_job_t *job);
+static void ngx_live_record_job_done(ngx_live_record_request_t *r);
+static void ngx_live_record_job_failed(ngx_live_record_job_t *job,
+    u_char *why);
+static void ngx_live_record_job_retry(ngx_event_t *ev);
+static void ngx_live_record_job_free(ngx_live_record_job_t *job);
+static void ngx_live_record_notify_scan(ngx_event_t *ev);
+static ngx_int_t ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *name);
+static ngx_uint_t ngx_live_record_owner_alive(ngx_pid_t pid);
+static ngx_live_record_receiver_t *ngx_live_record_find_receiver(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *url);
+
+
+/* live_record_notify URL [key=SECRET|key_file=F] [timeout=5s]; */
+
+char *
+ngx_live_record_notify_conf(ngx_conf_t *cf, ngx_live_record_app_conf_t *lacf)
+{
+    ngx_str_t                     *value, s;
+    ngx_uint_t                     i;
+    ngx_live_record_receiver_t    *rcv, **rp;
+    ngx_live_record_main_conf_t   *lmcf;
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "http://", 7) != 0
+        && ngx_strncmp(value[1].data, "https://", 8) != 0)
+    {
+        return "needs an http:// or https:// URL";
+    }
+
+    rcv = ngx_pcalloc(cf->pool, sizeof(ngx_live_record_receiver_t));
+    if (rcv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rcv->url = value[1];
+    rcv->timeout = 5000;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0 && rcv->key.len == 0) {
+            rcv->key.data = value[i].data + 4;
+            rcv->key.len = value[i].len - 4;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "key_file=", 9) == 0
+            && rcv->key.len == 0)
+        {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            if (ngx_live_record_notify_key(cf, &s, &rcv->key) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            rcv->timeout = ngx_parse_time(&s, 0);
+
+            if (rcv->timeout == (ngx_msec_t) NGX_ERROR || rcv->timeout == 0) {
+                return "has an invalid timeout=";
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in "
+                           "\"live_record_notify\", expected key=, "
+                           "key_file= (one of them) or timeout=", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lacf->notify == NGX_CONF_UNSET_PTR) {
+        lacf->notify = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_live_record_receiver_t *));
+        if (lacf->notify == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rp = ngx_array_push(lacf->notify);
+    if (rp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *rp = rcv;
+
+    /* every receiver, so that a spooled event finds its key after restart */
+
+    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
+
+    rp = ngx_array_push(&lmcf->receivers);
+    if (rp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *rp = rcv;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_notify_key(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *key)
+{
+    ssize_t    n;
+    ngx_fd_t   fd;
+    ngx_str_t  name;
+
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    key->data = ngx_pnalloc(cf->pool, 1024);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "live_record_notify: " ngx_open_file_n
+                           " \"%V\" failed", &name);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, key->data, 1024);
+    ngx_close_file(fd);
+
+    while (n > 0 && (key->data[n - 1] == '\n' || key->data[n - 1] == '\r'
+                     || key->data[n - 1] == ' '))
+    {
+        n--;
+    }
+
+    if (n <= 0 || n == 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "live_record_notify: key_file \"%V\" must hold "
+                           "a key of 1 to 1023 bytes", &name);
+        return NGX_ERROR;
+    }
+
+    key->len = n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_live_record_notify_init(ngx_cycle_t *cycle,
+    ngx_live_record_main_conf_t *lmcf)
+{
+    u_char                    *p;
+    ngx_live_record_notify_t  *nt;
+
+    nt = ngx_pcalloc(cycle->pool, sizeof(ngx_live_record_notify_t));
+    if (nt == NULL) {
+        return NGX_ERROR;
+    }
+
+    nt->curl = ngx_live_record_curl_create(cycle);
+    if (nt->curl == NULL) {
+        return NGX_ERROR;
+    }
+
+    nt->log = cycle->log;
+    ngx_queue_init(&nt->jobs);
+
+    p = ngx_pnalloc(cycle->pool, 2 * (lmcf->spool.len + sizeof("/notify/x")));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    nt->dir.data = p;
+    p = ngx_sprintf(p, "%V/notify/%Z", &lmcf->spool);
+    nt->dir.len = p - nt->dir.data - 1;
+
+    nt->dead.data = p;
+    p = ngx_sprintf(p, "%V/dead/%Z", &lmcf->spool);
+    nt->dead.len = p - nt->dead.data - 1;
+
+    if (ngx_live_record_create_dirs(nt->dir.data, cycle->log) != NGX_OK
+        || ngx_live_record_create_dirs(nt->dead.data, cycle->log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    nt->dir.len--;      /* no trailing slash */
+    nt->dead.len--;
+
+    nt->scan.handler = ngx_live_record_notify_scan;
+    nt->scan.data = lmcf;
+    nt->scan.log = cycle->log;
+    nt->scan.cancelable = 1;
+
+    lmcf->notify = nt;
+
+    /* what earlier workers left is picked up at once */
+    ngx_live_record_notify_scan(&nt->scan);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
+    ngx_array_t *receivers, const char *type, cJSON *event)
+{
+    u_char                       id[NGX_INT64_LEN * 2 + 256], *p;
+    char                        *text;
+    ngx_str_t                    sid, body;
+    ngx_uint_t                   i;
+    ngx_time_t                  *tp;
+    ngx_live_record_notify_t    *nt;
+    ngx_live_record_receiver_t **rcv;
+
+    nt = lmcf->notify;
+
+    if (nt == NULL || receivers == NULL || receivers->nelts == 0) {
+        cJSON_Delete(event);
+        return NGX_DECLINED;
+    }
+
+    /* unique across nodes, stable across retries */
+
+    tp = ngx_timeofday();
+    p = ngx_snprintf(id, sizeof(id) - 1, "%T%03M-%V-%P-%ui", tp->sec,
+                     tp->msec, &lmcf->node_id, ngx_pid, ++nt->seq);
+    sid.data = id;
+    sid.len = p - id;
+    *p = '\0';
+
+    if (cJSON_AddStringToObject(event, "event_id", (char *) id) == NULL
+        || cJSON_AddStringToObject(event, "event_type", type) == NULL
+        || cJSON_AddNumberToObject(event, "t", (double) tp->sec) == NULL)
+    {
+        cJSON_Delete(event);
+        return NGX_ERROR;
+    }
+
+    text = cJSON_PrintUnformatted(event);
+    cJSON_Delete(event);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    body.data = (u_char *) text;
+    body.len = ngx_strlen(text);
+
+    rcv = receivers->elts;
+
+    for (i = 0; i < receivers->nelts; i++) {
+        (void) ngx_live_record_job_create(lmcf, rcv[i], &sid, &body, NULL);
+    }
+
+    cJSON_free(text);
+
+    return NGX_OK;
+}
+
+
+static ngx_live_record_job_t *
+ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_receiver_t *rcv, ngx_str_t *id, ngx_str_t *body,
+    ngx_str_t *name)
+{
+    u_char                    *p;
+    ngx_pool_t                *pool;
+    ngx_live_record_job_t     *job;
+    ngx_live_record_notify_t  *nt;
+
+    nt = lmcf->notify;
+
+    pool = ngx_create_pool(1024, nt->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    job = ngx_pcalloc(pool, sizeof(ngx_live_record_job_t));
+    if (job == NULL) {
+        goto failed;
+    }
+
+    job->pool = pool;
+    job->lmcf = lmcf;
+    job->rcv = rcv;
+    job->t = ngx_time();
+    job->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
+
+    job->id.data = ngx_pstrdup(pool, id);
+    job->id.len = id->len;
+    job->body.data = ngx_pstrdup(pool, body);
+    job->body.len = body->len;
+
+    if (job->id.data == NULL || job->body.data == NULL) {
+        goto failed;
+    }
+
+    job->path = ngx_pnalloc(pool, nt->dir.len + 2 * NGX_INT_T_LEN
+                                  + id->len + sizeof("/..json"));
+    if (job->path == NULL) {
+        goto failed;
+    }
+
+    if (name) {
+        p = ngx_sprintf(job->path, "%V/%V%Z", &nt->dir, name);
+
+    } else {
+        p = ngx_sprintf(job->path, "%V/%P.%V.%ui.json%Z", &nt->dir, ngx_pid,
+                        id, ++nt->seq);
+    }
+
+    job->name.data = job->path + nt->dir.len + 1;
+    job->name.len = p - 1 - job->name.data;
+
+    job->retry.handler = ngx_live_record_job_retry;
+    job->retry.data = job;
+    job->retry.log = nt->log;
+    job->retry.cancelable = 1;
+
+    if (name == NULL && ngx_live_record_job_spool(job) != NGX_OK) {
+        /* not durable, but still worth sending now */
+        ngx_log_error(NGX_LOG_CRIT, nt->log, 0,
+                      "live record: notify event %V to \"%V\" is not "
+                      "spooled, it is lost if nginx stops before delivery",
+                      &job->id, &rcv->url);
+    }
+
+    ngx_queue_insert_tail(&nt->jobs, &job->queue);
+
+    ngx_live_record_job_send(job);
+
+    return job;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NULL;
+}
+
+
+/* "URL\n" then the body: enough to send it again after a restart */
+
+static ngx_int_t
+ngx_live_record_job_spool(ngx_live_record_job_t *job)
+{
+    u_char      *tmp;
+    size_t       len;
+    ssize_t      n;
+    ngx_fd_t     fd;
+    ngx_err_t    err;
+    ngx_uint_t   ok;
+
+    len = ngx_strlen(job->path);
+
+    tmp = ngx_pnalloc(job->pool, len + sizeof(".tmp"));
+    if (tmp == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(tmp, "%s.tmp%Z", job->path);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", tmp);
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(fd, job->rcv->url.data, job->rcv->url.len);
+    ok = (n == (ssize_t) job->rcv->url.len);
+
+    if (ok) {
+        n = ngx_write_fd(fd, "\n", 1);
+        ok = (n == 1);
+    }
+
+    if (ok) {
+        n = ngx_write_fd(fd, job->body.data, job->body.len);
+        ok = (n == (ssize_t) job->body.len);
+    }
+
+    err = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ok = 0;
+    }
+
+    if (!ok || ngx_rename_file(tmp, job->path) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
+                      "live record: writing the spool file \"%s\" failed",
+                      job->path);
+        (void) ngx_delete_file(tmp);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_job_send(ngx_live_record_job_t *job)
+{
+    u_char                     *p, sig[2 * EVP_MAX_MD_SIZE + 1];
+    ngx_str_t                  *h, ts;
+    ngx_live_record_notify_t   *nt;
+    ngx_live_record_request_t  *r;
+
+    nt = job->lmcf->notify;
+
+    r = ngx_live_record_request_create(job->pool);
+    if (r == NULL) {
+        ngx_live_record_job_failed(job, (u_char *) "out of memory");
+        return;
+    }
+
+    r->headers = ngx_array_create(job->pool, 4, sizeof(ngx_str_t));
+    if (r->headers == NULL) {
+        ngx_live_record_job_failed(job, (u_char *) "out of memory");
+        return;
+    }
+
+    h = ngx_array_push_n(r->headers, 4);
+    p = ngx_pnalloc(job->pool, 256 + job->id.len + sizeof(sig));
+
+    if (h == NULL || p == NULL) {
+        ngx_live_record_job_failed(job, (u_char *) "out of memory");
+        return;
+    }
+
+    /* the timestamp of this attempt is signed with the body */
+
+    ts.data = p;
+    p = ngx_sprintf(p, "%T", ngx_time());
+    ts.len = p - ts.data;
+
+    ngx_str_set(&h[0], "Content-Type: application/json");
+
+    h[1].data = p;
+    p = ngx_sprintf(p, "X-Live-Record-Event-Id: %V", &job->id);
+    h[1].len = p - h[1].data;
+
+    h[2].data = p;
+    p = ngx_sprintf(p, "X-Live-Record-Timestamp: %V", &ts);
+    h[2].len = p - h[2].data;
+
+    r->headers->nelts = 3;
+
+    if (job->rcv->key.len) {
+        if (ngx_live_record_hmac_sha256_hex(&job->rcv->key, &ts, &job->body,
+                                            sig)
+            != NGX_OK)
+        {
+            ngx_live_record_job_failed(job, (u_char *) "signing failed");
+            return;
+        }
+
+        h[3].data = p;
+        p = ngx_sprintf(p, "X-Live-Record-Signature: sha256=%s", sig);
+        h[3].len = p - h[3].data;
+        r->headers->nelts = 4;
+    }
+
+    ngx_str_set(&r->method, "POST");
+    r->url = job->rcv->url;
+    r->body = job->body;
+    r->timeout = job->rcv->timeout;
+    r->connect_timeout = job->rcv->timeout;
+    r->max_response = 4096;
+    r->handler = ngx_live_record_job_done;
+    r->data = job;
+    r->log = nt->log;
+
+    job->req = r;
+    job->attempts++;
+
+    if (ngx_live_record_request_start(nt->curl, r) != NGX_OK) {
+        job->req = NULL;
+        ngx_live_record_job_failed(job, (u_char *) "request not started");
+    }
+}
+
+
+static void
+ngx_live_record_job_done(ngx_live_record_request_t *r)
+{
+    ngx_live_record_job_t *job = r->data;
+
+    u_char                     why[NGX_MAX_ERROR_STR];
+    ngx_live_record_notify_t  *nt;
+
+    nt = job->lmcf->notify;
+    job->req = NULL;
+
+    if (r->rc == NGX_OK && r->status >= 200 && r->status < 300) {
+        ngx_log_error(NGX_LOG_INFO, nt->log, 0,
+                      "live record: notify event %V delivered to \"%V\" "
+                      "(status %l, attempt %ui)",
+                      &job->id, &job->rcv->url, r->status, job->attempts);
+
+        if (ngx_delete_file(job->path) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
+                          "live record: " ngx_delete_file_n " \"%s\" failed",
+                          job->path);
+        }
+
+        ngx_live_record_job_free(job);
+        return;
+    }
+
+    if (r->rc == NGX_OK) {
+        *ngx_snprintf(why, sizeof(why) - 1, "status %l", r->status) = '\0';
+
+    } else {
+        *ngx_snprintf(why, sizeof(why) - 1, "%s", r->error) = '\0';
+    }
+
+    ngx_live_record_job_failed(job, why);
+}
+
+
+static void
+ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
+{
+    u_char                    *dead, *err;
+    size_t                     len;
+    ngx_fd_t                   fd;
+    ngx_live_record_notify_t  *nt;
+
+    nt = job->lmcf->notify;
+
+    if (ngx_time() - job->t < (time_t) (job->lmcf->notify_retry / 1000)) {
+        ngx_log_error(NGX_LOG_WARN, nt->log, 0,
+                      "live record: notify event %V to \"%V\" failed (%s), "
+                      "attempt %ui, retry in %M ms",
+                      &job->id, &job->rcv->url, why, job->attempts,
+                      job->backoff);
+
+        ngx_add_timer(&job->retry, job->backoff);
+        job->backoff = ngx_min(2 * job->backoff, NGX_LIVE_RECORD_BACKOFF_MAX);
+        return;
+    }
+
+    /* given up: the event and why go to the dead-letter directory */
+
+    len = nt->dead.len + job->name.len + sizeof("/.error");
+
+    dead = ngx_pnalloc(job->pool, 2 * len);
+    if (dead == NULL) {
+        ngx_live_record_job_free(job);
+        return;
+    }
+
+    err = ngx_sprintf(dead, "%V/%V%Z", &nt->dead, &job->name);
+    ngx_sprintf(err, "%V/%V.error%Z", &nt->dead, &job->name);
+
+    if (ngx_rename_file(job->path, dead) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
+                      "live record: " ngx_rename_file_n " \"%s\" to \"%s\" "
+                      "failed", job->path, dead);
+    }
+
+    fd = ngx_open_file(err, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd != NGX_INVALID_FILE) {
+        (void) ngx_write_fd(fd, why, ngx_strlen(why));
+        (void) ngx_write_fd(fd, "\n", 1);
+        (void) ngx_close_file(fd);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, nt->log, 0,
+                  "live record: notify event %V to \"%V\" given up after "
+                  "%ui attempts (%s), moved to \"%s\"",
+                  &job->id, &job->rcv->url, job->attempts, why, dead);
+
+    ngx_live_record_job_free(job);
+}
+
+
+static void
+ngx_live_record_job_retry(ngx_event_t *ev)
+{
+    ngx_live_record_job_send(ev->data);
+}
+
+
+static void
+ngx_live_record_job_free(ngx_live_record_job_t *job)
+{
+    if (job->retry.timer_set) {
+        ngx_del_timer(&job->retry);
+    }
+
+    if (job->req) {
+        ngx_live_record_request_cancel(job->req);
+    }
+
+    ngx_queue_remove(&job->queue);
+    ngx_destroy_pool(job->pool);
+}
+
+
+/*
+ * Spool files are named "PID.EVENT.N.json" after the worker that sends
+ * them.  Those of a worker that is gone (crash, restart, reload) are taken
+ * over by renaming them to this worker's pid: a rename is atomic, so each
+ * file gets one new owner and no event is sent twice at once.
+ */
+
+static void
+ngx_live_record_notify_scan(ngx_event_t *ev)
+{
+    ngx_live_record_main_conf_t *lmcf = ev->data;
+
+    u_char                    *dot;
+    ngx_dir_t                  dir;
+    ngx_str_t                  name;
+    ngx_pid_t                  pid;
+    ngx_live_record_notify_t  *nt;
+
+    nt = lmcf->notify;
+
+    if (ngx_open_dir(&nt->dir, &dir) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
+                      "live record: " ngx_open_dir_n " \"%V\" failed",
+                      &nt->dir);
+        goto next;
+    }
+
+    while (ngx_read_dir(&dir) == NGX_OK) {
+        name.data = ngx_de_name(&dir);
+        name.len = ngx_de_namelen(&dir);
+
+        if (name.len < sizeof("1.x.json") - 1
+            || ngx_strncmp(name.data + name.len - 5, ".json", 5) != 0)
+        {
+            continue;
+        }
+
+        dot = ngx_strlchr(name.data, name.data + name.len, '.');
+        pid = dot ? ngx_atoi(name.data, dot - name.data) : NGX_ERROR;
+
+        if (pid <= 0) {
+            continue;
+        }
+
+        /* at start, even files of this pid are an earlier worker's */
+
+        if (pid == ngx_pid ? nt->scanned : ngx_live_record_owner_alive(pid)) {
+            continue;
+        }
+
+        (void) ngx_live_record_notify_claim(lmcf, &name);
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    nt->scanned = 1;
+
+next:
+
+    if (!ngx_exiting && !ngx_terminate) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_SCAN_MS);
+    }
+}
+
+
+static ngx_int_t
+ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *name)
+{
+    u_char                      *from, *to, *p, *nl, *rest;
+    u_char                       buf[65536];
+    ssize_t                      n;
+    ngx_fd_t                     fd;
+    ngx_str_t                    url, body, id, newname;
+    ngx_live_record_notify_t    *nt;
+    ngx_live_record_receiver_t  *rcv;
+
+    nt = lmcf->notify;
+
+    rest = ngx_strlchr(name->data, name->data + name->len, '.') + 1;
+
+    from = ngx_alloc(2 * (nt->dir.len + name->len + NGX_INT_T_LEN + 4),
+                     nt->log);
+    if (from == NULL) {
+        return NGX_ERROR;
+    }
+
+    to = ngx_sprintf(from, "%V/%V%Z", &nt->dir, name);
+    p = ngx_sprintf(to, "%V/%P.%*s%Z", &nt->dir, ngx_pid,
+                    name->data + name->len - rest, rest);
+
+    if (ngx_strcmp(from, to) != 0 && ngx_rename_file(from, to) != 0) {
+        /* another worker was faster */
+        ngx_free(from);
+        return NGX_DECLINED;
+    }
+
+    fd = ngx_open_file(to, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    n = (fd == NGX_INVALID_FILE) ? -1 : ngx_read_fd(fd, buf, sizeof(buf));
+
+    if (fd != NGX_INVALID_FILE) {
+        ngx_close_file(fd);
+    }
+
+    nl = (n > 0) ? ngx_strlchr(buf, buf + n, '\n') : NULL;
+
+    if (nl == NULL || n == sizeof(buf)) {
+        ngx_log_error(NGX_LOG_CRIT, nt->log, 0,
+                      "live record: spool file \"%s\" is unreadable, left "
+                      "in place", to);
+        ngx_free(from);
+        return NGX_ERROR;
+    }
+
+    url.data = buf;
+    url.len = nl - buf;
+    body.data = nl + 1;
+    body.len = buf + n - body.data;
+
+    /* "PID.EVENT.N.json": the event id is between the first and last dots */
+
+    newname.data = to + nt->dir.len + 1;
+    newname.len = p - 1 - newname.data;
+
+    id.data = ngx_strlchr(newname.data, newname.data + newname.len, '.') + 1;
+    id.len = newname.data + newname.len - sizeof(".json") + 1 - id.data;
+
+    while (id.len && id.data[id.len - 1] != '.') {
+        id.len--;
+    }
+
+    id.len = id.len ? id.len - 1 : 0;
+
+    rcv = ngx_live_record_find_receiver(lmcf, &url);
+
+    if (rcv == NULL) {
+        ngx_log_error(NGX_LOG_WARN, nt->log, 0,
+                      "live record: spooled notify event %V is for \"%V\", "
+                      "which is no longer configured; left in \"%s\"",
+                      &id, &url, to);
+        ngx_free(from);
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, nt->log, 0,
+                  "live record: spooled notify event %V to \"%V\" resent",
+                  &id, &url);
+
+    (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &newname);
+
+    ngx_free(from);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_live_record_owner_alive(ngx_pid_t pid)
+{
+    u_char    path[64], comm[16];
+    ssize_t   n;
+    ngx_fd_t  fd;
+
+    if (kill(pid, 0) == -1 && ngx_errno == ESRCH) {
+        return 0;
+    }
+
+    /* a pid taken over by some other program is not an owner */
+
+    ngx_sprintf(path, "/proc/%P/comm%Z", pid);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 1;
+    }
+
+    n = ngx_read_fd(fd, comm, sizeof(comm));
+    ngx_close_file(fd);
+
+    return n >= 5 && ngx_strncmp(comm, "nginx", 5) == 0;
+}
+
+
+static ngx_live_record_receiver_t *
+ngx_live_record_find_receiver(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *url)
+{
+    ngx_uint_t                    i;
+    ngx_live_record_receiver_t  **rcv;
+
+    rcv = lmcf->receivers.elts;
+
+    for (i = 0; i < lmcf->receivers.nelts; i++) {
+        if (rcv[i]->url.len == url->len
+            && ngx_strncmp(rcv[i]->url.data, url->data, url->len) == 0)
+        {
+            return rcv[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_live_record_hmac_sha256_hex(ngx_str_t *key, ngx_str_t *msg1,
+    ngx_str_t *msg2, u_char *hex)
+{
+    u_char        *msg, *p, md[EVP_MAX_MD_SIZE];
+    unsigned int   len;
+
+    /* HMAC(key, msg1 + "." + msg2) */
+
+    msg = ngx_alloc(msg1->len + 1 + msg2->len, ngx_cycle->log);
+    if (msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(msg, msg1->data, msg1->len);
+    *p++ = '.';
+    p = ngx_cpymem(p, msg2->data, msg2->len);
+
+    len = 0;
+
+    if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, p - msg, md, &len)
+        == NULL)
+    {
+        ngx_free(msg);
+        return NGX_ERROR;
+    }
+
+    ngx_free(msg);
+
+    *ngx_hex_dump(hex, md, len) = '\0';
+
+    return NGX_OK;
+}
