@@ -369,63 +369,28 @@ static ngx_int_t
 ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
     ngx_uint_t final, ngx_log_t *log)
 {
-    u_char     *text, *path, *tmp;
-    size_t      len, n;
-    ssize_t     written;
-    ngx_fd_t    fd;
+    u_char     *path;
+    ngx_str_t   text;
     ngx_int_t   rc;
 
-    text = ngx_live_record_hls_render(p, final, &len);
-    if (text == NULL) {
+    text.data = ngx_live_record_hls_render(p, final, &text.len);
+    if (text.data == NULL) {
         return NGX_ERROR;
     }
 
-    n = p->files[NGX_LIVE_RECORD_HLS].work.len;
-
-    path = ngx_alloc(2 * (n + sizeof("/" NGX_LIVE_RECORD_PLAYLIST ".tmp")),
-                     log);
+    path = ngx_alloc(p->files[NGX_LIVE_RECORD_HLS].work.len
+                     + sizeof("/" NGX_LIVE_RECORD_PLAYLIST), log);
     if (path == NULL) {
-        ngx_free(text);
+        ngx_free(text.data);
         return NGX_ERROR;
     }
 
-    tmp = ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
-                      &p->files[NGX_LIVE_RECORD_HLS].work);
-    ngx_sprintf(tmp, "%s.tmp%Z", path);
+    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
+                &p->files[NGX_LIVE_RECORD_HLS].work);
 
-    rc = NGX_ERROR;
+    rc = ngx_live_record_write_atomic(path, &text, 1, log);
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": " ngx_open_file_n " \"%s\" failed",
-                      &p->st.label, tmp);
-        goto done;
-    }
-
-    written = ngx_write_fd(fd, text, len);
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR || written != (ssize_t) len) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": writing \"%s\" failed",
-                      &p->st.label, tmp);
-        goto done;
-    }
-
-    if (ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": " ngx_rename_file_n
-                      " \"%s\" to \"%s\" failed", &p->st.label, tmp, path);
-        goto done;
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    ngx_free(text);
+    ngx_free(text.data);
     ngx_free(path);
 
     return rc;

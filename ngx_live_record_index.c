@@ -186,81 +186,61 @@ ngx_live_record_local_url(ngx_live_record_part_t *p, ngx_uint_t format)
 }
 
 
-/* runs in a thread: the entry is written under a temporary name first */
+/* runs in a thread */
 
 ngx_int_t
 ngx_live_record_index_write(ngx_live_record_part_t *p, ngx_uint_t format,
     ngx_log_t *log)
 {
-    char                    *text;
-    u_char                  *path, *tmp;
-    size_t                   len;
-    cJSON                   *o;
-    ssize_t                  n;
-    ngx_fd_t                 fd;
-    ngx_int_t                rc;
-    ngx_live_record_file_t  *f;
-
-    f = &p->files[format];
+    cJSON      *o;
+    ngx_int_t   rc;
 
     o = ngx_live_record_entry_json(p, format);
     if (o == NULL) {
         return NGX_ERROR;
     }
 
-    text = cJSON_Print(o);
+    rc = ngx_live_record_index_put(&p->lmcf->index, &p->st.label,
+                                   &p->files[format].file_id, o, log);
+
     cJSON_Delete(o);
 
-    if (text == NULL) {
+    return rc;
+}
+
+
+ngx_int_t
+ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
+    ngx_str_t *file_id, cJSON *entry, ngx_log_t *log)
+{
+    u_char     *path;
+    ngx_str_t   text;
+    ngx_int_t   rc;
+
+    text.data = (u_char *) cJSON_Print(entry);
+    if (text.data == NULL) {
         return NGX_ERROR;
     }
 
-    len = p->lmcf->index.len + p->st.label.len + f->file_id.len
-          + sizeof("//.json.tmp");
+    text.len = ngx_strlen(text.data);
 
-    path = ngx_alloc(2 * len, log);
+    path = ngx_alloc(index->len + label->len + file_id->len
+                     + sizeof("//.json"), log);
     if (path == NULL) {
-        cJSON_free(text);
+        cJSON_free(text.data);
         return NGX_ERROR;
     }
 
-    tmp = ngx_sprintf(path, "%V/%V/%V.json%Z", &p->lmcf->index,
-                      &p->st.label, &f->file_id);
-    ngx_sprintf(tmp, "%s.tmp%Z", path);
+    ngx_sprintf(path, "%V/%V/%V.json%Z", index, label, file_id);
 
-    rc = NGX_ERROR;
+    rc = ngx_live_record_create_dirs(path, log);
 
-    if (ngx_live_record_create_dirs(path, log) != NGX_OK) {
-        goto done;
+    if (rc == NGX_OK) {
+        rc = ngx_live_record_write_atomic(path, &text, 1, log);
     }
-
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: " ngx_open_file_n " \"%s\" failed", tmp);
-        goto done;
-    }
-
-    len = ngx_strlen(text);
-    n = ngx_write_fd(fd, text, len);
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR || n != (ssize_t) len
-        || ngx_rename_file(tmp, path) == NGX_FILE_ERROR)
-    {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: writing the index entry \"%s\" failed",
-                      path);
-        (void) ngx_delete_file(tmp);
-        goto done;
-    }
-
-    rc = NGX_OK;
-
-done:
 
     ngx_free(path);
-    cJSON_free(text);
+    cJSON_free(text.data);
 
     return rc;
 }

@@ -415,58 +415,13 @@ failed:
 static ngx_int_t
 ngx_live_record_job_spool(ngx_live_record_job_t *job)
 {
-    u_char      *tmp;
-    size_t       len;
-    ssize_t      n;
-    ngx_fd_t     fd;
-    ngx_err_t    err;
-    ngx_uint_t   ok;
+    ngx_str_t  data[3];
 
-    len = ngx_strlen(job->path);
+    data[0] = job->rcv->url;
+    ngx_str_set(&data[1], "\n");
+    data[2] = job->body;
 
-    tmp = ngx_pnalloc(job->pool, len + sizeof(".tmp"));
-    if (tmp == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(tmp, "%s.tmp%Z", job->path);
-
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                      "live record: " ngx_open_file_n " \"%s\" failed", tmp);
-        return NGX_ERROR;
-    }
-
-    n = ngx_write_fd(fd, job->rcv->url.data, job->rcv->url.len);
-    ok = (n == (ssize_t) job->rcv->url.len);
-
-    if (ok) {
-        n = ngx_write_fd(fd, "\n", 1);
-        ok = (n == 1);
-    }
-
-    if (ok) {
-        n = ngx_write_fd(fd, job->body.data, job->body.len);
-        ok = (n == (ssize_t) job->body.len);
-    }
-
-    err = ngx_errno;
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ok = 0;
-    }
-
-    if (!ok || ngx_rename_file(tmp, job->path) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, err,
-                      "live record: writing the spool file \"%s\" failed",
-                      job->path);
-        (void) ngx_delete_file(tmp);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_live_record_write_atomic(job->path, data, 3, ngx_cycle->log);
 }
 
 

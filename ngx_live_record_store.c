@@ -481,6 +481,71 @@ ngx_live_record_copy_dir(u_char *src, u_char *dst, ngx_log_t *log)
 }
 
 
+/*
+ * Writes a small file so that readers see the old content or the new, never
+ * a part: the data goes to PATH.tmp, which is then renamed to PATH.
+ */
+
+ngx_int_t
+ngx_live_record_write_atomic(u_char *path, ngx_str_t *data, ngx_uint_t n,
+    ngx_log_t *log)
+{
+    u_char      *tmp;
+    size_t       len;
+    ssize_t      written;
+    ngx_fd_t     fd;
+    ngx_err_t    err;
+    ngx_uint_t   i, ok;
+
+    len = ngx_strlen(path);
+
+    tmp = ngx_alloc(len + sizeof(".tmp"), log);
+    if (tmp == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(tmp, path, len), ".tmp", sizeof(".tmp"));
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", tmp);
+        ngx_free(tmp);
+        return NGX_ERROR;
+    }
+
+    ok = 1;
+    err = 0;
+
+    for (i = 0; ok && i < n; i++) {
+        written = ngx_write_fd(fd, data[i].data, data[i].len);
+        ok = (written == (ssize_t) data[i].len);
+        err = ngx_errno;
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ok = 0;
+        err = ngx_errno;
+    }
+
+    if (ok && ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
+        ok = 0;
+        err = ngx_errno;
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "live record: writing \"%s\" failed", path);
+        (void) ngx_delete_file(tmp);
+    }
+
+    ngx_free(tmp);
+
+    return ok ? NGX_OK : NGX_ERROR;
+}
+
+
 /* a file, or a directory of files (an hls recording) */
 
 ngx_int_t
