@@ -52,6 +52,7 @@ typedef struct {
     ngx_str_t                   region;
     ngx_str_t                   userpwd;        /* s3 "key:secret" */
     ngx_array_t                *headers;        /* ngx_str_t */
+    size_t                      part_size;      /* s3 multipart */
 } ngx_live_record_store_t;
 
 
@@ -98,6 +99,8 @@ typedef struct {
     ngx_array_t                 receivers;      /* receiver * */
     ngx_array_t                 remote;         /* store * */
     void                       *notify;         /* per-worker state */
+    void                       *curl;
+    ngx_queue_t                 uploads;
 } ngx_live_record_main_conf_t;
 
 
@@ -202,6 +205,7 @@ ngx_int_t ngx_live_record_hls_resume(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st, int64_t base);
 void ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf);
 off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
+ngx_uint_t ngx_live_record_hls_segments(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
 void ngx_live_record_busy_handler(ngx_event_t *ev);

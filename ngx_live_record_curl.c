@@ -14,6 +14,7 @@
 #define NGX_LIVE_RECORD_CURL_HEADERS     16384
 #define NGX_LIVE_RECORD_CURL_CHUNK       65536
 #define NGX_LIVE_RECORD_CURL_MIN_BUF     4096
+#define NGX_LIVE_RECORD_CURL_CACHE       32      /* idle connections kept */
 
 
 /*
@@ -33,6 +34,7 @@ struct ngx_live_record_curl_s {
     ngx_queue_t                sockets;   /* watched */
     ngx_uint_t                 active;
     ngx_uint_t                 nsockets;
+    unsigned                   failed:1;
     unsigned                   destroyed:1;
 };
 
@@ -53,6 +55,9 @@ static void ngx_live_record_curl_timer_handler(ngx_event_t *ev);
 static void ngx_live_record_curl_event_handler(ngx_event_t *ev);
 static void ngx_live_record_curl_action(ngx_live_record_curl_t *curl,
     curl_socket_t s, int mask);
+static void ngx_live_record_curl_fail(ngx_live_record_curl_t *curl,
+    CURL *easy);
+static void ngx_live_record_curl_failed(ngx_live_record_curl_t *curl);
 static void ngx_live_record_curl_check(ngx_live_record_curl_t *curl);
 
 static void ngx_live_record_request_cleanup(void *data);
@@ -137,6 +142,8 @@ ngx_live_record_curl_create(ngx_cycle_t *cycle)
     (void) curl_multi_setopt(curl->multi, CURLMOPT_TIMERFUNCTION,
                              ngx_live_record_curl_timer);
     (void) curl_multi_setopt(curl->multi, CURLMOPT_TIMERDATA, curl);
+    (void) curl_multi_setopt(curl->multi, CURLMOPT_MAXCONNECTS,
+                             (long) NGX_LIVE_RECORD_CURL_CACHE);
 
     return curl;
 }
@@ -196,7 +203,11 @@ ngx_live_record_curl_cleanup(void *data)
 }
 
 
-/* CURLMOPT_SOCKETFUNCTION */
+/*
+ * CURLMOPT_SOCKETFUNCTION.  It never returns -1: libcurl 7.88 would mark
+ * the whole multi handle dead and stop its timers.  A socket nginx cannot
+ * watch fails its own transfer, once curl_multi_socket_action() returns.
+ */
 
 static int
 ngx_live_record_curl_socket(CURL *easy, curl_socket_t s, int what,
@@ -208,8 +219,9 @@ ngx_live_record_curl_socket(CURL *easy, curl_socket_t s, int what,
 
     c = socketp;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, curl->log, 0,
-                   "live record curl: socket %d what %d conn %p", s, what, c);
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, curl->log, 0,
+                   "live record curl: socket %d what %d conn %p sockets %ui",
+                   s, what, c, curl->nsockets);
 
     if (what == CURL_POLL_REMOVE) {
         if (c != NULL) {
@@ -219,33 +231,37 @@ ngx_live_record_curl_socket(CURL *easy, curl_socket_t s, int what,
         return 0;
     }
 
-    if (c == NULL) {
-        if (curl->destroyed) {
-            return -1;
-        }
+    if (curl->destroyed) {
+        return 0;
+    }
 
+    if (c == NULL) {
         c = ngx_live_record_curl_get_connection(curl, s);
         if (c == NULL) {
-            return -1;
+            goto failed;
         }
 
         if (curl_multi_assign(curl->multi, s, c) != CURLM_OK) {
             ngx_log_error(NGX_LOG_ALERT, curl->log, 0,
                           "live record: curl_multi_assign() failed");
             ngx_live_record_curl_free_connection(curl, c, 0);
-            return -1;
+            goto failed;
         }
     }
 
     if (ngx_live_record_curl_watch(c->read, what & CURL_POLL_IN,
                                    NGX_READ_EVENT)
-        != NGX_OK
-        || ngx_live_record_curl_watch(c->write, what & CURL_POLL_OUT,
+        == NGX_OK
+        && ngx_live_record_curl_watch(c->write, what & CURL_POLL_OUT,
                                       NGX_WRITE_EVENT)
-           != NGX_OK)
+           == NGX_OK)
     {
-        return -1;
+        return 0;
     }
+
+failed:
+
+    ngx_live_record_curl_fail(curl, easy);
 
     return 0;
 }
@@ -301,12 +317,29 @@ ngx_live_record_curl_get_connection(ngx_live_record_curl_t *curl,
 }
 
 
-/* the fd stays libcurl's: only nginx's interest in it goes */
+/* the fd is libcurl's: only nginx's interest in it goes */
 
 static void
 ngx_live_record_curl_free_connection(ngx_live_record_curl_t *curl,
     ngx_connection_t *c, ngx_uint_t flags)
 {
+    if (flags == 0
+        && (c->read->active || c->write->active)
+        && fcntl(c->fd, F_GETFD) == -1
+        && ngx_errno == NGX_EBADF)
+    {
+        /*
+         * libcurl 7.88 closes a socket whose connect timed out before it
+         * says CURL_POLL_REMOVE; the close took it out of epoll already
+         */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, curl->log, 0,
+                       "live record curl: socket %d closed before removal",
+                       c->fd);
+
+        flags = NGX_CLOSE_EVENT;
+    }
+
     ngx_queue_remove(&c->queue);
     curl->nsockets--;
 
@@ -460,7 +493,62 @@ ngx_live_record_curl_action(ngx_live_record_curl_t *curl, curl_socket_t s,
                       curl_multi_strerror(mc));
     }
 
+    if (curl->failed) {
+        ngx_live_record_curl_failed(curl);
+    }
+
     ngx_live_record_curl_check(curl);
+}
+
+
+static void
+ngx_live_record_curl_fail(ngx_live_record_curl_t *curl, CURL *easy)
+{
+    char                       *p;
+    ngx_live_record_request_t  *r;
+
+    p = NULL;
+
+    if (easy) {
+        (void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
+    }
+
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, curl->log, 0,
+                      "live record: socket of no request left unwatched");
+        return;
+    }
+
+    r = (ngx_live_record_request_t *) p;
+
+    r->failed = 1;
+    curl->failed = 1;
+}
+
+
+/* a handler may start and cancel others: the walk starts over each time */
+
+static void
+ngx_live_record_curl_failed(ngx_live_record_curl_t *curl)
+{
+    ngx_queue_t                *q;
+    ngx_live_record_request_t  *r;
+
+    curl->failed = 0;
+
+again:
+
+    for (q = ngx_queue_head(&curl->requests);
+         q != ngx_queue_sentinel(&curl->requests);
+         q = ngx_queue_next(q))
+    {
+        r = ngx_queue_data(q, ngx_live_record_request_t, queue);
+
+        if (r->failed) {
+            ngx_live_record_request_finish(r, CURLE_COULDNT_CONNECT);
+            goto again;
+        }
+    }
 }
 
 
@@ -573,14 +661,7 @@ ngx_live_record_request_start(ngx_live_record_curl_t *curl,
     r->body_sent = 0;
     r->file_err = 0;
     r->file_short = 0;
-
-    if (r->response.data == NULL) {
-        r->response_size = 0;
-    }
-
-    if (r->response_headers.data == NULL) {
-        r->headers_size = 0;
-    }
+    r->failed = 0;
 
     r->easy = curl_easy_init();
     if (r->easy == NULL) {
@@ -812,10 +893,14 @@ ngx_live_record_request_method(ngx_live_record_request_t *r)
 
 
 /*
- * The caller's headers, then "Expect:" against 100-continue.  With SigV4
- * for s3 and no x-<provider>-content-sha256 of the caller's, libcurl 7.88
- * would sign the hash of an empty payload for a body it reads through the
- * read function: the payload is declared UNSIGNED-PAYLOAD instead.
+ * The caller's headers, then "Expect:" against 100-continue.
+ *
+ * With SigV4, libcurl 7.88 signs every header it is given, "Expect:"
+ * included, though it sends none: the signature would not match, so
+ * 100-continue stays, which S3 answers.  And for s3 with no
+ * x-<provider>-content-sha256 of the caller's, it would sign the hash of
+ * an empty payload for a body it reads through the read function: the
+ * payload is declared UNSIGNED-PAYLOAD instead.
  */
 
 static ngx_int_t
@@ -840,13 +925,14 @@ ngx_live_record_request_headers(ngx_live_record_request_t *r)
         }
     }
 
-    if (ngx_live_record_request_add_header(r, (u_char *) "Expect:", 0, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     if (r->aws_sigv4.len == 0) {
+        if (ngx_live_record_request_add_header(r, (u_char *) "Expect:", 0,
+                                               NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         goto done;
     }
 
@@ -1039,6 +1125,10 @@ ngx_live_record_request_finish(ngx_live_record_request_t *r, CURLcode result)
     r->status = status;
     r->upload_bytes = up;
 
+    /* libcurl writes to r->error no more */
+
+    ngx_live_record_request_stop(r);
+
     if (result == CURLE_OK) {
         r->rc = NGX_OK;
 
@@ -1047,7 +1137,13 @@ ngx_live_record_request_finish(ngx_live_record_request_t *r, CURLcode result)
 
         last = r->error + CURL_ERROR_SIZE - 1;
 
-        if (r->file_err) {
+        if (r->failed) {
+            p = ngx_snprintf(r->error, last - r->error,
+                             "nginx cannot watch the socket "
+                             "(worker_connections are not enough?)");
+            *p = '\0';
+
+        } else if (r->file_err) {
             p = ngx_snprintf(r->error, last - r->error,
                              "pread() \"%s\" failed (%d: ",
                              r->file, r->file_err);
@@ -1071,8 +1167,6 @@ ngx_live_record_request_finish(ngx_live_record_request_t *r, CURLcode result)
     ngx_log_debug5(NGX_LOG_DEBUG_EVENT, r->log, 0,
                    "live record curl: done %p \"%V\" rc:%i status:%l \"%s\"",
                    r, &r->url, r->rc, status, r->error);
-
-    ngx_live_record_request_stop(r);
 
     /* may free r, or start it again */
 

@@ -10,7 +10,6 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_event.h>
 #include <curl/curl.h>
 
 
@@ -18,11 +17,18 @@
  * HTTP transfers run by the nginx event loop: the libcurl multi socket
  * interface, its sockets watched by nginx connections, its timer an nginx
  * timer.  One ngx_live_record_curl_t per worker, created in init_process
- * and freed by the cycle pool.  One ngx_live_record_request_t per
- * transfer, owned by the pool it is created from.
+ * and freed with the cycle pool, which drops transfers still in flight
+ * without calling their handlers.
  *
- * The driver logs no transfer failures itself: the done handler sees rc,
- * status and error and says what failed in its own terms.
+ * A request is created from a pool that owns it: destroying the pool
+ * cancels the transfer.  Once start returns NGX_OK, the handler is called
+ * exactly once, never from inside start, unless the request is cancelled
+ * first.  The handler may start the request again (a retry) or destroy
+ * its pool.  response and response_headers stay valid until the next
+ * start or the pool's end; body and file until the handler or cancel.
+ *
+ * The driver logs no transfer failures: the handler sees rc, status and
+ * error and says what failed in its own terms.
  */
 
 
@@ -33,40 +39,51 @@ typedef void (*ngx_live_record_request_done_pt)(ngx_live_record_request_t *r);
 
 
 struct ngx_live_record_request_s {
-    /* set by the caller before start */
 
-    ngx_str_t                         method;     /* GET (empty), HEAD, POST,
-                                                     PUT, DELETE, other */
+    /*
+     * Set by the caller before start.
+     *
+     * method: GET (or empty), HEAD, POST, PUT, DELETE or any other name.
+     * POST sends body from memory, or the file; PUT reads either in
+     * 64k chunks.  headers: an array of ngx_str_t "Name: value", or NULL.
+     * file: a null-terminated path whose [file_offset, file_offset +
+     * file_length) is the body; file_length <= 0 means to the end.
+     * timeout: the whole transfer, 0 for none; connect_timeout 0 is
+     * libcurl's 300s.  aws_sigv4 ("aws:amz:REGION:s3") turns on SigV4
+     * with userpwd "KEY:SECRET"; for s3 an x-amz-content-sha256 header is
+     * added as UNSIGNED-PAYLOAD unless the caller gives one, and headers
+     * with an empty value must not be given.  max_response: 0 is 64k.
+     * log: NULL is the pool's log.
+     */
+
+    ngx_str_t                         method;
     ngx_str_t                         url;
-    ngx_array_t                      *headers;    /* of ngx_str_t
-                                                     "Name: value", or NULL */
-    ngx_str_t                         body;       /* must stay valid until
-                                                     the handler or cancel */
-    u_char                           *file;       /* null-terminated path of
-                                                     the body, instead */
+    ngx_array_t                      *headers;
+    ngx_str_t                         body;
+    u_char                           *file;
     off_t                             file_offset;
-    off_t                             file_length;  /* -1: to the end */
-    ngx_msec_t                        timeout;      /* whole transfer,
-                                                       0: none */
-    ngx_msec_t                        connect_timeout;  /* 0: curl's 300s */
-    ngx_str_t                         aws_sigv4;  /* "aws:amz:REGION:s3",
-                                                     empty: off */
-    ngx_str_t                         userpwd;    /* "KEY:SECRET", not
-                                                     logged */
-    size_t                            max_response;  /* 0: 64k */
+    off_t                             file_length;
+    ngx_msec_t                        timeout;
+    ngx_msec_t                        connect_timeout;
+    ngx_str_t                         aws_sigv4;
+    ngx_str_t                         userpwd;
+    size_t                            max_response;
     ngx_live_record_request_done_pt   handler;
     void                             *data;
-    ngx_log_t                        *log;        /* NULL: the pool's log */
+    ngx_log_t                        *log;
 
-    /* set by the driver when the handler is called */
+    /*
+     * Set when the handler is called.  rc: NGX_OK if an HTTP response
+     * arrived, whatever its status; NGX_ERROR on a transport failure or
+     * a timeout, with error saying which.  response: the body, cut at
+     * max_response.  response_headers: the status line and headers of
+     * the final response, cut at 16k.
+     */
 
-    ngx_int_t                         rc;         /* NGX_OK: a response
-                                                     arrived, NGX_ERROR: no */
-    long                              status;     /* 0 if none */
-    ngx_str_t                         response;   /* up to max_response */
-    ngx_str_t                         response_headers;  /* status line and
-                                                     headers of the final
-                                                     response, up to 16k */
+    ngx_int_t                         rc;
+    long                              status;
+    ngx_str_t                         response;
+    ngx_str_t                         response_headers;
     u_char                            error[CURL_ERROR_SIZE];
     curl_off_t                        upload_bytes;
 
@@ -87,6 +104,7 @@ struct ngx_live_record_request_s {
     size_t                            tmp_size;
 
     unsigned                          active:1;
+    unsigned                          failed:1;
     unsigned                          file_short:1;
 };
 

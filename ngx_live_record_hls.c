@@ -356,6 +356,13 @@ ngx_live_record_hls_bytes(ngx_live_record_part_t *p)
 }
 
 
+ngx_uint_t
+ngx_live_record_hls_segments(ngx_live_record_part_t *p)
+{
+    return p->hls->segments.nelts;
+}
+
+
 /* runs in the finalize thread: the playlist becomes a VOD one */
 
 ngx_int_t

@@ -420,6 +420,9 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&lmcf->receivers, cf->pool, 4,
                           sizeof(ngx_live_record_receiver_t *))
+           != NGX_OK
+        || ngx_array_init(&lmcf->remote, cf->pool, 4,
+                          sizeof(ngx_live_record_store_t *))
            != NGX_OK)
     {
         return NULL;
@@ -430,6 +433,7 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
     ngx_queue_init(&lmcf->active);
     ngx_queue_init(&lmcf->memos);
     ngx_queue_init(&lmcf->waiting);
+    ngx_queue_init(&lmcf->uploads);
 
     lmcf->busy.ev.handler = ngx_live_record_busy_handler;
     lmcf->busy.ev.data = &lmcf->busy;
@@ -561,6 +565,7 @@ static ngx_int_t
 ngx_live_record_merge_paths(ngx_conf_t *cf, ngx_live_record_app_conf_t *conf)
 {
     ngx_path_t                    *path;
+    ngx_live_record_store_t      **sp;
     ngx_live_record_app_conf_t   **pc;
     ngx_live_record_main_conf_t   *lmcf;
 
@@ -607,6 +612,15 @@ ngx_live_record_merge_paths(ngx_conf_t *cf, ngx_live_record_app_conf_t *conf)
     }
 
     *pc = conf;
+
+    if (conf->store.type != NGX_LIVE_RECORD_STORE_LOCAL) {
+        sp = ngx_array_push(&lmcf->remote);
+        if (sp == NULL) {
+            return NGX_ERROR;
+        }
+
+        *sp = &conf->store;
+    }
 
     return NGX_OK;
 }

@@ -13,6 +13,7 @@
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
+#include "ngx_live_record_upload.h"
 
 
 #define NGX_LIVE_RECORD_BACKOFF_MIN   1000
@@ -28,6 +29,7 @@ typedef struct {
     ngx_uint_t                  scanned;
     ngx_str_t                   dir;            /* spool/notify */
     ngx_str_t                   dead;           /* spool/dead */
+    ngx_str_t                   handoff;        /* spool/handoff */
     ngx_log_t                  *log;
 } ngx_live_record_notify_t;
 
@@ -63,11 +65,12 @@ static void ngx_live_record_job_failed(ngx_live_record_job_t *job,
 static void ngx_live_record_job_retry(ngx_event_t *ev);
 static void ngx_live_record_job_free(ngx_live_record_job_t *job);
 static void ngx_live_record_notify_scan(ngx_event_t *ev);
-static ngx_int_t ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
-    ngx_str_t *name);
+static ngx_int_t ngx_live_record_spool_claim(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir, ngx_str_t *name,
+    ngx_live_record_spool_load_pt load);
+static ngx_int_t ngx_live_record_notify_load(
+    ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
 static ngx_uint_t ngx_live_record_owner_alive(ngx_pid_t pid);
-static ngx_live_record_receiver_t *ngx_live_record_find_receiver(
-    ngx_live_record_main_conf_t *lmcf, ngx_str_t *url);
 
 
 /* live_record_notify URL [key=SECRET|key_file=F] [timeout=5s]; */
@@ -235,7 +238,7 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     nt->log = cycle->log;
     ngx_queue_init(&nt->jobs);
 
-    p = ngx_pnalloc(cycle->pool, 2 * (lmcf->spool.len + sizeof("/notify/x")));
+    p = ngx_pnalloc(cycle->pool, 3 * (lmcf->spool.len + sizeof("/handoff/")));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -248,14 +251,24 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     p = ngx_sprintf(p, "%V/dead/%Z", &lmcf->spool);
     nt->dead.len = p - nt->dead.data - 1;
 
+    nt->handoff.data = p;
+    p = ngx_sprintf(p, "%V/handoff/%Z", &lmcf->spool);
+    nt->handoff.len = p - nt->handoff.data - 1;
+
     if (ngx_live_record_create_dirs(nt->dir.data, cycle->log) != NGX_OK
-        || ngx_live_record_create_dirs(nt->dead.data, cycle->log) != NGX_OK)
+        || ngx_live_record_create_dirs(nt->dead.data, cycle->log) != NGX_OK
+        || ngx_live_record_create_dirs(nt->handoff.data, cycle->log)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    nt->dir.len--;      /* no trailing slash */
+    /* no trailing slash */
+    nt->dir.len--;
     nt->dead.len--;
+    nt->handoff.len--;
+
+    lmcf->curl = nt->curl;
 
     nt->scan.handler = ngx_live_record_notify_scan;
     nt->scan.data = lmcf;
@@ -629,36 +642,54 @@ ngx_live_record_job_free(ngx_live_record_job_t *job)
 }
 
 
-/*
- * Spool files are named "PID.EVENT.N.json" after the worker that sends
- * them.  Those of a worker that is gone (crash, restart, reload) are taken
- * over by renaming them to this worker's pid: a rename is atomic, so each
- * file gets one new owner and no event is sent twice at once.
- */
-
 static void
 ngx_live_record_notify_scan(ngx_event_t *ev)
 {
     ngx_live_record_main_conf_t *lmcf = ev->data;
 
-    u_char                    *dot;
-    ngx_dir_t                  dir;
-    ngx_str_t                  name;
-    ngx_pid_t                  pid;
     ngx_live_record_notify_t  *nt;
 
     nt = lmcf->notify;
 
-    if (ngx_open_dir(&nt->dir, &dir) == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
-                      "live record: " ngx_open_dir_n " \"%V\" failed",
-                      &nt->dir);
-        goto next;
+    ngx_live_record_spool_scan(lmcf, &nt->dir, !nt->scanned,
+                               ngx_live_record_notify_load);
+    ngx_live_record_spool_scan(lmcf, &nt->handoff, !nt->scanned,
+                               ngx_live_record_upload_load);
+
+    nt->scanned = 1;
+
+    if (!ngx_exiting && !ngx_terminate) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_SCAN_MS);
+    }
+}
+
+
+/*
+ * Spool files are named "PID.ID.json" after the worker that owns them.
+ * Those of a worker that is gone (crash, restart, reload) are taken over
+ * by renaming them to this worker's pid: a rename is atomic, so each file
+ * gets one new owner and nothing is sent twice at once.  At start even
+ * this pid's files are an earlier worker's.
+ */
+
+void
+ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir,
+    ngx_uint_t first, ngx_live_record_spool_load_pt load)
+{
+    u_char     *dot;
+    ngx_dir_t   d;
+    ngx_str_t   name;
+    ngx_pid_t   pid;
+
+    if (ngx_open_dir(dir, &d) == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
+                      "live record: " ngx_open_dir_n " \"%V\" failed", dir);
+        return;
     }
 
-    while (ngx_read_dir(&dir) == NGX_OK) {
-        name.data = ngx_de_name(&dir);
-        name.len = ngx_de_namelen(&dir);
+    while (ngx_read_dir(&d) == NGX_OK) {
+        name.data = ngx_de_name(&d);
+        name.len = ngx_de_namelen(&d);
 
         if (name.len < sizeof("1.x.json") - 1
             || ngx_strncmp(name.data + name.len - 5, ".json", 5) != 0)
@@ -673,52 +704,39 @@ ngx_live_record_notify_scan(ngx_event_t *ev)
             continue;
         }
 
-        /* at start, even files of this pid are an earlier worker's */
-
-        if (pid == ngx_pid ? nt->scanned : ngx_live_record_owner_alive(pid)) {
+        if (pid == ngx_pid ? !first : ngx_live_record_owner_alive(pid)) {
             continue;
         }
 
-        (void) ngx_live_record_notify_claim(lmcf, &name);
+        (void) ngx_live_record_spool_claim(lmcf, dir, &name, load);
     }
 
-    (void) ngx_close_dir(&dir);
-
-    nt->scanned = 1;
-
-next:
-
-    if (!ngx_exiting && !ngx_terminate) {
-        ngx_add_timer(ev, NGX_LIVE_RECORD_SCAN_MS);
-    }
+    (void) ngx_close_dir(&d);
 }
 
 
 static ngx_int_t
-ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
-    ngx_str_t *name)
+ngx_live_record_spool_claim(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *dir, ngx_str_t *name, ngx_live_record_spool_load_pt load)
 {
-    u_char                      *from, *to, *p, *nl, *rest;
-    u_char                       buf[65536];
-    ssize_t                      n;
-    ngx_fd_t                     fd;
-    ngx_str_t                    url, body, id, newname;
-    ngx_live_record_notify_t    *nt;
-    ngx_live_record_receiver_t  *rcv;
-
-    nt = lmcf->notify;
+    u_char           *from, *to, *rest;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_str_t         text;
+    ngx_file_info_t   fi;
 
     rest = ngx_strlchr(name->data, name->data + name->len, '.') + 1;
 
-    from = ngx_alloc(2 * (nt->dir.len + name->len + NGX_INT_T_LEN + 4),
-                     nt->log);
+    from = ngx_alloc(2 * (dir->len + name->len + NGX_INT_T_LEN + 4),
+                     ngx_cycle->log);
     if (from == NULL) {
         return NGX_ERROR;
     }
 
-    to = ngx_sprintf(from, "%V/%V%Z", &nt->dir, name);
-    p = ngx_sprintf(to, "%V/%P.%*s%Z", &nt->dir, ngx_pid,
-                    name->data + name->len - rest, rest);
+    to = ngx_sprintf(from, "%V/%V%Z", dir, name);
+    ngx_sprintf(to, "%V/%P.%*s%Z", dir, ngx_pid,
+                name->data + name->len - rest, rest);
 
     if (ngx_strcmp(from, to) != 0 && ngx_rename_file(from, to) != 0) {
         /* another worker was faster */
@@ -726,41 +744,80 @@ ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
         return NGX_DECLINED;
     }
 
+    text.data = NULL;
+    n = -1;
+
     fd = ngx_open_file(to, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    n = (fd == NGX_INVALID_FILE) ? -1 : ngx_read_fd(fd, buf, sizeof(buf));
 
     if (fd != NGX_INVALID_FILE) {
+        if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+            && ngx_file_size(&fi) < 64 * 1024 * 1024)
+        {
+            text.data = ngx_alloc(ngx_file_size(&fi) + 1, ngx_cycle->log);
+
+            if (text.data) {
+                n = ngx_read_fd(fd, text.data, ngx_file_size(&fi));
+            }
+        }
+
         ngx_close_file(fd);
     }
 
-    nl = (n > 0) ? ngx_strlchr(buf, buf + n, '\n') : NULL;
-
-    if (nl == NULL || n == sizeof(buf)) {
-        ngx_log_error(NGX_LOG_CRIT, nt->log, 0,
+    if (n <= 0) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
                       "live record: spool file \"%s\" is unreadable, left "
                       "in place", to);
+        ngx_free(text.data);
         ngx_free(from);
         return NGX_ERROR;
     }
 
-    url.data = buf;
-    url.len = nl - buf;
-    body.data = nl + 1;
-    body.len = buf + n - body.data;
+    text.len = n;
+    text.data[n] = '\0';
 
-    /* "PID.EVENT.N.json": the event id is between the first and last dots */
+    rc = load(lmcf, to, &text);
 
-    newname.data = to + nt->dir.len + 1;
-    newname.len = p - 1 - newname.data;
+    ngx_free(text.data);
+    ngx_free(from);
 
-    id.data = ngx_strlchr(newname.data, newname.data + newname.len, '.') + 1;
-    id.len = newname.data + newname.len - sizeof(".json") + 1 - id.data;
+    return rc;
+}
 
-    while (id.len && id.data[id.len - 1] != '.') {
-        id.len--;
+
+/* "URL\n" then the body; the event id is in the name: "PID.ID.N.json" */
+
+static ngx_int_t
+ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
+    ngx_str_t *text)
+{
+    u_char                      *nl, *last;
+    ngx_str_t                    url, body, id, name;
+    ngx_live_record_notify_t    *nt;
+    ngx_live_record_receiver_t  *rcv;
+
+    nt = lmcf->notify;
+
+    nl = ngx_strlchr(text->data, text->data + text->len, '\n');
+    if (nl == NULL) {
+        return NGX_ERROR;
     }
 
-    id.len = id.len ? id.len - 1 : 0;
+    url.data = text->data;
+    url.len = nl - text->data;
+    body.data = nl + 1;
+    body.len = text->data + text->len - body.data;
+
+    name.data = path + nt->dir.len + 1;
+    name.len = ngx_strlen(name.data);
+    last = name.data + name.len - (sizeof(".json") - 1);
+
+    id.data = ngx_strlchr(name.data, last, '.') + 1;
+
+    while (last > id.data && *(last - 1) != '.') {
+        last--;
+    }
+
+    id.len = (last > id.data) ? last - 1 - id.data : 0;
 
     rcv = ngx_live_record_find_receiver(lmcf, &url);
 
@@ -768,8 +825,7 @@ ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
         ngx_log_error(NGX_LOG_WARN, nt->log, 0,
                       "live record: spooled notify event %V is for \"%V\", "
                       "which is no longer configured; left in \"%s\"",
-                      &id, &url, to);
-        ngx_free(from);
+                      &id, &url, path);
         return NGX_DECLINED;
     }
 
@@ -777,9 +833,7 @@ ngx_live_record_notify_claim(ngx_live_record_main_conf_t *lmcf,
                   "live record: spooled notify event %V to \"%V\" resent",
                   &id, &url);
 
-    (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &newname);
-
-    ngx_free(from);
+    (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &name);
 
     return NGX_OK;
 }
@@ -812,7 +866,7 @@ ngx_live_record_owner_alive(ngx_pid_t pid)
 }
 
 
-static ngx_live_record_receiver_t *
+ngx_live_record_receiver_t *
 ngx_live_record_find_receiver(ngx_live_record_main_conf_t *lmcf,
     ngx_str_t *url)
 {

@@ -30,6 +30,13 @@ ngx_int_t ngx_live_record_notify_init(ngx_cycle_t *cycle,
 ngx_int_t ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
     ngx_array_t *receivers, const char *type, cJSON *event);
 
+typedef ngx_int_t (*ngx_live_record_spool_load_pt)(
+    ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
+
+void ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *dir, ngx_uint_t first, ngx_live_record_spool_load_pt load);
+ngx_live_record_receiver_t *ngx_live_record_find_receiver(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *url);
 ngx_int_t ngx_live_record_hmac_sha256_hex(ngx_str_t *key, ngx_str_t *msg1,
     ngx_str_t *msg2, u_char *hex);
 

@@ -10,6 +10,7 @@
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_upload.h"
 
 
 #define NGX_LIVE_RECORD_MAX_PATH     4096
@@ -826,6 +827,11 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
         ngx_free(path);
     }
 
+    if (p->lacf->store.type != NGX_LIVE_RECORD_STORE_LOCAL) {
+        /* the index entry waits for the upload */
+        return;
+    }
+
     if (ngx_live_record_index_write(p, format, log) != NGX_OK) {
         ngx_log_error(NGX_LOG_CRIT, log, 0,
                       "live record: \"%V\" part %ui %s: no index entry",
@@ -924,7 +930,19 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       (double) p->duration / 1000, f->size,
                       ngx_live_record_reason_name(p->reason));
 
-        ngx_live_record_announce_file(p, i, "record_done", NULL);
+        if (p->lacf->store.type == NGX_LIVE_RECORD_STORE_LOCAL) {
+            ngx_live_record_announce_file(p, i, "record_done", NULL);
+            continue;
+        }
+
+        if (ngx_live_record_upload(p, i) != NGX_OK) {
+            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                          "live record: \"%V\" part %ui %s: the upload "
+                          "could not start, the file stays in \"%s\"",
+                          &p->st.label, p->n, ngx_live_record_format_ext(i),
+                          f->store.data);
+            ngx_live_record_announce_file(p, i, "record_failed", "handoff");
+        }
     }
 
     (void) ngx_live_record_part_done(p);

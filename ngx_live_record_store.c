@@ -54,6 +54,7 @@ ngx_live_record_store_conf(ngx_conf_t *cf, ngx_live_record_store_t *st)
     ngx_str_null(&secret_file);
 
     st->name = value[2];
+    st->part_size = 8 * 1024 * 1024;
 
     if (ngx_strcmp(value[1].data, "local") == 0) {
         st->type = NGX_LIVE_RECORD_STORE_LOCAL;
@@ -128,7 +129,8 @@ ngx_live_record_store_param(ngx_conf_t *cf, ngx_live_record_store_t *st,
     ngx_str_t *v)
 {
     u_char     *colon;
-    ngx_str_t  *h;
+    ssize_t     size;
+    ngx_str_t  *h, s;
 
     if (ngx_strncmp(v->data, "url=", 4) == 0
         && st->type != NGX_LIVE_RECORD_STORE_HTTP)
@@ -148,6 +150,22 @@ ngx_live_record_store_param(ngx_conf_t *cf, ngx_live_record_store_t *st,
     {
         st->path.data = v->data + 5;
         st->path.len = v->len - 5;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(v->data, "part_size=", 10) == 0
+        && st->type == NGX_LIVE_RECORD_STORE_S3)
+    {
+        s.data = v->data + 10;
+        s.len = v->len - 10;
+
+        size = ngx_parse_size(&s);
+
+        if (size == NGX_ERROR || size < 5 * 1024 * 1024) {
+            return "has an invalid part_size=, at least 5m";
+        }
+
+        st->part_size = size;
         return NGX_CONF_OK;
     }
 
@@ -183,6 +201,13 @@ ngx_live_record_store_param(ngx_conf_t *cf, ngx_live_record_store_t *st,
 
         h->data = v->data + 7;
         h->len = v->len - 7;
+
+        /* 'header="Name: value"' as well as "header=Name: value" */
+
+        if (h->len >= 2 && h->data[0] == '"' && h->data[h->len - 1] == '"') {
+            h->data++;
+            h->len -= 2;
+        }
 
         return NGX_CONF_OK;
     }

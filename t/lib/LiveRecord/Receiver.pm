@@ -51,7 +51,7 @@ sub start {
 sub _serve {
     my ($self, $listen) = @_;
     my ($n, %seen) = (0);
-    my $json = JSON::PP->new->canonical;
+    my $json = JSON::PP->new->canonical->latin1;
 
     while (my $c = $listen->accept) {
         my $req = _read_request($c) or next;
@@ -112,7 +112,8 @@ sub _read_request {
 sub requests {
     my ($self) = @_;
     open my $fh, '<', $self->{log} or return ();
-    my @r = map { decode_json($_) } grep { /\S/ } <$fh>;
+    my $json = JSON::PP->new->latin1;
+    my @r = map { $json->decode($_) } grep { /\S/ } <$fh>;
     close $fh;
     return @r;
 }

@@ -1,0 +1,1246 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include "ngx_live_record_upload.h"
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_notify.h"
+#include "ngx_live_record_store.h"
+#include "ngx_live_record_curl.h"
+
+
+/*
+ * Handoff to a remote store: an HTTP PUT per file, or S3 (SigV4 signed by
+ * libcurl; multipart above one part's size).  A job is spooled before its
+ * first attempt, retried with backoff, taken over after a restart, and
+ * only when every file is confirmed does the part get its index entry and
+ * its record_done event.
+ */
+
+
+#define NGX_LIVE_RECORD_BACKOFF_MIN   1000
+#define NGX_LIVE_RECORD_BACKOFF_MAX   600000
+
+
+typedef struct {
+    u_char                     *path;
+    ngx_str_t                   key;            /* percent-encoded */
+    off_t                       size;
+} ngx_live_record_upload_file_t;
+
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_pool_t                 *pool;
+    ngx_live_record_main_conf_t *lmcf;
+    ngx_live_record_store_t    *store;
+    ngx_array_t                 files;
+    ngx_array_t                 receivers;      /* receiver * */
+    ngx_str_t                   label;
+    ngx_str_t                   file_id;
+    u_char                     *local;          /* file or directory */
+    u_char                     *spool;
+    cJSON                      *entry;
+    ngx_flag_t                  keep_local;
+    time_t                      t;
+    ngx_uint_t                  next;
+
+    ngx_str_t                   upload_id;      /* percent-encoded */
+    ngx_uint_t                  part;
+    off_t                       offset;
+    ngx_array_t                 etags;          /* ngx_str_t */
+
+    ngx_str_t                   reply_id;
+    ngx_str_t                   reply_url;
+    ngx_uint_t                  attempts;
+    ngx_msec_t                  backoff;
+    ngx_event_t                 retry;
+    ngx_live_record_request_t  *req;
+} ngx_live_record_upload_t;
+
+
+static ngx_live_record_upload_t *ngx_live_record_upload_alloc(
+    ngx_live_record_main_conf_t *lmcf, ngx_live_record_store_t *store);
+static ngx_int_t ngx_live_record_upload_add(ngx_live_record_upload_t *u,
+    u_char *path, ngx_str_t *rel, off_t size);
+static ngx_int_t ngx_live_record_upload_spool(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_step(ngx_live_record_upload_t *u);
+static ngx_live_record_request_t *ngx_live_record_upload_request(
+    ngx_live_record_upload_t *u, const char *method, ngx_str_t *query);
+static void ngx_live_record_upload_done(ngx_live_record_request_t *r);
+static ngx_int_t ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r);
+static ngx_int_t ngx_live_record_s3_reply(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r);
+static ngx_int_t ngx_live_record_s3_complete_body(ngx_live_record_upload_t *u,
+    ngx_str_t *body);
+static void ngx_live_record_upload_failed(ngx_live_record_upload_t *u,
+    u_char *why);
+static void ngx_live_record_upload_retry(ngx_event_t *ev);
+static void ngx_live_record_upload_finish(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_free(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_cleanup(void *data);
+static ngx_int_t ngx_live_record_xml_value(ngx_str_t *text, const char *tag,
+    ngx_str_t *value);
+static ngx_int_t ngx_live_record_header_value(ngx_str_t *headers,
+    const char *name, ngx_str_t *value);
+static u_char *ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_uint_t keep_slash, ngx_str_t *dst);
+static ngx_int_t ngx_live_record_json_str(ngx_pool_t *pool, cJSON *o,
+    const char *name, ngx_str_t *dst);
+static size_t ngx_live_record_trim_slash(ngx_str_t *s);
+static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
+    ngx_str_t *path, ngx_str_t *key, double size);
+
+
+/* on the event loop, once the part's files are in the local directory */
+
+ngx_int_t
+ngx_live_record_upload(ngx_live_record_part_t *p, ngx_uint_t format)
+{
+    u_char                    *path;
+    ngx_str_t                  rel;
+    ngx_uint_t                 i, n;
+    ngx_live_record_file_t    *f;
+    ngx_live_record_upload_t  *u;
+
+    f = &p->files[format];
+
+    u = ngx_live_record_upload_alloc(p->lmcf, &p->lacf->store);
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    u->keep_local = p->lacf->keep_local;
+    u->label.data = ngx_pstrdup(u->pool, &p->st.label);
+    u->label.len = p->st.label.len;
+    u->file_id.data = ngx_pstrdup(u->pool, &f->file_id);
+    u->file_id.len = f->file_id.len;
+    u->local = ngx_pnalloc(u->pool, f->store.len + 1);
+    u->entry = ngx_live_record_entry_json(p, format);
+
+    if (u->label.data == NULL || u->file_id.data == NULL || u->local == NULL
+        || u->entry == NULL)
+    {
+        goto failed;
+    }
+
+    ngx_sprintf(u->local, "%V%Z", &f->store);
+
+    if (p->lacf->notify) {
+        n = p->lacf->notify->nelts;
+
+        if (ngx_array_push_n(&u->receivers, n) == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(u->receivers.elts, p->lacf->notify->elts,
+                   n * sizeof(ngx_live_record_receiver_t *));
+    }
+
+    /* an hls recording: its segments first, the playlist last */
+
+    rel.data = ngx_pnalloc(u->pool, p->rel.len + NGX_INT_T_LEN + 16);
+    path = ngx_pnalloc(u->pool, f->store.len + NGX_INT_T_LEN + 16);
+
+    if (rel.data == NULL || path == NULL) {
+        goto failed;
+    }
+
+    if (format != NGX_LIVE_RECORD_HLS) {
+        rel.len = ngx_sprintf(rel.data, "%V.%s", &p->rel,
+                              ngx_live_record_format_ext(format))
+                  - rel.data;
+
+        if (ngx_live_record_upload_add(u, u->local, &rel, f->size) != NGX_OK) {
+            goto failed;
+        }
+
+    } else {
+        n = ngx_live_record_hls_segments(p);
+
+        for (i = 0; i <= n; i++) {
+            rel.data = ngx_pnalloc(u->pool, p->rel.len + NGX_INT_T_LEN + 16);
+            path = ngx_pnalloc(u->pool, f->store.len + NGX_INT_T_LEN + 16);
+
+            if (rel.data == NULL || path == NULL) {
+                goto failed;
+            }
+
+            if (i < n) {
+                rel.len = ngx_sprintf(rel.data, "%V/%ui.ts", &p->rel, i)
+                          - rel.data;
+                ngx_sprintf(path, "%V/%ui.ts%Z", &f->store, i);
+
+            } else {
+                rel.len = ngx_sprintf(rel.data, "%V/index.m3u8", &p->rel)
+                          - rel.data;
+                ngx_sprintf(path, "%V/index.m3u8%Z", &f->store);
+            }
+
+            if (ngx_live_record_upload_add(u, path, &rel, -1) != NGX_OK) {
+                goto failed;
+            }
+        }
+    }
+
+    if (ngx_live_record_upload_spool(u) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" upload of %V is not spooled, it "
+                      "is not retried after a restart", &u->label,
+                      &u->file_id);
+    }
+
+    ngx_live_record_upload_step(u);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_live_record_upload_free(u);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_live_record_upload_t *
+ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_store_t *store)
+{
+    ngx_pool_t                *pool;
+    ngx_pool_cleanup_t        *cln;
+    ngx_live_record_upload_t  *u;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    u = ngx_pcalloc(pool, sizeof(ngx_live_record_upload_t));
+    cln = ngx_pool_cleanup_add(pool, 0);
+
+    if (u == NULL || cln == NULL
+        || ngx_array_init(&u->files, pool, 4,
+                          sizeof(ngx_live_record_upload_file_t)) != NGX_OK
+        || ngx_array_init(&u->receivers, pool, 2,
+                          sizeof(ngx_live_record_receiver_t *)) != NGX_OK
+        || ngx_array_init(&u->etags, pool, 4, sizeof(ngx_str_t)) != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    cln->handler = ngx_live_record_upload_cleanup;
+    cln->data = u;
+
+    u->pool = pool;
+    u->lmcf = lmcf;
+    u->store = store;
+    u->t = ngx_time();
+    u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
+
+    u->retry.handler = ngx_live_record_upload_retry;
+    u->retry.data = u;
+    u->retry.log = ngx_cycle->log;
+    u->retry.cancelable = 1;
+
+    ngx_queue_insert_tail(&lmcf->uploads, &u->queue);
+
+    return u;
+}
+
+
+static ngx_int_t
+ngx_live_record_upload_add(ngx_live_record_upload_t *u, u_char *path,
+    ngx_str_t *rel, off_t size)
+{
+    ngx_str_t                       key;
+    ngx_file_info_t                 fi;
+    ngx_live_record_upload_file_t  *uf;
+
+    uf = ngx_array_push(&u->files);
+    if (uf == NULL) {
+        return NGX_ERROR;
+    }
+
+    uf->path = path;
+    uf->size = size;
+
+    if (size < 0) {
+        uf->size = (ngx_file_info(path, &fi) == NGX_FILE_ERROR)
+                   ? 0 : ngx_file_size(&fi);
+    }
+
+    /* the store's prefix, then the part's path */
+
+    if (u->store->prefix.len) {
+        key.data = ngx_pnalloc(u->pool, u->store->prefix.len + 1 + rel->len);
+        if (key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        key.len = ngx_sprintf(key.data, "%V/%V", &u->store->prefix, rel)
+                  - key.data;
+
+    } else {
+        key = *rel;
+    }
+
+    if (ngx_live_record_uri_encode(u->pool, &key, 1, &uf->key) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * SPOOL/handoff/PID.FILE_ID.json: the store's name, the files and keys,
+ * the receivers and the index entry: all a new worker needs to go on.
+ */
+
+static ngx_int_t
+ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
+{
+    char                           *text;
+    cJSON                          *o, *files, *rcvs, *f;
+    ngx_str_t                       data;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i;
+    ngx_live_record_receiver_t    **rcv;
+    ngx_live_record_upload_file_t  *uf;
+
+    u->spool = ngx_pnalloc(u->pool, u->lmcf->spool.len + u->file_id.len
+                                    + NGX_INT_T_LEN + sizeof("/handoff/..json"));
+    if (u->spool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(u->spool, "%V/handoff/%P.%V.json%Z", &u->lmcf->spool, ngx_pid,
+                &u->file_id);
+
+    o = cJSON_CreateObject();
+    files = cJSON_AddArrayToObject(o, "files");
+    rcvs = cJSON_AddArrayToObject(o, "receivers");
+
+    if (o == NULL || files == NULL || rcvs == NULL) {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    uf = u->files.elts;
+
+    for (i = 0; i < u->files.nelts; i++) {
+        f = cJSON_CreateObject();
+        cJSON_AddItemToArray(files, f);
+
+        if (f == NULL
+            || cJSON_AddStringToObject(f, "path", (char *) uf[i].path) == NULL
+            || cJSON_AddNumberToObject(f, "size", (double) uf[i].size) == NULL)
+        {
+            cJSON_Delete(o);
+            return NGX_ERROR;
+        }
+
+        /* the key is kept encoded: it is only ever used in URLs */
+
+        text = ngx_pnalloc(u->pool, uf[i].key.len + 1);
+        if (text == NULL) {
+            cJSON_Delete(o);
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf((u_char *) text, "%V%Z", &uf[i].key);
+
+        if (cJSON_AddStringToObject(f, "key", text) == NULL) {
+            cJSON_Delete(o);
+            return NGX_ERROR;
+        }
+    }
+
+    rcv = u->receivers.elts;
+
+    for (i = 0; i < u->receivers.nelts; i++) {
+        text = ngx_pnalloc(u->pool, rcv[i]->url.len + 1);
+        if (text == NULL) {
+            cJSON_Delete(o);
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf((u_char *) text, "%V%Z", &rcv[i]->url);
+        cJSON_AddItemToArray(rcvs, cJSON_CreateString(text));
+    }
+
+    if (cJSON_AddStringToObject(o, "store", (char *) u->store->name.data)
+        == NULL
+        || cJSON_AddStringToObject(o, "local", (char *) u->local) == NULL
+        || cJSON_AddBoolToObject(o, "keep_local", u->keep_local) == NULL
+        || cJSON_AddItemReferenceToObject(o, "entry", u->entry) == 0)
+    {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    data.data = (u_char *) text;
+    data.len = ngx_strlen(text);
+
+    rc = ngx_live_record_create_dirs(u->spool, ngx_cycle->log);
+
+    if (rc == NGX_OK) {
+        rc = ngx_live_record_write_atomic(u->spool, &data, 1,
+                                          ngx_cycle->log);
+    }
+
+    cJSON_free(text);
+
+    return rc;
+}
+
+
+/* one request at a time: files in order, an S3 multipart upload part by part */
+
+static void
+ngx_live_record_upload_step(ngx_live_record_upload_t *u)
+{
+    off_t                           part_size;
+    ngx_str_t                       query, body;
+    ngx_live_record_request_t      *r;
+    ngx_live_record_upload_file_t  *uf;
+
+    if (u->next == u->files.nelts) {
+        ngx_live_record_upload_finish(u);
+        return;
+    }
+
+    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
+    part_size = (off_t) u->store->part_size;
+    ngx_str_null(&query);
+
+    if (u->store->type == NGX_LIVE_RECORD_STORE_HTTP
+        || uf->size <= part_size)
+    {
+        r = ngx_live_record_upload_request(u, "PUT", &query);
+        if (r) {
+            r->file = uf->path;
+            r->file_offset = 0;
+            r->file_length = -1;
+        }
+
+        goto start;
+    }
+
+    if (u->upload_id.len == 0) {
+        ngx_str_set(&query, "uploads=");
+        r = ngx_live_record_upload_request(u, "POST", &query);
+        goto start;
+    }
+
+    if (u->offset < uf->size) {
+        query.data = ngx_pnalloc(u->pool, u->upload_id.len + NGX_INT_T_LEN
+                                          + sizeof("partNumber=&uploadId="));
+        if (query.data == NULL) {
+            ngx_live_record_upload_failed(u, (u_char *) "out of memory");
+            return;
+        }
+
+        /* canonical order: libcurl 7.88 signs the query as written */
+
+        query.len = ngx_sprintf(query.data, "partNumber=%ui&uploadId=%V",
+                                u->part, &u->upload_id)
+                    - query.data;
+
+        r = ngx_live_record_upload_request(u, "PUT", &query);
+        if (r) {
+            r->file = uf->path;
+            r->file_offset = u->offset;
+            r->file_length = ngx_min(part_size, uf->size - u->offset);
+        }
+
+        goto start;
+    }
+
+    query.data = ngx_pnalloc(u->pool, u->upload_id.len + sizeof("uploadId="));
+    if (query.data == NULL
+        || ngx_live_record_s3_complete_body(u, &body) != NGX_OK)
+    {
+        ngx_live_record_upload_failed(u, (u_char *) "out of memory");
+        return;
+    }
+
+    query.len = ngx_sprintf(query.data, "uploadId=%V", &u->upload_id)
+                - query.data;
+
+    r = ngx_live_record_upload_request(u, "POST", &query);
+    if (r) {
+        r->body = body;
+    }
+
+start:
+
+    if (r == NULL) {
+        ngx_live_record_upload_failed(u, (u_char *) "out of memory");
+        return;
+    }
+
+    u->req = r;
+    u->attempts++;
+
+    if (ngx_live_record_request_start(u->lmcf->curl, r) != NGX_OK)
+    {
+        u->req = NULL;
+        ngx_live_record_upload_failed(u, (u_char *) "request not started");
+    }
+}
+
+
+static ngx_live_record_request_t *
+ngx_live_record_upload_request(ngx_live_record_upload_t *u,
+    const char *method, ngx_str_t *query)
+{
+    size_t                          len;
+    u_char                         *p;
+    ngx_str_t                      *h;
+    ngx_live_record_store_t        *st;
+    ngx_live_record_request_t      *r;
+    ngx_live_record_upload_file_t  *uf;
+
+    st = u->store;
+    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
+
+    r = ngx_live_record_request_create(u->pool);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    len = st->endpoint.len + st->bucket.len + uf->key.len + query->len + 4;
+
+    p = ngx_pnalloc(u->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    r->url.data = p;
+
+    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
+        p = ngx_sprintf(p, "%V/%V/%V", &st->endpoint, &st->bucket, &uf->key);
+
+    } else {
+        p = ngx_sprintf(p, "%*s/%V", ngx_live_record_trim_slash(&st->endpoint),
+                        st->endpoint.data, &uf->key);
+    }
+
+    if (query->len) {
+        p = ngx_sprintf(p, "?%V", query);
+    }
+
+    r->url.len = p - r->url.data;
+
+    r->method.data = (u_char *) method;
+    r->method.len = ngx_strlen(method);
+
+    r->headers = ngx_array_create(u->pool, 4, sizeof(ngx_str_t));
+    if (r->headers == NULL) {
+        return NULL;
+    }
+
+    if (st->headers) {
+        h = ngx_array_push_n(r->headers, st->headers->nelts);
+        if (h == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(h, st->headers->elts, st->headers->nelts * sizeof(ngx_str_t));
+    }
+
+    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
+        h = ngx_array_push(r->headers);
+        if (h == NULL) {
+            return NULL;
+        }
+
+        /* libcurl 7.88 signs a streamed body as if it were empty */
+        ngx_str_set(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+
+        r->aws_sigv4.data = ngx_pnalloc(u->pool, st->region.len + 16);
+        if (r->aws_sigv4.data == NULL) {
+            return NULL;
+        }
+
+        r->aws_sigv4.len = ngx_sprintf(r->aws_sigv4.data, "aws:amz:%V:s3",
+                                       &st->region)
+                           - r->aws_sigv4.data;
+        r->userpwd = st->userpwd;
+    }
+
+    r->timeout = 0;
+    r->connect_timeout = 10000;
+    r->max_response = 65536;
+    r->handler = ngx_live_record_upload_done;
+    r->data = u;
+    r->log = ngx_cycle->log;
+
+    return r;
+}
+
+
+static void
+ngx_live_record_upload_done(ngx_live_record_request_t *r)
+{
+    ngx_live_record_upload_t *u = r->data;
+
+    u_char  why[NGX_MAX_ERROR_STR];
+
+    u->req = NULL;
+
+    if (r->rc != NGX_OK) {
+        *ngx_snprintf(why, sizeof(why) - 1, "%s", r->error) = '\0';
+        ngx_live_record_upload_failed(u, why);
+        return;
+    }
+
+    if (r->status < 200 || r->status >= 300) {
+        *ngx_snprintf(why, sizeof(why) - 1, "status %l: %*s", r->status,
+                      ngx_min(r->response.len, 200), r->response.data) = '\0';
+        ngx_live_record_upload_failed(u, why);
+        return;
+    }
+
+    if (ngx_live_record_upload_reply(u, r) != NGX_OK) {
+        *ngx_snprintf(why, sizeof(why) - 1, "status %l with an error: %*s",
+                      r->status, ngx_min(r->response.len, 200),
+                      r->response.data) = '\0';
+        ngx_live_record_upload_failed(u, why);
+        return;
+    }
+
+    u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
+
+    ngx_live_record_upload_step(u);
+}
+
+
+static ngx_int_t
+ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r)
+{
+    cJSON  *o;
+
+    if (u->store->type == NGX_LIVE_RECORD_STORE_S3) {
+        return ngx_live_record_s3_reply(u, r);
+    }
+
+    /* the last file is the main one: its reply may name the file */
+
+    if (u->next + 1 == u->files.nelts && r->response.len) {
+        o = cJSON_ParseWithLength((char *) r->response.data, r->response.len);
+
+        if (o) {
+            (void) ngx_live_record_json_str(u->pool, o, "file_id",
+                                            &u->reply_id);
+            (void) ngx_live_record_json_str(u->pool, o, "url", &u->reply_url);
+            cJSON_Delete(o);
+        }
+    }
+
+    u->next++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_s3_reply(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r)
+{
+    ngx_str_t                       v, *etag;
+    ngx_live_record_upload_file_t  *uf;
+
+    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
+
+    if (uf->size <= (off_t) u->store->part_size) {
+        u->next++;
+        return NGX_OK;
+    }
+
+    if (u->upload_id.len == 0) {
+        if (ngx_live_record_xml_value(&r->response, "UploadId", &v) != NGX_OK
+            || ngx_live_record_uri_encode(u->pool, &v, 0, &u->upload_id)
+               == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        u->part = 1;
+        u->offset = 0;
+        u->etags.nelts = 0;
+
+        return NGX_OK;
+    }
+
+    if (u->offset < uf->size) {
+        if (ngx_live_record_header_value(&r->response_headers, "ETag", &v)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        etag = ngx_array_push(&u->etags);
+        if (etag == NULL) {
+            return NGX_ERROR;
+        }
+
+        etag->data = ngx_pstrdup(u->pool, &v);
+        etag->len = v.len;
+
+        u->offset += ngx_min((off_t) u->store->part_size, uf->size - u->offset);
+        u->part++;
+
+        return NGX_OK;
+    }
+
+    /* CompleteMultipartUpload may answer 200 with an error in the body */
+
+    if (ngx_strlcasestrn(r->response.data, r->response.data + r->response.len,
+                         (u_char *) "<Error>", 7 - 1) != NULL
+        || ngx_strlcasestrn(r->response.data,
+                            r->response.data + r->response.len,
+                            (u_char *) "<CompleteMultipartUploadResult",
+                            30 - 1) == NULL)
+    {
+        ngx_str_null(&u->upload_id);
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&u->upload_id);
+    u->next++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_s3_complete_body(ngx_live_record_upload_t *u, ngx_str_t *body)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *etag;
+    ngx_uint_t   i;
+
+    etag = u->etags.elts;
+    len = sizeof("<CompleteMultipartUpload></CompleteMultipartUpload>");
+
+    for (i = 0; i < u->etags.nelts; i++) {
+        len += sizeof("<Part><PartNumber></PartNumber><ETag></ETag></Part>")
+               + NGX_INT_T_LEN + etag[i].len;
+    }
+
+    p = ngx_pnalloc(u->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    p = ngx_cpymem(p, "<CompleteMultipartUpload>",
+                   sizeof("<CompleteMultipartUpload>") - 1);
+
+    for (i = 0; i < u->etags.nelts; i++) {
+        p = ngx_sprintf(p, "<Part><PartNumber>%ui</PartNumber>"
+                        "<ETag>%V</ETag></Part>", i + 1, &etag[i]);
+    }
+
+    p = ngx_cpymem(p, "</CompleteMultipartUpload>",
+                   sizeof("</CompleteMultipartUpload>") - 1);
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_upload_failed(ngx_live_record_upload_t *u, u_char *why)
+{
+    cJSON  *o;
+
+    if (ngx_time() - u->t < (time_t) (u->lmcf->notify_retry / 1000)) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "live record: \"%V\" upload of %V to \"%V\" failed "
+                      "(%s), attempt %ui, retry in %M ms",
+                      &u->label, &u->file_id, &u->store->name, why,
+                      u->attempts, u->backoff);
+
+        /* a multipart upload starts over */
+        ngx_str_null(&u->upload_id);
+
+        ngx_add_timer(&u->retry, u->backoff);
+        u->backoff = ngx_min(2 * u->backoff, NGX_LIVE_RECORD_BACKOFF_MAX);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "live record: \"%V\" upload of %V to \"%V\" given up after "
+                  "%ui attempts (%s), the files stay in \"%s\"",
+                  &u->label, &u->file_id, &u->store->name, u->attempts, why,
+                  u->local);
+
+    o = cJSON_Duplicate(u->entry, 1);
+
+    if (o && cJSON_AddStringToObject(o, "reason", "handoff")
+        && cJSON_AddStringToObject(o, "message", (char *) why))
+    {
+        (void) ngx_live_record_notify_event(u->lmcf, &u->receivers,
+                                            "record_failed", o);
+
+    } else {
+        cJSON_Delete(o);
+    }
+
+    if (u->spool) {
+        (void) ngx_delete_file(u->spool);
+    }
+
+    ngx_live_record_upload_free(u);
+}
+
+
+static void
+ngx_live_record_upload_retry(ngx_event_t *ev)
+{
+    ngx_live_record_upload_step(ev->data);
+}
+
+
+/* every file is confirmed: the entry gets the remote URL, then is announced */
+
+static void
+ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
+{
+    u_char                         *p;
+    cJSON                          *o;
+    ngx_str_t                       url;
+    ngx_live_record_store_t        *st;
+    ngx_live_record_upload_file_t  *uf;
+
+    st = u->store;
+    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->files.nelts - 1;
+
+    url = u->reply_url;
+
+    if (url.len == 0) {
+        p = ngx_pnalloc(u->pool, st->url.len + st->endpoint.len
+                                 + st->bucket.len + uf->key.len + 4);
+        if (p == NULL) {
+            ngx_live_record_upload_failed(u, (u_char *) "out of memory");
+            return;
+        }
+
+        url.data = p;
+
+        if (st->url.len) {
+            p = ngx_sprintf(p, "%V/%V", &st->url, &uf->key);
+
+        } else if (st->type == NGX_LIVE_RECORD_STORE_S3) {
+            p = ngx_sprintf(p, "%V/%V/%V", &st->endpoint, &st->bucket,
+                            &uf->key);
+
+        } else {
+            /* what was PUT can be fetched at the same URL */
+            p = ngx_sprintf(p, "%*s/%V", ngx_live_record_trim_slash(
+                                             &st->endpoint),
+                            st->endpoint.data, &uf->key);
+        }
+
+        url.len = p - url.data;
+    }
+
+    cJSON_DeleteItemFromObject(u->entry, "video_url");
+    (void) ngx_live_record_json_add_str(u->entry, "video_url", &url);
+
+    if (u->reply_id.len) {
+        cJSON_DeleteItemFromObject(u->entry, "file_id");
+        (void) ngx_live_record_json_add_str(u->entry, "file_id",
+                                            &u->reply_id);
+    }
+
+    if (ngx_live_record_index_put(&u->lmcf->index, &u->label, &u->file_id,
+                                  u->entry, ngx_cycle->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" %V: no index entry",
+                      &u->label, &u->file_id);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "live record: \"%V\" %V uploaded to \"%V\": \"%V\" "
+                  "(%ui attempts)", &u->label, &u->file_id, &st->name, &url,
+                  u->attempts);
+
+    o = cJSON_Duplicate(u->entry, 1);
+
+    if (o) {
+        (void) ngx_live_record_notify_event(u->lmcf, &u->receivers,
+                                            "record_done", o);
+    }
+
+    if (!u->keep_local) {
+        (void) ngx_live_record_delete_tree(u->local, ngx_cycle->log);
+    }
+
+    if (u->spool) {
+        (void) ngx_delete_file(u->spool);
+    }
+
+    ngx_live_record_upload_free(u);
+}
+
+
+static void
+ngx_live_record_upload_free(ngx_live_record_upload_t *u)
+{
+    ngx_destroy_pool(u->pool);
+}
+
+
+static void
+ngx_live_record_upload_cleanup(void *data)
+{
+    ngx_live_record_upload_t  *u = data;
+
+    if (u->retry.timer_set) {
+        ngx_del_timer(&u->retry);
+    }
+
+    if (u->req) {
+        ngx_live_record_request_cancel(u->req);
+        u->req = NULL;
+    }
+
+    if (u->entry) {
+        cJSON_Delete(u->entry);
+        u->entry = NULL;
+    }
+
+    ngx_queue_remove(&u->queue);
+}
+
+
+static ngx_int_t
+ngx_live_record_xml_value(ngx_str_t *text, const char *tag, ngx_str_t *value)
+{
+    u_char  *p, *last, *end, open[64];
+    size_t   n;
+
+    n = ngx_sprintf(open, "<%s>", tag) - open;
+    last = text->data + text->len;
+
+    p = ngx_strlcasestrn(text->data, last, open, n - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p += n;
+    end = ngx_strlchr(p, last, '<');
+
+    if (end == NULL || end == p) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = end - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_header_value(ngx_str_t *headers, const char *name,
+    ngx_str_t *value)
+{
+    u_char  *p, *last, *end, line[64];
+    size_t   n;
+
+    n = ngx_sprintf(line, "\n%s:", name) - line;
+    last = headers->data + headers->len;
+
+    p = ngx_strlcasestrn(headers->data, last, line, n - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (p += n; p < last && *p == ' '; p++) { /* void */ }
+
+    for (end = p; end < last && *end != '\r' && *end != '\n'; end++) {
+        /* void */
+    }
+
+    if (end == p) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = end - p;
+
+    return NGX_OK;
+}
+
+
+/* AWS's encoding: everything but A-Z a-z 0-9 - _ . ~ (and /, in keys) */
+
+static u_char *
+ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_uint_t keep_slash, ngx_str_t *dst)
+{
+    u_char      c, *p;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    dst->data = ngx_pnalloc(pool, 3 * src->len + 1);
+    if (dst->data == NULL) {
+        return NULL;
+    }
+
+    p = dst->data;
+
+    for (i = 0; i < src->len; i++) {
+        c = src->data[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+            || c == '~' || (c == '/' && keep_slash))
+        {
+            *p++ = c;
+            continue;
+        }
+
+        *p++ = '%';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
+    }
+
+    dst->len = p - dst->data;
+    *p = '\0';
+
+    return dst->data;
+}
+
+
+static ngx_int_t
+ngx_live_record_json_str(ngx_pool_t *pool, cJSON *o, const char *name,
+    ngx_str_t *dst)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+        return NGX_DECLINED;
+    }
+
+    dst->len = ngx_strlen(item->valuestring);
+    dst->data = ngx_pnalloc(pool, dst->len);
+
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, item->valuestring, dst->len);
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_live_record_trim_slash(ngx_str_t *s)
+{
+    size_t  len;
+
+    for (len = s->len; len && s->data[len - 1] == '/'; len--) { /* void */ }
+
+    return len;
+}
+
+
+/* a spooled job, claimed from a worker that is gone */
+
+ngx_int_t
+ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
+    ngx_str_t *text)
+{
+    cJSON                        *o, *files, *f, *rcvs, *r;
+    ngx_str_t                     s, key;
+    ngx_uint_t                    i;
+    ngx_live_record_store_t     **st, *store;
+    ngx_live_record_receiver_t   *rcv, **rp;
+    ngx_live_record_upload_t     *u;
+
+    o = cJSON_ParseWithLength((char *) text->data, text->len);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    store = NULL;
+    st = lmcf->remote.elts;
+    r = cJSON_GetObjectItemCaseSensitive(o, "store");
+
+    for (i = 0; cJSON_IsString(r) && i < lmcf->remote.nelts; i++) {
+        if (ngx_strlen(r->valuestring) == st[i]->name.len
+            && ngx_strncmp(r->valuestring, st[i]->name.data,
+                           st[i]->name.len) == 0)
+        {
+            store = st[i];
+            break;
+        }
+    }
+
+    if (store == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "live record: spooled upload \"%s\" is for a store "
+                      "no longer configured, left in place", path);
+        cJSON_Delete(o);
+        return NGX_DECLINED;
+    }
+
+    u = ngx_live_record_upload_alloc(lmcf, store);
+    if (u == NULL) {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    s.data = path;
+    s.len = ngx_strlen(path);
+    u->spool = ngx_pstrdup(u->pool, &s);
+
+    u->entry = cJSON_DetachItemFromObjectCaseSensitive(o, "entry");
+    u->keep_local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+                                                                "keep_local"));
+
+    files = cJSON_GetObjectItemCaseSensitive(o, "files");
+    rcvs = cJSON_GetObjectItemCaseSensitive(o, "receivers");
+
+    if (u->spool == NULL || u->entry == NULL || !cJSON_IsArray(files)
+        || ngx_live_record_json_str(u->pool, u->entry, "file_id",
+                                    &u->file_id) != NGX_OK
+        || ngx_live_record_json_str(u->pool, o, "local", &s) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    u->local = ngx_pnalloc(u->pool, s.len + 1);
+    if (u->local == NULL) {
+        goto failed;
+    }
+
+    ngx_sprintf(u->local, "%V%Z", &s);
+
+    if (ngx_live_record_json_str(u->pool, u->entry, "app", &s) != NGX_OK
+        || ngx_live_record_json_str(u->pool, u->entry, "stream_id", &key)
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    u->label.data = ngx_pnalloc(u->pool, s.len + 1 + key.len);
+    if (u->label.data == NULL) {
+        goto failed;
+    }
+
+    u->label.len = ngx_sprintf(u->label.data, "%V/%V", &s, &key)
+                   - u->label.data;
+
+    cJSON_ArrayForEach(f, files) {
+        if (ngx_live_record_json_str(u->pool, f, "path", &s) != NGX_OK
+            || ngx_live_record_json_str(u->pool, f, "key", &key) != NGX_OK)
+        {
+            goto failed;
+        }
+
+        if (ngx_live_record_upload_readd(u, &s, &key,
+                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f,
+                                                                  "size")))
+            != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    cJSON_ArrayForEach(r, rcvs) {
+        if (!cJSON_IsString(r)) {
+            continue;
+        }
+
+        s.data = (u_char *) r->valuestring;
+        s.len = ngx_strlen(s.data);
+
+        rcv = ngx_live_record_find_receiver(lmcf, &s);
+        if (rcv == NULL) {
+            continue;
+        }
+
+        rp = ngx_array_push(&u->receivers);
+        if (rp == NULL) {
+            goto failed;
+        }
+
+        *rp = rcv;
+    }
+
+    cJSON_Delete(o);
+
+    ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                  "live record: \"%V\" spooled upload of %V to \"%V\" "
+                  "resumed", &u->label, &u->file_id, &store->name);
+
+    ngx_live_record_upload_step(u);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "live record: spooled upload \"%s\" is unreadable, left "
+                  "in place", path);
+
+    u->spool = NULL;
+    cJSON_Delete(o);
+    ngx_live_record_upload_free(u);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_live_record_upload_readd(ngx_live_record_upload_t *u, ngx_str_t *path,
+    ngx_str_t *key, double size)
+{
+    ngx_live_record_upload_file_t  *uf;
+
+    uf = ngx_array_push(&u->files);
+    if (uf == NULL) {
+        return NGX_ERROR;
+    }
+
+    uf->path = ngx_pnalloc(u->pool, path->len + 1);
+    if (uf->path == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(uf->path, "%V%Z", path);
+
+    uf->key = *key;
+    uf->size = (off_t) size;
+
+    return NGX_OK;
+}

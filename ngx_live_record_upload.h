@@ -1,0 +1,22 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_UPLOAD_H_INCLUDED_
+#define _NGX_LIVE_RECORD_UPLOAD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+
+
+ngx_int_t ngx_live_record_upload(ngx_live_record_part_t *p,
+    ngx_uint_t format);
+ngx_int_t ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf,
+    u_char *path, ngx_str_t *text);
+
+
+#endif /* _NGX_LIVE_RECORD_UPLOAD_H_INCLUDED_ */

@@ -1,0 +1,185 @@
+#!/usr/bin/perl
+
+# live_record_store http: every finished file PUT to a second, real nginx
+# with dav_methods PUT; the local copy deleted once confirmed (or kept);
+# a JSON reply's file_id and url win; an outage is retried, not lost.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Digest::SHA qw(sha256_hex);
+use File::Path qw(make_path);
+use JSON::PP qw(decode_json);
+use Test::More tests => 27;
+use Time::HiRes qw(sleep);
+use LiveRecord::Test;
+use LiveRecord::Receiver;
+
+my $in = make_media(duration => 6);
+
+my $conf = <<'EOF';
+rtmp {
+    live_record_template t {
+        live_record_formats mp4 hls;
+        live_record_hls_fragment 2s;
+    }
+    live_record_work_path %%PREFIX%%/work;
+    live_record_index %%PREFIX%%/index;
+    live_record_spool %%PREFIX%%/spool;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+
+    server {
+        listen 127.0.0.1:%%PORT_RTMP%%;
+        application live {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ "header=X-Token: abc" path=%%PREFIX%%/store;
+        }
+        application keep {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=%%PREFIX%%/kept;
+            live_record_keep_local on;
+        }
+        application vod {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_VOD%%/upload path=%%PREFIX%%/vod;
+        }
+    }
+}
+EOF
+
+start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
+my $p = prefix();
+
+# the second nginx: WebDAV PUT into dav/files
+
+sub start_dav {
+    make_path("$p/dav/files", "$p/dav/logs");
+    chmod 0777, "$p/dav/files";
+    my $port = port('DAV');
+    open my $fh, '>', "$p/dav/nginx.conf" or die;
+    print $fh <<"EOF";
+worker_processes 1;
+pid $p/dav/nginx.pid;
+error_log $p/dav/logs/error.log info;
+events {}
+http {
+    access_log $p/dav/logs/access.log;
+    client_body_temp_path $p/dav/body;
+    server {
+        listen 127.0.0.1:$port;
+        client_max_body_size 0;
+        location /ingest/ {
+            alias $p/dav/files/;
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+            dav_access user:rw group:r all:r;
+        }
+    }
+}
+EOF
+    close $fh;
+    system('/usr/sbin/nginx', '-p', "$p/dav/", '-c', "$p/dav/nginx.conf",
+           '-e', "$p/dav/logs/error.log") == 0 or die "dav nginx failed\n";
+    wait_for(sub { -s "$p/dav/nginx.pid" }, 5);
+}
+
+sub stop_dav {
+    open my $fh, '<', "$p/dav/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid;
+    kill 'QUIT', $pid;
+    wait_for(sub { !kill 0, $pid }, 10);
+}
+
+sub done_events {
+    my ($r, $stream, $n, $timeout) = @_;
+    my @e;
+    wait_for(sub {
+        @e = grep { $_->{event_type} eq 'record_done'
+                    && $_->{stream_id} eq $stream }
+             map { eval { decode_json($_->{body}) } || {} } $r->requests;
+        @e >= $n;
+    }, $timeout // 15);
+    return @e;
+}
+
+sub sha_file {
+    my ($f) = @_;
+    open my $fh, '<:raw', $f or return '';
+    local $/;
+    return sha256_hex(<$fh> // '');
+}
+
+start_dav();
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+
+# 1. PUT to the dav nginx, local copy deleted
+
+is(push_stream($in, rtmp_url('live', 'cam')), 0, 'push');
+my @done = done_events($rcv, 'cam', 2);
+is(scalar @done, 2, 'record_done for mp4 and hls after the upload');
+my ($mp4) = grep { $_->{file_format} eq 'mp4' } @done;
+my ($hls) = grep { $_->{file_format} eq 'hls' } @done;
+
+my @put = find_files("$p/dav/files", qr/\.mp4$/);
+is(scalar @put, 1, 'mp4 PUT into the dav store');
+is(sha_file($put[0] // ''), $mp4->{sha256}, 'uploaded bytes match sha256');
+like($mp4->{video_url}, qr{^http://127\.0\.0\.1:\d+/ingest/live/cam/.*\.mp4$},
+     'video_url is where it was PUT');
+ok(probe_ok($mp4->{video_url}), 'and plays from there');
+my @ts = find_files("$p/dav/files", qr/\.ts$/);
+ok(@ts >= 2, 'hls segments uploaded');
+ok(find_files("$p/dav/files", qr/index\.m3u8$/), 'hls playlist uploaded');
+is(probe_counts($hls->{video_url})->{video}, probe_counts($in)->{video},
+   'uploaded hls plays');
+is(scalar(find_files("$p/store", qr/./)), 0, 'local copies deleted');
+my $log = do { open my $fh, '<', "$p/dav/logs/access.log"; local $/; <$fh> };
+like($log // '', qr/"PUT \/ingest\/live\/cam\/.*\.mp4 HTTP\/1\.1" 201/,
+     'the dav nginx answered 201');
+ok(-f "$p/index/live/cam/$mp4->{file_id}.json", 'index entry');
+
+# 2. keep_local
+
+is(push_stream($in, rtmp_url('keep', 'cam')), 0, 'push, keep_local');
+done_events($rcv, 'cam', 4);
+is(scalar(find_files("$p/kept", qr/\.mp4$/)), 1, 'local mp4 kept');
+is(scalar(find_files("$p/kept", qr/index\.m3u8$/)), 1, 'local hls kept');
+
+# 3. a VOD ingest that answers with its own id and URL
+
+my $vod = LiveRecord::Receiver->start(port => port('VOD'),
+    reply => '{"file_id":"vod-42","url":"https://cdn.example/v/42.mp4"}');
+is(push_stream($in, rtmp_url('vod', 'cam9')), 0, 'push to the vod ingest');
+my @v = done_events($rcv, 'cam9', 2);
+my ($vm) = grep { $_->{file_format} eq 'mp4' } @v;
+is($vm->{file_id}, 'vod-42', 'file_id from the reply wins');
+is($vm->{video_url}, 'https://cdn.example/v/42.mp4', 'url from the reply wins');
+my @puts = grep { $_->{method} eq 'PUT' } $vod->requests;
+ok(@puts >= 3, 'every file PUT');
+my ($mput) = grep { $_->{path} =~ /\.mp4$/ } @puts;
+is($mput->{size}, $vm->{file_size}, 'PUT body is the whole file');
+$vod->stop;
+
+# 4. the store is down: retried with a log line, delivered when it is back
+
+stop_dav();
+is(push_stream($in, rtmp_url('live', 'late')), 0, 'push while down');
+ok(wait_for(sub { log_lines(qr/\[warn\].*upload of .* failed/) >= 1 }, 10),
+   'failed upload logged') or diag join "\n", log_lines(qr/upload/);
+is(scalar(done_events($rcv, 'late', 1, 1)), 0, 'no record_done yet');
+ok(find_files("$p/spool/handoff", qr/\.json$/), 'upload spooled');
+start_dav();
+my @late = done_events($rcv, 'late', 2, 30);
+is(scalar @late, 2, 'delivered once the store is back');
+ok(wait_for(sub { !find_files("$p/spool/handoff", qr/\.json$/) }, 5),
+   'spool emptied');
+
+stop_dav();
+$rcv->stop;
+
+no_alerts();
