@@ -73,6 +73,8 @@ static void ngx_live_record_upload_step(ngx_live_record_upload_t *u);
 static ngx_live_record_request_t *ngx_live_record_upload_request(
     ngx_live_record_upload_t *u, const char *method, ngx_str_t *query);
 static void ngx_live_record_upload_done(ngx_live_record_request_t *r);
+static void ngx_live_record_upload_why(u_char *why, size_t size,
+    const char *what, ngx_live_record_request_t *r);
 static ngx_int_t ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
     ngx_live_record_request_t *r);
 static ngx_int_t ngx_live_record_s3_reply(ngx_live_record_upload_t *u,
@@ -611,16 +613,13 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
     }
 
     if (r->status < 200 || r->status >= 300) {
-        *ngx_snprintf(why, sizeof(why) - 1, "status %l: %*s", r->status,
-                      ngx_min(r->response.len, 200), r->response.data) = '\0';
+        ngx_live_record_upload_why(why, sizeof(why), "status", r);
         ngx_live_record_upload_failed(u, why);
         return;
     }
 
     if (ngx_live_record_upload_reply(u, r) != NGX_OK) {
-        *ngx_snprintf(why, sizeof(why) - 1, "status %l with an error: %*s",
-                      r->status, ngx_min(r->response.len, 200),
-                      r->response.data) = '\0';
+        ngx_live_record_upload_why(why, sizeof(why), "error in status", r);
         ngx_live_record_upload_failed(u, why);
         return;
     }
@@ -628,6 +627,26 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
 
     ngx_live_record_upload_step(u);
+}
+
+
+/* "status 403: <Error>...": the reply's start, on one log line */
+
+static void
+ngx_live_record_upload_why(u_char *why, size_t size, const char *what,
+    ngx_live_record_request_t *r)
+{
+    u_char  *p, *last;
+
+    last = ngx_snprintf(why, size - 1, "%s %l: %*s", what, r->status,
+                        ngx_min(r->response.len, 200), r->response.data);
+    *last = '\0';
+
+    for (p = why; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+        }
+    }
 }
 
 

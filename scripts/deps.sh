@@ -10,7 +10,7 @@ build=${NGX_LIVE_RECORD_BUILD:-$top/build}
 pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
 libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
 ffmpeg
-perl curl"
+perl curl python3 python3-botocore"
 
 missing=""
 for p in $pkgs; do
@@ -35,3 +35,16 @@ if [ -n "$missing" ]; then
 fi
 
 "$top/scripts/fetch-rtmp.sh" "$build"
+
+# s3rver, the S3-compatible server the S3 store is tested against
+if [ ! -x "$build/tools/node_modules/.bin/s3rver" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "deps: installing nodejs npm"
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends nodejs npm
+    fi
+    mkdir -p "$build/tools"
+    (cd "$build/tools" && npm install --no-audit --no-fund --silent \
+        s3rver@3.7.1)
+fi

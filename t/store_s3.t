@@ -1,0 +1,203 @@
+#!/usr/bin/perl
+
+# live_record_store s3 against s3rver, behind a proxy that re-checks every
+# AWS SigV4 signature with botocore: single PUTs, a multipart upload of a
+# part larger than part_size, keys from stream names percent-encoded, the
+# object fetched back and its sha256 matching the index; bad credentials
+# are retried with a clear log line, not lost.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Digest::SHA qw(sha256_hex);
+use File::Path qw(make_path);
+use JSON::PP qw(decode_json);
+use POSIX qw(_exit);
+use Test::More;
+use Time::HiRes qw(sleep);
+use LiveRecord::Test;
+use LiveRecord::Receiver;
+
+my $S3RVER = "$FindBin::Bin/../build/tools/node_modules/.bin/s3rver";
+plan(skip_all => 's3rver not installed: run make deps') unless -x $S3RVER;
+plan(tests => 25);
+
+my $in = make_media(duration => 6);
+
+# a recording above one 8 MiB part: 1280x720 at ~24 Mbit/s for 8 s
+
+my $big = prefix() . '/../media/big-8s.flv';
+unless (-s $big) {
+    system('ffmpeg', qw(-hide_banner -loglevel error -nostdin -y
+        -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi
+        -i sine=frequency=300:sample_rate=44100 -t 8 -c:v libx264
+        -preset ultrafast -b:v 24M -maxrate 24M -bufsize 4M -g 50
+        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.tmp") == 0
+        or die "ffmpeg failed\n";
+    rename "$big.tmp", $big;
+}
+
+my $conf = <<'EOF';
+rtmp {
+    live_record_template t {
+        live_record_formats mp4 hls;
+        live_record_hls_fragment 2s;
+    }
+    live_record_work_path %%PREFIX%%/work;
+    live_record_index %%PREFIX%%/index;
+    live_record_spool %%PREFIX%%/spool;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+
+    server {
+        listen 127.0.0.1:%%PORT_RTMP%%;
+        application live {
+            live on;
+            live_record t;
+            live_record_store s3 http://127.0.0.1:%%PORT_PROXY%%/vod/rec region=us-east-1 access_key=S3RVER secret_key_file=%%PREFIX%%/secret path=%%PREFIX%%/store url=http://cdn.example/vod;
+        }
+        application bad {
+            live on;
+            live_record t;
+            live_record_store s3 http://127.0.0.1:%%PORT_PROXY%%/vod/bad region=us-east-1 access_key=S3RVER secret_key_file=%%PREFIX%%/wrong path=%%PREFIX%%/badstore;
+        }
+    }
+}
+EOF
+
+my $p = prefix();
+for (['secret', 'S3RVER'], ['wrong', 'not-the-secret']) {
+    open my $fh, '>', "$p/$_->[0]" or die;
+    print $fh "$_->[1]\n";
+    close $fh;
+}
+
+port('S3');     # taken now: start_nginx frees the ports it holds
+start_nginx(conf => $conf, dirs => [qw(store badstore work index spool)]);
+
+# s3rver behind the verifying proxy, both stopped by pid at the end
+
+my @pids;
+END { kill 'KILL', @pids if @pids; }
+
+make_path("$p/s3");
+my $s3port = port('S3');
+push @pids, spawn($S3RVER, '-d', "$p/s3", '-a', '127.0.0.1', '-p', $s3port,
+                  '--silent', '--configure-bucket', 'vod');
+push @pids, spawn('/usr/bin/python3', "$FindBin::Bin/lib/s3proxy.py",
+                  port('PROXY'), $s3port, 'S3RVER', 'S3RVER',
+                  "$p/proxy.log");
+ok(wait_for(sub { IO::Socket::INET->new("127.0.0.1:" . port('PROXY')) }, 15)
+   && wait_for(sub { IO::Socket::INET->new("127.0.0.1:$s3port") }, 15),
+   's3rver and the verifying proxy are up');
+
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+
+sub spawn {
+    my @cmd = @_;
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$p/logs/tools.log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or _exit(127);
+    }
+    return $pid;
+}
+
+sub proxy_log {
+    open my $fh, '<', "$p/proxy.log" or return ();
+    return map { decode_json($_) } grep { /\S/ } <$fh>;
+}
+
+sub done_events {
+    my ($stream, $n, $timeout) = @_;
+    my @e;
+    wait_for(sub {
+        @e = grep { $_->{event_type} eq 'record_done'
+                    && $_->{stream_id} eq $stream }
+             map { eval { decode_json($_->{body}) } || {} } $rcv->requests;
+        @e >= $n;
+    }, $timeout // 30);
+    return @e;
+}
+
+sub object {
+    my ($key) = @_;
+    my $sock = IO::Socket::INET->new("127.0.0.1:$s3port") or return;
+    print $sock "GET /vod/$key HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    local $/;
+    my $resp = <$sock>;
+    my ($head, $body) = split /\r\n\r\n/, $resp // '', 2;
+    return ($head =~ m{^HTTP/\S+ 200}) ? $body : undef;
+}
+
+# 1. a stream name that needs encoding, small parts: single PUTs
+
+is(push_stream($in, rtmp_url('live', 'cam+1=x')), 0,
+   'push "cam+1=x"');
+my @done = done_events('cam+1=x', 2);
+is(scalar @done, 2, 'record_done for mp4 and hls');
+my ($mp4) = grep { $_->{file_format} eq 'mp4' } @done;
+like($mp4->{video_url},
+     qr{^http://cdn\.example/vod/rec/live/cam%2B1%3Dx/\d{8}/cam%2B1%3Dx-\d+-1\.mp4$},
+     'video_url: url= base and the percent-encoded key');
+(my $key = $mp4->{video_url}) =~ s{^http://cdn\.example/vod/}{};
+my $obj = object($key);
+ok(defined $obj, 'object stored under the encoded key');
+is(sha256_hex($obj // ''), $mp4->{sha256}, 'object sha256 = index sha256');
+is(length($obj // ''), $mp4->{file_size}, 'object size');
+my @log = proxy_log();
+ok(@log >= 4, 'requests went through the proxy');
+is_deeply([grep { $_->{verdict} ne 'ok' } @log], [],
+          'every signature verified by botocore');
+is(scalar(find_files("$p/store", qr/\.(mp4|ts|m3u8)$/)), 0,
+   'local copies deleted');
+my $entry = eval {
+    open my $fh, '<', "$p/index/live/cam+1=x/$mp4->{file_id}.json";
+    local $/;
+    decode_json(<$fh>);
+} || {};
+is($entry->{sha256}, $mp4->{sha256}, 'index entry');
+
+# 2. multipart: a file above part_size (8 MiB)
+
+is(push_stream($big, rtmp_url('live', 'big')), 0, 'push ~24 MB');
+my ($bm) = grep { $_->{file_format} eq 'mp4' } done_events('big', 2, 60);
+ok($bm && $bm->{file_size} > 8 * 1024 * 1024, 'the mp4 is over one part')
+    or diag explain $bm;
+my @mp = grep { $_->{path} =~ /big.*\.mp4$/ } proxy_log();
+is_deeply([map { $_->{method} } grep { $_->{query} eq 'uploads=' } @mp],
+          ['POST'], 'CreateMultipartUpload');
+my @parts = grep { $_->{query} =~ /^partNumber=\d+&uploadId=/ } @mp;
+is(scalar @parts, int(($bm->{file_size} - 1) / (8 * 1024 * 1024)) + 1,
+   'UploadPart per 8 MiB');
+ok(!grep({ $_->{size} < 8 * 1024 * 1024 } @parts[0 .. $#parts - 1]),
+   'parts of 8 MiB but the last');
+is(scalar(grep { $_->{query} =~ /^uploadId=/ && $_->{method} eq 'POST' }
+          @mp), 1, 'CompleteMultipartUpload');
+is_deeply([grep { $_->{verdict} ne 'ok' } @mp], [],
+          'multipart signatures verified');
+(my $bkey = $bm->{video_url}) =~ s{^http://cdn\.example/vod/}{};
+is(sha256_hex(object($bkey) // ''), $bm->{sha256},
+   'multipart object sha256 = index sha256');
+
+# 3. bad credentials: 403, retried with a clear line, spooled, not lost
+
+is(push_stream($in, rtmp_url('bad', 'cam')), 0, 'push with a wrong secret');
+ok(wait_for(sub {
+       log_lines(qr/\[warn\].*upload of .* failed \(status 403.*retry in/)
+       >= 2 }, 10), 'failed attempts logged with the status');
+ok(find_files("$p/spool/handoff", qr/\.json$/), 'the upload waits in the spool');
+ok(find_files("$p/badstore", qr/\.mp4$/), 'the file is kept locally');
+ok(!grep({ /S3RVER|not-the-secret/ } log_lines()),
+   'no secret in the error log');
+
+$rcv->stop;
+kill 'KILL', @pids;
+waitpid($_, 0) for @pids;
+@pids = ();
+
+no_alerts();
