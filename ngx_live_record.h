@@ -23,6 +23,12 @@
 #define NGX_LIVE_RECORD_REASON_PARAM_CHANGE  3
 #define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
 
+/*
+ * How long media may wait for a track: before the first part opens, for
+ * its sequence header; in a part, for the next frame that dates the last.
+ */
+#define NGX_LIVE_RECORD_WAIT_MS              1000
+
 
 typedef struct {
     ngx_str_t                   name;

@@ -74,17 +74,18 @@ ngx_live_record_part_json(ngx_live_record_part_t *p, ngx_uint_t format)
     s.data = (u_char *) ngx_live_record_format_ext(format);
     s.len = ngx_strlen(s.data);
 
-    if (ngx_live_record_json_add_str(o, "file_id", &p->files[format].file_id) == NULL
-        || ngx_live_record_json_add_str(o, "app", &p->st.app) == NULL
-        || ngx_live_record_json_add_str(o, "domain", &p->st.domain) == NULL
-        || ngx_live_record_json_add_str(o, "stream_id", &p->st.name) == NULL
-        || ngx_live_record_json_add_str(o, "stream_param", &p->st.args) == NULL
-        || ngx_live_record_json_add_str(o, "session_id", &p->st.session) == NULL
+    if (ngx_live_record_json_set(o, "file_id", &p->files[format].file_id)
+           == NULL
+        || ngx_live_record_json_set(o, "app", &p->st.app) == NULL
+        || ngx_live_record_json_set(o, "domain", &p->st.domain) == NULL
+        || ngx_live_record_json_set(o, "stream_id", &p->st.name) == NULL
+        || ngx_live_record_json_set(o, "stream_param", &p->st.args) == NULL
+        || ngx_live_record_json_set(o, "session_id", &p->st.session) == NULL
         || ngx_live_record_num(o, "part", p->n) == NULL
-        || ngx_live_record_json_add_str(o, "file_format", &s) == NULL
+        || ngx_live_record_json_set(o, "file_format", &s) == NULL
         || ngx_live_record_num(o, "start_time", p->start_ms / 1000) == NULL
         || ngx_live_record_num(o, "start_time_ms", p->start_ms) == NULL
-        || ngx_live_record_json_add_str(o, "template", &p->tpl->name) == NULL
+        || ngx_live_record_json_set(o, "template", &p->tpl->name) == NULL
         || cJSON_AddNullToObject(o, "task_id") == NULL
         || cJSON_AddStringToObject(o, "video_codec",
                                    v->codec ? ngx_live_record_codec_name(
@@ -131,13 +132,14 @@ ngx_live_record_entry_json(ngx_live_record_part_t *p, ngx_uint_t format)
         || ngx_live_record_num(o, "duration", (double) p->duration / 1000)
            == NULL
         || ngx_live_record_num(o, "file_size", f->size) == NULL
-        || ngx_live_record_json_add_str(o, "sha256", &s) == NULL
+        || ngx_live_record_json_set(o, "sha256", &s) == NULL
         || cJSON_AddStringToObject(o, "end_reason",
                                    ngx_live_record_reason_name(p->reason))
            == NULL
-        || ngx_live_record_json_add_str(o, "store", &p->lacf->store.name) == NULL
-        || ngx_live_record_json_add_str(o, "path", &f->store) == NULL
-        || (f->url.len ? ngx_live_record_json_add_str(o, "video_url", &f->url)
+        || ngx_live_record_json_set(o, "store", &p->lacf->store.name)
+           == NULL
+        || ngx_live_record_json_set(o, "path", &f->store) == NULL
+        || (f->url.len ? ngx_live_record_json_set(o, "video_url", &f->url)
                        : cJSON_AddNullToObject(o, "video_url")) == NULL)
     {
         cJSON_Delete(o);
@@ -304,7 +306,7 @@ done:
 
 
 cJSON *
-ngx_live_record_json_add_str(cJSON *o, const char *name, ngx_str_t *v)
+ngx_live_record_json_set(cJSON *o, const char *name, ngx_str_t *v)
 {
     cJSON  *item;
     char   *s;

@@ -15,79 +15,11 @@
 #include "ngx_live_record.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_stream.h"
 
 
 /* directives inside live_record_template {} */
 #define NGX_LIVE_RECORD_TPL_CONF     0x20000000
-
-#define NGX_LIVE_RECORD_MAX_NAME     255
-
-/* a part opens when its tracks are known, or after this much media */
-#define NGX_LIVE_RECORD_WAIT_MS      1000
-#define NGX_LIVE_RECORD_WAIT_FRAMES  512
-
-/* one log line per stream for each kind of bad input */
-#define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
-#define NGX_LIVE_RECORD_LOG_NOHEADER    0x02    /* << track */
-#define NGX_LIVE_RECORD_LOG_CODEC       0x08    /* << track */
-#define NGX_LIVE_RECORD_LOG_BADHEADER   0x20
-
-
-typedef struct {
-    ngx_str_t                   host;
-    ngx_str_t                   name;           /* template, "off" */
-    ngx_live_record_template_t *tpl;
-    ngx_uint_t                  wildcard;       /* unsigned */
-} ngx_live_record_domain_t;
-
-
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_live_record_tag_t       tag;
-    int64_t                     ts;
-} ngx_live_record_pending_t;
-
-
-/* the session of a stream that ended lately, for a reconnect to join */
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_msec_t                  expire;
-    ngx_str_t                   key;
-    ngx_str_t                   session;
-} ngx_live_record_memo_t;
-
-
-typedef struct {
-    ngx_rtmp_session_t         *s;
-    ngx_live_record_main_conf_t *lmcf;
-    ngx_live_record_app_conf_t *lacf;
-    ngx_live_record_template_t *tpl;
-    ngx_live_record_part_t     *part;
-    ngx_live_record_part_t     *hls;
-    ngx_live_record_part_t     *hls_wait;       /* to continue */
-    ngx_queue_t                 queue;          /* in lmcf->active */
-    ngx_queue_t                 pending;
-
-    ngx_live_record_stream_t    st;
-    u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
-    u_char                      session_id[64];
-
-    u_char                     *buf;
-    size_t                      buf_size;
-
-    uint32_t                    last_raw;
-    int64_t                     ts;             /* extended to 64 bits */
-    ngx_uint_t                  parts;
-    ngx_uint_t                  npending;
-    ngx_uint_t                  logged;
-
-    unsigned                    active:1;
-    unsigned                    started:1;
-    unsigned                    failed:1;
-    unsigned                    changed:1;
-    unsigned                    dropped:1;
-} ngx_live_record_ctx_t;
-
 
 typedef struct {
     ngx_conf_post_handler_pt    post_handler;
@@ -141,46 +73,7 @@ static ngx_int_t ngx_live_record_close_stream(ngx_rtmp_session_t *s,
 static ngx_int_t ngx_live_record_av(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 
-static ngx_live_record_template_t *ngx_live_record_resolve(
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *domain);
-static ngx_int_t ngx_live_record_init_ctx(ngx_rtmp_session_t *s,
-    ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
-static void ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host);
-static char *ngx_live_record_check_name(ngx_str_t *name);
-static void ngx_live_record_join_session(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_stop(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t sync);
 static void ngx_live_record_ctx_cleanup(void *data);
-
-static u_char *ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx,
-    ngx_chain_t *in, size_t *len);
-static void ngx_live_record_log_once(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t kind, ngx_uint_t level, const char *fmt, ...);
-static u_char *ngx_live_record_track_name(ngx_uint_t track);
-static void ngx_live_record_header(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag);
-static void ngx_live_record_frame(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_hold(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_ready(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx);
-static ngx_int_t ngx_live_record_cut(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t track);
-static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
-    int64_t base);
-static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t sync);
-static ngx_int_t ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx,
-    int64_t base);
-static void ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t reason, ngx_uint_t sync);
-static void ngx_live_record_write(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
 static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_part_t *p);
 
 
@@ -1186,7 +1079,7 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
     while (!ngx_queue_empty(&lmcf->active)) {
         q = ngx_queue_head(&lmcf->active);
         lctx = ngx_queue_data(q, ngx_live_record_ctx_t, queue);
-        ngx_live_record_stop(lctx, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
+        ngx_live_record_stream_stop(lctx, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
     }
 
     ngx_live_record_hls_finish_waiting(lmcf);
@@ -1228,10 +1121,10 @@ ngx_live_record_publish(ngx_rtmp_session_t *s, ngx_rtmp_publish_t *v)
         ngx_rtmp_set_ctx(s, ctx, ngx_live_record_module);
 
     } else if (ctx->active) {
-        ngx_live_record_stop(ctx, NGX_LIVE_RECORD_REASON_UNPUBLISH, 0);
+        ngx_live_record_stream_stop(ctx, NGX_LIVE_RECORD_REASON_UNPUBLISH, 0);
     }
 
-    (void) ngx_live_record_init_ctx(s, ctx, v);
+    (void) ngx_live_record_stream_start(s, ctx, v);
 
 next:
 
@@ -1239,290 +1132,16 @@ next:
 }
 
 
-static ngx_int_t
-ngx_live_record_init_ctx(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
-    ngx_rtmp_publish_t *v)
-{
-    u_char                       *p;
-    char                         *bad;
-    ngx_str_t                     name, host;
-    ngx_live_record_template_t   *tpl;
-    ngx_live_record_app_conf_t   *lacf;
 
-    lacf = ngx_rtmp_get_module_app_conf(s, ngx_live_record_module);
 
-    name.data = v->name;
-    name.len = ngx_strlen(v->name);
 
-    ngx_live_record_tc_host(&s->tc_url, &host);
 
-    tpl = ngx_live_record_resolve(lacf, &host);
-    if (tpl == NULL) {
-        return NGX_DECLINED;
-    }
 
-    bad = ngx_live_record_check_name(&name);
 
-    if (bad == NULL) {
-        bad = ngx_live_record_check_name(&s->app);
-    }
 
-    if (bad == NULL && host.len) {
-        bad = ngx_live_record_check_name(&host);
-    }
 
-    if (bad) {
-        ngx_log_error(NGX_LOG_ERR, s->connection->log, 0,
-                      "live record: stream \"%V/%*s\" on \"%V\" refused for "
-                      "recording: %s", &s->app,
-                      ngx_min(name.len, NGX_LIVE_RECORD_MAX_NAME), name.data,
-                      &host, bad);
-        return NGX_DECLINED;
-    }
 
-    ngx_memzero(ctx, sizeof(ngx_live_record_ctx_t));
 
-    ctx->s = s;
-    ctx->lacf = lacf;
-    ctx->tpl = tpl;
-    ctx->lmcf = ngx_rtmp_get_module_main_conf(s, ngx_live_record_module);
-
-    p = ctx->strings;
-
-    ctx->st.label.data = p;
-    p = ngx_sprintf(p, "%V/%V", &s->app, &name);
-    ctx->st.label.len = p - ctx->st.label.data;
-
-    ctx->st.app.data = ctx->st.label.data;
-    ctx->st.app.len = s->app.len;
-    ctx->st.name.data = ctx->st.label.data + s->app.len + 1;
-    ctx->st.name.len = name.len;
-
-    ctx->st.domain.data = p;
-    ctx->st.domain.len = host.len;
-    ngx_strlow(p, host.data, host.len);
-
-    ctx->st.args.data = v->args;
-    ctx->st.args.len = ngx_strlen(v->args);
-
-    ngx_queue_init(&ctx->pending);
-    ngx_queue_insert_tail(&ctx->lmcf->active, &ctx->queue);
-    ctx->active = 1;
-
-    ngx_live_record_join_session(ctx);
-
-    if (tpl->formats & (1 << NGX_LIVE_RECORD_HLS)) {
-        ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
-                  "live record: \"%V\" recording with template \"%V\", "
-                  "session %V", &ctx->st.label, &tpl->name, &ctx->st.session);
-
-    return NGX_OK;
-}
-
-
-static ngx_live_record_template_t *
-ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host)
-{
-    size_t                     best;
-    ngx_uint_t                 i;
-    ngx_live_record_domain_t  *d, *found;
-
-    if (lacf->domains == NULL || host->len == 0) {
-        return lacf->tpl;
-    }
-
-    d = lacf->domains->elts;
-    found = NULL;
-    best = 0;
-
-    for (i = 0; i < lacf->domains->nelts; i++) {
-
-        if (!d[i].wildcard) {
-            if (d[i].host.len == host->len
-                && ngx_strncasecmp(d[i].host.data, host->data, host->len)
-                   == 0)
-            {
-                return d[i].tpl;
-            }
-
-            continue;
-        }
-
-        /* "*.example.com": host ends with ".example.com", longest wins */
-
-        if (host->len > d[i].host.len && d[i].host.len > best
-            && ngx_strncasecmp(host->data + host->len - d[i].host.len,
-                               d[i].host.data, d[i].host.len) == 0)
-        {
-            found = &d[i];
-            best = d[i].host.len;
-        }
-    }
-
-    return found ? found->tpl : lacf->tpl;
-}
-
-
-static void
-ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host)
-{
-    u_char  *p, *last, *end;
-
-    p = tc_url->data;
-    last = p + tc_url->len;
-
-    host->len = 0;
-    host->data = p;
-
-    if (p == NULL) {
-        return;
-    }
-
-    end = ngx_strlcasestrn(p, last, (u_char *) "://", 3 - 1);
-    if (end == NULL) {
-        return;
-    }
-
-    p = end + 3;
-
-    if (p < last && *p == '[') {
-        end = ngx_strlchr(p, last, ']');
-        end = end ? end + 1 : last;
-
-    } else {
-        for (end = p; end < last; end++) {
-            if (*end == ':' || *end == '/' || *end == '?') {
-                break;
-            }
-        }
-    }
-
-    host->data = p;
-    host->len = end - p;
-}
-
-
-static char *
-ngx_live_record_check_name(ngx_str_t *name)
-{
-    u_char  *p, *last;
-
-    if (name->len == 0) {
-        return "empty name";
-    }
-
-    /* nginx-rtmp cuts names at 255 bytes: such a name may be cut */
-
-    if (name->len >= NGX_LIVE_RECORD_MAX_NAME) {
-        return "name of 255 bytes or more";
-    }
-
-    if (name->data[0] == '.') {
-        return "name starts with \".\"";
-    }
-
-    last = name->data + name->len;
-
-    for (p = name->data; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return "control character in name";
-        }
-
-        if (*p == '/' || *p == '\\') {
-            return "path separator in name";
-        }
-
-        if (*p == '%') {
-            return "percent-encoded character in name";
-        }
-
-        if (*p == '.' && p + 1 < last && p[1] == '.') {
-            return "\"..\" in name";
-        }
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
-{
-    u_char                       *p;
-    ngx_queue_t                  *q, *next;
-    ngx_live_record_memo_t       *m;
-    ngx_live_record_main_conf_t  *lmcf;
-
-    lmcf = ctx->lmcf;
-    p = ctx->session_id;
-
-    for (q = ngx_queue_head(&lmcf->memos);
-         q != ngx_queue_sentinel(&lmcf->memos);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        m = ngx_queue_data(q, ngx_live_record_memo_t, queue);
-
-        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && (m->key.len != ctx->st.label.len
-                || ngx_strncmp(m->key.data, ctx->st.label.data, m->key.len)
-                   != 0))
-        {
-            continue;
-        }
-
-        /* expired, or ours: either way it goes */
-
-        ngx_queue_remove(q);
-
-        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && ctx->st.session.len == 0)
-        {
-            ctx->st.session.data = p;
-            p = ngx_cpymem(p, m->session.data, m->session.len);
-            ctx->st.session.len = m->session.len;
-        }
-
-        ngx_free(m);
-    }
-
-    if (ctx->st.session.len == 0) {
-        ctx->st.session.data = p;
-        p = ngx_sprintf(p, "%T%03M-%P-%ui", ngx_time(),
-                        ngx_timeofday()->msec, ngx_pid, ++lmcf->seq);
-        ctx->st.session.len = p - ctx->st.session.data;
-    }
-}
-
-
-static void
-ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
-{
-    ngx_live_record_memo_t  *m;
-
-    if (ctx->tpl->session_gap == 0 || ngx_exiting || ngx_terminate) {
-        return;
-    }
-
-    m = ngx_alloc(sizeof(ngx_live_record_memo_t) + ctx->st.label.len
-                  + ctx->st.session.len, ngx_cycle->log);
-    if (m == NULL) {
-        return;
-    }
-
-    m->expire = ngx_current_msec + ctx->tpl->session_gap;
-    m->key.data = (u_char *) &m[1];
-    m->key.len = ctx->st.label.len;
-    m->session.data = ngx_cpymem(m->key.data, ctx->st.label.data,
-                                 ctx->st.label.len);
-    m->session.len = ctx->st.session.len;
-    ngx_memcpy(m->session.data, ctx->st.session.data, ctx->st.session.len);
-
-    ngx_queue_insert_tail(&ctx->lmcf->memos, &m->queue);
-}
 
 
 static ngx_int_t
@@ -1565,45 +1184,13 @@ ngx_live_record_close_stream(ngx_rtmp_session_t *s,
             reason = NGX_LIVE_RECORD_REASON_UNPUBLISH;
         }
 
-        ngx_live_record_stop(ctx, reason, 0);
+        ngx_live_record_stream_stop(ctx, reason, 0);
     }
 
     return next_close_stream(s, v);
 }
 
 
-static void
-ngx_live_record_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
-    ngx_uint_t sync)
-{
-    ngx_uint_t  n;
-
-    if (!ctx->active) {
-        return;
-    }
-
-    ctx->active = 0;
-
-    ngx_live_record_close(ctx, reason, sync);
-    ngx_live_record_close_hls(ctx, reason, sync);
-    ngx_live_record_free_pending(ctx);
-    ngx_live_record_remember_session(ctx);
-
-    ngx_queue_remove(&ctx->queue);
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        if (ctx->st.tracks[n].extradata) {
-            ngx_free(ctx->st.tracks[n].extradata);
-            ctx->st.tracks[n].extradata = NULL;
-        }
-    }
-
-    if (ctx->buf) {
-        ngx_free(ctx->buf);
-        ctx->buf = NULL;
-        ctx->buf_size = 0;
-    }
-}
 
 
 static void
@@ -1611,7 +1198,7 @@ ngx_live_record_ctx_cleanup(void *data)
 {
     ngx_live_record_ctx_t  *ctx = data;
 
-    ngx_live_record_stop(ctx, NGX_LIVE_RECORD_REASON_DROP, 0);
+    ngx_live_record_stream_stop(ctx, NGX_LIVE_RECORD_REASON_DROP, 0);
 }
 
 
@@ -1619,612 +1206,48 @@ static ngx_int_t
 ngx_live_record_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
     ngx_chain_t *in)
 {
-    u_char                 *p;
-    size_t                  len;
-    int64_t                 ts;
-    ngx_live_record_tag_t   tag;
     ngx_live_record_ctx_t  *ctx;
 
     ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
 
-    if (ctx == NULL || !ctx->active || ctx->failed) {
-        return NGX_OK;
-    }
-
-    p = ngx_live_record_copy_body(ctx, in, &len);
-    if (p == NULL) {
-        return NGX_OK;
-    }
-
-    if (ngx_live_record_parse_tag(h->type, p, len, &tag) != NGX_OK) {
-        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_MALFORMED,
-                                 NGX_LOG_ERR, "malformed %s tag skipped",
-                                 ngx_live_record_track_name(
-                                     h->type == NGX_RTMP_MSG_VIDEO
-                                     ? NGX_LIVE_RECORD_VIDEO
-                                     : NGX_LIVE_RECORD_AUDIO));
-        return NGX_OK;
-    }
-
-    switch (tag.kind) {
-
-    case NGX_LIVE_RECORD_TAG_SKIP:
-        return NGX_OK;
-
-    case NGX_LIVE_RECORD_TAG_CODEC:
-        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag.track,
-                                 NGX_LOG_ERR,
-                                 "%s codec id %ui cannot be recorded, "
-                                 "track skipped",
-                                 ngx_live_record_track_name(tag.track),
-                                 tag.codec);
-        return NGX_OK;
-
-    case NGX_LIVE_RECORD_TAG_HEADER:
-        ngx_live_record_header(ctx, &tag);
-        return NGX_OK;
-    }
-
-    /* 32-bit rtmp time, extended so that wrapping keeps it monotonic */
-
-    if (ctx->started) {
-        ctx->ts += (int32_t) (h->timestamp - ctx->last_raw);
-
-    } else {
-        ctx->ts = h->timestamp;
-        ctx->started = 1;
-    }
-
-    ctx->last_raw = h->timestamp;
-    ts = ctx->ts;
-
-    ngx_live_record_frame(ctx, &tag, ts);
-
-    return NGX_OK;
-}
-
-
-static u_char *
-ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx, ngx_chain_t *in,
-    size_t *len)
-{
-    u_char       *p;
-    size_t        n, size;
-    ngx_chain_t  *cl;
-
-    n = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        n += cl->buf->last - cl->buf->pos;
-    }
-
-    if (n > ctx->buf_size) {
-        size = ngx_max(n, 2 * ctx->buf_size);
-
-        p = ngx_alloc(size, ngx_cycle->log);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        if (ctx->buf) {
-            ngx_free(ctx->buf);
-        }
-
-        ctx->buf = p;
-        ctx->buf_size = size;
-    }
-
-    p = ctx->buf;
-
-    for (cl = in; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    *len = n;
-
-    return ctx->buf;
-}
-
-
-static void
-ngx_live_record_log_once(ngx_live_record_ctx_t *ctx, ngx_uint_t kind,
-    ngx_uint_t level, const char *fmt, ...)
-{
-    u_char   *p, text[NGX_MAX_ERROR_STR];
-    va_list   args;
-
-    if (ctx->logged & kind) {
-        return;
-    }
-
-    ctx->logged |= kind;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
-    va_end(args);
-
-    ngx_log_error(level, ctx->s->connection->log, 0,
-                  "live record: \"%V\": %*s", &ctx->st.label, p - text, text);
-}
-
-
-static u_char *
-ngx_live_record_track_name(ngx_uint_t track)
-{
-    return (u_char *) (track == NGX_LIVE_RECORD_VIDEO ? "video" : "audio");
-}
-
-
-static void
-ngx_live_record_header(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag)
-{
-    u_char                   *p;
-    ngx_live_record_track_t   t, *cur;
-
-    if (ngx_live_record_parse_header(tag, &t) != NGX_OK) {
-        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
-                                 NGX_LOG_ERR,
-                                 "invalid %s sequence header skipped",
-                                 ngx_live_record_track_name(tag->track));
-        return;
-    }
-
-    cur = &ctx->st.tracks[tag->track];
-
-    if (cur->codec == t.codec && cur->extradata_len == t.extradata_len
-        && ngx_memcmp(cur->extradata, t.extradata, t.extradata_len) == 0)
-    {
-        return;
-    }
-
-    p = ngx_alloc(t.extradata_len, ngx_cycle->log);
-    if (p == NULL) {
-        return;
-    }
-
-    ngx_memcpy(p, t.extradata, t.extradata_len);
-
-    if (cur->extradata) {
-        ngx_free(cur->extradata);
-    }
-
-    *cur = t;
-    cur->extradata = p;
-
-    if (ctx->part || ctx->hls) {
-        ctx->changed = 1;
-    }
-}
-
-
-static void
-ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    ngx_live_record_track_t  *t, mp3;
-
-    t = &ctx->st.tracks[tag->track];
-
-    if (tag->codec == NGX_LIVE_RECORD_CODEC_MP3
-        && t->codec != NGX_LIVE_RECORD_CODEC_MP3)
-    {
-        /* mp3 has no sequence header: its first frame tells */
-
-        if (ngx_live_record_parse_mp3(tag->data, tag->len, &mp3) != NGX_OK) {
-            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
-                                     NGX_LOG_ERR,
-                                     "invalid mp3 frame header skipped");
-            return;
-        }
-
-        if (t->extradata) {
-            ngx_free(t->extradata);
-        }
-
-        *t = mp3;
-
-        if (ctx->part || ctx->hls) {
-            ctx->changed = 1;
-        }
-    }
-
-    if (t->codec != tag->codec) {
-        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_NOHEADER << tag->track,
-                                 NGX_LOG_ERR,
-                                 "%s frames before the sequence header "
-                                 "skipped", ngx_live_record_track_name(tag->track));
-        return;
-    }
-
-    if (ctx->part == NULL && ctx->hls == NULL) {
-        if (ngx_live_record_hold(ctx, tag, ts) != NGX_OK) {
-            return;
-        }
-
-        if (ngx_live_record_ready(ctx) == NGX_OK) {
-            ngx_live_record_flush_pending(ctx);
-        }
-
-        return;
-    }
-
-    if (ngx_live_record_cut(ctx, tag, ts) != NGX_OK) {
-        return;
-    }
-
-    ngx_live_record_write(ctx, tag, ts);
-}
-
-
-/* frames wait here until the part can open with every track it will hold */
-
-static ngx_int_t
-ngx_live_record_hold(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    ngx_queue_t                *q;
-    ngx_live_record_pending_t  *pf, *prev;
-
-    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
-        && ngx_queue_empty(&ctx->pending))
-    {
-        /* a part starts at a keyframe */
-        return NGX_DECLINED;
-    }
-
-    pf = ngx_alloc(sizeof(ngx_live_record_pending_t) + tag->len,
-                   ngx_cycle->log);
-    if (pf == NULL) {
-        return NGX_ERROR;
-    }
-
-    pf->tag = *tag;
-    pf->tag.data = (u_char *) &pf[1];
-    pf->ts = ts;
-    ngx_memcpy(pf->tag.data, tag->data, tag->len);
-
-    /* kept in time order: the first frame a muxer sees is the earliest */
-
-    for (q = ngx_queue_last(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_prev(q))
-    {
-        prev = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (prev->ts <= ts) {
-            break;
-        }
-    }
-
-    ngx_queue_insert_after(q, &pf->queue);
-    ctx->npending++;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_ready(ngx_live_record_ctx_t *ctx)
-{
-    ngx_uint_t                  want_video, want_audio, key;
-    ngx_queue_t                *q;
-    ngx_rtmp_codec_ctx_t       *codec;
-    ngx_live_record_pending_t  *first, *last, *pf;
-
-    first = ngx_queue_data(ngx_queue_head(&ctx->pending),
-                           ngx_live_record_pending_t, queue);
-    last = ngx_queue_data(ngx_queue_last(&ctx->pending),
-                          ngx_live_record_pending_t, queue);
-
-    if (last->ts - first->ts >= NGX_LIVE_RECORD_WAIT_MS
-        || ctx->npending >= NGX_LIVE_RECORD_WAIT_FRAMES)
-    {
-        return NGX_OK;
-    }
-
-    /* onMetaData tells which tracks to wait for */
-
-    codec = ngx_rtmp_get_module_ctx(ctx->s, ngx_rtmp_codec_module);
-
-    want_video = ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
-                 || (codec && codec->video_codec_id);
-    want_audio = ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec
-                 || (codec && codec->audio_codec_id);
-
-    if (want_audio && !ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec) {
-        return NGX_AGAIN;
-    }
-
-    if (!want_video) {
-        return NGX_OK;
-    }
-
-    key = 0;
-
-    for (q = ngx_queue_head(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_next(q))
-    {
-        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
-            key = 1;
-            break;
-        }
-    }
-
-    return key ? NGX_OK : NGX_AGAIN;
-}
-
-
-static void
-ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
-{
-    int64_t                     base;
-    ngx_uint_t                  video, seen_key;
-    ngx_queue_t                *q;
-    ngx_live_record_pending_t  *pf;
-
-    video = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
-    base = INT64_MAX;
-    seen_key = 0;
-
-    for (q = ngx_queue_head(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_next(q))
-    {
-        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
-            seen_key = 1;
-        }
-
-        if (pf->tag.track == NGX_LIVE_RECORD_AUDIO || seen_key || !video) {
-            base = ngx_min(base, pf->ts);
-        }
-    }
-
-    if (base != INT64_MAX
-        && ngx_live_record_open(ctx, base) == NGX_OK
-        && ngx_live_record_open_hls(ctx, base) == NGX_OK
-        && (ctx->part || ctx->hls))
-    {
-        seen_key = 0;
-
-        for (q = ngx_queue_head(&ctx->pending);
-             q != ngx_queue_sentinel(&ctx->pending);
-             q = ngx_queue_next(q))
-        {
-            pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-            if (pf->tag.track == NGX_LIVE_RECORD_VIDEO) {
-                seen_key |= pf->tag.key;
-
-                if (!seen_key) {
-                    continue;
-                }
-            }
-
-            ngx_live_record_write(ctx, &pf->tag, pf->ts);
-        }
-    }
-
-    ngx_live_record_free_pending(ctx);
-}
-
-
-static void
-ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx)
-{
-    ngx_queue_t  *q;
-
-    while (!ngx_queue_empty(&ctx->pending)) {
-        q = ngx_queue_head(&ctx->pending);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_live_record_pending_t, queue));
-    }
-
-    ctx->npending = 0;
-}
-
-
-/* where a part ends: decided on media time, never on the wall clock */
-
-static ngx_int_t
-ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    ngx_uint_t               boundary;
-    ngx_live_record_part_t  *p;
-
-    boundary = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
-               || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key);
-
-    if (ctx->changed) {
-        if (!boundary) {
-            /* the changed track's frames wait for the new part */
-            return ngx_live_record_track_changed(ctx, tag->track)
-                   ? NGX_DECLINED : NGX_OK;
-        }
-
-        ctx->changed = 0;
-
-        if (ctx->hls
-            && ngx_live_record_hls_param_change(ctx->hls, &ctx->st) != NGX_OK)
-        {
-            ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE,
-                                      0);
-        }
-
-        if (ctx->part) {
-            ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
-            return ngx_live_record_open(ctx, ts);
-        }
-
-        return NGX_OK;
-    }
-
-    p = ctx->part;
-
-    if (p && boundary && ts - p->base >= (int64_t) ctx->tpl->interval) {
-        ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_INTERVAL, 0);
-        return ngx_live_record_open(ctx, ts);
+    if (ctx && ctx->active && !ctx->failed) {
+        ngx_live_record_stream_av(ctx, h, in);
     }
 
     return NGX_OK;
 }
 
 
-static void
-ngx_live_record_write(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    if (ctx->part) {
-        ngx_live_record_part_write(ctx->part, tag, ts);
-    }
-
-    if (ctx->hls) {
-        ngx_live_record_part_write(ctx->hls, tag, ts);
-    }
-}
 
 
-static ngx_uint_t
-ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
-{
-    ngx_live_record_track_t  *old, *cur;
-
-    old = ctx->part ? &ctx->part->st.tracks[track]
-                    : &ctx->hls->st.tracks[track];
-    cur = &ctx->st.tracks[track];
-
-    return old->codec != cur->codec
-           || old->extradata_len != cur->extradata_len
-           || ngx_memcmp(old->extradata, cur->extradata, cur->extradata_len)
-              != 0;
-}
 
 
-static ngx_int_t
-ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
-{
-    ngx_uint_t               formats;
-    ngx_live_record_part_t  *p;
-
-    formats = ctx->tpl->formats & ~(1 << NGX_LIVE_RECORD_HLS);
-
-    if (formats == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
-                                  formats, ctx->parts + 1, base);
-    if (p == NULL) {
-        ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
-                      "live record: \"%V\" part %ui could not be opened, "
-                      "recording of this publish stopped",
-                      &ctx->st.label, ctx->parts + 1);
-        ctx->failed = 1;
-        return NGX_ERROR;
-    }
-
-    ctx->parts++;
-    ctx->part = p;
-
-    return NGX_OK;
-}
 
 
-/* an hls recording starts with the first part, or goes on after a gap */
-
-static ngx_int_t
-ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
-{
-    ngx_live_record_part_t  *p;
-
-    if (!(ctx->tpl->formats & (1 << NGX_LIVE_RECORD_HLS))) {
-        return NGX_OK;
-    }
-
-    p = ctx->hls_wait;
-
-    if (p) {
-        ctx->hls_wait = NULL;
-
-        if (ngx_live_record_hls_resume(p, &ctx->st, base) == NGX_OK) {
-            ctx->hls = p;
-            return NGX_OK;
-        }
-
-        ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
-    }
-
-    /* named like the part it starts with */
-
-    p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
-                                  1 << NGX_LIVE_RECORD_HLS,
-                                  ctx->part ? ctx->part->n : ctx->parts + 1,
-                                  base);
-    if (p == NULL) {
-        ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
-                      "live record: \"%V\" hls recording could not be "
-                      "opened", &ctx->st.label);
-        return NGX_ERROR;
-    }
-
-    ctx->hls = p;
-
-    return NGX_OK;
-}
 
 
-static void
-ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
-    ngx_uint_t sync)
-{
-    ngx_live_record_part_t  *p;
-
-    p = ctx->part;
-
-    if (p) {
-        ctx->part = NULL;
-        ngx_live_record_part_close(p, reason, sync);
-    }
-}
 
 
-/*
- * With live_record_hls_continue an interrupted hls recording waits for
- * its publisher; shutdown and everything else finish it.
- */
 
-static void
-ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
-    ngx_uint_t sync)
-{
-    ngx_uint_t               wait;
-    ngx_live_record_part_t  *p;
 
-    p = ctx->hls ? ctx->hls : ctx->hls_wait;
 
-    if (p == NULL) {
-        return;
-    }
 
-    ctx->hls = NULL;
-    ctx->hls_wait = NULL;
 
-    wait = ctx->tpl->hls_continue && !sync
-           && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
-               || reason == NGX_LIVE_RECORD_REASON_DROP);
 
-    if (wait) {
-        ngx_live_record_hls_pause(p, reason);
 
-    } else {
-        ngx_live_record_part_close(p, reason, sync);
-    }
-}
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 static ngx_int_t

@@ -45,8 +45,7 @@ static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *type, const char *reason);
 
 
-/* the wait for a silent track, as when a part opens */
-#define NGX_LIVE_RECORD_WAIT_MS      1000
+
 
 
 void
@@ -759,7 +758,8 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
     if (f->writer) {
-        if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp)
+        if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data,
+                                         f->tmp)
             == NGX_OK
             && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
         {

@@ -318,7 +318,8 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
     ngx_live_record_upload_file_t  *uf;
 
     u->spool = ngx_pnalloc(u->pool, u->lmcf->spool.len + u->file_id.len
-                                    + NGX_INT_T_LEN + sizeof("/handoff/..json"));
+                                    + NGX_INT_T_LEN
+                                    + sizeof("/handoff/..json"));
     if (u->spool == NULL) {
         return NGX_ERROR;
     }
@@ -563,7 +564,8 @@ ngx_live_record_upload_request(ngx_live_record_upload_t *u,
             return NULL;
         }
 
-        ngx_memcpy(h, st->headers->elts, st->headers->nelts * sizeof(ngx_str_t));
+        ngx_memcpy(h, st->headers->elts,
+                   st->headers->nelts * sizeof(ngx_str_t));
     }
 
     if (st->type == NGX_LIVE_RECORD_STORE_S3) {
@@ -884,11 +886,11 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
     }
 
     cJSON_DeleteItemFromObject(u->entry, "video_url");
-    (void) ngx_live_record_json_add_str(u->entry, "video_url", &url);
+    (void) ngx_live_record_json_set(u->entry, "video_url", &url);
 
     if (u->reply_id.len) {
         cJSON_DeleteItemFromObject(u->entry, "file_id");
-        (void) ngx_live_record_json_add_str(u->entry, "file_id",
+        (void) ngx_live_record_json_set(u->entry, "file_id",
                                             &u->reply_id);
     }
 

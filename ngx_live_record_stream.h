@@ -1,0 +1,91 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_STREAM_H_INCLUDED_
+#define _NGX_LIVE_RECORD_STREAM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_rtmp.h"
+#include "ngx_rtmp_cmd_module.h"
+#include "ngx_live_record.h"
+
+
+/*
+ * One publish being recorded: which template, its tracks, the frames that
+ * wait for the first part, where parts are cut, and the parts themselves.
+ */
+
+
+#define NGX_LIVE_RECORD_MAX_NAME     255
+
+typedef struct {
+    ngx_str_t                   host;
+    ngx_str_t                   name;           /* template, "off" */
+    ngx_live_record_template_t *tpl;
+    ngx_uint_t                  wildcard;       /* unsigned */
+} ngx_live_record_domain_t;
+
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_live_record_tag_t       tag;
+    int64_t                     ts;
+} ngx_live_record_pending_t;
+
+
+/* the session of a stream that ended lately, for a reconnect to join */
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_msec_t                  expire;
+    ngx_str_t                   key;
+    ngx_str_t                   session;
+} ngx_live_record_memo_t;
+
+
+typedef struct {
+    ngx_rtmp_session_t         *s;
+    ngx_live_record_main_conf_t *lmcf;
+    ngx_live_record_app_conf_t *lacf;
+    ngx_live_record_template_t *tpl;
+    ngx_live_record_part_t     *part;
+    ngx_live_record_part_t     *hls;
+    ngx_live_record_part_t     *hls_wait;       /* to continue */
+    ngx_queue_t                 queue;          /* in lmcf->active */
+    ngx_queue_t                 pending;
+
+    ngx_live_record_stream_t    st;
+    u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
+    u_char                      session_id[64];
+
+    u_char                     *buf;
+    size_t                      buf_size;
+
+    uint32_t                    last_raw;
+    int64_t                     ts;             /* extended to 64 bits */
+    ngx_uint_t                  parts;
+    ngx_uint_t                  npending;
+    ngx_uint_t                  logged;
+
+    unsigned                    active:1;
+    unsigned                    started:1;
+    unsigned                    failed:1;
+    unsigned                    changed:1;
+    unsigned                    dropped:1;
+} ngx_live_record_ctx_t;
+
+
+
+ngx_int_t ngx_live_record_stream_start(ngx_rtmp_session_t *s,
+    ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
+void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,
+    ngx_rtmp_header_t *h, ngx_chain_t *in);
+void ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t sync);
+
+
+#endif /* _NGX_LIVE_RECORD_STREAM_H_INCLUDED_ */
