@@ -1,15 +1,18 @@
 #!/usr/bin/perl
 
 # worker_processes 2 and three concurrent real-time publishers: three
-# complete recordings, each with all of its own frames.
+# complete recordings, each with all of its own frames, each announced
+# exactly once.
 
 use strict;
 use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 14;
+use JSON::PP qw(decode_json);
+use Test::More tests => 17;
 use LiveRecord::Test;
+use LiveRecord::Receiver;
 
 my %in = map { ("w$_" => make_media(duration => $_)) } 4, 5, 6;
 
@@ -20,6 +23,7 @@ rtmp {
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -30,6 +34,8 @@ rtmp {
     }
 }
 EOF
+
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 
 my %pid = map { $_ => push_stream_bg($in{$_}, rtmp_url('live', $_),
                                      realtime => 1) } sort keys %in;
@@ -47,6 +53,18 @@ for my $name (sort keys %in) {
     ok(abs($c->{audio} - $c_in->{audio}) <= 2, "$name: audio packets")
         or diag "$c->{audio} packets, input $c_in->{audio}";
 }
+
+wait_for(sub { grep({ /record_done/ } map { $_->{body} } $rcv->requests)
+               >= 3 }, 10);
+sleep 2;
+my @done = grep { $_->{event_type} eq 'record_done' }
+           map { decode_json($_->{body}) } $rcv->requests;
+is(scalar @done, 3, 'three record_done, none twice');
+is_deeply([sort map { $_->{stream_id} } @done], [sort keys %in],
+          'one per stream');
+my %ids = map { $_->{event_id} => 1 } @done;
+is(scalar keys %ids, 3, 'distinct event ids');
+$rcv->stop;
 
 my %pids = map { /\] (\d+)#/ ? ($1 => 1) : () }
     log_lines(qr/live record: .* done:/);
