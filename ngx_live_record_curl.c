@@ -750,6 +750,10 @@ ngx_live_record_request_setup(ngx_live_record_request_t *r)
     (void) curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                             (long) r->connect_timeout);
 
+    /* a transfer with no overall limit still fails once it stalls */
+    (void) curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    (void) curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, 60L);
+
     (void) curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
                             ngx_live_record_request_write);
     (void) curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);

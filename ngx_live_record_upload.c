@@ -113,6 +113,11 @@ ngx_live_record_upload(ngx_live_record_part_t *p, ngx_uint_t format)
 
     f = &p->files[format];
 
+    if (p->lmcf->curl == NULL) {
+        /* notify did not start in this worker: nothing can be sent */
+        return NGX_ERROR;
+    }
+
     u = ngx_live_record_upload_alloc(p->lmcf, &p->lacf->store);
     if (u == NULL) {
         return NGX_ERROR;
