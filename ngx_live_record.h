@@ -22,6 +22,7 @@
 #define NGX_LIVE_RECORD_REASON_DROP          2
 #define NGX_LIVE_RECORD_REASON_PARAM_CHANGE  3
 #define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
+#define NGX_LIVE_RECORD_REASON_RECOVERED     5
 
 /*
  * How long media may wait for a track: before the first part opens, for
@@ -133,6 +134,7 @@ typedef struct {
     ngx_str_t                   work;           /* null-terminated */
     ngx_str_t                   store;          /* null-terminated */
     u_char                     *tmp;            /* mp4 being finalized */
+    u_char                     *sidecar;        /* for crash recovery */
     off_t                       size;
     ngx_int_t                   status;
     ngx_str_t                   file_id;
@@ -214,7 +216,16 @@ off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
 ngx_uint_t ngx_live_record_hls_segments(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
+void ngx_live_record_part_recover(ngx_live_record_part_t *p);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
+
+ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);
+void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
+    ngx_log_t *log);
+ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
+    u_char *path, ngx_str_t *text);
+ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 const char *ngx_live_record_reason_name(ngx_uint_t reason);
 
 

@@ -474,3 +474,144 @@ ngx_live_record_hls_render(ngx_live_record_part_t *p, ngx_uint_t final,
 
     return text;
 }
+
+
+/*
+ * A recovered recording (its worker is gone): the EVENT playlist in the
+ * work path lists the finished segments; it becomes the VOD playlist, and
+ * the segment that was being written, listed nowhere, is dropped.  Runs in
+ * the finalize thread.
+ */
+
+ngx_int_t
+ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
+{
+    u_char                  *path, *s, *e, *last, *out, *o;
+    double                   d, longest;
+    ssize_t                  n;
+    ngx_fd_t                 fd;
+    ngx_int_t                rc;
+    ngx_str_t                text, playlist;
+    ngx_uint_t               listed;
+    ngx_file_info_t          fi;
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[NGX_LIVE_RECORD_HLS];
+    rc = NGX_ERROR;
+    out = NULL;
+    text.data = NULL;
+
+    path = ngx_alloc(f->work.len + sizeof("/" NGX_LIVE_RECORD_PLAYLIST)
+                     + NGX_INT_T_LEN + 8, log);
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z", &f->work);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        goto done;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || (text.data = ngx_alloc(ngx_file_size(&fi) + 1, log)) == NULL)
+    {
+        ngx_close_file(fd);
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, text.data, ngx_file_size(&fi));
+    ngx_close_file(fd);
+
+    if (n <= 0) {
+        goto done;
+    }
+
+    text.len = n;
+    last = text.data + n;
+
+    out = ngx_alloc(text.len + sizeof("#EXT-X-ENDLIST\n") + 64, log);
+    if (out == NULL) {
+        goto done;
+    }
+
+    /* durations and sizes of the listed segments */
+
+    longest = 0;
+    listed = 0;
+    p->duration = 0;
+    f->size = 0;
+
+    for (s = text.data; s < last; s = e + 1) {
+        e = ngx_strlchr(s, last, '\n');
+        e = e ? e : last;
+
+        if (e - s > 8 && ngx_strncmp(s, "#EXTINF:", 8) == 0) {
+            d = strtod((char *) s + 8, NULL);
+            longest = ngx_max(longest, d);
+            p->duration += (int64_t) (d * 1000 + 0.5);
+
+        } else if (e > s && *s != '#'
+                   && e - s <= (ssize_t) NGX_INT_T_LEN + 3)
+        {
+            ngx_sprintf(path, "%V/%*s%Z", &f->work, e - s, s);
+            listed++;
+
+            if (ngx_file_info(path, &fi) != NGX_FILE_ERROR) {
+                f->size += ngx_file_size(&fi);
+            }
+        }
+    }
+
+    /* the same playlist, VOD, with the target rounded up and an end */
+
+    o = out;
+
+    for (s = text.data; s < last; s = e + 1) {
+        e = ngx_strlchr(s, last, '\n');
+        e = e ? e : last;
+
+        if (ngx_strncmp(s, "#EXT-X-PLAYLIST-TYPE:", 21) == 0) {
+            o = ngx_sprintf(o, "#EXT-X-PLAYLIST-TYPE:VOD\n");
+
+        } else if (ngx_strncmp(s, "#EXT-X-TARGETDURATION:", 22) == 0) {
+            o = ngx_sprintf(o, "#EXT-X-TARGETDURATION:%ui\n",
+                            (ngx_uint_t) ngx_max(1, (ngx_int_t) (longest
+                                                              + 0.999)));
+
+        } else if (ngx_strncmp(s, "#EXT-X-ENDLIST", 14) != 0 && e > s) {
+            o = ngx_sprintf(o, "%*s\n", e - s, s);
+        }
+    }
+
+    o = ngx_sprintf(o, "#EXT-X-ENDLIST\n");
+
+    playlist.data = out;
+    playlist.len = o - out;
+
+    /* the segment being written when the worker died follows the last */
+
+    ngx_sprintf(path, "%V/%ui.ts%Z", &f->work, listed);
+    (void) ngx_delete_file(path);
+
+    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z", &f->work);
+
+    rc = ngx_live_record_write_atomic(path, &playlist, 1, log);
+
+    p->last_ms = p->start_ms + p->duration;
+
+done:
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "live record: \"%V\": the hls playlist \"%s\" cannot "
+                      "be recovered", &p->st.label, path);
+    }
+
+    ngx_free(out);
+    ngx_free(text.data);
+    ngx_free(path);
+
+    return rc;
+}

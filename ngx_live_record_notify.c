@@ -30,6 +30,7 @@ typedef struct {
     ngx_str_t                   dir;            /* spool/notify */
     ngx_str_t                   dead;           /* spool/dead */
     ngx_str_t                   handoff;        /* spool/handoff */
+    ngx_str_t                   open;           /* spool/open */
     ngx_log_t                  *log;
 } ngx_live_record_notify_t;
 
@@ -238,7 +239,7 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     nt->log = cycle->log;
     ngx_queue_init(&nt->jobs);
 
-    p = ngx_pnalloc(cycle->pool, 3 * (lmcf->spool.len + sizeof("/handoff/")));
+    p = ngx_pnalloc(cycle->pool, 4 * (lmcf->spool.len + sizeof("/handoff/")));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -255,10 +256,15 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     p = ngx_sprintf(p, "%V/handoff/%Z", &lmcf->spool);
     nt->handoff.len = p - nt->handoff.data - 1;
 
+    nt->open.data = p;
+    p = ngx_sprintf(p, "%V/open/%Z", &lmcf->spool);
+    nt->open.len = p - nt->open.data - 1;
+
     if (ngx_live_record_create_dirs(nt->dir.data, cycle->log) != NGX_OK
         || ngx_live_record_create_dirs(nt->dead.data, cycle->log) != NGX_OK
         || ngx_live_record_create_dirs(nt->handoff.data, cycle->log)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_live_record_create_dirs(nt->open.data, cycle->log) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -267,6 +273,7 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     nt->dir.len--;
     nt->dead.len--;
     nt->handoff.len--;
+    nt->open.len--;
 
     lmcf->curl = nt->curl;
 
@@ -655,6 +662,8 @@ ngx_live_record_notify_scan(ngx_event_t *ev)
                                ngx_live_record_notify_load);
     ngx_live_record_spool_scan(lmcf, &nt->handoff, !nt->scanned,
                                ngx_live_record_upload_load);
+    ngx_live_record_spool_scan(lmcf, &nt->open, !nt->scanned,
+                               ngx_live_record_recover_load);
 
     nt->scanned = 1;
 

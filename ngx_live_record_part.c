@@ -37,6 +37,10 @@ static void ngx_live_record_finish(ngx_live_record_part_t *p,
     ngx_uint_t sync);
 static void ngx_live_record_finalize(void *data, ngx_log_t *log);
 static void ngx_live_record_finalize_done(ngx_event_t *ev);
+static ngx_uint_t ngx_live_record_finalize_needed(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f);
+static void ngx_live_record_recover_duration(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 static void ngx_live_record_finish_file(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_log_t *log);
 static void ngx_live_record_announce(ngx_live_record_part_t *p,
@@ -239,6 +243,13 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
         || ngx_live_record_open_files(p) != NGX_OK)
     {
         goto failed;
+    }
+
+    if (ngx_live_record_sidecars_write(p) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                      "live record: \"%V\" part %ui has no sidecar in "
+                      "the spool: a crash would leave it unrecovered",
+                      &p->st.label, p->n);
     }
 
     ngx_live_record_announce(p, "record_started", NULL);
@@ -677,6 +688,8 @@ ngx_live_record_discard(ngx_live_record_part_t *p)
             continue;
         }
 
+        ngx_live_record_sidecar_delete(&p->files[i], p->log);
+
         if (i == NGX_LIVE_RECORD_HLS) {
             (void) ngx_live_record_delete_tree(p->files[i].work.data, p->log);
             continue;
@@ -757,7 +770,9 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
-    if (f->writer) {
+    if ((p->formats & (1 << NGX_LIVE_RECORD_MP4))
+        && ngx_live_record_finalize_needed(p, f))
+    {
         if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data,
                                          f->tmp)
             == NGX_OK
@@ -775,7 +790,16 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
         }
     }
 
-    if (p->hls && ngx_live_record_hls_finalize(p, log) != NGX_OK) {
+    if (p->reason == NGX_LIVE_RECORD_REASON_RECOVERED) {
+        ngx_live_record_recover_duration(p, log);
+    }
+
+    if ((p->hls ? ngx_live_record_hls_finalize(p, log)
+         : (p->formats & (1 << NGX_LIVE_RECORD_HLS))
+           && ngx_live_record_finalize_needed(p, &p->files[NGX_LIVE_RECORD_HLS])
+           ? ngx_live_record_hls_recover(p, log) : NGX_OK)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_CRIT, log, 0,
                       "live record: \"%V\" part %ui: the hls playlist of "
                       "\"%V\" stays an EVENT playlist", &p->st.label, p->n,
@@ -788,6 +812,53 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
             ngx_live_record_finish_file(p, i, log);
         }
     }
+}
+
+
+/*
+ * A recovered part may have been handed off before the crash: then its
+ * work file is gone and only the announcement is left to do.
+ */
+
+static ngx_uint_t
+ngx_live_record_finalize_needed(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f)
+{
+    ngx_file_info_t  fi;
+
+    return p->reason != NGX_LIVE_RECORD_REASON_RECOVERED
+           || ngx_file_info(f->work.data, &fi) != NGX_FILE_ERROR;
+}
+
+
+/* a recovered part's duration is what its file holds */
+
+static void
+ngx_live_record_recover_duration(ngx_live_record_part_t *p, ngx_log_t *log)
+{
+    ngx_uint_t               i;
+    ngx_file_info_t          fi;
+    ngx_live_record_file_t  *f;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        f = &p->files[i];
+
+        if (!(p->formats & (1 << i)) || i == NGX_LIVE_RECORD_HLS) {
+            continue;
+        }
+
+        p->duration = ngx_live_record_media_duration(
+                          ngx_file_info(f->work.data, &fi) != NGX_FILE_ERROR
+                          ? f->work.data : f->store.data, log);
+        p->last_ms = p->start_ms + p->duration;
+    }
+}
+
+
+void
+ngx_live_record_part_recover(ngx_live_record_part_t *p)
+{
+    ngx_live_record_finish(p, 0);
 }
 
 
@@ -816,7 +887,10 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
         }
 
         ngx_sprintf(path, "%V/index.m3u8%Z", &f->store);
-        f->size = ngx_live_record_hls_bytes(p);
+
+        if (p->hls) {
+            f->size = ngx_live_record_hls_bytes(p);
+        }
     }
 
     if (ngx_live_record_sha256(path, f->sha256, log) != NGX_OK) {
@@ -837,6 +911,8 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
                       "live record: \"%V\" part %ui %s: no index entry",
                       &p->st.label, p->n, ngx_live_record_format_ext(format));
     }
+
+    ngx_live_record_sidecar_delete(f, log);
 }
 
 
@@ -917,7 +993,7 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
             continue;
         }
 
-        if (i == NGX_LIVE_RECORD_HLS) {
+        if (i == NGX_LIVE_RECORD_HLS && p->hls) {
             f->size = ngx_live_record_hls_bytes(p);
         }
 
@@ -935,14 +1011,18 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
             continue;
         }
 
-        if (ngx_live_record_upload(p, i) != NGX_OK) {
-            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                          "live record: \"%V\" part %ui %s: the upload "
-                          "could not start, the file stays in \"%s\"",
-                          &p->st.label, p->n, ngx_live_record_format_ext(i),
-                          f->store.data);
-            ngx_live_record_announce_file(p, i, "record_failed", "handoff");
+        if (ngx_live_record_upload(p, i) == NGX_OK) {
+            /* the upload's own spool file takes over */
+            ngx_live_record_sidecar_delete(f, p->log);
+            continue;
         }
+
+        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                      "live record: \"%V\" part %ui %s: the upload could "
+                      "not start, the file stays in \"%s\"",
+                      &p->st.label, p->n, ngx_live_record_format_ext(i),
+                      f->store.data);
+        ngx_live_record_announce_file(p, i, "record_failed", "handoff");
     }
 
     (void) ngx_live_record_part_done(p);
@@ -970,7 +1050,8 @@ const char *
 ngx_live_record_reason_name(ngx_uint_t reason)
 {
     static const char  *names[] = {
-        "interval", "unpublish", "drop", "param-change", "shutdown"
+        "interval", "unpublish", "drop", "param-change", "shutdown",
+        "recovered"
     };
 
     return names[reason];

@@ -552,6 +552,36 @@ ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label, AVFormatContext *in,
 }
 
 
+/* ms of media in a file, 0 if it cannot be read (runs in a thread) */
+
+int64_t
+ngx_live_record_media_duration(u_char *path, ngx_log_t *log)
+{
+    int               rc;
+    int64_t           ms;
+    AVFormatContext  *in;
+
+    in = NULL;
+
+    rc = avformat_open_input(&in, (char *) path, NULL, NULL);
+    if (rc < 0) {
+        return 0;
+    }
+
+    ms = 0;
+
+    if (avformat_find_stream_info(in, NULL) >= 0
+        && in->duration != AV_NOPTS_VALUE && in->duration > 0)
+    {
+        ms = in->duration / (AV_TIME_BASE / 1000);
+    }
+
+    avformat_close_input(&in);
+
+    return ms;
+}
+
+
 static void
 ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level, ngx_str_t *label,
     const char *call, u_char *path, int err)

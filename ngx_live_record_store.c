@@ -237,6 +237,15 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
     if (ngx_rename_file(f->work.data, f->store.data) == NGX_FILE_ERROR) {
         err = ngx_errno;
 
+        /* a recovered part handed off just before the crash */
+
+        if (err == NGX_ENOENT && p->reason == NGX_LIVE_RECORD_REASON_RECOVERED
+            && ngx_file_info(f->store.data, &fi) != NGX_FILE_ERROR)
+        {
+            f->size = ngx_file_size(&fi);
+            return NGX_OK;
+        }
+
         if (err != NGX_EXDEV) {
             ngx_log_error(NGX_LOG_CRIT, p->log, err,
                           "live record: \"%V\" part %ui: "

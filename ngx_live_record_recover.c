@@ -1,0 +1,393 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_notify.h"
+#include "ngx_live_record_store.h"
+
+
+/*
+ * Crash recovery.  Every open file has a sidecar, SPOOL/open/PID.FILE_ID.json,
+ * with what its part was: stream, session, part number, start time, paths.
+ * The sidecar goes when the file is handed off.  A sidecar whose worker is
+ * gone is claimed by another worker (one owner, by rename), and its file is
+ * finalized from what was written (an MP4's torn last fragment dropped),
+ * handed off, indexed and announced with end_reason "recovered".
+ */
+
+
+static ngx_int_t ngx_live_record_sidecar_json(ngx_live_record_part_t *p,
+    ngx_uint_t format, ngx_str_t *text);
+static ngx_int_t ngx_live_record_json_copy(ngx_pool_t *pool, cJSON *o,
+    const char *name, ngx_str_t *dst);
+static ngx_int_t ngx_live_record_recover_part(ngx_live_record_part_t *p,
+    cJSON *o);
+static ngx_live_record_app_conf_t *ngx_live_record_find_app(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
+static ngx_live_record_template_t *ngx_live_record_find_tpl(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *name);
+
+
+/* on the loop, when the part opens: a small file per open file */
+
+ngx_int_t
+ngx_live_record_sidecars_write(ngx_live_record_part_t *p)
+{
+    ngx_str_t                text;
+    ngx_uint_t               i;
+    ngx_live_record_file_t  *f;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (!(p->formats & (1 << i))) {
+            continue;
+        }
+
+        f = &p->files[i];
+
+        f->sidecar = ngx_pnalloc(p->pool, p->lmcf->spool.len
+                                          + f->file_id.len + NGX_INT_T_LEN
+                                          + sizeof("/open/..json"));
+        if (f->sidecar == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(f->sidecar, "%V/open/%P.%V.json%Z", &p->lmcf->spool,
+                    ngx_pid, &f->file_id);
+
+        if (ngx_live_record_sidecar_json(p, i, &text) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_live_record_create_dirs(f->sidecar, p->log) != NGX_OK
+            || ngx_live_record_write_atomic(f->sidecar, &text, 1, p->log)
+               != NGX_OK)
+        {
+            cJSON_free(text.data);
+            f->sidecar = NULL;
+            return NGX_ERROR;
+        }
+
+        cJSON_free(text.data);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_live_record_sidecar_delete(ngx_live_record_file_t *f, ngx_log_t *log)
+{
+    if (f->sidecar == NULL) {
+        return;
+    }
+
+    if (ngx_delete_file(f->sidecar) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_delete_file_n " \"%s\" failed",
+                      f->sidecar);
+    }
+
+    f->sidecar = NULL;
+}
+
+
+static ngx_int_t
+ngx_live_record_sidecar_json(ngx_live_record_part_t *p, ngx_uint_t format,
+    ngx_str_t *text)
+{
+    cJSON                   *o, *v, *a;
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[format];
+
+    o = ngx_live_record_part_json(p, format);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    v = cJSON_CreateObject();
+    a = cJSON_CreateObject();
+
+    if (v == NULL || a == NULL
+        || cJSON_AddNumberToObject(v, "codec",
+               p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec) == NULL
+        || cJSON_AddNumberToObject(a, "codec",
+               p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec) == NULL
+        || !cJSON_AddItemToObject(o, "video", v)
+        || !cJSON_AddItemToObject(o, "audio", a)
+        || ngx_live_record_json_set(o, "rel", &p->rel) == NULL
+        || ngx_live_record_json_set(o, "work", &f->work) == NULL
+        || ngx_live_record_json_set(o, "store_path", &f->store) == NULL
+        || ngx_live_record_json_set(o, "work_root", &p->lacf->work) == NULL
+        || ngx_live_record_json_set(o, "store", &p->lacf->store.name)
+           == NULL
+        || cJSON_AddNumberToObject(o, "format", format) == NULL)
+    {
+        cJSON_Delete(v);
+        cJSON_Delete(a);
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    text->data = (u_char *) cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->len = ngx_strlen(text->data);
+
+    return NGX_OK;
+}
+
+
+/* a sidecar of a worker that is gone: its part is finished now */
+
+ngx_int_t
+ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
+    u_char *path, ngx_str_t *text)
+{
+    cJSON                   *o;
+    ngx_str_t                s;
+    ngx_uint_t               i;
+    ngx_pool_t              *pool;
+    ngx_live_record_part_t  *p;
+
+    o = cJSON_ParseWithLength((char *) text->data, text->len);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    p = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
+    if (p == NULL) {
+        goto failed;
+    }
+
+    p->pool = pool;
+    p->log = ngx_cycle->log;
+    p->lmcf = lmcf;
+    ngx_queue_init(&p->out);
+
+    if (ngx_live_record_recover_part(p, o) != NGX_OK) {
+        goto failed;
+    }
+
+    s.data = path;
+    s.len = ngx_strlen(path);
+
+    for (i = 0; !(p->formats & (1 << i)); i++) { /* void */ }
+
+    p->files[i].sidecar = ngx_pnalloc(pool, s.len + 1);
+    if (p->files[i].sidecar == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(p->files[i].sidecar, path, s.len + 1);
+
+    cJSON_Delete(o);
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "live record: \"%V\" part %ui left open by a worker that "
+                  "is gone, recovering \"%V\"", &p->st.label, p->n, &p->rel);
+
+    ngx_live_record_part_recover(p);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                  "live record: sidecar \"%s\" cannot be recovered (its "
+                  "store or template is no longer configured?), left in "
+                  "place", path);
+
+    cJSON_Delete(o);
+    ngx_destroy_pool(pool);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
+{
+    u_char                  *s;
+    cJSON                   *item;
+    ngx_str_t                work, store, tpl;
+    ngx_uint_t               format;
+    ngx_live_record_file_t  *f;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "format");
+    if (!cJSON_IsNumber(item) || item->valueint < 0
+        || item->valueint >= NGX_LIVE_RECORD_NFORMATS)
+    {
+        return NGX_ERROR;
+    }
+
+    format = item->valueint;
+    f = &p->files[format];
+
+    if (ngx_live_record_json_copy(p->pool, o, "work_root", &work) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "store", &store) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "template", &tpl) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "app", &p->st.app) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "stream_id", &p->st.name)
+           != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "domain", &p->st.domain)
+           != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "stream_param",
+                                     &p->st.args) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "session_id",
+                                     &p->st.session) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "rel", &p->rel) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "work", &f->work) != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "store_path", &f->store)
+           != NGX_OK
+        || ngx_live_record_json_copy(p->pool, o, "file_id", &f->file_id)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p->lacf = ngx_live_record_find_app(p->lmcf, &work, &store);
+    p->tpl = ngx_live_record_find_tpl(p->lmcf, &tpl);
+
+    if (p->lacf == NULL || p->tpl == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_pnalloc(p->pool, p->st.app.len + 1 + p->st.name.len);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->st.label.data = s;
+    p->st.label.len = ngx_sprintf(s, "%V/%V", &p->st.app, &p->st.name) - s;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "part");
+    p->n = cJSON_IsNumber(item) ? (ngx_uint_t) item->valueint : 1;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "start_time_ms");
+    p->start_ms = cJSON_IsNumber(item) ? (uint64_t) item->valuedouble : 0;
+    p->last_ms = p->start_ms;
+
+    item = cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(o, "video"), "codec");
+    p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec = cJSON_IsNumber(item)
+                                                ? item->valueint : 0;
+
+    item = cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(o, "audio"), "codec");
+    p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec = cJSON_IsNumber(item)
+                                                ? item->valueint : 0;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "width");
+    p->st.tracks[NGX_LIVE_RECORD_VIDEO].width = cJSON_IsNumber(item)
+                                                ? item->valueint : 0;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, "height");
+    p->st.tracks[NGX_LIVE_RECORD_VIDEO].height = cJSON_IsNumber(item)
+                                                 ? item->valueint : 0;
+
+    p->want = 1 << format;
+    p->formats = 1 << format;
+    p->reason = NGX_LIVE_RECORD_REASON_RECOVERED;
+
+    if (format == NGX_LIVE_RECORD_MP4) {
+        f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
+        if (f->tmp == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
+    }
+
+    return ngx_live_record_local_url(p, format) == NGX_ERROR ? NGX_ERROR
+                                                             : NGX_OK;
+}
+
+
+static ngx_live_record_app_conf_t *
+ngx_live_record_find_app(ngx_live_record_main_conf_t *lmcf, ngx_str_t *work,
+    ngx_str_t *store)
+{
+    ngx_uint_t                    i;
+    ngx_live_record_app_conf_t  **lacf;
+
+    lacf = lmcf->stores.elts;
+
+    for (i = 0; i < lmcf->stores.nelts; i++) {
+        if (lacf[i]->work.len == work->len
+            && ngx_strncmp(lacf[i]->work.data, work->data, work->len) == 0
+            && lacf[i]->store.name.len == store->len
+            && ngx_strncmp(lacf[i]->store.name.data, store->data, store->len)
+               == 0)
+        {
+            return lacf[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_live_record_template_t *
+ngx_live_record_find_tpl(ngx_live_record_main_conf_t *lmcf, ngx_str_t *name)
+{
+    ngx_uint_t                    i;
+    ngx_live_record_template_t  **tpl;
+
+    tpl = lmcf->templates.elts;
+
+    for (i = 0; i < lmcf->templates.nelts; i++) {
+        if (tpl[i]->name.len == name->len
+            && ngx_strncmp(tpl[i]->name.data, name->data, name->len) == 0)
+        {
+            return tpl[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the copy is null-terminated: paths go to system calls as they are */
+
+static ngx_int_t
+ngx_live_record_json_copy(ngx_pool_t *pool, cJSON *o, const char *name,
+    ngx_str_t *dst)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (!cJSON_IsString(item)) {
+        return NGX_ERROR;
+    }
+
+    dst->len = ngx_strlen(item->valuestring);
+    dst->data = ngx_pnalloc(pool, dst->len + 1);
+
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, item->valuestring, dst->len + 1);
+
+    return NGX_OK;
+}
