@@ -23,6 +23,7 @@
 #define NGX_LIVE_RECORD_REASON_PARAM_CHANGE  3
 #define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
 #define NGX_LIVE_RECORD_REASON_RECOVERED     5
+#define NGX_LIVE_RECORD_REASON_WRITE_ERROR   6
 
 /*
  * How long media may wait for a track: before the first part opens, for
@@ -117,6 +118,7 @@ typedef struct {
     ngx_array_t                *domains;        /* domain */
     ngx_live_record_store_t     store;
     ngx_flag_t                  keep_local;
+    off_t                       min_free;
     ngx_array_t                *notify;         /* receiver * */
     ngx_str_t                   work;
     ngx_str_t                   thread_pool_name;
@@ -174,6 +176,7 @@ struct ngx_live_record_part_s {
     int64_t                     base;           /* stream ms of media 0 */
     int64_t                     last[NGX_LIVE_RECORD_NTRACKS];
     int64_t                     duration;       /* ms */
+    ngx_uint_t                  write_failed;
     ngx_uint_t                  frames;
     uint64_t                    start_ms;       /* wall clock */
     uint64_t                    last_ms;        /* of the last frame */

@@ -218,6 +218,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       offsetof(ngx_live_record_app_conf_t, keep_local),
       NULL },
 
+    { ngx_string("live_record_min_free"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, min_free),
+      NULL },
+
     { ngx_string("live_record_notify"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_1MORE,
       ngx_live_record_set_notify,
@@ -359,6 +366,7 @@ ngx_live_record_create_app_conf(ngx_conf_t *cf)
     lacf->domains = NGX_CONF_UNSET_PTR;
     lacf->notify = NGX_CONF_UNSET_PTR;
     lacf->keep_local = NGX_CONF_UNSET;
+    lacf->min_free = NGX_CONF_UNSET;
     lacf->store.type = NGX_CONF_UNSET_UINT;
 
     return lacf;
@@ -383,6 +391,8 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
     ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
     ngx_conf_merge_value(conf->keep_local, prev->keep_local, 0);
+    ngx_conf_merge_off_value(conf->min_free, prev->min_free,
+                             100 * 1024 * 1024);
 
     if (conf->store.type == NGX_CONF_UNSET_UINT) {
         conf->store = prev->store;
@@ -1210,7 +1220,7 @@ ngx_live_record_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 
     ctx = ngx_rtmp_get_module_ctx(s, ngx_live_record_module);
 
-    if (ctx && ctx->active && !ctx->failed) {
+    if (ctx && ctx->active) {
         ngx_live_record_stream_av(ctx, h, in);
     }
 

@@ -39,6 +39,10 @@ static void ngx_live_record_finalize(void *data, ngx_log_t *log);
 static void ngx_live_record_finalize_done(ngx_event_t *ev);
 static ngx_uint_t ngx_live_record_finalize_needed(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f);
+static void ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f, ngx_log_t *log);
+static void ngx_live_record_finalize_hls(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 static void ngx_live_record_recover_duration(ngx_live_record_part_t *p,
     ngx_log_t *log);
 static void ngx_live_record_finish_file(ngx_live_record_part_t *p,
@@ -152,8 +156,14 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         }
 
         for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if (p->files[i].writer) {
-                (void) ngx_live_record_writer_write(p->files[i].writer, f);
+            if (p->files[i].writer
+                && ngx_live_record_writer_write(p->files[i].writer, f)
+                   == NGX_ERROR
+                && !p->write_failed)
+            {
+                p->write_failed = 1;
+                ngx_live_record_announce_file(p, i, "record_failed",
+                                              "write");
             }
         }
 
@@ -656,10 +666,15 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     p->reason = reason;
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer) {
-            p->files[i].status = ngx_live_record_writer_close(
-                                                          p->files[i].writer);
+        if (p->files[i].writer == NULL) {
+            continue;
         }
+
+        if (p->write_failed) {
+            ngx_live_record_writer_fail(p->files[i].writer);
+        }
+
+        p->files[i].status = ngx_live_record_writer_close(p->files[i].writer);
     }
 
     if (p->duration < (int64_t) p->tpl->min_duration) {
@@ -773,37 +788,15 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     if ((p->formats & (1 << NGX_LIVE_RECORD_MP4))
         && ngx_live_record_finalize_needed(p, f))
     {
-        if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data,
-                                         f->tmp)
-            == NGX_OK
-            && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
-        {
-            f->status = NGX_OK;
-
-        } else {
-            /* the fragmented file still plays: hand that off */
-            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                          "live record: \"%V\" part %ui: finalizing \"%s\" "
-                          "failed, kept fragmented", &p->st.label, p->n,
-                          f->work.data);
-            (void) ngx_delete_file(f->tmp);
-        }
+        ngx_live_record_finalize_mp4(p, f, log);
     }
 
     if (p->reason == NGX_LIVE_RECORD_REASON_RECOVERED) {
         ngx_live_record_recover_duration(p, log);
     }
 
-    if ((p->hls ? ngx_live_record_hls_finalize(p, log)
-         : (p->formats & (1 << NGX_LIVE_RECORD_HLS))
-           && ngx_live_record_finalize_needed(p, &p->files[NGX_LIVE_RECORD_HLS])
-           ? ngx_live_record_hls_recover(p, log) : NGX_OK)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "live record: \"%V\" part %ui: the hls playlist of "
-                      "\"%V\" stays an EVENT playlist", &p->st.label, p->n,
-                      &p->rel);
+    if (p->formats & (1 << NGX_LIVE_RECORD_HLS)) {
+        ngx_live_record_finalize_hls(p, log);
     }
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
@@ -811,6 +804,65 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
             p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
             ngx_live_record_finish_file(p, i, log);
         }
+    }
+}
+
+
+/* fragmented while recording, a normal MP4 with its index first when done */
+
+static void
+ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f, ngx_log_t *log)
+{
+    if (p->write_failed) {
+        /* no room to rewrite it: the fragmented file plays */
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "live record: \"%V\" part %ui: mp4 kept fragmented "
+                      "after a write error", &p->st.label, p->n);
+        return;
+    }
+
+    if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp)
+        == NGX_OK
+        && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
+    {
+        return;
+    }
+
+    /* the fragmented file still plays: hand that off */
+
+    ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                  "live record: \"%V\" part %ui: finalizing \"%s\" failed, "
+                  "kept fragmented", &p->st.label, p->n, f->work.data);
+
+    (void) ngx_delete_file(f->tmp);
+}
+
+
+/* the playlist becomes VOD: the one kept in memory, or a recovered one */
+
+static void
+ngx_live_record_finalize_hls(ngx_live_record_part_t *p, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    if (p->hls) {
+        rc = ngx_live_record_hls_finalize(p, log);
+
+    } else if (ngx_live_record_finalize_needed(p,
+                   &p->files[NGX_LIVE_RECORD_HLS]))
+    {
+        rc = ngx_live_record_hls_recover(p, log);
+
+    } else {
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "live record: \"%V\" part %ui: the hls playlist of "
+                      "\"%V\" stays an EVENT playlist", &p->st.label, p->n,
+                      &p->rel);
     }
 }
 
@@ -1051,7 +1103,7 @@ ngx_live_record_reason_name(ngx_uint_t reason)
 {
     static const char  *names[] = {
         "interval", "unpublish", "drop", "param-change", "shutdown",
-        "recovered"
+        "recovered", "write-error"
     };
 
     return names[reason];

@@ -362,11 +362,21 @@ ngx_live_record_writer_write(ngx_live_record_writer_t *w,
 }
 
 
+/* a writer that fails with its part's other writers says so only once */
+
+void
+ngx_live_record_writer_fail(ngx_live_record_writer_t *w)
+{
+    w->failed = 1;
+}
+
+
 ngx_int_t
 ngx_live_record_writer_close(ngx_live_record_writer_t *w)
 {
-    int        rc;
-    ngx_int_t  ret;
+    int         rc;
+    ngx_int_t   ret;
+    ngx_uint_t  level;
 
     if (w->closed) {
         return NGX_OK;
@@ -375,13 +385,17 @@ ngx_live_record_writer_close(ngx_live_record_writer_t *w)
     w->closed = 1;
     ret = w->failed ? NGX_ERROR : NGX_OK;
 
+    /* after a write error, the rest of the file's troubles are its echo */
+    level = w->failed ? NGX_LOG_INFO : NGX_LOG_CRIT;
+
     if (w->header) {
         rc = av_write_trailer(w->fmt);
 
         if (rc < 0) {
-            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+            ngx_live_record_av_error(w->log, level, w->label,
                                      "av_write_trailer", w->path, rc);
             ret = NGX_ERROR;
+            level = NGX_LOG_INFO;
         }
     }
 
@@ -389,7 +403,7 @@ ngx_live_record_writer_close(ngx_live_record_writer_t *w)
         rc = avio_closep(&w->fmt->pb);
 
         if (rc < 0) {
-            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+            ngx_live_record_av_error(w->log, level, w->label,
                                      "avio_close", w->path, rc);
             ret = NGX_ERROR;
         }

@@ -52,6 +52,7 @@ ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
 ngx_int_t ngx_live_record_writer_write(ngx_live_record_writer_t *w,
     ngx_live_record_frame_t *f);
 ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
+void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);
 ngx_int_t ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label,

@@ -9,15 +9,24 @@
 #include "ngx_rtmp.h"
 #include "ngx_rtmp_codec_module.h"
 #include "ngx_live_record_stream.h"
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_notify.h"
 
 
 #define NGX_LIVE_RECORD_WAIT_FRAMES  512
+
+/* after a failed open or write, the next part is tried this much later */
+#define NGX_LIVE_RECORD_RETRY_MS     5000
+
+/* a timestamp jump larger than this is a discontinuity, not media */
+#define NGX_LIVE_RECORD_MAX_JUMP     10000
 
 /* one log line per stream for each kind of bad input */
 #define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
 #define NGX_LIVE_RECORD_LOG_NOHEADER    0x02    /* << track */
 #define NGX_LIVE_RECORD_LOG_CODEC       0x08    /* << track */
 #define NGX_LIVE_RECORD_LOG_BADHEADER   0x20
+#define NGX_LIVE_RECORD_LOG_JUMP        0x40
 
 
 static ngx_live_record_template_t *ngx_live_record_resolve(
@@ -47,6 +56,11 @@ static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
     ngx_uint_t track);
 static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
+static ngx_uint_t ngx_live_record_waiting(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx);
+static ngx_int_t ngx_live_record_space(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx,
+    const char *type, const char *reason);
 static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
 static ngx_int_t ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx,
@@ -383,6 +397,7 @@ ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
 {
     u_char                 *p;
     size_t                  len;
+    int32_t                 delta;
     int64_t                 ts;
     ngx_live_record_tag_t   tag;
 
@@ -423,7 +438,20 @@ ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
     /* 32-bit rtmp time, extended so that wrapping keeps it monotonic */
 
     if (ctx->started) {
-        ctx->ts += (int32_t) (h->timestamp - ctx->last_raw);
+        delta = (int32_t) (h->timestamp - ctx->last_raw);
+
+        if (delta > NGX_LIVE_RECORD_MAX_JUMP
+            || delta < -NGX_LIVE_RECORD_MAX_JUMP)
+        {
+            /* the publisher's clock jumped: media goes on without a gap */
+            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_JUMP,
+                                     NGX_LOG_ERR,
+                                     "timestamp jumps by %D ms, recorded "
+                                     "as continuous", delta);
+            delta = 0;
+        }
+
+        ctx->ts += delta;
 
     } else {
         ctx->ts = h->timestamp;
@@ -592,7 +620,9 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     }
 
     if (ctx->part == NULL && ctx->hls == NULL) {
-        if (ngx_live_record_hold(ctx, tag, ts) != NGX_OK) {
+        if (ngx_live_record_waiting(ctx)
+            || ngx_live_record_hold(ctx, tag, ts) != NGX_OK)
+        {
             return;
         }
 
@@ -607,7 +637,91 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         return;
     }
 
+    if (ctx->part == NULL && !ngx_live_record_waiting(ctx)
+        && (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0
+            || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key)))
+    {
+        /* after a failure, the interval formats start again here */
+        (void) ngx_live_record_open(ctx, ts);
+    }
+
     ngx_live_record_write(ctx, tag, ts);
+
+    if (ctx->part && ctx->part->write_failed) {
+        ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                      "live record: \"%V\" part %ui closed at its last "
+                      "good frame after a write error, the next part starts "
+                      "when writes succeed again", &ctx->st.label,
+                      ctx->part->n);
+
+        ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
+        ngx_live_record_retry_later(ctx);
+    }
+}
+
+
+/* after a failure nothing new opens for a while: no retry on every frame */
+
+static ngx_uint_t
+ngx_live_record_waiting(ngx_live_record_ctx_t *ctx)
+{
+    return ctx->retry
+           && (ngx_msec_int_t) (ctx->retry - ngx_current_msec) > 0;
+}
+
+
+static void
+ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx)
+{
+    ctx->retry = ngx_current_msec + NGX_LIVE_RECORD_RETRY_MS;
+
+    if (ctx->retry == 0) {
+        ctx->retry = 1;
+    }
+}
+
+
+/* below live_record_min_free in the work path no part starts */
+
+static ngx_int_t
+ngx_live_record_space(ngx_live_record_ctx_t *ctx)
+{
+    off_t           avail;
+    struct statfs   fs;
+
+    if (ctx->lacf->min_free == 0
+        || statfs((char *) ctx->lacf->work.data, &fs) == -1)
+    {
+        return NGX_OK;
+    }
+
+    avail = (off_t) fs.f_bavail * fs.f_bsize;
+
+    if (avail >= ctx->lacf->min_free) {
+        if (ctx->low_space) {
+            ctx->low_space = 0;
+            ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                          "live record: \"%V\": %O bytes free in \"%V\" "
+                          "again, recording resumes", &ctx->st.label, avail,
+                          &ctx->lacf->work);
+        }
+
+        return NGX_OK;
+    }
+
+    if (!ctx->low_space) {
+        ctx->low_space = 1;
+        ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                      "live record: \"%V\": only %O bytes free in \"%V\", "
+                      "below live_record_min_free %O: no new part starts",
+                      &ctx->st.label, avail, &ctx->lacf->work,
+                      ctx->lacf->min_free);
+        ngx_live_record_stream_event(ctx, "record_failed", "min_free");
+    }
+
+    ngx_live_record_retry_later(ctx);
+
+    return NGX_DECLINED;
 }
 
 
@@ -739,11 +853,12 @@ ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
         }
     }
 
-    if (base != INT64_MAX
-        && ngx_live_record_open(ctx, base) == NGX_OK
-        && ngx_live_record_open_hls(ctx, base) == NGX_OK
-        && (ctx->part || ctx->hls))
-    {
+    if (base != INT64_MAX) {
+        (void) ngx_live_record_open(ctx, base);
+        (void) ngx_live_record_open_hls(ctx, base);
+    }
+
+    if (ctx->part || ctx->hls) {
         seen_key = 0;
 
         for (q = ngx_queue_head(&ctx->pending);
@@ -872,14 +987,19 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
         return NGX_OK;
     }
 
+    if (ngx_live_record_space(ctx) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     p = ngx_live_record_part_open(&ctx->st, ctx->tpl, ctx->lacf, ctx->lmcf,
                                   formats, ctx->parts + 1, base);
     if (p == NULL) {
         ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
                       "live record: \"%V\" part %ui could not be opened, "
-                      "recording of this publish stopped",
-                      &ctx->st.label, ctx->parts + 1);
-        ctx->failed = 1;
+                      "trying again in %d s", &ctx->st.label, ctx->parts + 1,
+                      NGX_LIVE_RECORD_RETRY_MS / 1000);
+        ngx_live_record_stream_event(ctx, "record_failed", "open");
+        ngx_live_record_retry_later(ctx);
         return NGX_ERROR;
     }
 
@@ -912,6 +1032,10 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
         }
 
         ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
+    }
+
+    if (ngx_live_record_space(ctx) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     /* named like the part it starts with */
@@ -979,4 +1103,38 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     } else {
         ngx_live_record_part_close(p, reason, sync);
     }
+}
+
+
+/* an event about the stream when no part exists to speak of */
+
+static void
+ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
+    const char *reason)
+{
+    cJSON  *o;
+
+    if (ctx->lacf->notify == NULL) {
+        return;
+    }
+
+    o = cJSON_CreateObject();
+
+    if (o == NULL
+        || ngx_live_record_json_set(o, "app", &ctx->st.app) == NULL
+        || ngx_live_record_json_set(o, "domain", &ctx->st.domain) == NULL
+        || ngx_live_record_json_set(o, "stream_id", &ctx->st.name) == NULL
+        || ngx_live_record_json_set(o, "stream_param", &ctx->st.args) == NULL
+        || ngx_live_record_json_set(o, "session_id", &ctx->st.session)
+           == NULL
+        || ngx_live_record_json_set(o, "template", &ctx->tpl->name) == NULL
+        || cJSON_AddNumberToObject(o, "part", ctx->parts + 1) == NULL
+        || cJSON_AddStringToObject(o, "reason", reason) == NULL)
+    {
+        cJSON_Delete(o);
+        return;
+    }
+
+    (void) ngx_live_record_notify_event(ctx->lmcf, ctx->lacf->notify, type,
+                                        o);
 }

@@ -73,9 +73,11 @@ typedef struct {
 
     unsigned                    active:1;
     unsigned                    started:1;
-    unsigned                    failed:1;
     unsigned                    changed:1;
     unsigned                    dropped:1;
+    unsigned                    low_space:1;
+
+    ngx_msec_t                  retry;          /* no new part before */
 } ngx_live_record_ctx_t;
 
 
