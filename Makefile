@@ -16,7 +16,7 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h)
 
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
-.PHONY: all deps build run stop test bench clean
+.PHONY: all deps build run stop test bench clean fuzz
 
 all: build
 
@@ -57,3 +57,12 @@ bench: deps build
 
 clean:
 	rm -rf $(BUILD)/ngx $(MODULE) $(BUILD)/configure.log
+
+# make fuzz    build build/fuzz/fuzz_tag (clang: libFuzzer, ASan, UBSan), seed
+#              it from ffmpeg output and fuzz the codec parsers for
+#              FUZZ_SECONDS (default 60); see fuzz/README.md
+FUZZ_SECONDS ?= 60
+
+fuzz: | $(BUILD)/ngx/Makefile
+	@$(TOP)/fuzz/deps.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) NGX_SRC=$(NGX_SRC) $(TOP)/fuzz/run.sh

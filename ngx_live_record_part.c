@@ -18,6 +18,7 @@
 /* NAME_MAX less room for "_999.mp4.tmp" */
 #define NGX_LIVE_RECORD_MAX_FILE_NAME  240
 #define NGX_LIVE_RECORD_BUSY_MS      1000
+#define NGX_LIVE_RECORD_THREAD_NICE  10
 
 
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
@@ -782,6 +783,15 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
 
     ngx_uint_t               i;
     ngx_live_record_file_t  *f;
+
+#if (NGX_THREADS && NGX_LINUX)
+    /*
+     * remuxing and hashing are bulk work: where the pool shares a CPU with
+     * the worker, the event loop must win it
+     */
+    (void) setpriority(PRIO_PROCESS, ngx_thread_tid(),
+                       NGX_LIVE_RECORD_THREAD_NICE);
+#endif
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
