@@ -22,6 +22,10 @@ my $CHUNK = 4096;
 
 sub new {
     my ($class, %o) = @_;
+
+    # a server that drops the connection is a case under test, not a crash
+    $SIG{PIPE} = 'IGNORE';
+
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
         PeerPort => $o{port}, Proto => 'tcp') or die "connect: $!\n";
     binmode $s;
@@ -94,7 +98,6 @@ sub _message {
             . substr($body, $off, $CHUNK);
     }
     my $s = $self->{s};
-    local $SIG{PIPE} = 'IGNORE';
     print $s $out;
 }
 
