@@ -176,6 +176,7 @@ struct ngx_live_record_part_s {
     int64_t                     base;           /* stream ms of media 0 */
     int64_t                     last[NGX_LIVE_RECORD_NTRACKS];
     int64_t                     duration;       /* ms */
+    ngx_uint_t                  count[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  write_failed;
     ngx_uint_t                  frames;
     uint64_t                    start_ms;       /* wall clock */

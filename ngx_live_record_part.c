@@ -19,6 +19,7 @@
 #define NGX_LIVE_RECORD_MAX_FILE_NAME  240
 #define NGX_LIVE_RECORD_BUSY_MS      1000
 #define NGX_LIVE_RECORD_THREAD_NICE  10
+#define NGX_LIVE_RECORD_MOOV_BASE    16384
 
 
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
@@ -44,6 +45,7 @@ static void ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f, ngx_log_t *log);
 static void ngx_live_record_finalize_hls(ngx_live_record_part_t *p,
     ngx_log_t *log);
+static ngx_int_t ngx_live_record_sync(u_char *path, ngx_log_t *log);
 static void ngx_live_record_recover_duration(ngx_live_record_part_t *p,
     ngx_log_t *log);
 static void ngx_live_record_finish_file(ngx_live_record_part_t *p,
@@ -174,6 +176,7 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
 
         p->duration = ngx_max(p->duration, f->dts + f->duration);
         p->frames++;
+        p->count[f->track]++;
 
         if (p->tail[f->track] == qf) {
             p->tail[f->track] = NULL;
@@ -810,10 +813,18 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     }
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->formats & (1 << i)) {
-            p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
-            ngx_live_record_finish_file(p, i, log);
+        if (!(p->formats & (1 << i))) {
+            continue;
         }
+
+        if ((i == NGX_LIVE_RECORD_FLV || i == NGX_LIVE_RECORD_AAC)
+            && ngx_live_record_finalize_needed(p, &p->files[i]))
+        {
+            (void) ngx_live_record_sync(p->files[i].work.data, log);
+        }
+
+        p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
+        ngx_live_record_finish_file(p, i, log);
     }
 }
 
@@ -824,6 +835,9 @@ static void
 ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f, ngx_log_t *log)
 {
+    size_t     moov;
+    ngx_int_t  rc;
+
     if (p->write_failed) {
         /* no room to rewrite it: the fragmented file plays */
         ngx_log_error(NGX_LOG_INFO, log, 0,
@@ -832,8 +846,35 @@ ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
         return;
     }
 
-    if (ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp)
-        == NGX_OK
+    /*
+     * room for the index at the front, so no second pass over the file:
+     * video samples cost at most size, time, offset and composition
+     * entries, audio ones size and offset
+     */
+
+    moov = NGX_LIVE_RECORD_MOOV_BASE
+           + p->count[NGX_LIVE_RECORD_VIDEO] * 24
+           + p->count[NGX_LIVE_RECORD_AUDIO] * 12;
+
+    if (p->reason == NGX_LIVE_RECORD_REASON_RECOVERED) {
+        moov = 0;
+    }
+
+    rc = ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp,
+                                      moov);
+
+    if (rc != NGX_OK && moov) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "live record: \"%V\" part %ui: %uz bytes were not "
+                      "enough for the mp4 index, moving it instead",
+                      &p->st.label, p->n, moov);
+
+        rc = ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data,
+                                          f->tmp, 0);
+    }
+
+    if (rc == NGX_OK
+        && ngx_live_record_sync(f->tmp, log) == NGX_OK
         && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
     {
         return;
@@ -846,6 +887,38 @@ ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
                   "kept fragmented", &p->st.label, p->n, f->work.data);
 
     (void) ngx_delete_file(f->tmp);
+}
+
+
+/*
+ * The finished file reaches the disk in this thread: its writeback is not
+ * left for the event loop's next small write to be throttled behind.
+ */
+
+static ngx_int_t
+ngx_live_record_sync(u_char *path, ngx_log_t *log)
+{
+    ngx_fd_t   fd;
+    ngx_int_t  rc;
+
+    fd = ngx_open_file(path, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    if (fdatasync(fd) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: fdatasync(\"%s\") failed", path);
+        rc = NGX_ERROR;
+    }
+
+    ngx_close_file(fd);
+
+    return rc;
 }
 
 

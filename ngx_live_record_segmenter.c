@@ -39,7 +39,8 @@ static ngx_int_t ngx_live_record_stream_params(AVStream *st,
 static ngx_int_t ngx_live_record_writer_header(ngx_live_record_writer_t *w);
 static void ngx_live_record_writer_cleanup(void *data);
 static ngx_int_t ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label,
-    AVFormatContext *in, AVFormatContext *out, u_char *dst);
+    AVFormatContext *in, AVFormatContext *out, u_char *dst,
+    size_t moov_size);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
     ngx_str_t *label, const char *call, u_char *path, int err);
 static void ngx_live_record_av_log(void *avcl, int level, const char *fmt,
@@ -425,9 +426,15 @@ ngx_live_record_writer_cleanup(void *data)
 }
 
 
+/*
+ * moov_size > 0 reserves that much room for the index after ftyp, so the
+ * index goes to the front in place; 0 moves it there with a second pass
+ * over the whole file ("faststart"), which writes everything twice.
+ */
+
 ngx_int_t
 ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label, u_char *src,
-    u_char *dst)
+    u_char *dst, size_t moov_size)
 {
     int               rc;
     ngx_int_t         ret;
@@ -451,7 +458,7 @@ ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label, u_char *src,
         goto failed;
     }
 
-    ret = ngx_live_record_remux(log, label, in, out, dst);
+    ret = ngx_live_record_remux(log, label, in, out, dst, moov_size);
 
     if (out->pb) {
         rc = avio_closep(&out->pb);
@@ -474,7 +481,7 @@ failed:
 
 static ngx_int_t
 ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label, AVFormatContext *in,
-    AVFormatContext *out, u_char *dst)
+    AVFormatContext *out, u_char *dst, size_t moov_size)
 {
     int            rc;
     unsigned int   i;
@@ -510,7 +517,13 @@ ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label, AVFormatContext *in,
     }
 
     opts = NULL;
-    av_dict_set(&opts, "movflags", "+faststart", 0);
+
+    if (moov_size) {
+        av_dict_set_int(&opts, "moov_size", (int64_t) moov_size, 0);
+
+    } else {
+        av_dict_set(&opts, "movflags", "+faststart", 0);
+    }
 
     rc = avformat_write_header(out, &opts);
     av_dict_free(&opts);

@@ -56,7 +56,7 @@ void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);
 ngx_int_t ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label,
-    u_char *src, u_char *dst);
+    u_char *src, u_char *dst, size_t moov_size);
 
 
 #endif /* _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_ */
