@@ -34,6 +34,7 @@ typedef struct {
 struct ngx_live_record_hls_s {
     ngx_array_t                 segments;
     ngx_live_record_writer_t   *writer;
+    ngx_pool_t                 *pool;           /* the writer's */
     u_char                     *path;           /* segment being written */
     int64_t                     start;          /* its first dts */
     int64_t                     end;            /* dts + duration so far */
@@ -51,6 +52,7 @@ struct ngx_live_record_hls_s {
 static ngx_int_t ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f);
 static void ngx_live_record_hls_wait_handler(ngx_event_t *ev);
+static void ngx_live_record_hls_cleanup(void *data);
 static u_char *ngx_live_record_hls_render(ngx_live_record_part_t *p,
     ngx_uint_t final, size_t *len);
 static ngx_int_t ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
@@ -60,6 +62,7 @@ static ngx_int_t ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
 ngx_int_t
 ngx_live_record_hls_init(ngx_live_record_part_t *p)
 {
+    ngx_pool_cleanup_t     *cln;
     ngx_live_record_hls_t  *h;
 
     h = ngx_pcalloc(p->pool, sizeof(ngx_live_record_hls_t));
@@ -99,9 +102,32 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
     h->wait.log = p->log;
     h->wait.cancelable = 1;
 
+    cln = ngx_pool_cleanup_add(p->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_live_record_hls_cleanup;
+    cln->data = h;
+
     p->hls = h;
 
     return NGX_OK;
+}
+
+
+/* a part freed with a segment open (a failed open) frees the segment too */
+
+static void
+ngx_live_record_hls_cleanup(void *data)
+{
+    ngx_live_record_hls_t  *h = data;
+
+    if (h->pool) {
+        ngx_destroy_pool(h->pool);
+        h->pool = NULL;
+        h->writer = NULL;
+    }
 }
 
 
@@ -148,10 +174,19 @@ ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
     ngx_sprintf(h->path, "%V/%ui.ts%Z", &p->files[NGX_LIVE_RECORD_HLS].work,
                 h->segments.nelts);
 
-    h->writer = ngx_live_record_writer_open(p->pool, p->log, &p->st.label,
+    /* a segment's muxer lives in a pool of its own: hours of segments */
+
+    h->pool = ngx_create_pool(4096, p->log);
+    if (h->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->writer = ngx_live_record_writer_open(h->pool, p->log, &p->st.label,
                                             NGX_LIVE_RECORD_HLS, h->path,
                                             p->st.tracks);
     if (h->writer == NULL) {
+        ngx_destroy_pool(h->pool);
+        h->pool = NULL;
         return NGX_ERROR;
     }
 
@@ -178,6 +213,9 @@ ngx_live_record_hls_end_segment(ngx_live_record_part_t *p)
 
     (void) ngx_live_record_writer_close(h->writer);
     h->writer = NULL;
+
+    ngx_destroy_pool(h->pool);
+    h->pool = NULL;
 
     if (ngx_file_info(h->path, &fi) != NGX_FILE_ERROR) {
         h->bytes += ngx_file_size(&fi);

@@ -269,8 +269,11 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
     ngx_live_record_announce(p, "record_started", NULL);
 
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                  "live record: \"%V\" part %ui opened: \"%V\" (%s%s)",
-                  &p->st.label, p->n, &p->rel,
+                  "live record: \"%V\" %s %ui opened: \"%V\" (%s%s)",
+                  &p->st.label,
+                  p->want == (1 << NGX_LIVE_RECORD_HLS)
+                  ? "hls recording of part" : "part",
+                  p->n, &p->rel,
                   ngx_live_record_codec_name(
                       p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec),
                   p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec == 0 ? "" :
