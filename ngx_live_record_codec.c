@@ -189,7 +189,8 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
 {
     u_char                  rbsp[NGX_LIVE_RECORD_SPS_MAX];
     size_t                  i, n, zeros;
-    uint32_t                profile, chroma, frame_mbs_only, w, h, poc, k;
+    uint32_t                profile, chroma, planes, frame_mbs_only, w, h,
+                            poc, k;
     uint32_t                crop_l, crop_r, crop_t, crop_b, sub_w, sub_h;
     ngx_live_record_bits_t  br;
 
@@ -222,6 +223,7 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
     (void) ngx_live_record_bits_ue(&br);         /* sps id */
 
     chroma = 1;
+    planes = 0;
 
     if (profile == 100 || profile == 110 || profile == 122 || profile == 244
         || profile == 44 || profile == 83 || profile == 86 || profile == 118
@@ -229,10 +231,7 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
         || profile == 134 || profile == 135)
     {
         chroma = ngx_live_record_bits_ue(&br);
-
-        if (chroma == 3 && ngx_live_record_bits_get(&br, 1)) {
-            chroma = 0;     /* separate colour planes: cropped as mono */
-        }
+        planes = (chroma == 3) ? ngx_live_record_bits_get(&br, 1) : 0;
 
         (void) ngx_live_record_bits_ue(&br);     /* luma bit depth */
         (void) ngx_live_record_bits_ue(&br);     /* chroma bit depth */
@@ -285,12 +284,18 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
         crop_b = ngx_live_record_bits_ue(&br);
     }
 
-    if (br.error || w > 1024 || h > 1024) {
+    /* crops beyond the picture would wrap the sums below */
+
+    if (br.error || w > 1024 || h > 1024
+        || crop_l > 8192 || crop_r > 8192 || crop_t > 8192 || crop_b > 8192)
+    {
         return NGX_ERROR;
     }
 
-    sub_w = (chroma == 1 || chroma == 2) ? 2 : 1;
-    sub_h = (chroma == 1) ? 2 : 1;
+    /* separate colour planes are cropped as monochrome */
+
+    sub_w = (!planes && (chroma == 1 || chroma == 2)) ? 2 : 1;
+    sub_h = (!planes && chroma == 1) ? 2 : 1;
 
     w *= 16;
     h *= 16 * (2 - frame_mbs_only);
@@ -452,7 +457,7 @@ ngx_live_record_bits_se(ngx_live_record_bits_t *br)
 static void
 ngx_live_record_skip_scaling_list(ngx_live_record_bits_t *br, ngx_uint_t size)
 {
-    int32_t     last, next;
+    int32_t     last, next, delta;
     ngx_uint_t  i;
 
     last = 8;
@@ -460,7 +465,15 @@ ngx_live_record_skip_scaling_list(ngx_live_record_bits_t *br, ngx_uint_t size)
 
     for (i = 0; i < size && !br->error; i++) {
         if (next != 0) {
-            next = (last + ngx_live_record_bits_se(br) + 256) % 256;
+            delta = ngx_live_record_bits_se(br);
+
+            /* delta_scale is -128..127; more would overflow the sum */
+            if (delta < -128 || delta > 127) {
+                br->error = 1;
+                return;
+            }
+
+            next = (last + delta + 256) % 256;
         }
 
         last = (next == 0) ? last : next;

@@ -970,8 +970,9 @@ ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
 
     return old->codec != cur->codec
            || old->extradata_len != cur->extradata_len
-           || ngx_memcmp(old->extradata, cur->extradata, cur->extradata_len)
-              != 0;
+           || (cur->extradata_len
+               && ngx_memcmp(old->extradata, cur->extradata,
+                             cur->extradata_len) != 0);
 }
 
 

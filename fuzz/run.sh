@@ -1,0 +1,59 @@
+#!/bin/bash
+# `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag with clang
+# (libFuzzer, ASan, UBSan), makes the seed corpus once (fuzz/seeds.sh), adds
+# fuzz/regress/ to it, and fuzzes for FUZZ_SECONDS (default 60).  The log is
+# build/fuzz/fuzz.log; crashes go to build/fuzz/crashes/.  Exits non-zero
+# if the fuzzer found something.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${NGX_LIVE_RECORD_BUILD:-$top/build}
+ngx_src=${NGX_SRC:-/usr/share/nginx/src}
+seconds=${FUZZ_SECONDS:-60}
+dir=$build/fuzz
+
+if [ ! -f "$build/ngx/ngx_auto_config.h" ]; then
+    echo "fuzz: $build/ngx/ngx_auto_config.h is missing: run make first" >&2
+    exit 1
+fi
+
+mkdir -p "$dir/corpus" "$dir/crashes"
+
+# UB is reported, not trapped, so that fuzz/ubsan.supp can hold a known
+# finding back; halt_on_error makes every other report a crash
+
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$top" \
+    -o "$dir/fuzz_tag.tmp" "$top/fuzz/fuzz_tag.c" \
+    "$top/ngx_live_record_codec.c"
+mv "$dir/fuzz_tag.tmp" "$dir/fuzz_tag"
+
+"$top/fuzz/seeds.sh" "$dir"
+
+for f in "$top"/fuzz/regress/*; do
+    case ${f##*/} in
+    README*) ;;
+    *) cp "$f" "$dir/corpus/regress-${f##*/}" ;;
+    esac
+done
+
+echo "fuzz: $dir/fuzz_tag for ${seconds}s, log in $dir/fuzz.log"
+
+ubsan=halt_on_error=1:print_stacktrace=1:suppressions=$top/fuzz/ubsan.supp
+
+rc=0
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_tag" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus" > "$dir/fuzz.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
+grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
+echo "fuzz: corpus $(find "$dir/corpus" -type f ! -name '.*' | wc -l) files;" \
+     "crashes in $dir/crashes: $(find "$dir/crashes" -type f | wc -l)"
+
+exit $rc

@@ -1,0 +1,112 @@
+#!/usr/bin/perl
+
+# The fuzz target's inputs, without clang: fuzz/fuzz_tag.c and
+# ngx_live_record_codec.c are built with gcc, ASan and UBSan as a plain
+# program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in
+# fuzz/regress/ and, when `make fuzz` has made them, the seeds cut from
+# ffmpeg output (build/fuzz/corpus/seed-*).  A run must exit 0 and print
+# nothing from a sanitizer or from the harness's own checks.
+#
+# fuzz/crashers/ holds findings reported and not fixed yet: each runs as a
+# TODO test, so it shows without failing the suite; once one passes, move
+# it to fuzz/regress/ (and drop its line from fuzz/ubsan.supp).
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Temp qw(tempdir);
+use FindBin;
+use Test::More;
+
+my $top = abs_path("$FindBin::Bin/..");
+my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
+my $conf = "$top/build/ngx";
+
+plan skip_all => "$conf/ngx_auto_config.h missing: run make first"
+    unless -f "$conf/ngx_auto_config.h";
+plan skip_all => "nginx headers missing in $src (nginx-dev)"
+    unless -f "$src/src/core/ngx_core.h";
+plan skip_all => 'gcc not found'
+    unless grep { -x "$_/gcc" } split /:/, $ENV{PATH};
+
+my @crashers = inputs("$top/fuzz/crashers");
+my @seeds = glob "$top/build/fuzz/corpus/seed-*";
+
+plan tests => 4 + @crashers;
+
+my $tmp = tempdir('fuzz.XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $bin = "$tmp/fuzz_tag";
+
+my @cc = ('gcc', '-DNGX_LIVE_RECORD_FUZZ_MAIN',
+          '-fsanitize=address,undefined', '-g', '-O1',
+          '-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter', '-Werror',
+          (map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
+          "-I$conf", "-I$top",
+          '-o', $bin, "$top/fuzz/fuzz_tag.c", "$top/ngx_live_record_codec.c");
+
+my ($rc, $out) = run(@cc);
+is($rc, 0, 'fuzz_tag.c and the codec build with gcc, ASan and UBSan')
+    or diag($out);
+
+SKIP: {
+    skip 'no fuzz_tag built', 3 + @crashers unless $rc == 0;
+
+    my @regress = inputs("$top/fuzz/regress");
+    ok(@regress >= 4, 'fuzz/regress/ has its seeds (' . @regress . ')');
+
+    clean('fuzz/regress/', $bin, "$top/fuzz/regress");
+
+    SKIP: {
+        skip 'no seeds from ffmpeg: run make fuzz to make them', 1
+            unless @seeds;
+        clean(scalar(@seeds) . ' seeds in build/fuzz/corpus/', $bin, @seeds);
+    }
+
+    for my $f (@crashers) {
+        local $TODO = 'known finding, not fixed yet';
+        clean('fuzz/crashers/' . (split m{/}, $f)[-1], $bin, $f);
+    }
+}
+
+# every input runs; exit 0 and no report from ASan, UBSan or the harness
+
+sub clean {
+    my ($name, $bin, @args) = @_;
+
+    local $ENV{ASAN_OPTIONS} = 'detect_leaks=1';
+    local $ENV{UBSAN_OPTIONS} = 'print_stacktrace=1';
+
+    my ($rc, $out) = run($bin, @args);
+    my @bad = grep { /Sanitizer|runtime error:|check failed/ } split /\n/, $out;
+
+    ok($rc == 0 && !@bad && $out =~ /\d+ inputs run/, "$name runs clean")
+        or diag($out);
+}
+
+sub inputs {
+    my ($dir) = @_;
+
+    opendir(my $dh, $dir) or return ();
+    my @files = sort grep { !/^\./ && !/^README/ && -f "$dir/$_" } readdir $dh;
+    closedir $dh;
+
+    return map { "$dir/$_" } @files;
+}
+
+sub run {
+    my (@cmd) = @_;
+
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+
+    return ($?, $out);
+}
