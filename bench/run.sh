@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# ngx_live_record benchmark: `make bench` runs this.  See docs/benchmarks.md.
+#
+# Compares, on this machine and in the same run, nginx-rtmp `live on` alone
+# (baseline), nginx-rtmp `record all` (FLV), this module (mp4; mp4+hls when
+# the build has it) and one ffmpeg `-c copy -f segment` MP4 puller per
+# stream; then rewrites docs/benchmarks.md.
+#
+# Loopback only, bounded counts and durations (~15 min on 2 cores).  Every
+# process it starts is recorded in bench/cache/pids and stopped by PID on
+# exit; nginx runs with private prefixes under bench/cache/run/.
+#
+# Knobs (environment, all optional): BENCH_RT_SECONDS, BENCH_SWEEP
+# ("N:reps,..."), BENCH_MAX_N, BENCH_FAST_STREAMS, BENCH_FAST_LOOPS,
+# BENCH_FAST_REPS, BENCH_BIG_LOOPS, BENCH_EL_STREAMS, BENCH_PERF,
+# BENCH_CONFIGS (subset of "abcde"), BENCH_STAGES (dd,fast,rt,el,notify),
+# BENCH_OUT (default docs/benchmarks.md).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=$top/bench/cache
+out=${BENCH_OUT:-$top/docs/benchmarks.md}
+results=$cache/results.json
+py=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1
+driver_pid=
+
+mkdir -p "$cache"
+: > "$cache/pids"
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [ -n "$driver_pid" ] && kill -0 "$driver_pid" 2>/dev/null; then
+        kill -TERM "$driver_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$driver_pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$driver_pid" 2>/dev/null || true
+    fi
+    # anything the driver started and did not stop (by PID, checked by name)
+    if [ -f "$cache/pids" ]; then
+        while read -r pid what; do
+            [ -n "$pid" ] || continue
+            if [ -r "/proc/$pid/cmdline" ] \
+               && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$what"
+            then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        done < "$cache/pids"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# -- what the benchmark needs beyond `make deps` ------------------------------
+need=""
+for p in python3 ffmpeg nginx libnginx-mod-rtmp linux-perf coreutils; do
+    if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null \
+         | grep -q 'install ok installed'
+    then
+        need="$need $p"
+    fi
+done
+if [ -n "$need" ]; then
+    echo "bench: installing$need"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # linux-perf only serves the optional profile: do not fail without it
+    apt-get install -y -q --no-install-recommends $need \
+        || apt-get install -y -q --no-install-recommends \
+               ${need//linux-perf/}
+fi
+
+# -- the module: built, then copied so a rebuild cannot touch the loaded one --
+built=
+for i in $(seq 1 20); do
+    if make -s -C "$top" build >"$cache/build.log" 2>&1; then
+        built=1
+        break
+    fi
+    echo "bench: build failed (attempt $i, someone editing?), retrying in 15 s"
+    tail -3 "$cache/build.log"
+    sleep 15
+done
+[ -n "$built" ] || { echo "bench: the module does not build"; exit 1; }
+mkdir -p "$cache/module"
+cp "$top/build/ngx_live_record_module.so" "$cache/module/.mod.tmp"
+mv -f "$cache/module/.mod.tmp" "$cache/module/ngx_live_record_module.so"
+
+# -- run ----------------------------------------------------------------------
+start=$(date +%s)
+echo "bench: running (about 15 minutes); progress below, raw results in" \
+     "$results"
+"$py" "$top/bench/bench.py" suite "$results" &
+driver_pid=$!
+rc=0
+wait "$driver_pid" || rc=$?
+driver_pid=
+
+if [ "$rc" -ne 0 ]; then
+    "$py" "$top/bench/bench.py" report "$results" "$cache/benchmarks-partial.md" \
+        || true
+    echo "bench: the run failed (rc=$rc); $out left as it was, partial" \
+         "report in $cache/benchmarks-partial.md"
+    exit "$rc"
+fi
+
+"$py" "$top/bench/bench.py" report "$results" "$out"
+echo "bench: done in $(( $(date +%s) - start )) s; wrote $out"
