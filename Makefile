@@ -5,6 +5,8 @@
 #   make run     build, then start nginx with conf/example.conf on loopback
 #   make stop    stop the nginx started by `make run`
 #   make test    build, then run the test suite (prove t/)
+#   make test-asan  the suite with the module built with ASan and UBSan
+#   make valgrind    one record/handoff/notify cycle under valgrind memcheck
 #   make bench   build, then run the benchmark; rewrites docs/benchmarks.md
 
 SHELL   := /bin/bash
@@ -16,7 +18,7 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h)
 
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
-.PHONY: all deps build run stop test bench clean fuzz
+.PHONY: all deps build run stop test test-asan valgrind bench clean fuzz
 
 all: build
 
@@ -51,6 +53,36 @@ stop:
 
 test: deps build
 	prove -r -j2 t/
+
+# the same build with AddressSanitizer and UndefinedBehaviorSanitizer;
+# Debian's nginx is not instrumented, so libasan is preloaded into it, and
+# any report lands in the error log, which every test checks
+
+ASAN    := $(BUILD)/asan
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+$(ASAN)/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h
+	@mkdir -p $(ASAN)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(SANITIZE)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(SANITIZE)" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(TOP) \
+	    --builddir=$(ASAN) > $(BUILD)/configure-asan.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure-asan.log; exit 1; }
+
+$(ASAN)/ngx_live_record_module.so: $(ASAN)/Makefile $(SOURCES)
+	$(MAKE) -f $(ASAN)/Makefile -C $(NGX_SRC) modules
+
+test-asan: deps $(ASAN)/ngx_live_record_module.so
+	LIVE_RECORD_MODULE=$(ASAN)/ngx_live_record_module.so \
+	LIVE_RECORD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 \
+	prove -r -j2 t/
+
+valgrind: deps build
+	@$(TOP)/scripts/valgrind.sh
 
 bench: deps build
 	$(TOP)/bench/run.sh

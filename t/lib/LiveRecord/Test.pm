@@ -182,6 +182,8 @@ sub _slurp {
 sub start_nginx {
     my (%o) = @_;
     my $p = prefix();
+    local $ENV{LD_PRELOAD} = $ENV{LIVE_RECORD_PRELOAD}
+        if $ENV{LIVE_RECORD_PRELOAD};
     port('RTMP');
     _write_conf($p, %o);
     close $_ for values %HELD;
@@ -240,6 +242,8 @@ sub stop_nginx {
 sub nginx_test_config {
     my ($conf, %o) = @_;
     my $p = prefix() . '/check.' . ++$CHECKS;
+    local $ENV{LD_PRELOAD} = $ENV{LIVE_RECORD_PRELOAD}
+        if $ENV{LIVE_RECORD_PRELOAD};
     _write_conf($p, %o, conf => $conf);
     my ($rc, $out, $err) = _run([$NGINX, '-t', '-p', "$p/", '-c',
         "$p/conf/nginx.conf", '-e', "$p/logs/error.log"], 30);
