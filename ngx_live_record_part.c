@@ -28,6 +28,7 @@ static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
 static void ngx_live_record_free_queue(void *data);
 static ngx_int_t ngx_live_record_copy_stream(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st);
+static u_char *ngx_live_record_cpy(u_char *dst, u_char *src, size_t len);
 static ngx_int_t ngx_live_record_open_files(ngx_live_record_part_t *p);
 static ngx_int_t ngx_live_record_make_paths(ngx_live_record_part_t *p);
 static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
@@ -312,27 +313,36 @@ ngx_live_record_copy_stream(ngx_live_record_part_t *p,
     p->st = *st;
 
     p->st.label.data = s;
-    s = ngx_cpymem(s, st->label.data, st->label.len);
+    s = ngx_live_record_cpy(s, st->label.data, st->label.len);
 
     p->st.app.data = p->st.label.data;
     p->st.name.data = p->st.label.data + st->app.len + 1;
 
     p->st.domain.data = s;
-    s = ngx_cpymem(s, st->domain.data, st->domain.len);
+    s = ngx_live_record_cpy(s, st->domain.data, st->domain.len);
 
     p->st.args.data = s;
-    s = ngx_cpymem(s, st->args.data, st->args.len);
+    s = ngx_live_record_cpy(s, st->args.data, st->args.len);
 
     p->st.session.data = s;
-    s = ngx_cpymem(s, st->session.data, st->session.len);
+    s = ngx_live_record_cpy(s, st->session.data, st->session.len);
 
     for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
         p->st.tracks[n].extradata = s;
-        s = ngx_cpymem(s, st->tracks[n].extradata,
+        s = ngx_live_record_cpy(s, st->tracks[n].extradata,
                        st->tracks[n].extradata_len);
     }
 
     return NGX_OK;
+}
+
+
+/* an absent track or an empty domain has no bytes and maybe no pointer */
+
+static u_char *
+ngx_live_record_cpy(u_char *dst, u_char *src, size_t len)
+{
+    return len ? ngx_cpymem(dst, src, len) : dst;
 }
 
 
@@ -639,7 +649,8 @@ ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
 
         p->st.tracks[n] = st->tracks[n];
         p->st.tracks[n].extradata = s;
-        ngx_memcpy(s, st->tracks[n].extradata, st->tracks[n].extradata_len);
+        (void) ngx_live_record_cpy(s, st->tracks[n].extradata,
+                                   st->tracks[n].extradata_len);
 
         p->tail[n] = NULL;
     }

@@ -93,8 +93,14 @@ diag(sprintf "after %d cycles: worker fds %d -> %d, RSS %d -> %d KiB "
 is(scalar(find_files(prefix() . '/store', qr/\.mp4$/)), $CYCLES,
    "$CYCLES parts recorded");
 ok($fd1 - $fd0 <= 2, 'no descriptor growth') or diag "$fd0 -> $fd1";
-ok($rss1 - $rss0 < 2048, 'no memory growth beyond 2 MiB')
-    or diag "$rss0 -> $rss1 KiB";
+SKIP: {
+    # AddressSanitizer keeps freed memory in quarantine: RSS says nothing
+    skip 'RSS is not measured under AddressSanitizer', 1
+        if $ENV{LIVE_RECORD_PRELOAD};
+
+    ok($rss1 - $rss0 < 2048, 'no memory growth beyond 2 MiB')
+        or diag "$rss0 -> $rss1 KiB";
+}
 
 $rcv->stop;
 no_alerts();
