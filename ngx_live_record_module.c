@@ -1093,6 +1093,7 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_live_record_hls_finish_waiting(lmcf);
+    ngx_live_record_stream_exit(lmcf);
 }
 
 

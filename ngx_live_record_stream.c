@@ -1139,3 +1139,18 @@ ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
     (void) ngx_live_record_notify_event(ctx->lmcf, ctx->lacf->notify, type,
                                         o);
 }
+
+
+/* the worker exits: the sessions kept for reconnects go */
+
+void
+ngx_live_record_stream_exit(ngx_live_record_main_conf_t *lmcf)
+{
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&lmcf->memos)) {
+        q = ngx_queue_head(&lmcf->memos);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_memo_t, queue));
+    }
+}

@@ -88,6 +88,7 @@ void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 void ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
+void ngx_live_record_stream_exit(ngx_live_record_main_conf_t *lmcf);
 
 
 #endif /* _NGX_LIVE_RECORD_STREAM_H_INCLUDED_ */

@@ -61,6 +61,7 @@ ffmpeg -hide_banner -loglevel error -nostdin -y \
     -c:a aac -b:a 64k -f flv "$input"
 
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+    --keep-debuginfo=yes \
     --num-callers=30 --log-file="$dir/valgrind.log" \
     /usr/sbin/nginx -p "$dir/" -c "$dir/conf/nginx.conf" \
     -e "$dir/logs/error.log" &
