@@ -221,6 +221,8 @@ ngx_uint_t ngx_live_record_hls_segments(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
 void ngx_live_record_part_recover(ngx_live_record_part_t *p);
+ngx_live_record_template_t *ngx_live_record_template(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *name);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 
 ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);

@@ -532,11 +532,18 @@ ngx_live_record_merge_paths(ngx_conf_t *cf, ngx_live_record_app_conf_t *conf)
 static ngx_live_record_template_t *
 ngx_live_record_find_template(ngx_conf_t *cf, ngx_str_t *name)
 {
+    return ngx_live_record_template(
+               ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module),
+               name);
+}
+
+
+ngx_live_record_template_t *
+ngx_live_record_template(ngx_live_record_main_conf_t *lmcf, ngx_str_t *name)
+{
     ngx_uint_t                     i;
     ngx_live_record_template_t   **tpl;
-    ngx_live_record_main_conf_t   *lmcf;
 
-    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
     tpl = lmcf->templates.elts;
 
     for (i = 0; i < lmcf->templates.nelts; i++) {

@@ -53,8 +53,6 @@ typedef struct {
 } ngx_live_record_job_t;
 
 
-static ngx_int_t ngx_live_record_notify_key(ngx_conf_t *cf, ngx_str_t *file,
-    ngx_str_t *key);
 static ngx_live_record_job_t *ngx_live_record_job_create(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_receiver_t *rcv,
     ngx_str_t *id, ngx_str_t *body, ngx_str_t *name);
@@ -114,7 +112,10 @@ ngx_live_record_notify_conf(ngx_conf_t *cf, ngx_live_record_app_conf_t *lacf)
             s.data = value[i].data + 9;
             s.len = value[i].len - 9;
 
-            if (ngx_live_record_notify_key(cf, &s, &rcv->key) != NGX_OK) {
+            if (ngx_live_record_conf_secret(cf, &s, "live_record_notify "
+                                            "key_file", &rcv->key)
+                != NGX_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
@@ -168,54 +169,6 @@ ngx_live_record_notify_conf(ngx_conf_t *cf, ngx_live_record_app_conf_t *lacf)
     *rp = rcv;
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_notify_key(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *key)
-{
-    ssize_t    n;
-    ngx_fd_t   fd;
-    ngx_str_t  name;
-
-    name = *file;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    key->data = ngx_pnalloc(cf->pool, 1024);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "live_record_notify: " ngx_open_file_n
-                           " \"%V\" failed", &name);
-        return NGX_ERROR;
-    }
-
-    n = ngx_read_fd(fd, key->data, 1024);
-    ngx_close_file(fd);
-
-    while (n > 0 && (key->data[n - 1] == '\n' || key->data[n - 1] == '\r'
-                     || key->data[n - 1] == ' '))
-    {
-        n--;
-    }
-
-    if (n <= 0 || n == 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "live_record_notify: key_file \"%V\" must hold "
-                           "a key of 1 to 1023 bytes", &name);
-        return NGX_ERROR;
-    }
-
-    key->len = n;
-
-    return NGX_OK;
 }
 
 

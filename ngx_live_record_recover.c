@@ -30,8 +30,6 @@ static ngx_int_t ngx_live_record_recover_part(ngx_live_record_part_t *p,
     cJSON *o);
 static ngx_live_record_app_conf_t *ngx_live_record_find_app(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
-static ngx_live_record_template_t *ngx_live_record_find_tpl(
-    ngx_live_record_main_conf_t *lmcf, ngx_str_t *name);
 
 
 /* on the loop, when the part opens: a small file per open file */
@@ -265,7 +263,7 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
     }
 
     p->lacf = ngx_live_record_find_app(p->lmcf, &work, &store);
-    p->tpl = ngx_live_record_find_tpl(p->lmcf, &tpl);
+    p->tpl = ngx_live_record_template(p->lmcf, &tpl);
 
     if (p->lacf == NULL || p->tpl == NULL) {
         return NGX_ERROR;
@@ -339,26 +337,6 @@ ngx_live_record_find_app(ngx_live_record_main_conf_t *lmcf, ngx_str_t *work,
                == 0)
         {
             return lacf[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-static ngx_live_record_template_t *
-ngx_live_record_find_tpl(ngx_live_record_main_conf_t *lmcf, ngx_str_t *name)
-{
-    ngx_uint_t                    i;
-    ngx_live_record_template_t  **tpl;
-
-    tpl = lmcf->templates.elts;
-
-    for (i = 0; i < lmcf->templates.nelts; i++) {
-        if (tpl[i]->name.len == name->len
-            && ngx_strncmp(tpl[i]->name.data, name->data, name->len) == 0)
-        {
-            return tpl[i];
         }
     }
 

@@ -350,59 +350,75 @@ static char *
 ngx_live_record_read_secret(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *access, ngx_str_t *userpwd)
 {
-    u_char           *p;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         name;
-    ngx_file_info_t   fi;
+    ngx_str_t  secret;
+
+    if (ngx_live_record_conf_secret(cf, file, "secret_key_file", &secret)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    userpwd->data = ngx_pnalloc(cf->pool, access->len + 1 + secret.len + 1);
+    if (userpwd->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    userpwd->len = ngx_sprintf(userpwd->data, "%V:%V%Z", access, &secret)
+                   - userpwd->data - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a key or secret of 1 to 1023 bytes in a file, trailing blanks dropped */
+
+ngx_int_t
+ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,
+    const char *what, ngx_str_t *secret)
+{
+    ssize_t    n;
+    ngx_fd_t   fd;
+    ngx_str_t  name;
 
     name = *file;
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
+    }
+
+    secret->data = ngx_pnalloc(cf->pool, 1024);
+    if (secret->data == NULL) {
+        return NGX_ERROR;
     }
 
     fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
+                           "%s: " ngx_open_file_n " \"%V\" failed",
+                           what, &name);
+        return NGX_ERROR;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024)
-    {
-        ngx_close_file(fd);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret_key_file \"%V\" is not a small file",
-                           &name);
-        return NGX_CONF_ERROR;
-    }
-
-    userpwd->data = ngx_pnalloc(cf->pool, access->len + 1 + 1024 + 1);
-    if (userpwd->data == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_sprintf(userpwd->data, "%V:", access);
-    n = ngx_read_fd(fd, p, 1024);
+    n = ngx_read_fd(fd, secret->data, 1024);
     ngx_close_file(fd);
 
-    if (n <= 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret_key_file \"%V\" is empty", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ')) {
+    while (n > 0 && (secret->data[n - 1] == '\n'
+                     || secret->data[n - 1] == '\r'
+                     || secret->data[n - 1] == ' '))
+    {
         n--;
     }
 
-    p[n] = '\0';
-    userpwd->len = p + n - userpwd->data;
+    if (n <= 0 || n == 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s \"%V\" must hold 1 to 1023 bytes",
+                           what, &name);
+        return NGX_ERROR;
+    }
 
-    return NGX_CONF_OK;
+    secret->len = n;
+
+    return NGX_OK;
 }
 
 

@@ -56,23 +56,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # -- what the benchmark needs beyond `make deps` ------------------------------
-need=""
-for p in python3 ffmpeg nginx libnginx-mod-rtmp linux-perf coreutils; do
-    if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null \
-         | grep -q 'install ok installed'
-    then
-        need="$need $p"
-    fi
-done
-if [ -n "$need" ]; then
-    echo "bench: installing$need"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # linux-perf only serves the optional profile: do not fail without it
-    apt-get install -y -q --no-install-recommends $need \
-        || apt-get install -y -q --no-install-recommends \
-               ${need//linux-perf/}
-fi
+"$top/scripts/need-packages.sh" bench python3 ffmpeg nginx libnginx-mod-rtmp \
+    coreutils
+# linux-perf only serves the optional profile: do not fail without it
+"$top/scripts/need-packages.sh" bench linux-perf || true
 
 # -- the module: built, then copied so a rebuild cannot touch the loaded one --
 built=

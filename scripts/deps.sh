@@ -12,26 +12,11 @@ libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
 ffmpeg
 perl curl python3 python3-botocore"
 
-missing=""
-for p in $pkgs; do
-    if ! dpkg-query -W -f '${Status}' "$p" 2>/dev/null \
-         | grep -q 'install ok installed'
-    then
-        missing="$missing $p"
-    fi
-done
+"$top/scripts/need-packages.sh" deps $pkgs
 
-if [ -n "$missing" ]; then
-    echo "deps: installing$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # nginx's package starts the stock server on port 80; we never use it
-    apt-get install -y -q --no-install-recommends $missing
-    if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1 \
-       && [ -f /run/nginx.pid ]
-    then
-        /usr/sbin/nginx -s stop 2>/dev/null || true
-    fi
+# installing nginx may start Debian's stock server; nothing here uses it
+if [ -f /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    /usr/sbin/nginx -s stop 2>/dev/null || true
 fi
 
 "$top/scripts/fetch-rtmp.sh" "$build"
@@ -39,10 +24,7 @@ fi
 # s3rver, the S3-compatible server the S3 store is tested against
 if [ ! -x "$build/tools/node_modules/.bin/s3rver" ]; then
     if ! command -v npm >/dev/null 2>&1; then
-        echo "deps: installing nodejs npm"
-        apt-get update -q
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            --no-install-recommends nodejs npm
+        "$top/scripts/need-packages.sh" deps nodejs npm
     fi
     mkdir -p "$build/tools"
     (cd "$build/tools" && npm install --no-audit --no-fund --silent \
