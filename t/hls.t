@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use POSIX qw(ceil);
-use Test::More tests => 41;
+use Test::More tests => 45;
 use LiveRecord::Test;
 
 my $in12 = make_media(duration => 12);
@@ -159,7 +159,16 @@ is(scalar @pl, 2, 'a second recording');
 unlike(slurp($pl[1] // ''), qr/DISCONTINUITY/,
     'the second recording starts afresh');
 
-# 5. ranges and formats
+# 5. live_record_hls_continue 0: every interruption finishes the recording
+
+is(push_stream($in12, rtmp_url('once', 'zero')), 0, 'push, continue 0');
+is(push_stream($in12, rtmp_url('once', 'zero')), 0, 'push again at once');
+@pl = wait_files('store', qr{/once/zero/.*index\.m3u8$}, 2, 15);
+is(scalar @pl, 2, 'continue 0: two recordings');
+is(scalar(grep { slurp($_) =~ /DISCONTINUITY/ } @pl), 0,
+   'continue 0: neither continues the other');
+
+# 6. ranges and formats
 
 my $good = <<'EOF';
 rtmp {
