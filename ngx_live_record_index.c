@@ -332,3 +332,30 @@ ngx_live_record_num(cJSON *o, const char *name, double v)
 {
     return cJSON_AddNumberToObject(o, name, v);
 }
+
+
+/* the copy is null-terminated: paths go to system calls as they are */
+
+ngx_int_t
+ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o, const char *name,
+    ngx_str_t *dst)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (!cJSON_IsString(item)) {
+        return NGX_DECLINED;
+    }
+
+    dst->len = ngx_strlen(item->valuestring);
+    dst->data = ngx_pnalloc(pool, dst->len + 1);
+
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, item->valuestring, dst->len + 1);
+
+    return NGX_OK;
+}

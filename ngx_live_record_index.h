@@ -27,6 +27,8 @@ ngx_int_t ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
     ngx_str_t *file_id, cJSON *entry, ngx_log_t *log);
 cJSON *ngx_live_record_json_set(cJSON *o, const char *name,
     ngx_str_t *v);
+ngx_int_t ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o,
+    const char *name, ngx_str_t *dst);
 ngx_int_t ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log);
 
 

@@ -24,8 +24,6 @@
 
 static ngx_int_t ngx_live_record_sidecar_json(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_str_t *text);
-static ngx_int_t ngx_live_record_json_copy(ngx_pool_t *pool, cJSON *o,
-    const char *name, ngx_str_t *dst);
 static ngx_int_t ngx_live_record_recover_part(ngx_live_record_part_t *p,
     cJSON *o);
 static ngx_live_record_app_conf_t *ngx_live_record_find_app(
@@ -240,23 +238,23 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
     format = item->valueint;
     f = &p->files[format];
 
-    if (ngx_live_record_json_copy(p->pool, o, "work_root", &work) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "store", &store) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "template", &tpl) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "app", &p->st.app) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "stream_id", &p->st.name)
+    if (ngx_live_record_json_get(p->pool, o, "work_root", &work) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "store", &store) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "template", &tpl) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "app", &p->st.app) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "stream_id", &p->st.name)
            != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "domain", &p->st.domain)
+        || ngx_live_record_json_get(p->pool, o, "domain", &p->st.domain)
            != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "stream_param",
+        || ngx_live_record_json_get(p->pool, o, "stream_param",
                                      &p->st.args) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "session_id",
+        || ngx_live_record_json_get(p->pool, o, "session_id",
                                      &p->st.session) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "rel", &p->rel) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "work", &f->work) != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "store_path", &f->store)
+        || ngx_live_record_json_get(p->pool, o, "rel", &p->rel) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "work", &f->work) != NGX_OK
+        || ngx_live_record_json_get(p->pool, o, "store_path", &f->store)
            != NGX_OK
-        || ngx_live_record_json_copy(p->pool, o, "file_id", &f->file_id)
+        || ngx_live_record_json_get(p->pool, o, "file_id", &f->file_id)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -341,31 +339,4 @@ ngx_live_record_find_app(ngx_live_record_main_conf_t *lmcf, ngx_str_t *work,
     }
 
     return NULL;
-}
-
-
-/* the copy is null-terminated: paths go to system calls as they are */
-
-static ngx_int_t
-ngx_live_record_json_copy(ngx_pool_t *pool, cJSON *o, const char *name,
-    ngx_str_t *dst)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    if (!cJSON_IsString(item)) {
-        return NGX_ERROR;
-    }
-
-    dst->len = ngx_strlen(item->valuestring);
-    dst->data = ngx_pnalloc(pool, dst->len + 1);
-
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, item->valuestring, dst->len + 1);
-
-    return NGX_OK;
 }

@@ -85,6 +85,7 @@ static void ngx_live_record_upload_failed(ngx_live_record_upload_t *u,
     u_char *why);
 static void ngx_live_record_upload_retry(ngx_event_t *ev);
 static void ngx_live_record_upload_finish(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_end(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_free(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_cleanup(void *data);
 static ngx_int_t ngx_live_record_xml_value(ngx_str_t *text, const char *tag,
@@ -93,8 +94,6 @@ static ngx_int_t ngx_live_record_header_value(ngx_str_t *headers,
     const char *name, ngx_str_t *value);
 static u_char *ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_uint_t keep_slash, ngx_str_t *dst);
-static ngx_int_t ngx_live_record_json_str(ngx_pool_t *pool, cJSON *o,
-    const char *name, ngx_str_t *dst);
 static size_t ngx_live_record_trim_slash(ngx_str_t *s);
 static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
     ngx_str_t *path, ngx_str_t *key, double size);
@@ -673,9 +672,9 @@ ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
         o = cJSON_ParseWithLength((char *) r->response.data, r->response.len);
 
         if (o) {
-            (void) ngx_live_record_json_str(u->pool, o, "file_id",
+            (void) ngx_live_record_json_get(u->pool, o, "file_id",
                                             &u->reply_id);
-            (void) ngx_live_record_json_str(u->pool, o, "url", &u->reply_url);
+            (void) ngx_live_record_json_get(u->pool, o, "url", &u->reply_url);
             cJSON_Delete(o);
         }
     }
@@ -832,11 +831,7 @@ ngx_live_record_upload_failed(ngx_live_record_upload_t *u, u_char *why)
         cJSON_Delete(o);
     }
 
-    if (u->spool) {
-        (void) ngx_delete_file(u->spool);
-    }
-
-    ngx_live_record_upload_free(u);
+    ngx_live_record_upload_end(u);
 }
 
 
@@ -924,6 +919,15 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
         (void) ngx_live_record_delete_tree(u->local, ngx_cycle->log);
     }
 
+    ngx_live_record_upload_end(u);
+}
+
+
+/* the job is over, done or given up: its spool file goes with it */
+
+static void
+ngx_live_record_upload_end(ngx_live_record_upload_t *u)
+{
     if (u->spool) {
         (void) ngx_delete_file(u->spool);
     }
@@ -1063,31 +1067,6 @@ ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
 }
 
 
-static ngx_int_t
-ngx_live_record_json_str(ngx_pool_t *pool, cJSON *o, const char *name,
-    ngx_str_t *dst)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-        return NGX_DECLINED;
-    }
-
-    dst->len = ngx_strlen(item->valuestring);
-    dst->data = ngx_pnalloc(pool, dst->len);
-
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, item->valuestring, dst->len);
-
-    return NGX_OK;
-}
-
-
 static size_t
 ngx_live_record_trim_slash(ngx_str_t *s)
 {
@@ -1145,9 +1124,13 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
         return NGX_ERROR;
     }
 
-    s.data = path;
     s.len = ngx_strlen(path);
-    u->spool = ngx_pstrdup(u->pool, &s);
+
+    /* a path for system calls: null-terminated */
+    u->spool = ngx_pnalloc(u->pool, s.len + 1);
+    if (u->spool) {
+        ngx_memcpy(u->spool, path, s.len + 1);
+    }
 
     u->entry = cJSON_DetachItemFromObjectCaseSensitive(o, "entry");
     u->keep_local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
@@ -1157,22 +1140,17 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     rcvs = cJSON_GetObjectItemCaseSensitive(o, "receivers");
 
     if (u->spool == NULL || u->entry == NULL || !cJSON_IsArray(files)
-        || ngx_live_record_json_str(u->pool, u->entry, "file_id",
+        || ngx_live_record_json_get(u->pool, u->entry, "file_id",
                                     &u->file_id) != NGX_OK
-        || ngx_live_record_json_str(u->pool, o, "local", &s) != NGX_OK)
+        || ngx_live_record_json_get(u->pool, o, "local", &s) != NGX_OK)
     {
         goto failed;
     }
 
-    u->local = ngx_pnalloc(u->pool, s.len + 1);
-    if (u->local == NULL) {
-        goto failed;
-    }
+    u->local = s.data;
 
-    ngx_sprintf(u->local, "%V%Z", &s);
-
-    if (ngx_live_record_json_str(u->pool, u->entry, "app", &s) != NGX_OK
-        || ngx_live_record_json_str(u->pool, u->entry, "stream_id", &key)
+    if (ngx_live_record_json_get(u->pool, u->entry, "app", &s) != NGX_OK
+        || ngx_live_record_json_get(u->pool, u->entry, "stream_id", &key)
            != NGX_OK)
     {
         goto failed;
@@ -1187,8 +1165,8 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
                    - u->label.data;
 
     cJSON_ArrayForEach(f, files) {
-        if (ngx_live_record_json_str(u->pool, f, "path", &s) != NGX_OK
-            || ngx_live_record_json_str(u->pool, f, "key", &key) != NGX_OK)
+        if (ngx_live_record_json_get(u->pool, f, "path", &s) != NGX_OK
+            || ngx_live_record_json_get(u->pool, f, "key", &key) != NGX_OK)
         {
             goto failed;
         }
@@ -1258,13 +1236,7 @@ ngx_live_record_upload_readd(ngx_live_record_upload_t *u, ngx_str_t *path,
         return NGX_ERROR;
     }
 
-    uf->path = ngx_pnalloc(u->pool, path->len + 1);
-    if (uf->path == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(uf->path, "%V%Z", path);
-
+    uf->path = path->data;          /* null-terminated */
     uf->key = *key;
     uf->size = (off_t) size;
 

@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 27;
+use Test::More tests => 33;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -178,6 +178,25 @@ my @late = done_events($rcv, 'late', 2, 30);
 is(scalar @late, 2, 'delivered once the store is back');
 ok(wait_for(sub { !find_files("$p/spool/handoff", qr/\.json$/) }, 5),
    'spool emptied');
+
+# 5. the store is down across an nginx restart: the next worker takes the
+#    spooled upload over and finishes it
+
+stop_dav();
+is(push_stream($in, rtmp_url('live', 'restart')), 0, 'push while down');
+ok(wait_for(sub { find_files("$p/spool/handoff", qr/\.json$/) >= 2 }, 10),
+   'uploads spooled');
+stop_nginx();
+start_dav();
+start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
+my @resumed = done_events($rcv, 'restart', 2, 30);
+is(scalar @resumed, 2, 'delivered by the restarted nginx');
+ok(scalar(log_lines(qr/spooled upload of .* resumed/)) >= 2,
+   'resumption logged');
+ok(wait_for(sub { !find_files("$p/spool/handoff", qr/\.json$/) }, 5),
+   'spool emptied after the restart');
+is(scalar(find_files("$p/store", qr/restart.*\.mp4$/)), 0,
+   'local copy deleted after the resumed upload');
 
 stop_dav();
 $rcv->stop;
