@@ -14,7 +14,9 @@ TOP     := $(CURDIR)
 BUILD   := $(TOP)/build
 NGX_SRC ?= /usr/share/nginx/src
 MODULE  := $(BUILD)/ngx_live_record_module.so
-SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h)
+CONSOLE := $(BUILD)/console/ngx_http_live_record_console_assets.h
+HLS_JS  := $(BUILD)/tools/node_modules/hls.js/dist/hls.min.js
+SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h) $(CONSOLE)
 
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
@@ -27,7 +29,7 @@ build: $(MODULE)
 deps:
 	@$(TOP)/scripts/deps.sh
 
-$(BUILD)/ngx/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h
+$(BUILD)/ngx/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
 	@mkdir -p $(BUILD)/ngx
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
@@ -38,6 +40,15 @@ $(BUILD)/ngx/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 
 $(BUILD)/rtmp/ngx_rtmp.h:
+	@$(TOP)/scripts/deps.sh
+
+# the web console (console/ and hls.js) compiled into the module
+$(CONSOLE): $(TOP)/scripts/console-assets.pl $(wildcard $(TOP)/console/*) \
+            $(HLS_JS)
+	perl $(TOP)/scripts/console-assets.pl $@ \
+	    $(wildcard $(TOP)/console/*) $(HLS_JS)
+
+$(HLS_JS):
 	@$(TOP)/scripts/deps.sh
 
 $(MODULE): $(BUILD)/ngx/Makefile $(SOURCES)
@@ -61,7 +72,7 @@ test: deps build
 ASAN    := $(BUILD)/asan
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 
-$(ASAN)/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h
+$(ASAN)/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
 	@mkdir -p $(ASAN)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(SANITIZE)" \

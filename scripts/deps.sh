@@ -10,7 +10,7 @@ build=${NGX_LIVE_RECORD_BUILD:-$top/build}
 pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
 libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
 ffmpeg
-perl curl python3 python3-botocore"
+perl curl python3 python3-botocore chromium"
 
 "$top/scripts/need-packages.sh" deps $pkgs
 
@@ -21,12 +21,24 @@ fi
 
 "$top/scripts/fetch-rtmp.sh" "$build"
 
-# s3rver, the S3-compatible server the S3 store is tested against
-if [ ! -x "$build/tools/node_modules/.bin/s3rver" ]; then
+# from npm, pinned, into build/tools: s3rver, the S3-compatible server the
+# S3 store is tested against; hls.js, which the web console serves (compiled
+# into the module); playwright-core, which drives chromium in t/console.t
+npm_want="s3rver@3.7.1 hls.js@1.6.15 playwright-core@1.65.1"
+npm_missing=""
+for p in $npm_want; do
+    json="$build/tools/node_modules/${p%@*}/package.json"
+    if ! grep -q "\"version\": *\"${p##*@}\"" "$json" 2>/dev/null; then
+        npm_missing="$npm_missing $p"
+    fi
+done
+
+if [ -n "$npm_missing" ]; then
     if ! command -v npm >/dev/null 2>&1; then
         "$top/scripts/need-packages.sh" deps nodejs npm
     fi
     mkdir -p "$build/tools"
+    # every pinned package each time: npm prunes what it is not told of
     (cd "$build/tools" && npm install --no-audit --no-fund --silent \
-        s3rver@3.7.1)
+        --no-save $npm_want)
 fi
