@@ -1,0 +1,252 @@
+/*
+ * console-browser.js CASE_JSON: drives the web console in Debian's
+ * chromium through playwright-core for t/console.t, as a person would:
+ * token, live list, recordings, player, tasks, delete, phone width.
+ *
+ * CASE_JSON: { url, token, live: "APP/STREAM" being pushed, stream: a
+ * finished stream, mp4, hls, delete: its file ids, task_stream, screens:
+ * directory for screenshots, chromium, tools: where node_modules is }.
+ *
+ * Prints one JSON object: { steps: { NAME: { ok, error?, ... } },
+ * external: [URLs not on the console's server], page_errors: [...],
+ * screenshots: [...] }.  Each step runs even if an earlier one failed,
+ * so that one break does not hide the rest; t/console.t judges them.
+ */
+
+'use strict';
+
+const path = require('path');
+
+const c = JSON.parse(process.argv[2]);
+const { chromium } = require(path.join(c.tools, 'node_modules',
+                                       'playwright-core'));
+
+const out = { steps: {}, external: [], page_errors: [], console: [],
+              screenshots: [] };
+const origin = new URL(c.url).origin;
+const WAIT = 20000;
+
+async function step(name, fn) {
+    const s = out.steps[name] = { ok: false };
+    try {
+        Object.assign(s, await fn() || {});
+        s.ok = true;
+    } catch (e) {
+        s.error = String(e && e.message || e).split('\n')[0];
+    }
+}
+
+async function shot(page, name) {
+    const file = path.join(c.screens, name);
+    await page.screenshot({ path: file });
+    out.screenshots.push(file);
+}
+
+async function video(page) {
+    return page.evaluate(function () {
+        const v = document.querySelector('#video');
+        return { time: v.currentTime,
+                 error: v.error ? v.error.code + ' ' + v.error.message : null,
+                 status: document.querySelector('#status').textContent };
+    });
+}
+
+async function play(page, id) {
+    await page.locator(`tr[data-file-id="${id}"] button`,
+                       { hasText: 'Play' }).click();
+    try {
+        await page.waitForFunction(function () {
+            const v = document.querySelector('#video');
+            return v.error || v.currentTime > 1;
+        }, null, { timeout: WAIT });
+    } catch (e) {
+        const v = await video(page);
+        throw new Error('currentTime ' + v.time + ', error ' + v.error
+                        + ', status "' + v.status + '"');
+    }
+    const v = await video(page);
+    if (v.error) {
+        throw new Error('media error ' + v.error + ': ' + v.status);
+    }
+    return v;
+}
+
+async function noOverflow(page) {
+    const w = await page.evaluate(() => [
+        document.documentElement.scrollWidth, window.innerWidth]);
+    if (w[0] > w[1]) {
+        throw new Error('page is ' + w[0] + ' px wide in ' + w[1]);
+    }
+    return { width: w[0] };
+}
+
+async function main() {
+    const browser = await chromium.launch({
+        executablePath: c.chromium,
+        headless: true,
+        args: ['--no-sandbox', '--disable-background-networking',
+               '--disable-dev-shm-usage', '--mute-audio']
+    });
+    const ctx = await browser.newContext({ viewport: { width: 1280,
+                                                       height: 800 } });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(WAIT);
+
+    page.on('request', function (r) {
+        const u = r.url();
+        if (!u.startsWith(origin + '/') && !/^(data|blob):/.test(u)) {
+            out.external.push(u);
+        }
+    });
+    page.on('pageerror', (e) => out.page_errors.push(String(e)));
+    page.on('console', function (m) {
+        if (m.type() === 'error') {
+            out.console.push(m.text());
+        }
+    });
+
+    await step('page', async function () {
+        await page.goto(c.url);
+        await page.locator('#login input').waitFor();
+        return { title: await page.title() };
+    });
+
+    await step('wrong_token', async function () {
+        await page.fill('#login input', 'not-' + c.token);
+        await page.click('#login button');
+        await page.locator('#status.error').waitFor();
+        if (await page.locator('#tabs').isVisible()) {
+            throw new Error('tabs shown after a wrong token');
+        }
+        return { status: await page.textContent('#status') };
+    });
+
+    await step('login', async function () {
+        await page.fill('#login input', c.token);
+        await page.click('#login button');
+        await page.locator('#tabs').waitFor();
+        return { stored: await page.evaluate(
+                     () => sessionStorage.getItem('live_record_token')) };
+    });
+
+    await step('reload', async function () {
+        await page.reload();
+        await page.locator('#tabs').waitFor();
+        if (await page.locator('#login').isVisible()) {
+            throw new Error('asked for the token again');
+        }
+    });
+
+    await step('live', async function () {
+        await page.click('#tabs button[data-tab="live"]');
+        const row = page.locator(`#live-table tr[data-stream="${c.live}"]`);
+        await row.waitFor();
+        const cells = await row.locator('td').allTextContents();
+        await shot(page, 'console-live-1280.png');
+        return { formats: cells[1], part: cells[2], duration: cells[3],
+                 size: cells[4], plan: cells[5] };
+    });
+
+    await step('files', async function () {
+        await page.click('#tabs button[data-tab="files"]');
+        await page.fill('#files-form input[name="stream"]', c.stream);
+        await page.click('#files-form button[type="submit"]');
+        await page.locator(`tr[data-file-id="${c.mp4}"]`).waitFor();
+        const names = await page.locator('#files-table tbody tr td:first-child')
+                                .allTextContents();
+        const other = names.filter((n) => !n.startsWith('live/' + c.stream));
+        if (other.length) {
+            throw new Error('search for ' + c.stream + ' shows ' + other);
+        }
+        return { rows: names.length };
+    });
+
+    await step('play_mp4', () => play(page, c.mp4));
+
+    /* the browser's own HLS where it has it (chromium does) */
+    await step('play_hls', async function () {
+        const v = await play(page, c.hls);
+        v.native = await page.evaluate(() => document.querySelector('#video')
+            .canPlayType('application/vnd.apple.mpegurl'));
+        v.src = await page.evaluate(
+            () => document.querySelector('#video').currentSrc);
+        return v;
+    });
+
+    /* hls.js from the console's server where it has not (Firefox) */
+    await step('play_hls_js', async function () {
+        await page.evaluate(function () {
+            const can = HTMLMediaElement.prototype.canPlayType;
+            HTMLMediaElement.prototype.canPlayType = function (type) {
+                return /mpegurl/i.test(type) ? '' : can.call(this, type);
+            };
+        });
+        const v = await play(page, c.hls);
+        v.hls_js = await page.evaluate(() => window.Hls && window.Hls.version);
+        v.src = await page.evaluate(
+            () => document.querySelector('#video').currentSrc);
+        await shot(page, 'console-1280.png');
+        return v;
+    });
+
+    await step('task_create', async function () {
+        await page.click('#tabs button[data-tab="tasks"]');
+        await page.fill('#task-form input[name="stream"]', c.task_stream);
+        await page.click('#task-form button[type="submit"]');
+        await page.locator('#status', { hasText: 'Created task' }).waitFor();
+        const text = await page.textContent('#status');
+        const m = /Created task (\S+) /.exec(text);
+        if (!m) {
+            throw new Error('status: ' + text);
+        }
+        await page.locator(`tr[data-task-id="${m[1]}"]`).waitFor();
+        return { task_id: m[1] };
+    });
+
+    await step('task_stop', async function () {
+        const id = out.steps.task_create.task_id;
+        const row = page.locator(`tr[data-task-id="${id}"]`);
+        await row.locator('button', { hasText: 'Stop' }).click();
+        await row.locator('td[data-label="State"]',
+                          { hasText: 'stopped' }).waitFor();
+        await shot(page, 'console-tasks-1280.png');
+    });
+
+    await step('delete', async function () {
+        await page.click('#tabs button[data-tab="files"]');
+        const row = page.locator(`tr[data-file-id="${c.delete}"]`);
+        await row.waitFor();
+        let dialog = null;
+        page.once('dialog', function (d) {
+            dialog = d.message();
+            d.accept();
+        });
+        await row.locator('button', { hasText: 'Delete' }).click();
+        await page.locator('#status', { hasText: 'Deleted' }).waitFor();
+        await row.waitFor({ state: 'detached' });
+        return { dialog };
+    });
+
+    await step('phone', async function () {
+        const wide = await noOverflow(page);
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.click('#tabs button[data-tab="files"]');
+        await page.locator('#files-table tbody tr').first().waitFor();
+        const display = await page.evaluate(() => getComputedStyle(
+            document.querySelector('#files-table tbody tr')).display);
+        if (display !== 'block') {
+            throw new Error('rows are not cards: display ' + display);
+        }
+        await shot(page, 'console-390.png');
+        return Object.assign({ wide: wide.width }, await noOverflow(page));
+    });
+
+    await browser.close();
+}
+
+main().catch(function (e) {
+    out.fatal = String(e && e.stack || e);
+}).finally(function () {
+    process.stdout.write(JSON.stringify(out) + '\n');
+    process.exit(0);
+});
