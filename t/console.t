@@ -18,7 +18,7 @@ use File::Path qw(make_path);
 use HTTP::Tiny;
 use JSON::PP qw(decode_json encode_json);
 use POSIX ();
-use Test::More tests => 69;
+use Test::More tests => 72;
 use LiveRecord::Test;
 
 my $REPO  = "$FindBin::Bin/..";
@@ -194,7 +194,7 @@ my $why = !-x $CHROMIUM ? "$CHROMIUM not installed (make deps installs it)"
         : !-d "$TOOLS/node_modules/playwright-core"
           ? "playwright-core not in $TOOLS (make deps installs it)"
         : undef;
-skip $why, 31 if $why;
+skip $why, 34 if $why;
 
 my $prefix = prefix();
 open my $fh, '>', "$prefix/token" or die "token: $!";
@@ -250,18 +250,21 @@ http {
 }
 EOF
 
-# a finished recording in three formats, and a live push
+# a finished session of two parts in three formats, and a live push
 
-is(push_stream(make_media(duration => 8), rtmp_url('live', 'cam1')), 0,
-   'push cam1');
-my @entries = wait_files('index', qr{/live/cam1/.*\.json$}, 3, 20);
-my %entry;
-for my $f (@entries) {
+my $in = make_media(duration => 8);
+is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1');
+is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1 again');
+my @entries = wait_files('index', qr{/live/cam1/.*\.json$}, 6, 20);
+my (%entry, %session);
+for my $f (sort @entries) {
     my $e = eval { decode_json(slurp($f)) } or next;
-    $entry{ $e->{file_format} } = $e;
+    $entry{ $e->{file_format} } //= $e;
+    $session{ $e->{session_id} }++;
 }
-ok($entry{mp4} && $entry{flv} && $entry{hls}, 'cam1: mp4, flv, hls indexed')
-    or diag explain [keys %entry];
+ok($entry{mp4} && $entry{flv} && $entry{hls} && keys %session == 1,
+   'cam1: two parts of mp4, flv and hls in one session')
+    or diag explain \%session;
 
 my $live = push_stream_bg(make_media(duration => 60), rtmp_url('live', 'cam2'),
                           realtime => 1);
@@ -306,9 +309,10 @@ like($lv->{formats} // '', qr/mp4/, '... with its formats');
 is($lv->{part}, '1', '... and its part');
 
 my $fl = step_ok('files', 'the recordings are listed');
-ok($fl->{rows} && $fl->{rows} >= 3, '... all three of cam1')
+is($fl->{rows}, 6, '... the six of cam1')
     or diag explain $fl;
 
+my $st;
 my $pm = step_ok('play_mp4', 'the MP4 recording plays (currentTime > 1)');
 ok(!$pm->{error} && ($pm->{time} // 0) > 1, '... with no media error')
     or diag explain $pm;
@@ -322,11 +326,17 @@ ok(!$pj->{error} && ($pj->{time} // 0) > 1 && $pj->{hls_js}
    '... through media source extensions, with no media error')
     or diag explain $pj;
 
+my $cc = step_ok('concat', 'the session is joined from the page');
+($st, my $cf) = api('GET', 'files/' . ($cc->{file_id} // 'none'));
+ok($st == 200 && $cf->{duration} > $entry{mp4}{duration} + 4,
+   '... into a file the API has, as long as both parts')
+    or diag "$st ", explain $cf;
+
 my $tc = step_ok('task_create', 'a task is created in the page');
 my $task = $tc->{task_id} // '';
-my ($st, $t) = api('GET', 'tasks/' . $task);
+($st, my $t) = api('GET', 'tasks/' . $task);
 ok($task && $st == 200 && $t->{stream} eq 'cam9', '... and exists in the API')
-    or diag "$st " . explain $t;
+    or diag "$st ", explain $t;
 step_ok('task_stop', 'the task is stopped in the page');
 ($st, $t) = api('GET', 'tasks/' . $task);
 is($t && $t->{state}, 'stopped', '... and the API says stopped');

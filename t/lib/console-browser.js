@@ -1,11 +1,13 @@
 /*
  * console-browser.js CASE_JSON: drives the web console in Debian's
  * chromium through playwright-core for t/console.t, as a person would:
- * token, live list, recordings, player, tasks, delete, phone width.
+ * token, live list, recordings, player, joining a session, tasks,
+ * delete, phone width.
  *
  * CASE_JSON: { url, token, live: "APP/STREAM" being pushed, stream: a
- * finished stream, mp4, hls, delete: its file ids, task_stream, screens:
- * directory for screenshots, chromium, tools: where node_modules is }.
+ * finished stream of two parts in one session, mp4, hls, delete: file ids
+ * of its first part, task_stream, screens: directory for screenshots,
+ * chromium, tools: where node_modules is }.
  *
  * Prints one JSON object: { steps: { NAME: { ok, error?, ... } },
  * external: [URLs not on the console's server], page_errors: [...],
@@ -187,6 +189,19 @@ async function main() {
             () => document.querySelector('#video').currentSrc);
         await shot(page, 'console-1280.png');
         return v;
+    });
+
+    await step('concat', async function () {
+        await page.locator(`tr[data-file-id="${c.mp4}"] button`,
+                           { hasText: 'Join session' }).click();
+        await page.locator('#status', { hasText: /joined|failed/ })
+                  .waitFor({ timeout: 90000 });
+        const text = await page.textContent('#status');
+        const m = /joined into (\S+?)\.$/.exec(text);
+        if (!m) {
+            throw new Error('status: ' + text);
+        }
+        return { file_id: m[1] };
     });
 
     await step('task_create', async function () {
