@@ -6,6 +6,8 @@
  * once; the token stays in this tab's sessionStorage.  No framework, no
  * external URL: hls.js is served next to this file and loaded only when
  * an HLS recording is played in a browser without native HLS.
+ *
+ * ?limit=N in the page's URL sets how many recordings a page lists.
  */
 
 'use strict';
@@ -13,7 +15,8 @@
 (function () {
 
 const TOKEN_KEY = 'live_record_token';
-const PAGE_SIZE = 20;
+const PAGE_SIZE = Math.min(500, Math.max(1, parseInt(
+    new URLSearchParams(location.search).get('limit'), 10) || 20));
 const REFRESH_MS = 5000;
 
 const S = {

@@ -18,7 +18,7 @@ use File::Path qw(make_path);
 use HTTP::Tiny;
 use JSON::PP qw(decode_json encode_json);
 use POSIX ();
-use Test::More tests => 72;
+use Test::More tests => 75;
 use LiveRecord::Test;
 
 my $REPO  = "$FindBin::Bin/..";
@@ -194,7 +194,7 @@ my $why = !-x $CHROMIUM ? "$CHROMIUM not installed (make deps installs it)"
         : !-d "$TOOLS/node_modules/playwright-core"
           ? "playwright-core not in $TOOLS (make deps installs it)"
         : undef;
-skip $why, 34 if $why;
+skip $why, 37 if $why;
 
 my $prefix = prefix();
 open my $fh, '>', "$prefix/token" or die "token: $!";
@@ -257,13 +257,13 @@ is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1');
 is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1 again');
 my @entries = wait_files('index', qr{/live/cam1/.*\.json$}, 6, 20);
 my (%entry, %session);
-for my $f (sort @entries) {
+for my $f (reverse sort @entries) {
     my $e = eval { decode_json(slurp($f)) } or next;
     $entry{ $e->{file_format} } //= $e;
     $session{ $e->{session_id} }++;
 }
-ok($entry{mp4} && $entry{flv} && $entry{hls} && keys %session == 1,
-   'cam1: two parts of mp4, flv and hls in one session')
+ok($entry{mp4} && $entry{flv} && $entry{hls} && keys %session == 1
+   && @entries == 6, 'cam1: two parts of mp4, flv and hls in one session')
     or diag explain \%session;
 
 my $live = push_stream_bg(make_media(duration => 60), rtmp_url('live', 'cam2'),
@@ -273,7 +273,7 @@ ok(wait_for(sub { my ($s) = api('GET', 'streams/live/cam2'); $s == 200 },
 
 make_path($SCREENS);
 my $case = {
-    url => url('/console/'),
+    url => url('/console/?limit=4'),
     token => $TOKEN,
     live => 'live/cam2',
     stream => 'cam1',
@@ -309,8 +309,13 @@ like($lv->{formats} // '', qr/mp4/, '... with its formats');
 is($lv->{part}, '1', '... and its part');
 
 my $fl = step_ok('files', 'the recordings are listed');
-is($fl->{rows}, 6, '... the six of cam1')
+is($fl->{rows}, 4, '... four a page with ?limit=4')
     or diag explain $fl;
+
+my $pg = step_ok('paging', 'Older and Newer page through them');
+ok($pg->{second} == 2 && $pg->{distinct} == 6 && !$pg->{more}
+   && $pg->{same}, '... 4 then 2, six in all, and back') or diag explain $pg;
+step_ok('window', 'a time window after the pushes lists none; around, all');
 
 my $st;
 my $pm = step_ok('play_mp4', 'the MP4 recording plays (currentTime > 1)');
