@@ -494,6 +494,9 @@ async function concat(session) {
 
     for (;;) {
         await new Promise((done) => setTimeout(done, 1000));
+        if (!token()) {
+            return;     /* logged out meanwhile */
+        }
         try {
             job = await api('GET', 'concat/' + encodeURIComponent(id));
         } catch (e) {
