@@ -39,6 +39,7 @@ static uint64_t ngx_live_record_now_ms(void);
 static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
+static cJSON *ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids);
 
 
 static uint64_t
@@ -999,7 +1000,7 @@ ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec)
         || cJSON_AddNumberToObject(o, "bytes", rec->bytes) == NULL
         || cJSON_AddNumberToObject(o, "duration",
                                    (double) rec->duration / 1000) == NULL
-        || ngx_live_record_json_set(o, "file_ids", &rec->files) == NULL)
+        || ngx_live_record_ids_json(o, &rec->files) == NULL)
     {
         goto failed;
     }
@@ -1016,6 +1017,44 @@ failed:
     cJSON_Delete(plan);
 
     return NULL;
+}
+
+
+/* "id1 id2 " as ["id1", "id2"] */
+
+static cJSON *
+ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids)
+{
+    u_char     *p, *last, *sp;
+    cJSON      *a;
+    ngx_str_t   id;
+
+    a = cJSON_AddArrayToObject(o, "file_ids");
+    if (a == NULL) {
+        return NULL;
+    }
+
+    p = ids->data;
+    last = p + ids->len;
+
+    while (p && p < last) {
+        sp = ngx_strlchr(p, last, ' ');
+
+        id.data = p;
+        id.len = (sp ? sp : last) - p;
+
+        if (id.len && ngx_live_record_json_set(o, "_", &id) == NULL) {
+            return NULL;
+        }
+
+        if (id.len) {
+            cJSON_AddItemToArray(a, cJSON_DetachItemFromObject(o, "_"));
+        }
+
+        p = sp ? sp + 1 : NULL;
+    }
+
+    return a;
 }
 
 
