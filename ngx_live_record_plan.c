@@ -66,9 +66,13 @@ ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    if (ctx->lacf->tasks
+    plan->generation = ngx_live_record_tasks_generation();
+    plan->next = (uint64_t) -1;
+
+    if (ctx->lacf->tasks_on
         && ngx_live_record_tasks_match(&ctx->st.app, &ctx->st.name,
-                                       &ctx->st.domain, now, tasks, pool)
+                                       &ctx->st.domain, now, tasks, pool,
+                                       &plan->next)
            != NGX_OK)
     {
         goto failed;

@@ -687,9 +687,23 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 /* the recorder's side */
 
 
+ngx_uint_t
+ngx_live_record_tasks_generation(void)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    /* a word read without the lock: a stale value only delays a tick */
+
+    return sh ? sh->generation : 0;
+}
+
+
 ngx_int_t
 ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
-    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool)
+    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool,
+    uint64_t *next)
 {
     ngx_int_t                rc;
     ngx_queue_t             *q;
@@ -703,6 +717,7 @@ ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
     }
 
     rc = NGX_OK;
+    *next = (uint64_t) -1;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -712,13 +727,28 @@ ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
     {
         t = ngx_queue_data(q, ngx_live_record_task_t, queue);
 
-        if (t->stopped_ms || now < t->start_ms || now >= t->end_ms
+        if (t->stopped_ms
             || !ngx_live_record_str_eq(&t->app, app)
-            || !ngx_live_record_str_eq(&t->stream, stream)
-            || (t->domain.len
-                && (t->domain.len != domain->len
-                    || ngx_strncasecmp(t->domain.data, domain->data,
-                                       domain->len) != 0)))
+            || !ngx_live_record_str_eq(&t->stream, stream))
+        {
+            continue;
+        }
+
+        if (now < t->start_ms) {
+            *next = ngx_min(*next, t->start_ms);
+            continue;
+        }
+
+        if (now >= t->end_ms) {
+            continue;
+        }
+
+        *next = ngx_min(*next, t->end_ms);
+
+        if (t->domain.len
+            && (t->domain.len != domain->len
+                || ngx_strncasecmp(t->domain.data, domain->data,
+                                   domain->len) != 0))
         {
             continue;
         }
