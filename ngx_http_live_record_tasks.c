@@ -32,6 +32,9 @@ static ngx_int_t ngx_http_live_record_not_allowed(ngx_http_request_t *r);
 static uint64_t ngx_http_live_record_now_ms(void);
 
 
+static ngx_str_t  ngx_http_live_record_own = ngx_string("of the stream");
+
+
 static const char  *ngx_http_live_record_task_fields[] = {
     "app", "stream", "domain", "start_time", "end_time", "template",
     "extension", NULL
@@ -121,7 +124,8 @@ ngx_http_live_record_task_create(ngx_http_request_t *r, cJSON *body)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "live record: task \"%V\" created for \"%V/%V\" from "
                   "%uL to %uL, template \"%V\"", &id, &t.app, &t.stream,
-                  t.start_ms / 1000, t.end_ms / 1000, &t.tpl);
+                  t.start_ms / 1000, t.end_ms / 1000,
+                  t.tpl.len ? &t.tpl : &ngx_http_live_record_own);
 
     o = ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle, &id);
     if (o == NULL) {

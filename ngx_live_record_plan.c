@@ -453,8 +453,11 @@ ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
     if (rc == NGX_OK && p->st.task_id.len == 0 && plan->task_id.len) {
         p->st.task_id.data = ngx_pstrdup(p->pool, &plan->task_id);
         p->st.task_id.len = p->st.task_id.data ? plan->task_id.len : 0;
-        p->st.extension.data = ngx_pstrdup(p->pool, &plan->extension);
-        p->st.extension.len = p->st.extension.data ? plan->extension.len : 0;
+        if (plan->extension.len) {
+            p->st.extension.data = ngx_pstrdup(p->pool, &plan->extension);
+            p->st.extension.len = p->st.extension.data
+                                  ? plan->extension.len : 0;
+        }
     }
 
 done:
