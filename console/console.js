@@ -322,6 +322,10 @@ function planText(plan) {
     }
     if (plan.settings_from) {
         bits.push('settings from ' + plan.settings_from);
+    } else if (plan.settings_task) {
+        bits.push('settings of task ' + plan.settings_task);
+    } else if (plan.settings_template) {
+        bits.push('settings of template ' + plan.settings_template);
     }
     return [plan.why || bits.shift() || '—', bits.join(' · ') || null];
 }
@@ -347,7 +351,8 @@ async function loadLive() {
             td('Stream', name,
                [s.domain, since].filter(Boolean).join(' · ') || null),
             td('Formats', (s.formats || []).join(' ') || '—'),
-            td('Part', s.part ?? '—', null, 'num'),
+            td('Part', s.recording === false ? '—' : s.part ?? '—',
+               s.recording === false ? 'not recording' : null, 'num'),
             td('Duration', fmtDuration(s.duration), null, 'num'),
             td('Size', fmtBytes(s.bytes), null, 'num'),
             td('Plan', why, how),
@@ -626,7 +631,10 @@ async function loadTasks() {
             td('Start', fmtTime(t.start_time), null, 'num'),
             td('End', fmtTime(t.end_time), null, 'num'),
             td('Template', t.template || '—',
-               t.extension ? 'extension ' + t.extension : null),
+               t.extension === null || t.extension === undefined ? null
+               : 'extension ' + (typeof t.extension === 'string'
+                                 ? t.extension
+                                 : JSON.stringify(t.extension))),
             el('td', { 'data-label': 'State' },
                el('span', { class: 'state-' + t.state }, t.state || '?')),
             el('td', { class: 'actions' },
@@ -653,9 +661,20 @@ async function createTask(ev) {
     if (start !== null) {
         task.start_time = start;
     }
-    for (const k of ['domain', 'template', 'extension']) {
+    for (const k of ['domain', 'template']) {
         if (f[k].value.trim()) {
             task[k] = f[k].value.trim();
+        }
+    }
+
+    /* the extension is any JSON, echoed in the task's files and events;
+       what does not parse as JSON is sent as a string */
+    const ext = f.extension.value.trim();
+    if (ext) {
+        try {
+            task.extension = JSON.parse(ext);
+        } catch (e) {
+            task.extension = ext;
         }
     }
 

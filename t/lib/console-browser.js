@@ -7,16 +7,18 @@
  * CASE_JSON: { url, token, live: "APP/STREAM" being pushed, stream: a
  * finished stream of two parts in one session, mp4, hls, delete: file ids
  * of its first part, task_stream, screens: directory for screenshots,
- * chromium, tools: where node_modules is }.
+ * chromium, tools: where node_modules is, out: the answer's file }.
  *
- * Prints one JSON object: { steps: { NAME: { ok, error?, ... } },
- * external: [URLs not on the console's server], page_errors: [...],
- * screenshots: [...] }.  Each step runs even if an earlier one failed,
- * so that one break does not hide the rest; t/console.t judges them.
+ * Writes one JSON object to CASE_JSON's out: { steps: { NAME: { ok,
+ * error?, ... } }, external: [URLs not on the console's server],
+ * page_errors: [...], screenshots: [...] }.  A step runs unless a step it
+ * needs failed, so that one break neither hides the rest nor makes them
+ * wait out their timeouts; t/console.t judges them.
  */
 
 'use strict';
 
+const fs = require('fs');
 const path = require('path');
 
 const c = JSON.parse(process.argv[2]);
@@ -28,14 +30,22 @@ const out = { steps: {}, external: [], page_errors: [], console: [],
 const origin = new URL(c.url).origin;
 const WAIT = 20000;
 
-async function step(name, fn) {
+/* runs a step unless one it needs failed; the answer so far is written
+   after each, so that a run killed by t/console.t still reports */
+async function step(name, needs, fn) {
     const s = out.steps[name] = { ok: false };
-    try {
-        Object.assign(s, await fn() || {});
-        s.ok = true;
-    } catch (e) {
-        s.error = String(e && e.message || e).split('\n')[0];
+    const failed = needs.filter((n) => !out.steps[n].ok);
+    if (failed.length) {
+        s.error = 'not run: ' + failed.join(', ') + ' failed';
+    } else {
+        try {
+            Object.assign(s, await fn() || {});
+            s.ok = true;
+        } catch (e) {
+            s.error = String(e && e.message || e).split('\n')[0];
+        }
     }
+    fs.writeFileSync(c.out, JSON.stringify(out) + '\n');
 }
 
 async function shot(page, name) {
@@ -118,13 +128,13 @@ async function main() {
         }
     });
 
-    await step('page', async function () {
+    await step('page', [], async function () {
         await page.goto(c.url);
         await page.locator('#login input').waitFor();
         return { title: await page.title() };
     });
 
-    await step('wrong_token', async function () {
+    await step('wrong_token', ['page'], async function () {
         await page.fill('#login input', 'not-' + c.token);
         await page.click('#login button');
         await page.locator('#status.error').waitFor();
@@ -134,7 +144,7 @@ async function main() {
         return { status: await page.textContent('#status') };
     });
 
-    await step('login', async function () {
+    await step('login', ['page'], async function () {
         await page.fill('#login input', c.token);
         await page.click('#login button');
         await page.locator('#tabs').waitFor();
@@ -142,7 +152,7 @@ async function main() {
                      () => sessionStorage.getItem('live_record_token')) };
     });
 
-    await step('reload', async function () {
+    await step('reload', ['login'], async function () {
         await page.reload();
         await page.locator('#tabs').waitFor();
         if (await page.locator('#login').isVisible()) {
@@ -150,7 +160,7 @@ async function main() {
         }
     });
 
-    await step('live', async function () {
+    await step('live', ['login'], async function () {
         await page.click('#tabs button[data-tab="live"]');
         const row = page.locator(`#live-table tr[data-stream="${c.live}"]`);
         await row.waitFor();
@@ -160,7 +170,7 @@ async function main() {
                  size: cells[4], plan: cells[5] };
     });
 
-    await step('files', async function () {
+    await step('files', ['login'], async function () {
         await page.click('#tabs button[data-tab="files"]');
         await page.fill('#files-form input[name="stream"]', c.stream);
         await page.click('#files-form button[type="submit"]');
@@ -175,7 +185,7 @@ async function main() {
     });
 
     /* the case's URL asks for 4 a page: six files are two pages */
-    await step('paging', async function () {
+    await step('paging', ['files'], async function () {
         const ids = () => page.locator('#files-table tbody tr')
                               .evaluateAll((rows) => rows.map(
                                   (r) => r.dataset.fileId));
@@ -192,7 +202,7 @@ async function main() {
                  same: JSON.stringify(first) === JSON.stringify(again) };
     });
 
-    await step('window', async function () {
+    await step('window', ['files'], async function () {
         const now = Math.floor(Date.now() / 1000);
         const from = '#files-form input[name="from"]';
         await page.fill(from, await localInput(page, now + 3600));
@@ -205,10 +215,10 @@ async function main() {
         await page.locator(`tr[data-file-id="${c.mp4}"]`).waitFor();
     });
 
-    await step('play_mp4', () => play(page, c.mp4));
+    await step('play_mp4', ['files'], () => play(page, c.mp4));
 
     /* the browser's own HLS where it has it (chromium does) */
-    await step('play_hls', async function () {
+    await step('play_hls', ['files'], async function () {
         const v = await play(page, c.hls);
         v.native = await page.evaluate(() => document.querySelector('#video')
             .canPlayType('application/vnd.apple.mpegurl'));
@@ -218,7 +228,7 @@ async function main() {
     });
 
     /* hls.js from the console's server where it has not (Firefox) */
-    await step('play_hls_js', async function () {
+    await step('play_hls_js', ['files'], async function () {
         await page.evaluate(function () {
             const can = HTMLMediaElement.prototype.canPlayType;
             HTMLMediaElement.prototype.canPlayType = function (type) {
@@ -233,7 +243,7 @@ async function main() {
         return v;
     });
 
-    await step('concat', async function () {
+    await step('concat', ['files'], async function () {
         await page.locator(`tr[data-file-id="${c.mp4}"] button`,
                            { hasText: 'Join session' }).click();
         await page.locator('#status', { hasText: /joined|failed/ })
@@ -246,7 +256,7 @@ async function main() {
         return { file_id: m[1] };
     });
 
-    await step('task_create', async function () {
+    await step('task_create', ['login'], async function () {
         await page.click('#tabs button[data-tab="tasks"]');
         await page.fill('#task-form input[name="stream"]', c.task_stream);
         await page.click('#task-form button[type="submit"]');
@@ -260,7 +270,7 @@ async function main() {
         return { task_id: m[1] };
     });
 
-    await step('task_stop', async function () {
+    await step('task_stop', ['task_create'], async function () {
         const id = out.steps.task_create.task_id;
         const row = page.locator(`tr[data-task-id="${id}"]`);
         await row.locator('button', { hasText: 'Stop' }).click();
@@ -269,7 +279,7 @@ async function main() {
         await shot(page, 'console-tasks-1280.png');
     });
 
-    await step('delete', async function () {
+    await step('delete', ['files'], async function () {
         await page.click('#tabs button[data-tab="files"]');
         const row = page.locator(`tr[data-file-id="${c.delete}"]`);
         await row.waitFor();
@@ -284,18 +294,25 @@ async function main() {
         return { dialog };
     });
 
-    await step('phone', async function () {
+    /* cards, not tables, and nothing wider than the screen */
+    await step('phone', ['task_create'], async function () {
         const wide = await noOverflow(page);
         await page.setViewportSize({ width: 390, height: 844 });
-        await page.click('#tabs button[data-tab="files"]');
-        await page.locator('#files-table tbody tr').first().waitFor();
-        const display = await page.evaluate(() => getComputedStyle(
-            document.querySelector('#files-table tbody tr')).display);
-        if (display !== 'block') {
-            throw new Error('rows are not cards: display ' + display);
+        const tabs = out.steps.files.ok ? ['tasks', 'files'] : ['tasks'];
+        for (const tab of tabs) {
+            await page.click(`#tabs button[data-tab="${tab}"]`);
+            const row = page.locator(`#${tab} tbody tr`).first();
+            await row.waitFor();
+            const display = await row.evaluate(
+                (tr) => getComputedStyle(tr).display);
+            if (display !== 'block') {
+                throw new Error(tab + ': rows are not cards: display '
+                                + display);
+            }
+            await noOverflow(page);
         }
         await shot(page, 'console-390.png');
-        return Object.assign({ wide: wide.width }, await noOverflow(page));
+        return { wide: wide.width, tabs };
     });
 
     await browser.close();
@@ -304,6 +321,6 @@ async function main() {
 main().catch(function (e) {
     out.fatal = String(e && e.stack || e);
 }).finally(function () {
-    process.stdout.write(JSON.stringify(out) + '\n');
+    fs.writeFileSync(c.out, JSON.stringify(out) + '\n');
     process.exit(0);
 });
