@@ -301,13 +301,21 @@ async function main() {
         const tabs = out.steps.files.ok ? ['tasks', 'files'] : ['tasks'];
         for (const tab of tabs) {
             await page.click(`#tabs button[data-tab="${tab}"]`);
-            const row = page.locator(`#${tab} tbody tr`).first();
-            await row.waitFor();
-            const display = await row.evaluate(
-                (tr) => getComputedStyle(tr).display);
-            if (display !== 'block') {
+            await page.locator(`#${tab} tbody tr`).first().waitFor();
+
+            /* the lists refresh: ask about whichever row is there now */
+            const display = () => page.evaluate(function (tab) {
+                const tr = document.querySelector(`#${tab} tbody tr`);
+                return tr ? getComputedStyle(tr).display : 'no row';
+            }, tab);
+            try {
+                await page.waitForFunction(function (tab) {
+                    const tr = document.querySelector(`#${tab} tbody tr`);
+                    return tr && getComputedStyle(tr).display === 'block';
+                }, tab, { timeout: 5000 });
+            } catch (e) {
                 throw new Error(tab + ': rows are not cards: display '
-                                + display);
+                                + await display());
             }
             await noOverflow(page);
         }
