@@ -40,6 +40,8 @@ static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
 static cJSON *ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids);
+static ngx_uint_t ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec);
 
 
 static uint64_t
@@ -955,16 +957,7 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
 
-        if (kill(rec->pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-            ngx_queue_remove(q);
-            rec->queue.next = NULL;
-            ngx_live_record_shm_str_free(shpool, &rec->app);
-            ngx_live_record_shm_str_free(shpool, &rec->stream);
-            ngx_live_record_shm_str_free(shpool, &rec->domain);
-            ngx_live_record_shm_str_free(shpool, &rec->session);
-            ngx_live_record_shm_str_free(shpool, &rec->plan);
-            ngx_live_record_shm_str_free(shpool, &rec->files);
-            ngx_slab_free_locked(shpool, rec);
+        if (ngx_live_record_recorder_dead(shpool, rec)) {
             continue;
         }
 
@@ -987,6 +980,34 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
     ngx_shmtx_unlock(&shpool->mutex);
 
     return a;
+}
+
+
+/*
+ * A worker that crashed never removed its streams: they go when seen.
+ * Called with the mutex held.
+ */
+
+static ngx_uint_t
+ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec)
+{
+    if (rec->pid == ngx_pid
+        || kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+    {
+        return 0;
+    }
+
+    ngx_queue_remove(&rec->queue);
+    ngx_live_record_shm_str_free(shpool, &rec->app);
+    ngx_live_record_shm_str_free(shpool, &rec->stream);
+    ngx_live_record_shm_str_free(shpool, &rec->domain);
+    ngx_live_record_shm_str_free(shpool, &rec->session);
+    ngx_live_record_shm_str_free(shpool, &rec->plan);
+    ngx_live_record_shm_str_free(shpool, &rec->files);
+    ngx_slab_free_locked(shpool, rec);
+
+    return 1;
 }
 
 
@@ -1093,7 +1114,7 @@ ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
 {
     u_char                      *p, *last;
     ngx_uint_t                   found;
-    ngx_queue_t                 *q;
+    ngx_queue_t                 *q, *next;
     ngx_slab_pool_t             *shpool;
     ngx_live_record_shm_t       *sh;
     ngx_live_record_recorder_t  *rec;
@@ -1109,9 +1130,14 @@ ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
 
     for (q = ngx_queue_head(&sh->recorders);
          q != ngx_queue_sentinel(&sh->recorders) && !found;
-         q = ngx_queue_next(q))
+         q = next)
     {
+        next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        if (ngx_live_record_recorder_dead(shpool, rec)) {
+            continue;
+        }
 
         p = rec->files.data;
         last = p + rec->files.len;

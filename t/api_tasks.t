@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 90;
+use Test::More tests => 93;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -302,9 +302,22 @@ is($j->{deleted}, $t2->{task_id}, 'deleted id');
 is($st, 404, 'delete again: 404');
 
 stop_nginx();
-start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
+my $master = start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
 ($st, $j) = $api->call(GET => "/api/tasks/$t2->{task_id}");
 is($st, 404, 'a deleted task stays deleted after a restart');
+
+# 8. a reload keeps the zone, and the tasks in it
+
+($st, $j) = $api->call(POST => '/api/tasks', {
+    app => 'tasks', stream => 'reload', end_time => time + 600 });
+my $kept = $j;
+kill 'HUP', $master;
+ok(wait_for(sub { scalar log_lines(qr/reconfiguring/) }, 10), 'reloaded');
+sleep 1;
+($st, $j) = $api->call(GET => "/api/tasks/$kept->{task_id}");
+is($st, 200, 'task kept across a reload');
+($st, $j) = $api->call(GET => '/api/tasks?app=tasks');
+is(scalar @{ $j->{tasks} }, 3, 'all tasks kept across a reload');
 
 no_alerts();
 $rcv->stop;
