@@ -20,6 +20,8 @@
 extern ngx_module_t  ngx_rtmp_module;
 
 
+static ngx_int_t ngx_live_record_task_change(ngx_cycle_t *cycle,
+    ngx_str_t *id, ngx_uint_t delete);
 static ngx_live_record_task_t *ngx_live_record_task_find(
     ngx_live_record_shm_t *sh, ngx_str_t *id);
 static ngx_int_t ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
@@ -235,39 +237,26 @@ ngx_live_record_task_list(ngx_cycle_t *cycle, ngx_live_record_task_t *filter,
 }
 
 
-/* NGX_DECLINED: no such task */
-
 ngx_int_t
 ngx_live_record_task_stop(ngx_cycle_t *cycle, ngx_str_t *id)
 {
-    ngx_slab_pool_t         *shpool;
-    ngx_live_record_shm_t   *sh;
-    ngx_live_record_task_t  *t;
-
-    sh = ngx_live_record_shm(cycle, &shpool);
-    if (sh == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    t = ngx_live_record_task_find(sh, id);
-
-    if (t && t->stopped_ms == 0) {
-        t->stopped_ms = ngx_live_record_now_ms();
-        sh->generation++;
-        ngx_live_record_tasks_save(cycle, sh);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return t ? NGX_OK : NGX_DECLINED;
+    return ngx_live_record_task_change(cycle, id, 0);
 }
 
 
 ngx_int_t
 ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id)
 {
+    return ngx_live_record_task_change(cycle, id, 1);
+}
+
+
+/* stops or deletes a task; NGX_DECLINED: no such task */
+
+static ngx_int_t
+ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
+    ngx_uint_t delete)
+{
     ngx_slab_pool_t         *shpool;
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t;
@@ -281,16 +270,24 @@ ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id)
 
     t = ngx_live_record_task_find(sh, id);
 
-    if (t) {
+    if (t && delete) {
         ngx_queue_remove(&t->queue);
         ngx_live_record_task_free(shpool, t);
-        sh->generation++;
-        ngx_live_record_tasks_save(cycle, sh);
+
+    } else if (t && t->stopped_ms == 0) {
+        t->stopped_ms = ngx_live_record_now_ms();
+
+    } else {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return t ? NGX_OK : NGX_DECLINED;
     }
+
+    sh->generation++;
+    ngx_live_record_tasks_save(cycle, sh);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return t ? NGX_OK : NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -627,7 +624,6 @@ static ngx_int_t
 ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
     ngx_pool_t *pool)
 {
-    char   *text;
     cJSON  *ext;
 
     ngx_memzero(t, sizeof(ngx_live_record_task_t));
@@ -662,24 +658,8 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 
     ext = cJSON_GetObjectItem(o, "extension");
 
-    if (ext && !cJSON_IsNull(ext)) {
-        text = cJSON_PrintUnformatted(ext);
-        if (text == NULL) {
-            return NGX_ERROR;
-        }
-
-        t->extension.len = ngx_strlen(text);
-        t->extension.data = ngx_pnalloc(pool, t->extension.len);
-
-        if (t->extension.data) {
-            ngx_memcpy(t->extension.data, text, t->extension.len);
-        }
-
-        cJSON_free(text);
-
-        if (t->extension.data == NULL) {
-            return NGX_ERROR;
-        }
+    if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
