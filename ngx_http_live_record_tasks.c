@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_live_record.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_index.h"
 
 
 /* /tasks and /streams of the API */
@@ -140,7 +141,6 @@ static ngx_int_t
 ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
     ngx_live_record_task_t *t, ngx_int_t *rc)
 {
-    char                         *text;
     cJSON                        *item;
     const char                  **f;
     ngx_live_record_main_conf_t  *lmcf;
@@ -249,35 +249,18 @@ ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
 
     item = cJSON_GetObjectItem(body, "extension");
 
-    if (item && !cJSON_IsNull(item)) {
-        text = cJSON_PrintUnformatted(item);
-        if (text == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_ERROR;
-        }
+    if (ngx_live_record_json_text(r->pool, item, &t->extension) != NGX_OK) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
 
-        t->extension.len = ngx_strlen(text);
-        t->extension.data = ngx_pnalloc(r->pool, t->extension.len);
-
-        if (t->extension.data) {
-            ngx_memcpy(t->extension.data, text, t->extension.len);
-        }
-
-        cJSON_free(text);
-
-        if (t->extension.data == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_ERROR;
-        }
-
-        if (t->extension.len > NGX_LIVE_RECORD_MAX_EXTENSION) {
-            *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
-                                             "invalid_field",
-                                             "\"extension\" is longer than "
-                                             "%d bytes as JSON",
-                                             NGX_LIVE_RECORD_MAX_EXTENSION);
-            return NGX_DECLINED;
-        }
+    if (t->extension.len > NGX_LIVE_RECORD_MAX_EXTENSION) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"extension\" is longer than %d "
+                                         "bytes as JSON",
+                                         NGX_LIVE_RECORD_MAX_EXTENSION);
+        return NGX_DECLINED;
     }
 
     return NGX_OK;

@@ -29,8 +29,6 @@ static ngx_int_t ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
 static ngx_int_t ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
     ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
     ngx_live_record_template_t **tpls);
-static ngx_int_t ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o,
-    ngx_str_t *dst);
 static cJSON *ngx_live_record_formats_json(ngx_uint_t formats);
 
 
@@ -265,7 +263,7 @@ ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
         }
     }
 
-    rc = ngx_live_record_plan_text(plan->pool, a, &plan->sources);
+    rc = ngx_live_record_json_text(plan->pool, a, &plan->sources);
 
     cJSON_Delete(a);
 
@@ -355,34 +353,11 @@ ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
     cJSON_AddItemToObject(o, "formats",
                           ngx_live_record_formats_json(plan->formats));
 
-    rc = ngx_live_record_plan_text(plan->pool, o, &plan->json);
+    rc = ngx_live_record_json_text(plan->pool, o, &plan->json);
 
     cJSON_Delete(o);
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o, ngx_str_t *dst)
-{
-    char  *text;
-
-    text = cJSON_PrintUnformatted(o);
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    dst->len = ngx_strlen(text);
-    dst->data = ngx_pnalloc(pool, dst->len);
-
-    if (dst->data) {
-        ngx_memcpy(dst->data, text, dst->len);
-    }
-
-    cJSON_free(text);
-
-    return dst->data ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -448,7 +423,7 @@ ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
         }
     }
 
-    rc = ngx_live_record_plan_text(p->pool, have, &p->st.sources);
+    rc = ngx_live_record_json_text(p->pool, have, &p->st.sources);
 
     if (rc == NGX_OK && p->st.task_id.len == 0 && plan->task_id.len) {
         p->st.task_id.data = ngx_pstrdup(p->pool, &plan->task_id);
