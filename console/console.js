@@ -440,8 +440,8 @@ async function loadFiles() {
                url ? el('a', { href: url, download: isHls(f) ? null : true,
                                target: '_blank', rel: 'noopener' },
                         isHls(f) ? 'Playlist' : 'Download') : null,
-               f.session_id ? button('Join session',
-                                     () => concat(f.session_id)) : null,
+               f.session_id && /^(mp4|flv)$/.test(f.file_format)
+               ? button('Join session', () => concat(f)) : null,
                button('Delete', () => deleteFile(f), 'danger')));
     });
 
@@ -486,10 +486,17 @@ async function deleteFile(f) {
     loadFiles();
 }
 
-async function concat(session) {
+/* the session's parts of this file's stream and format, joined into one */
+async function concat(f) {
+    const session = f.session_id;
     let job;
     try {
-        job = await api('POST', 'concat', { session_id: session });
+        job = await api('POST', 'concat', {
+            session_id: session,
+            app: f.app,
+            stream: f.stream_id || f.stream,
+            format: f.file_format
+        });
     } catch (e) {
         return failed('Join session ' + session)(e);
     }
