@@ -47,5 +47,7 @@ Recordings land in $prefix/recordings/live/demo/ and are served at
 The API (docs/api.md) answers with the token in $prefix/conf/api.token:
     curl -H "Authorization: Bearer \$(cat $prefix/conf/api.token)" \\
         http://127.0.0.1:8080/api/streams
+and so does the web console (docs/console.md):
+    http://127.0.0.1:8080/console/
 Stop nginx with: make stop
 MSG
