@@ -181,8 +181,12 @@ ngx_live_record_stats_init(ngx_cycle_t *cycle)
 
     sh = ngx_live_record_shm(cycle, NULL);
 
-    if (sh == NULL || ngx_process_slot < 0
-        || ngx_process_slot >= NGX_MAX_PROCESSES)
+    /* the cache manager and loader run init_process too: not theirs */
+
+    if (sh == NULL
+        || (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_process_slot < 0 || ngx_process_slot >= NGX_MAX_PROCESSES)
     {
         return;
     }
