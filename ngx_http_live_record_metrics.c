@@ -430,6 +430,11 @@ ngx_http_live_record_metrics_disk(u_char *p, u_char *last,
     struct statfs                 fs;
     ngx_live_record_app_conf_t  **lacf;
 
+    if (lmcf->stores.nelts == 0) {
+        /* nothing records: no family without samples */
+        return p;
+    }
+
     p = ngx_http_live_record_metrics_head(p, last,
             "live_record_work_free_bytes", "gauge",
             "Bytes available in the filesystem of each "
