@@ -41,9 +41,9 @@ ngx_int_t ngx_http_live_record_send(ngx_http_request_t *r,
 ngx_int_t ngx_http_live_record_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 
-/* the rtmp side's configuration; NULL without an rtmp{} block using us */
-ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
-    ngx_cycle_t *cycle);
+/* NGX_OK, or an error sent for the first argument not in the list */
+ngx_int_t ngx_http_live_record_check_args(ngx_http_request_t *r,
+    const char **allowed, ngx_int_t *rc);
 
 /* the first rtmp application of that name that records; else NULL */
 ngx_live_record_app_conf_t *ngx_live_record_rtmp_app_conf(ngx_cycle_t *cycle,

@@ -24,6 +24,8 @@
 #define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
 #define NGX_LIVE_RECORD_REASON_RECOVERED     5
 #define NGX_LIVE_RECORD_REASON_WRITE_ERROR   6
+#define NGX_LIVE_RECORD_REASON_TASK_START    7
+#define NGX_LIVE_RECORD_REASON_TASK_END      8
 
 /*
  * How long media may wait for a track: before the first part opens, for
@@ -80,6 +82,9 @@ typedef struct {
     ngx_str_t                   domain;
     ngx_str_t                   args;
     ngx_str_t                   session;
+    ngx_str_t                   sources;        /* JSON array */
+    ngx_str_t                   task_id;
+    ngx_str_t                   extension;      /* JSON text */
     ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
 } ngx_live_record_stream_t;
 
@@ -109,6 +114,7 @@ typedef struct {
     void                       *notify;         /* per-worker state */
     void                       *curl;
     ngx_queue_t                 uploads;
+    ngx_event_t                 tick;           /* tasks and /streams */
 } ngx_live_record_main_conf_t;
 
 
@@ -116,6 +122,9 @@ typedef struct {
     ngx_str_t                   template_name;
     ngx_live_record_template_t *tpl;
     ngx_array_t                *domains;        /* domain */
+    ngx_flag_t                  tasks;
+    ngx_uint_t                  tasks_on;
+    ngx_uint_t                  inherited;      /* template from server */
     ngx_live_record_store_t     store;
     ngx_flag_t                  keep_local;
     off_t                       min_free;
@@ -179,6 +188,7 @@ struct ngx_live_record_part_s {
     ngx_uint_t                  count[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  write_failed;
     ngx_uint_t                  frames;
+    off_t                       bytes;          /* of media written */
     uint64_t                    start_ms;       /* wall clock */
     uint64_t                    last_ms;        /* of the last frame */
     uint64_t                    end_ms;
@@ -233,6 +243,10 @@ ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
 ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
     ngx_log_t *log);
 const char *ngx_live_record_reason_name(ngx_uint_t reason);
+
+/* the rtmp side's configuration; NULL without an rtmp{} block */
+ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
+    ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_LIVE_RECORD_H_INCLUDED_ */

@@ -23,6 +23,8 @@
 
 
 static cJSON *ngx_live_record_num(cJSON *o, const char *name, double v);
+static cJSON *ngx_live_record_json_add(cJSON *o, const char *name,
+    ngx_str_t *text);
 
 
 ngx_int_t
@@ -86,7 +88,11 @@ ngx_live_record_part_json(ngx_live_record_part_t *p, ngx_uint_t format)
         || ngx_live_record_num(o, "start_time", p->start_ms / 1000) == NULL
         || ngx_live_record_num(o, "start_time_ms", p->start_ms) == NULL
         || ngx_live_record_json_set(o, "template", &p->tpl->name) == NULL
-        || cJSON_AddNullToObject(o, "task_id") == NULL
+        || (p->st.task_id.len
+            ? ngx_live_record_json_set(o, "task_id", &p->st.task_id)
+            : cJSON_AddNullToObject(o, "task_id")) == NULL
+        || ngx_live_record_json_add(o, "sources", &p->st.sources) == NULL
+        || ngx_live_record_json_add(o, "extension", &p->st.extension) == NULL
         || cJSON_AddStringToObject(o, "video_codec",
                                    v->codec ? ngx_live_record_codec_name(
                                                   v->codec)
@@ -358,4 +364,56 @@ ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o, const char *name,
     ngx_memcpy(dst->data, item->valuestring, dst->len + 1);
 
     return NGX_OK;
+}
+
+
+/* a JSON value kept as text; null when there is none */
+
+static cJSON *
+ngx_live_record_json_add(cJSON *o, const char *name, ngx_str_t *text)
+{
+    cJSON  *v;
+
+    v = text->len ? cJSON_ParseWithLength((char *) text->data, text->len)
+                  : NULL;
+
+    if (v == NULL) {
+        return cJSON_AddNullToObject(o, name);
+    }
+
+    if (!cJSON_AddItemToObject(o, name, v)) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+
+    return v;
+}
+
+
+ngx_int_t
+ngx_live_record_json_text(ngx_pool_t *pool, cJSON *v, ngx_str_t *dst)
+{
+    char  *text;
+
+    ngx_str_null(dst);
+
+    if (v == NULL || cJSON_IsNull(v)) {
+        return NGX_OK;
+    }
+
+    text = cJSON_PrintUnformatted(v);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->len = ngx_strlen(text);
+    dst->data = ngx_pnalloc(pool, dst->len);
+
+    if (dst->data) {
+        ngx_memcpy(dst->data, text, dst->len);
+    }
+
+    cJSON_free(text);
+
+    return dst->data ? NGX_OK : NGX_ERROR;
 }

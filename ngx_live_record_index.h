@@ -29,6 +29,8 @@ cJSON *ngx_live_record_json_set(cJSON *o, const char *name,
     ngx_str_t *v);
 ngx_int_t ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o,
     const char *name, ngx_str_t *dst);
+ngx_int_t ngx_live_record_json_text(ngx_pool_t *pool, cJSON *v,
+    ngx_str_t *dst);
 ngx_int_t ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log);
 
 

@@ -16,6 +16,7 @@
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_stream.h"
+#include "ngx_live_record_tasks.h"
 
 
 /* directives inside live_record_template {} */
@@ -211,6 +212,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       offsetof(ngx_live_record_app_conf_t, work),
       NULL },
 
+    { ngx_string("live_record_tasks"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, tasks),
+      NULL },
+
     { ngx_string("live_record_keep_local"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -366,6 +374,7 @@ ngx_live_record_create_app_conf(ngx_conf_t *cf)
     lacf->domains = NGX_CONF_UNSET_PTR;
     lacf->notify = NGX_CONF_UNSET_PTR;
     lacf->keep_local = NGX_CONF_UNSET;
+    lacf->tasks = NGX_CONF_UNSET;
     lacf->min_free = NGX_CONF_UNSET;
     lacf->store.type = NGX_CONF_UNSET_UINT;
 
@@ -386,6 +395,13 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->template_name = prev->template_name;
         conf->file = prev->file;
         conf->line = prev->line;
+        conf->inherited = 1;
+    }
+
+    /* unset stays unset: "on" where something records by configuration */
+
+    if (conf->tasks == NGX_CONF_UNSET) {
+        conf->tasks = prev->tasks;
     }
 
     ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
@@ -450,7 +466,10 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (conf->tpl == NULL && conf->domains == NULL) {
+    conf->tasks_on = (conf->tasks == NGX_CONF_UNSET)
+                     ? (conf->tpl || conf->domains) : (ngx_uint_t) conf->tasks;
+
+    if (conf->tpl == NULL && conf->domains == NULL && !conf->tasks_on) {
         return NGX_CONF_OK;
     }
 
@@ -908,6 +927,10 @@ ngx_live_record_init_module(ngx_cycle_t *cycle)
     lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
     pc = lmcf->stores.elts;
 
+    if (lmcf->stores.nelts) {
+        (void) ngx_live_record_tasks_load(cycle, &lmcf->spool);
+    }
+
     for (i = 0; i < lmcf->stores.nelts; i++) {
         if (ngx_file_info(pc[i]->store.path.data, &store) == NGX_FILE_ERROR
             || ngx_file_info(pc[i]->work.data, &work) == NGX_FILE_ERROR)
@@ -972,6 +995,12 @@ ngx_live_record_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* tasks and /streams: the zone exists wherever the module does */
+
+    if (ngx_live_record_shm_add(cf, 0) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1033,6 +1062,8 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
                       "live record: notify could not start, events are "
                       "only spooled");
     }
+
+    ngx_live_record_plan_start(lmcf, cycle);
 
     return NGX_OK;
 }
@@ -1115,7 +1146,8 @@ ngx_live_record_publish(ngx_rtmp_session_t *s, ngx_rtmp_publish_t *v)
 
     lacf = ngx_rtmp_get_module_app_conf(s, ngx_live_record_module);
 
-    if (lacf == NULL || (lacf->tpl == NULL && lacf->domains == NULL)
+    if (lacf == NULL
+        || (lacf->tpl == NULL && lacf->domains == NULL && !lacf->tasks_on)
         || s->auto_pushed)
     {
         goto next;

@@ -89,6 +89,7 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
     pts = ngx_max(ts - p->base + tag->cts, dts);
 
     p->last[tag->track] = dts;
+    p->bytes += tag->len;
     tp = ngx_timeofday();
     p->last_ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
@@ -302,6 +303,7 @@ ngx_live_record_copy_stream(ngx_live_record_part_t *p,
     ngx_uint_t   n;
 
     len = st->label.len + st->domain.len + st->args.len + st->session.len
+          + st->sources.len + st->task_id.len + st->extension.len
           + st->tracks[NGX_LIVE_RECORD_VIDEO].extradata_len
           + st->tracks[NGX_LIVE_RECORD_AUDIO].extradata_len;
 
@@ -326,6 +328,15 @@ ngx_live_record_copy_stream(ngx_live_record_part_t *p,
 
     p->st.session.data = s;
     s = ngx_live_record_cpy(s, st->session.data, st->session.len);
+
+    p->st.sources.data = s;
+    s = ngx_live_record_cpy(s, st->sources.data, st->sources.len);
+
+    p->st.task_id.data = s;
+    s = ngx_live_record_cpy(s, st->task_id.data, st->task_id.len);
+
+    p->st.extension.data = s;
+    s = ngx_live_record_cpy(s, st->extension.data, st->extension.len);
 
     for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
         p->st.tracks[n].extradata = s;
@@ -1200,7 +1211,7 @@ ngx_live_record_reason_name(ngx_uint_t reason)
 {
     static const char  *names[] = {
         "interval", "unpublish", "drop", "param-change", "shutdown",
-        "recovered", "write-error"
+        "recovered", "write-error", "task_start", "task_end"
     };
 
     return names[reason];

@@ -260,6 +260,23 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
         return NGX_ERROR;
     }
 
+    item = cJSON_GetObjectItemCaseSensitive(o, "task_id");
+
+    if ((cJSON_IsString(item)
+         && ngx_live_record_json_get(p->pool, o, "task_id", &p->st.task_id)
+            != NGX_OK)
+        || ngx_live_record_json_text(p->pool,
+                                     cJSON_GetObjectItemCaseSensitive(
+                                         o, "sources"),
+                                     &p->st.sources) != NGX_OK
+        || ngx_live_record_json_text(p->pool,
+                                     cJSON_GetObjectItemCaseSensitive(
+                                         o, "extension"),
+                                     &p->st.extension) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     p->lacf = ngx_live_record_find_app(p->lmcf, &work, &store);
     p->tpl = ngx_live_record_template(p->lmcf, &tpl);
 

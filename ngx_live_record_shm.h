@@ -61,7 +61,8 @@ extern ngx_module_t  ngx_live_record_core_module;
 
 
 /* NULL before the zone is mapped */
-ngx_live_record_shm_t *ngx_live_record_shm(ngx_slab_pool_t **shpool);
+ngx_live_record_shm_t *ngx_live_record_shm(ngx_cycle_t *cycle,
+    ngx_slab_pool_t **shpool);
 ngx_shm_zone_t *ngx_live_record_shm_add(ngx_conf_t *cf, size_t size);
 
 /* a copy of s in the zone, null-terminated; call with the mutex held */

@@ -11,6 +11,7 @@
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_tasks.h"
 
 
 #define NGX_LIVE_RECORD_WAIT_FRAMES  512
@@ -30,7 +31,13 @@
 
 
 static ngx_live_record_template_t *ngx_live_record_resolve(
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *domain);
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
+    ngx_live_record_domain_t **rule);
+static void ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_domain_t *d);
+static void ngx_live_record_apply_plan(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_plan_t *plan);
+static void ngx_live_record_log_plan(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host);
 static char *ngx_live_record_check_name(ngx_str_t *name);
 static void ngx_live_record_join_session(ngx_live_record_ctx_t *ctx);
@@ -78,6 +85,7 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     u_char                       *p;
     char                         *bad;
     ngx_str_t                     name, host;
+    ngx_live_record_domain_t     *rule;
     ngx_live_record_template_t   *tpl;
     ngx_live_record_app_conf_t   *lacf;
 
@@ -88,8 +96,8 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ngx_live_record_tc_host(&s->tc_url, &host);
 
-    tpl = ngx_live_record_resolve(lacf, &host);
-    if (tpl == NULL) {
+    tpl = ngx_live_record_resolve(lacf, &host, &rule);
+    if (tpl == NULL && !lacf->tasks_on) {
         return NGX_DECLINED;
     }
 
@@ -116,7 +124,7 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ctx->s = s;
     ctx->lacf = lacf;
-    ctx->tpl = tpl;
+    ctx->conf_tpl = tpl;
     ctx->lmcf = ngx_rtmp_get_module_main_conf(s, ngx_live_record_module);
 
     p = ctx->strings;
@@ -142,25 +150,178 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ctx->active = 1;
 
     ngx_live_record_join_session(ctx);
+    ngx_live_record_set_rule(ctx, rule);
 
-    if (tpl->formats & (1 << NGX_LIVE_RECORD_HLS)) {
+    ngx_live_record_apply_plan(ctx, ngx_live_record_plan(ctx));
+    ngx_live_record_log_plan(ctx);
+
+    if (ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) {
         ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
     }
 
-    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
-                  "live record: \"%V\" recording with template \"%V\", "
-                  "session %V", &ctx->st.label, &tpl->name, &ctx->st.session);
+    ctx->recorder = ngx_live_record_recorder_add(&ctx->st, ctx);
+    ngx_live_record_recorder_update(ctx->recorder,
+                                    ctx->plan ? &ctx->plan->json : NULL,
+                                    NULL, NULL, ctx->formats);
+
+    if (ctx->formats) {
+        ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                      "live record: \"%V\" recording with template \"%V\"%s"
+                      "%V, session %V", &ctx->st.label, &ctx->tpl->name,
+                      ctx->st.task_id.len ? " of task " : "",
+                      &ctx->st.task_id, &ctx->st.session);
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_RTMP, s->connection->log, 0,
+                       "live record: \"%V\" waits for a record task",
+                       &ctx->st.label);
+    }
 
     return NGX_OK;
 }
 
 
+static void
+ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_domain_t *d)
+{
+    u_char  *p;
+
+    p = ctx->rule_buf;
+
+    if (d) {
+        p = ngx_snprintf(p, sizeof(ctx->rule_buf), "domain %s%V",
+                         d->wildcard ? "*" : "", &d->host);
+
+    } else if (ctx->lacf->inherited) {
+        p = ngx_cpymem(p, "server", sizeof("server") - 1);
+
+    } else {
+        p = ngx_cpymem(p, "application", sizeof("application") - 1);
+    }
+
+    ctx->rule.data = ctx->rule_buf;
+    ctx->rule.len = p - ctx->rule_buf;
+}
+
+
+/* takes the plan; without one the configured template records alone */
+
+static void
+ngx_live_record_apply_plan(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_plan_t *plan)
+{
+    ngx_live_record_plan_free(ctx->plan);
+    ctx->plan = plan;
+
+    if (plan == NULL) {
+        ctx->tpl = ctx->conf_tpl;
+        ctx->formats = ctx->tpl ? ctx->tpl->formats : 0;
+        ngx_str_null(&ctx->st.sources);
+        ngx_str_null(&ctx->st.task_id);
+        ngx_str_null(&ctx->st.extension);
+        return;
+    }
+
+    ctx->tpl = plan->tpl;
+    ctx->formats = plan->formats;
+    ctx->st.sources = plan->sources;
+    ctx->st.task_id = plan->task_id;
+    ctx->st.extension = plan->extension;
+}
+
+
+static void
+ngx_live_record_log_plan(ngx_live_record_ctx_t *ctx)
+{
+    ngx_live_record_plan_t  *plan;
+
+    plan = ctx->plan;
+
+    if (plan == NULL || ctx->conf_tpl == NULL || plan->ntasks == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
+                  "live record: \"%V\": template \"%V\" and task \"%V\" "
+                  "both record it: one recorder per format, settings of "
+                  "template \"%V\"", &ctx->st.label, &ctx->conf_tpl->name,
+                  &plan->task_id, &plan->tpl->name);
+}
+
+
+/* a task started or ended: the recorders follow at the next keyframe */
+
+void
+ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
+{
+    ngx_uint_t               reason, same;
+    ngx_live_record_plan_t  *plan, *old;
+
+    plan = ngx_live_record_plan(ctx);
+    old = ctx->plan;
+
+    if (plan == NULL
+        || (old && plan->signature.len == old->signature.len
+            && ngx_memcmp(plan->signature.data, old->signature.data,
+                          old->signature.len) == 0))
+    {
+        ngx_live_record_plan_free(plan);
+        goto update;
+    }
+
+    reason = (old && ngx_live_record_plan_task_ended(old, plan))
+             ? NGX_LIVE_RECORD_REASON_TASK_END
+             : NGX_LIVE_RECORD_REASON_TASK_START;
+
+    same = (plan->formats == ctx->formats && plan->tpl == ctx->tpl);
+
+    ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
+                  "live record: \"%V\" plan changed (%s): %ui task(s)%s",
+                  &ctx->st.label, ngx_live_record_reason_name(reason),
+                  plan->ntasks,
+                  plan->formats == 0 ? ", recording stops"
+                  : same ? ", the recording goes on"
+                  : ", a new part starts at the next keyframe");
+
+    if (same) {
+        if (ctx->part) {
+            (void) ngx_live_record_part_add_sources(ctx->part, plan);
+        }
+
+        if (ctx->hls) {
+            (void) ngx_live_record_part_add_sources(ctx->hls, plan);
+        }
+
+    } else if (plan->formats == 0) {
+        ngx_live_record_close(ctx, reason, 0);
+        ngx_live_record_close_hls(ctx, reason, 0);
+        ngx_live_record_free_pending(ctx);
+
+    } else if (ctx->part || ctx->hls) {
+        ctx->replan = reason + 1;
+    }
+
+    ngx_live_record_apply_plan(ctx, plan);
+    ngx_live_record_log_plan(ctx);
+
+update:
+
+    ngx_live_record_recorder_update(ctx->recorder,
+                                    ctx->plan ? &ctx->plan->json : NULL,
+                                    ctx->part, ctx->hls, ctx->formats);
+}
+
+
 static ngx_live_record_template_t *
-ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host)
+ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
+    ngx_live_record_domain_t **rule)
 {
     size_t                     best;
     ngx_uint_t                 i;
     ngx_live_record_domain_t  *d, *found;
+
+    *rule = NULL;
 
     if (lacf->domains == NULL || host->len == 0) {
         return lacf->tpl;
@@ -177,6 +338,7 @@ ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host)
                 && ngx_strncasecmp(d[i].host.data, host->data, host->len)
                    == 0)
             {
+                *rule = &d[i];
                 return d[i].tpl;
             }
 
@@ -194,7 +356,12 @@ ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host)
         }
     }
 
-    return found ? found->tpl : lacf->tpl;
+    if (found) {
+        *rule = found;
+        return found->tpl;
+    }
+
+    return lacf->tpl;
 }
 
 
@@ -335,7 +502,9 @@ ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
 {
     ngx_live_record_memo_t  *m;
 
-    if (ctx->tpl->session_gap == 0 || ngx_exiting || ngx_terminate) {
+    if (ctx->tpl == NULL || ctx->tpl->session_gap == 0 || ngx_exiting
+        || ngx_terminate)
+    {
         return;
     }
 
@@ -375,6 +544,11 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_live_record_remember_session(ctx);
 
     ngx_queue_remove(&ctx->queue);
+
+    ngx_live_record_recorder_delete(ctx->recorder);
+    ctx->recorder = NULL;
+
+    ngx_live_record_apply_plan(ctx, NULL);
 
     for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
         if (ctx->st.tracks[n].extradata) {
@@ -616,6 +790,11 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
                                  "%s frames before the sequence header "
                                  "skipped",
                                  ngx_live_record_track_name(tag->track));
+        return;
+    }
+
+    if (ctx->formats == 0) {
+        /* no template and no task: the tracks are kept for a task */
         return;
     }
 
@@ -904,7 +1083,7 @@ static ngx_int_t
 ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     int64_t ts)
 {
-    ngx_uint_t               boundary;
+    ngx_uint_t               boundary, reason;
     ngx_live_record_part_t  *p;
 
     boundary = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
@@ -932,6 +1111,23 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         }
 
         return NGX_OK;
+    }
+
+    if (ctx->replan && boundary) {
+        reason = ctx->replan - 1;
+        ctx->replan = 0;
+
+        if (ctx->hls && !(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))) {
+            ngx_live_record_close_hls(ctx, reason, 0);
+        }
+
+        ngx_live_record_close(ctx, reason, 0);
+
+        if (ctx->hls == NULL) {
+            (void) ngx_live_record_open_hls(ctx, ts);
+        }
+
+        return ngx_live_record_open(ctx, ts);
     }
 
     p = ctx->part;
@@ -982,7 +1178,7 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
     ngx_uint_t               formats;
     ngx_live_record_part_t  *p;
 
-    formats = ctx->tpl->formats & ~(1 << NGX_LIVE_RECORD_HLS);
+    formats = ctx->formats & ~(1 << NGX_LIVE_RECORD_HLS);
 
     if (formats == 0) {
         return NGX_OK;
@@ -1018,7 +1214,7 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
 {
     ngx_live_record_part_t  *p;
 
-    if (!(ctx->tpl->formats & (1 << NGX_LIVE_RECORD_HLS))) {
+    if (!(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))) {
         return NGX_OK;
     }
 
@@ -1094,7 +1290,7 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ctx->hls = NULL;
     ctx->hls_wait = NULL;
 
-    wait = ctx->tpl->hls_continue && !sync
+    wait = p->tpl->hls_continue && !sync
            && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
                || reason == NGX_LIVE_RECORD_REASON_DROP);
 
@@ -1128,7 +1324,12 @@ ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
         || ngx_live_record_json_set(o, "stream_param", &ctx->st.args) == NULL
         || ngx_live_record_json_set(o, "session_id", &ctx->st.session)
            == NULL
-        || ngx_live_record_json_set(o, "template", &ctx->tpl->name) == NULL
+        || (ctx->tpl ? ngx_live_record_json_set(o, "template",
+                                                &ctx->tpl->name)
+                     : cJSON_AddNullToObject(o, "template")) == NULL
+        || (ctx->st.task_id.len
+            ? ngx_live_record_json_set(o, "task_id", &ctx->st.task_id)
+            : cJSON_AddNullToObject(o, "task_id")) == NULL
         || cJSON_AddNumberToObject(o, "part", ctx->parts + 1) == NULL
         || cJSON_AddStringToObject(o, "reason", reason) == NULL)
     {

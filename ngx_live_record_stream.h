@@ -47,11 +47,30 @@ typedef struct {
 } ngx_live_record_memo_t;
 
 
+/* what records a stream and why: see ngx_live_record_plan.c */
+typedef struct {
+    ngx_pool_t                 *pool;
+    ngx_live_record_template_t *tpl;            /* settings */
+    ngx_uint_t                  formats;
+    ngx_uint_t                  ntasks;
+    ngx_str_t                   signature;
+    ngx_str_t                   json;           /* for GET /streams */
+    ngx_str_t                   sources;        /* JSON array */
+    ngx_str_t                   task_id;        /* whose settings win */
+    ngx_str_t                   extension;      /* JSON text */
+} ngx_live_record_plan_t;
+
+
 typedef struct {
     ngx_rtmp_session_t         *s;
     ngx_live_record_main_conf_t *lmcf;
     ngx_live_record_app_conf_t *lacf;
-    ngx_live_record_template_t *tpl;
+    ngx_live_record_template_t *tpl;            /* settings, or NULL */
+    ngx_live_record_template_t *conf_tpl;       /* by configuration */
+    ngx_live_record_plan_t     *plan;
+    void                       *recorder;       /* in the shared zone */
+    ngx_uint_t                  formats;
+    ngx_str_t                   rule;
     ngx_live_record_part_t     *part;
     ngx_live_record_part_t     *hls;
     ngx_live_record_part_t     *hls_wait;       /* to continue */
@@ -61,6 +80,7 @@ typedef struct {
     ngx_live_record_stream_t    st;
     u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
     u_char                      session_id[64];
+    u_char                      rule_buf[NGX_LIVE_RECORD_MAX_NAME + 8];
 
     u_char                     *buf;
     size_t                      buf_size;
@@ -70,6 +90,7 @@ typedef struct {
     ngx_uint_t                  parts;
     ngx_uint_t                  npending;
     ngx_uint_t                  logged;
+    ngx_uint_t                  replan;         /* reason + 1 */
 
     unsigned                    active:1;
     unsigned                    started:1;
@@ -89,6 +110,19 @@ void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,
 void ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
 void ngx_live_record_stream_exit(ngx_live_record_main_conf_t *lmcf);
+void ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx);
+
+ngx_live_record_plan_t *ngx_live_record_plan(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_plan_free(ngx_live_record_plan_t *plan);
+ngx_uint_t ngx_live_record_plan_task_ended(ngx_live_record_plan_t *old,
+    ngx_live_record_plan_t *cur);
+ngx_uint_t ngx_live_record_plan_has(ngx_live_record_plan_t *plan,
+    ngx_str_t *id);
+ngx_int_t ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
+    ngx_live_record_plan_t *plan);
+void ngx_live_record_plan_tick(ngx_event_t *ev);
+void ngx_live_record_plan_start(ngx_live_record_main_conf_t *lmcf,
+    ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_LIVE_RECORD_STREAM_H_INCLUDED_ */

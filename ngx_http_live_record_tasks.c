@@ -1,0 +1,601 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_live_record.h"
+#include "ngx_live_record_tasks.h"
+
+
+/* /tasks and /streams of the API */
+
+
+static ngx_int_t ngx_http_live_record_task_create(ngx_http_request_t *r,
+    cJSON *body);
+static ngx_int_t ngx_http_live_record_task_parse(ngx_http_request_t *r,
+    cJSON *body, ngx_live_record_task_t *t, ngx_int_t *rc);
+static ngx_int_t ngx_http_live_record_task_name(ngx_http_request_t *r,
+    cJSON *body, const char *field, ngx_uint_t required, ngx_str_t *dst,
+    ngx_int_t *rc);
+static ngx_int_t ngx_http_live_record_task_time(ngx_http_request_t *r,
+    cJSON *body, const char *field, uint64_t *ms, ngx_int_t *rc);
+static ngx_int_t ngx_http_live_record_task_list(ngx_http_request_t *r);
+static ngx_int_t ngx_http_live_record_task_one(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *action);
+static ngx_int_t ngx_http_live_record_time_arg(ngx_http_request_t *r,
+    const char *name, uint64_t *ms, ngx_int_t *rc);
+static ngx_int_t ngx_http_live_record_not_allowed(ngx_http_request_t *r);
+static uint64_t ngx_http_live_record_now_ms(void);
+
+
+static const char  *ngx_http_live_record_task_fields[] = {
+    "app", "stream", "domain", "start_time", "end_time", "template",
+    "extension", NULL
+};
+
+
+static const char  *ngx_http_live_record_task_args[] = {
+    "app", "stream", "from", "to", NULL
+};
+
+
+ngx_int_t
+ngx_http_live_record_tasks(ngx_http_request_t *r, ngx_str_t *rest,
+    cJSON *body)
+{
+    u_char     *slash;
+    ngx_str_t   id, action;
+
+    if (rest->len == 0) {
+        if (r->method == NGX_HTTP_POST) {
+            return ngx_http_live_record_task_create(r, body);
+        }
+
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            return ngx_http_live_record_task_list(r);
+        }
+
+        return ngx_http_live_record_not_allowed(r);
+    }
+
+    id = *rest;
+    ngx_str_null(&action);
+
+    slash = ngx_strlchr(rest->data, rest->data + rest->len, '/');
+
+    if (slash) {
+        id.len = slash - rest->data;
+        action.data = slash + 1;
+        action.len = rest->data + rest->len - action.data;
+    }
+
+    if (ngx_http_live_record_valid_id(&id) != NGX_OK) {
+        return ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_id",
+                                          "invalid task id");
+    }
+
+    /* null-terminated, for JSON */
+
+    slash = ngx_pnalloc(r->pool, id.len + 1);
+    if (slash == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_cpystrn(slash, id.data, id.len + 1);
+    id.data = slash;
+
+    return ngx_http_live_record_task_one(r, &id, &action);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_create(ngx_http_request_t *r, cJSON *body)
+{
+    cJSON                        *o;
+    ngx_int_t                     rc;
+    ngx_str_t                     id;
+    ngx_live_record_task_t        t;
+
+    if (ngx_http_live_record_task_parse(r, body, &t, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_live_record_task_add((ngx_cycle_t *) ngx_cycle, &t, &id, r->pool)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "live record: task for \"%V/%V\" not created: the "
+                      "live_record zone is full, increase "
+                      "live_record_api_zone", &t.app, &t.stream);
+        return ngx_http_live_record_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                          "zone_full",
+                                          "no room for another task: "
+                                          "increase live_record_api_zone");
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "live record: task \"%V\" created for \"%V/%V\" from "
+                  "%uL to %uL, template \"%V\"", &id, &t.app, &t.stream,
+                  t.start_ms / 1000, t.end_ms / 1000, &t.tpl);
+
+    o = ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle, &id);
+    if (o == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_live_record_send(r, NGX_HTTP_CREATED, o);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
+    ngx_live_record_task_t *t, ngx_int_t *rc)
+{
+    char                         *text;
+    cJSON                        *item;
+    const char                  **f;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    ngx_memzero(t, sizeof(ngx_live_record_task_t));
+
+    if (body == NULL) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_json",
+                                         "the body must be a JSON object");
+        return NGX_DECLINED;
+    }
+
+    cJSON_ArrayForEach(item, body) {
+        for (f = ngx_http_live_record_task_fields; *f; f++) {
+            if (ngx_strcmp(*f, item->string) == 0) {
+                break;
+            }
+        }
+
+        if (*f == NULL) {
+            *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "unknown_field",
+                                             "unknown field \"%*s\"",
+                                             ngx_min(ngx_strlen(item->string),
+                                                     64),
+                                             item->string);
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_live_record_task_name(r, body, "app", 1, &t->app, rc)
+           != NGX_OK
+        || ngx_http_live_record_task_name(r, body, "stream", 1, &t->stream,
+                                          rc) != NGX_OK
+        || ngx_http_live_record_task_name(r, body, "domain", 0, &t->domain,
+                                          rc) != NGX_OK
+        || ngx_http_live_record_task_name(r, body, "template", 0, &t->tpl,
+                                          rc) != NGX_OK
+        || ngx_http_live_record_task_time(r, body, "start_time",
+                                          &t->start_ms, rc) != NGX_OK
+        || ngx_http_live_record_task_time(r, body, "end_time", &t->end_ms,
+                                          rc) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_strlow(t->domain.data, t->domain.data, t->domain.len);
+
+    t->created_ms = ngx_http_live_record_now_ms();
+
+    if (t->start_ms == 0) {
+        t->start_ms = t->created_ms;
+    }
+
+    if (t->end_ms == 0) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"end_time\" is required");
+        return NGX_DECLINED;
+    }
+
+    if (t->end_ms <= t->start_ms
+        || t->end_ms - t->start_ms > NGX_LIVE_RECORD_TASK_MAX_MS)
+    {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_window",
+                                         "\"end_time\" must be after "
+                                         "\"start_time\" and at most 24 h "
+                                         "later");
+        return NGX_DECLINED;
+    }
+
+    if (t->end_ms <= t->created_ms) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_window",
+                                         "\"end_time\" is in the past");
+        return NGX_DECLINED;
+    }
+
+    if (t->start_ms > t->created_ms + NGX_LIVE_RECORD_TASK_AHEAD_MS) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_window",
+                                         "\"start_time\" is more than 7 "
+                                         "days ahead");
+        return NGX_DECLINED;
+    }
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (lmcf == NULL || lmcf->templates.nelts == 0) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "no_template",
+                                         "no live_record_template is "
+                                         "configured");
+        return NGX_DECLINED;
+    }
+
+    if (t->tpl.len && ngx_live_record_template(lmcf, &t->tpl) == NULL) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "unknown_template",
+                                         "no live_record_template \"%V\"",
+                                         &t->tpl);
+        return NGX_DECLINED;
+    }
+
+    item = cJSON_GetObjectItem(body, "extension");
+
+    if (item && !cJSON_IsNull(item)) {
+        text = cJSON_PrintUnformatted(item);
+        if (text == NULL) {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
+        }
+
+        t->extension.len = ngx_strlen(text);
+        t->extension.data = ngx_pnalloc(r->pool, t->extension.len);
+
+        if (t->extension.data) {
+            ngx_memcpy(t->extension.data, text, t->extension.len);
+        }
+
+        cJSON_free(text);
+
+        if (t->extension.data == NULL) {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
+        }
+
+        if (t->extension.len > NGX_LIVE_RECORD_MAX_EXTENSION) {
+            *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_field",
+                                             "\"extension\" is longer than "
+                                             "%d bytes as JSON",
+                                             NGX_LIVE_RECORD_MAX_EXTENSION);
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_name(ngx_http_request_t *r, cJSON *body,
+    const char *field, ngx_uint_t required, ngx_str_t *dst, ngx_int_t *rc)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItem(body, field);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        if (!required) {
+            return NGX_OK;
+        }
+
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"%s\" is required", field);
+        return NGX_DECLINED;
+    }
+
+    if (!cJSON_IsString(item)) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"%s\" must be a string", field);
+        return NGX_DECLINED;
+    }
+
+    dst->len = ngx_strlen(item->valuestring);
+    dst->data = ngx_pnalloc(r->pool, dst->len + 1);
+
+    if (dst->data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(dst->data, (u_char *) item->valuestring, dst->len + 1);
+
+    if (dst->len > 255 || ngx_http_live_record_valid_id(dst) != NGX_OK) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"%s\" must be 1 to 255 of "
+                                         "A-Z a-z 0-9 . _ - and not start "
+                                         "with a dot", field);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* unix seconds, fractions allowed; 0 when absent */
+
+static ngx_int_t
+ngx_http_live_record_task_time(ngx_http_request_t *r, cJSON *body,
+    const char *field, uint64_t *ms, ngx_int_t *rc)
+{
+    cJSON   *item;
+    double   v;
+
+    *ms = 0;
+
+    item = cJSON_GetObjectItem(body, field);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return NGX_OK;
+    }
+
+    v = cJSON_GetNumberValue(item);
+
+    if (!cJSON_IsNumber(item) || v < 1 || v > 1e11) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"%s\" must be unix seconds",
+                                         field);
+        return NGX_DECLINED;
+    }
+
+    *ms = (uint64_t) (v * 1000);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_list(ngx_http_request_t *r)
+{
+    cJSON                   *a, *o;
+    uint64_t                 from, to;
+    ngx_int_t                rc;
+    ngx_live_record_task_t   filter;
+
+    if (ngx_http_live_record_check_args(r, ngx_http_live_record_task_args,
+                                        &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    ngx_memzero(&filter, sizeof(ngx_live_record_task_t));
+
+    if (ngx_http_live_record_arg(r, "app", &filter.app) == NGX_ERROR
+        || ngx_http_live_record_arg(r, "stream", &filter.stream) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_live_record_time_arg(r, "from", &from, &rc) != NGX_OK
+        || ngx_http_live_record_time_arg(r, "to", &to, &rc) != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (to == 0) {
+        to = (uint64_t) -1;
+    }
+
+    a = ngx_live_record_task_list((ngx_cycle_t *) ngx_cycle, &filter, from,
+                                  to);
+    o = cJSON_CreateObject();
+
+    if (a == NULL || o == NULL) {
+        cJSON_Delete(a);
+        cJSON_Delete(o);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddItemToObject(o, "tasks", a);
+
+    return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *action)
+{
+    cJSON      *o;
+    ngx_int_t   rc;
+
+    if (action->len) {
+        if (action->len != sizeof("stop") - 1
+            || ngx_strncmp(action->data, "stop", action->len) != 0)
+        {
+            return ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND,
+                                              "not_found",
+                                              "tasks have no \"%V\"",
+                                              action);
+        }
+
+        if (r->method != NGX_HTTP_POST) {
+            return ngx_http_live_record_not_allowed(r);
+        }
+
+        rc = ngx_live_record_task_stop((ngx_cycle_t *) ngx_cycle, id);
+
+        if (rc == NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "live record: task \"%V\" stopped", id);
+        }
+
+    } else if (r->method == NGX_HTTP_DELETE) {
+        rc = ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle, id);
+
+        if (rc == NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "live record: task \"%V\" deleted", id);
+
+            o = cJSON_CreateObject();
+
+            if (o == NULL
+                || cJSON_AddStringToObject(o, "deleted", (char *) id->data)
+                   == NULL)
+            {
+                cJSON_Delete(o);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+        }
+
+    } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        rc = NGX_OK;
+
+    } else {
+        return ngx_http_live_record_not_allowed(r);
+    }
+
+    o = (rc == NGX_OK) ? ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle,
+                                                  id)
+                       : NULL;
+
+    if (o == NULL) {
+        return ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                          "no task \"%V\"", id);
+    }
+
+    return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+}
+
+
+ngx_int_t
+ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
+    cJSON *body)
+{
+    cJSON      *a, *o;
+    u_char     *slash;
+    ngx_int_t   rc;
+    ngx_str_t   app, stream;
+
+    static const char  *none[] = { NULL };
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_live_record_not_allowed(r);
+    }
+
+    if (ngx_http_live_record_check_args(r, none, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (rest->len == 0) {
+        a = ngx_live_record_recorders((ngx_cycle_t *) ngx_cycle, NULL, NULL);
+        o = cJSON_CreateObject();
+
+        if (a == NULL || o == NULL) {
+            cJSON_Delete(a);
+            cJSON_Delete(o);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cJSON_AddItemToObject(o, "streams", a);
+
+        return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+    }
+
+    slash = ngx_strlchr(rest->data, rest->data + rest->len, '/');
+
+    if (slash == NULL) {
+        return ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                          "use /streams/APP/STREAM");
+    }
+
+    app.data = rest->data;
+    app.len = slash - rest->data;
+    stream.data = slash + 1;
+    stream.len = rest->data + rest->len - stream.data;
+
+    if (ngx_http_live_record_valid_id(&app) != NGX_OK
+        || ngx_http_live_record_valid_id(&stream) != NGX_OK)
+    {
+        return ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_id",
+                                          "invalid application or stream "
+                                          "name");
+    }
+
+    a = ngx_live_record_recorders((ngx_cycle_t *) ngx_cycle, &app, &stream);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    o = cJSON_DetachItemFromArray(a, 0);
+    cJSON_Delete(a);
+
+    if (o == NULL) {
+        return ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                          "\"%V/%V\" is not live here",
+                                          &app, &stream);
+    }
+
+    return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_time_arg(ngx_http_request_t *r, const char *name,
+    uint64_t *ms, ngx_int_t *rc)
+{
+    ngx_int_t  n;
+    ngx_str_t  v;
+
+    *ms = 0;
+
+    if (ngx_http_live_record_arg(r, name, &v) != NGX_OK || v.len == 0) {
+        return NGX_OK;
+    }
+
+    n = ngx_atoi(v.data, v.len);
+
+    if (n == NGX_ERROR) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_parameter",
+                                         "\"%s\" must be unix seconds", name);
+        return NGX_DECLINED;
+    }
+
+    *ms = (uint64_t) n * 1000;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_not_allowed(ngx_http_request_t *r)
+{
+    return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
+                                      "method_not_allowed",
+                                      "method %V is not allowed here",
+                                      &r->method_name);
+}
+
+
+static uint64_t
+ngx_http_live_record_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}

@@ -1,0 +1,506 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record_stream.h"
+#include "ngx_live_record_tasks.h"
+#include "ngx_live_record_index.h"
+
+
+/*
+ * What records a stream, and why: the template its application, server or
+ * domain rule names, and the record tasks for it whose window is open.
+ * One recorder per (stream, format): the formats are the union of all
+ * sources; the settings (interval, path, hls, min_duration) are those of
+ * the newest task's template, else the configured template's.
+ */
+
+
+#define NGX_LIVE_RECORD_PLAN_TICK  1000
+
+
+static ngx_int_t ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
+    ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
+    ngx_live_record_template_t **tpls);
+static ngx_int_t ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
+    ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
+    ngx_live_record_template_t **tpls);
+static ngx_int_t ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o,
+    ngx_str_t *dst);
+static cJSON *ngx_live_record_formats_json(ngx_uint_t formats);
+
+
+ngx_live_record_plan_t *
+ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
+{
+    u_char                       *p;
+    uint64_t                      now;
+    ngx_uint_t                    i;
+    ngx_pool_t                   *pool;
+    ngx_time_t                   *tp;
+    ngx_array_t                  *tasks;
+    ngx_live_record_plan_t       *plan;
+    ngx_live_record_task_t       *t;
+    ngx_live_record_template_t   *conf, **first, *tpls[16];
+
+    static ngx_str_t              none = ngx_null_string;
+
+    pool = ngx_create_pool(2048, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    plan = ngx_pcalloc(pool, sizeof(ngx_live_record_plan_t));
+    tasks = ngx_array_create(pool, 2, sizeof(ngx_live_record_task_t));
+
+    if (plan == NULL || tasks == NULL) {
+        goto failed;
+    }
+
+    plan->pool = pool;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    if (ctx->lacf->tasks
+        && ngx_live_record_tasks_match(&ctx->st.app, &ctx->st.name,
+                                       &ctx->st.domain, now, tasks, pool)
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    conf = ctx->conf_tpl;
+    plan->tpl = conf;
+    plan->formats = conf ? conf->formats : 0;
+
+    first = ctx->lmcf->templates.elts;
+    t = tasks->elts;
+
+    if (tasks->nelts > 16) {
+        tasks->nelts = 16;
+    }
+
+    /* tasks are in the order they were created: the newest settles */
+
+    for (i = 0; i < tasks->nelts; i++) {
+        tpls[i] = t[i].tpl.len ? ngx_live_record_template(ctx->lmcf,
+                                                          &t[i].tpl)
+                               : NULL;
+
+        if (tpls[i] == NULL) {
+            /* no template named, or one gone with a reload */
+            tpls[i] = conf ? conf : first[0];
+        }
+
+        plan->formats |= tpls[i]->formats;
+        plan->tpl = tpls[i];
+        plan->task_id = t[i].id;
+        plan->extension = t[i].extension;
+    }
+
+    plan->ntasks = tasks->nelts;
+
+    p = ngx_pnalloc(pool, 64 + (conf ? conf->name.len : 0)
+                          + (plan->tpl ? plan->tpl->name.len : 0)
+                          + 40 * tasks->nelts);
+    if (p == NULL) {
+        goto failed;
+    }
+
+    plan->signature.data = p;
+    p = ngx_sprintf(p, "%ui|%V|%V", plan->formats,
+                    conf ? &conf->name : &none,
+                    plan->tpl ? &plan->tpl->name : &none);
+
+    for (i = 0; i < tasks->nelts; i++) {
+        p = ngx_sprintf(p, "|%V", &t[i].id);
+    }
+
+    plan->signature.len = p - plan->signature.data;
+
+    if (ngx_live_record_plan_sources(plan, conf, &ctx->rule, tasks, tpls)
+        != NGX_OK
+        || ngx_live_record_plan_describe(plan, conf, &ctx->rule, tasks, tpls)
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    return plan;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NULL;
+}
+
+
+void
+ngx_live_record_plan_free(ngx_live_record_plan_t *plan)
+{
+    if (plan) {
+        ngx_destroy_pool(plan->pool);
+    }
+}
+
+
+/* did a task of the old plan leave it */
+
+ngx_uint_t
+ngx_live_record_plan_task_ended(ngx_live_record_plan_t *old,
+    ngx_live_record_plan_t *cur)
+{
+    u_char     *p, *last, *end;
+    ngx_str_t   id;
+
+    p = old->signature.data;
+    last = p + old->signature.len;
+
+    /* skip formats, template and settings */
+
+    p = ngx_strlchr(p, last, '|');
+    p = p ? ngx_strlchr(p + 1, last, '|') : NULL;
+    p = p ? ngx_strlchr(p + 1, last, '|') : NULL;
+
+    while (p && p < last) {
+        id.data = p + 1;
+        end = ngx_strlchr(id.data, last, '|');
+        id.len = (end ? end : last) - id.data;
+
+        if (!ngx_live_record_plan_has(cur, &id)) {
+            return 1;
+        }
+
+        p = end;
+    }
+
+    return 0;
+}
+
+
+ngx_uint_t
+ngx_live_record_plan_has(ngx_live_record_plan_t *plan, ngx_str_t *id)
+{
+    u_char  *p, *last;
+
+    p = plan->signature.data;
+    last = p + plan->signature.len;
+
+    while (p && p < last) {
+        p = ngx_strlchr(p, last, '|');
+
+        if (p == NULL) {
+            break;
+        }
+
+        p++;
+
+        if ((size_t) (last - p) >= id->len
+            && ngx_memcmp(p, id->data, id->len) == 0
+            && (p + id->len == last || p[id->len] == '|'))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the sources a part names in its index entry and callbacks */
+
+static ngx_int_t
+ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
+    ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
+    ngx_live_record_template_t **tpls)
+{
+    cJSON                   *a, *o;
+    ngx_int_t                rc;
+    ngx_uint_t               i;
+    ngx_live_record_task_t  *t;
+
+    a = cJSON_CreateArray();
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (conf) {
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(a, o);
+
+        if (o == NULL
+            || cJSON_AddStringToObject(o, "type", "template") == NULL
+            || ngx_live_record_json_set(o, "template", &conf->name) == NULL
+            || ngx_live_record_json_set(o, "rule", rule) == NULL)
+        {
+            cJSON_Delete(a);
+            return NGX_ERROR;
+        }
+    }
+
+    t = tasks->elts;
+
+    for (i = 0; i < tasks->nelts; i++) {
+        o = cJSON_CreateObject();
+        cJSON_AddItemToArray(a, o);
+
+        if (o == NULL
+            || cJSON_AddStringToObject(o, "type", "task") == NULL
+            || ngx_live_record_json_set(o, "task_id", &t[i].id) == NULL
+            || ngx_live_record_json_set(o, "template", &tpls[i]->name)
+               == NULL)
+        {
+            cJSON_Delete(a);
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_live_record_plan_text(plan->pool, a, &plan->sources);
+
+    cJSON_Delete(a);
+
+    return rc;
+}
+
+
+/* for GET /streams: the first thing to check about a duplicate recording */
+
+static ngx_int_t
+ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
+    ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
+    ngx_live_record_template_t **tpls)
+{
+    u_char                  *p, *last;
+    cJSON                   *o, *ids;
+    ngx_int_t                rc;
+    ngx_uint_t               i;
+    ngx_live_record_task_t  *t;
+    u_char                   why[1024];
+
+    o = cJSON_CreateObject();
+    ids = cJSON_CreateArray();
+
+    if (o == NULL || ids == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(ids);
+        return NGX_ERROR;
+    }
+
+    cJSON_AddItemToObject(o, "tasks", ids);
+
+    p = why;
+    last = why + sizeof(why) - 1;
+
+    if (conf) {
+        p = ngx_slprintf(p, last, "template \"%V\" by the %V rule",
+                         &conf->name, rule);
+
+    } else {
+        p = ngx_slprintf(p, last, "no template rule matches");
+    }
+
+    t = tasks->elts;
+
+    for (i = 0; i < tasks->nelts; i++) {
+
+        /* t[i].id is not null-terminated: the helper copies it */
+
+        if (ngx_live_record_json_set(o, "_", &t[i].id) == NULL) {
+            cJSON_Delete(o);
+            return NGX_ERROR;
+        }
+
+        cJSON_AddItemToArray(ids, cJSON_DetachItemFromObject(o, "_"));
+
+        p = ngx_slprintf(p, last, "; task \"%V\" (template \"%V\") until "
+                         "%uL", &t[i].id, &tpls[i]->name, t[i].end_ms / 1000);
+    }
+
+    if (plan->formats == 0) {
+        p = ngx_slprintf(p, last, "; nothing to record");
+
+    } else if (plan->task_id.len) {
+        p = ngx_slprintf(p, last, "; one recorder per format, settings of "
+                         "task \"%V\"", &plan->task_id);
+    }
+
+    *p = '\0';
+
+    if ((conf ? ngx_live_record_json_set(o, "template", &conf->name)
+              : cJSON_AddNullToObject(o, "template")) == NULL
+        || (conf ? ngx_live_record_json_set(o, "rule", rule)
+                 : cJSON_AddNullToObject(o, "rule")) == NULL
+        || (plan->tpl ? ngx_live_record_json_set(o, "settings_template",
+                                                 &plan->tpl->name)
+                      : cJSON_AddNullToObject(o, "settings_template")) == NULL
+        || (plan->task_id.len
+            ? ngx_live_record_json_set(o, "settings_task", &plan->task_id)
+            : cJSON_AddNullToObject(o, "settings_task")) == NULL
+        || cJSON_AddStringToObject(o, "why", (char *) why) == NULL)
+    {
+        cJSON_Delete(o);
+        return NGX_ERROR;
+    }
+
+    cJSON_AddItemToObject(o, "formats",
+                          ngx_live_record_formats_json(plan->formats));
+
+    rc = ngx_live_record_plan_text(plan->pool, o, &plan->json);
+
+    cJSON_Delete(o);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o, ngx_str_t *dst)
+{
+    char  *text;
+
+    text = cJSON_PrintUnformatted(o);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst->len = ngx_strlen(text);
+    dst->data = ngx_pnalloc(pool, dst->len);
+
+    if (dst->data) {
+        ngx_memcpy(dst->data, text, dst->len);
+    }
+
+    cJSON_free(text);
+
+    return dst->data ? NGX_OK : NGX_ERROR;
+}
+
+
+static cJSON *
+ngx_live_record_formats_json(ngx_uint_t formats)
+{
+    cJSON       *a;
+    ngx_uint_t   i;
+
+    a = cJSON_CreateArray();
+
+    for (i = 0; a && i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (formats & (1 << i)) {
+            cJSON_AddItemToArray(a, cJSON_CreateString(
+                                        i == NGX_LIVE_RECORD_HLS
+                                        ? "hls"
+                                        : ngx_live_record_format_ext(i)));
+        }
+    }
+
+    return a;
+}
+
+
+/*
+ * A part open while a task joins with the same settings goes on and
+ * names the new source too: sources are only ever added to a part.
+ */
+
+ngx_int_t
+ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
+    ngx_live_record_plan_t *plan)
+{
+    cJSON      *have, *add, *o, *h;
+    ngx_int_t   rc;
+    ngx_uint_t  found;
+
+    have = cJSON_ParseWithLength((char *) p->st.sources.data,
+                                 p->st.sources.len);
+    add = cJSON_ParseWithLength((char *) plan->sources.data,
+                                plan->sources.len);
+
+    if (!cJSON_IsArray(have) || !cJSON_IsArray(add)) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    while ((o = cJSON_DetachItemFromArray(add, 0)) != NULL) {
+        found = 0;
+
+        cJSON_ArrayForEach(h, have) {
+            if (cJSON_Compare(h, o, 1)) {
+                found = 1;
+                break;
+            }
+        }
+
+        if (found) {
+            cJSON_Delete(o);
+
+        } else {
+            cJSON_AddItemToArray(have, o);
+        }
+    }
+
+    rc = ngx_live_record_plan_text(p->pool, have, &p->st.sources);
+
+    if (rc == NGX_OK && p->st.task_id.len == 0 && plan->task_id.len) {
+        p->st.task_id.data = ngx_pstrdup(p->pool, &plan->task_id);
+        p->st.task_id.len = p->st.task_id.data ? plan->task_id.len : 0;
+        p->st.extension.data = ngx_pstrdup(p->pool, &plan->extension);
+        p->st.extension.len = p->st.extension.data ? plan->extension.len : 0;
+    }
+
+done:
+
+    cJSON_Delete(have);
+    cJSON_Delete(add);
+
+    return rc;
+}
+
+
+/* every second: tasks that start or end, and the numbers /streams shows */
+
+void
+ngx_live_record_plan_tick(ngx_event_t *ev)
+{
+    ngx_queue_t                  *q, *next;
+    ngx_live_record_ctx_t        *ctx;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    lmcf = ev->data;
+
+    for (q = ngx_queue_head(&lmcf->active);
+         q != ngx_queue_sentinel(&lmcf->active);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        ctx = ngx_queue_data(q, ngx_live_record_ctx_t, queue);
+
+        ngx_live_record_stream_replan(ctx);
+    }
+
+    if (!ngx_exiting && !ngx_terminate) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_PLAN_TICK);
+    }
+}
+
+
+void
+ngx_live_record_plan_start(ngx_live_record_main_conf_t *lmcf,
+    ngx_cycle_t *cycle)
+{
+    if (ngx_live_record_shm(cycle, NULL) == NULL) {
+        return;
+    }
+
+    lmcf->tick.handler = ngx_live_record_plan_tick;
+    lmcf->tick.data = lmcf;
+    lmcf->tick.log = cycle->log;
+    lmcf->tick.cancelable = 1;
+
+    ngx_add_timer(&lmcf->tick, NGX_LIVE_RECORD_PLAN_TICK);
+}

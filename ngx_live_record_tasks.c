@@ -1,0 +1,1066 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_rtmp.h"
+#include "ngx_live_record_tasks.h"
+#include "ngx_live_record_index.h"
+#include "ngx_live_record_store.h"
+
+
+#define NGX_LIVE_RECORD_TASKS_FILE   "tasks.json"
+#define NGX_LIVE_RECORD_TASKS_MAX    (1024 * 1024)
+
+
+/* nginx-rtmp declares it in no header */
+extern ngx_module_t  ngx_rtmp_module;
+
+
+static ngx_live_record_task_t *ngx_live_record_task_find(
+    ngx_live_record_shm_t *sh, ngx_str_t *id);
+static ngx_int_t ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
+    ngx_live_record_task_t *dst, ngx_live_record_task_t *src);
+static void ngx_live_record_task_free(ngx_slab_pool_t *shpool,
+    ngx_live_record_task_t *t);
+static void ngx_live_record_tasks_expire(ngx_slab_pool_t *shpool,
+    ngx_live_record_shm_t *sh, uint64_t now);
+static cJSON *ngx_live_record_task_json(ngx_live_record_task_t *t,
+    uint64_t now);
+static void ngx_live_record_tasks_save(ngx_cycle_t *cycle,
+    ngx_live_record_shm_t *sh);
+static ngx_int_t ngx_live_record_task_from_json(cJSON *o,
+    ngx_live_record_task_t *t, ngx_pool_t *pool);
+static ngx_int_t ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b);
+static uint64_t ngx_live_record_now_ms(void);
+static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
+static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
+    ngx_str_t *s);
+
+
+static uint64_t
+ngx_live_record_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+static ngx_int_t
+ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len
+           && (a->len == 0 || ngx_memcmp(a->data, b->data, a->len) == 0);
+}
+
+
+static void
+ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool, ngx_str_t *s)
+{
+    if (s->data) {
+        ngx_slab_free_locked(shpool, s->data);
+        s->data = NULL;
+        s->len = 0;
+    }
+}
+
+
+ngx_live_record_main_conf_t *
+ngx_live_record_rtmp_main_conf(ngx_cycle_t *cycle)
+{
+    ngx_rtmp_conf_ctx_t  *ctx;
+
+    ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    return ctx->main_conf[ngx_live_record_module.ctx_index];
+}
+
+
+
+/* the task API */
+
+
+ngx_int_t
+ngx_live_record_task_add(ngx_cycle_t *cycle, ngx_live_record_task_t *t,
+    ngx_str_t *id, ngx_pool_t *pool)
+{
+    u_char                  buf[NGX_INT64_LEN * 2 + 2];
+    ngx_int_t               rc;
+    ngx_slab_pool_t        *shpool;
+    ngx_live_record_task_t *nt;
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_live_record_tasks_expire(shpool, sh, t->created_ms);
+
+    /* time-sortable, and not guessable from the previous one */
+
+    do {
+        id->data = buf;
+        id->len = ngx_sprintf(buf, "%013uL-%08xD", t->created_ms,
+                              (uint32_t) ngx_random())
+                  - buf;
+    } while (ngx_live_record_task_find(sh, id) != NULL);
+
+    t->id = *id;
+    rc = NGX_ERROR;
+
+    nt = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_task_t));
+
+    if (nt != NULL) {
+        if (ngx_live_record_task_copy(shpool, nt, t) == NGX_OK) {
+            ngx_queue_insert_tail(&sh->tasks, &nt->queue);
+            sh->generation++;
+            rc = NGX_OK;
+
+        } else {
+            ngx_live_record_task_free(shpool, nt);
+        }
+    }
+
+    if (rc == NGX_OK) {
+        ngx_live_record_tasks_save(cycle, sh);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    id->data = ngx_pstrdup(pool, id);
+
+    return id->data ? NGX_OK : NGX_ERROR;
+}
+
+
+cJSON *
+ngx_live_record_task_get(ngx_cycle_t *cycle, ngx_str_t *id)
+{
+    cJSON                   *o;
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t  *t;
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    t = ngx_live_record_task_find(sh, id);
+    o = t ? ngx_live_record_task_json(t, ngx_live_record_now_ms()) : NULL;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return o;
+}
+
+
+/* tasks whose window overlaps [from, to), oldest first */
+
+cJSON *
+ngx_live_record_task_list(ngx_cycle_t *cycle, ngx_live_record_task_t *filter,
+    uint64_t from_ms, uint64_t to_ms)
+{
+    cJSON                   *a, *o;
+    uint64_t                 now;
+    ngx_queue_t             *q;
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t  *t;
+
+    a = cJSON_CreateArray();
+    if (a == NULL) {
+        return NULL;
+    }
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return a;
+    }
+
+    now = ngx_live_record_now_ms();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->tasks);
+         q != ngx_queue_sentinel(&sh->tasks);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
+
+        if ((filter->app.len && !ngx_live_record_str_eq(&filter->app, &t->app))
+            || (filter->stream.len
+                && !ngx_live_record_str_eq(&filter->stream, &t->stream))
+            || t->end_ms <= from_ms || t->start_ms >= to_ms)
+        {
+            continue;
+        }
+
+        o = ngx_live_record_task_json(t, now);
+
+        if (o == NULL) {
+            cJSON_Delete(a);
+            a = NULL;
+            break;
+        }
+
+        cJSON_AddItemToArray(a, o);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return a;
+}
+
+
+/* NGX_DECLINED: no such task */
+
+ngx_int_t
+ngx_live_record_task_stop(ngx_cycle_t *cycle, ngx_str_t *id)
+{
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t  *t;
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    t = ngx_live_record_task_find(sh, id);
+
+    if (t && t->stopped_ms == 0) {
+        t->stopped_ms = ngx_live_record_now_ms();
+        sh->generation++;
+        ngx_live_record_tasks_save(cycle, sh);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return t ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id)
+{
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t  *t;
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    t = ngx_live_record_task_find(sh, id);
+
+    if (t) {
+        ngx_queue_remove(&t->queue);
+        ngx_live_record_task_free(shpool, t);
+        sh->generation++;
+        ngx_live_record_tasks_save(cycle, sh);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return t ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_live_record_task_t *
+ngx_live_record_task_find(ngx_live_record_shm_t *sh, ngx_str_t *id)
+{
+    ngx_queue_t             *q;
+    ngx_live_record_task_t  *t;
+
+    for (q = ngx_queue_head(&sh->tasks);
+         q != ngx_queue_sentinel(&sh->tasks);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
+
+        if (ngx_live_record_str_eq(&t->id, id)) {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
+    ngx_live_record_task_t *dst, ngx_live_record_task_t *src)
+{
+    dst->start_ms = src->start_ms;
+    dst->end_ms = src->end_ms;
+    dst->created_ms = src->created_ms;
+    dst->stopped_ms = src->stopped_ms;
+
+    if (ngx_live_record_shm_str(shpool, &dst->id, &src->id) != NGX_OK
+        || ngx_live_record_shm_str(shpool, &dst->app, &src->app) != NGX_OK
+        || ngx_live_record_shm_str(shpool, &dst->stream, &src->stream)
+           != NGX_OK
+        || ngx_live_record_shm_str(shpool, &dst->domain, &src->domain)
+           != NGX_OK
+        || ngx_live_record_shm_str(shpool, &dst->tpl, &src->tpl) != NGX_OK
+        || ngx_live_record_shm_str(shpool, &dst->extension, &src->extension)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_live_record_task_free(ngx_slab_pool_t *shpool, ngx_live_record_task_t *t)
+{
+    ngx_live_record_shm_str_free(shpool, &t->id);
+    ngx_live_record_shm_str_free(shpool, &t->app);
+    ngx_live_record_shm_str_free(shpool, &t->stream);
+    ngx_live_record_shm_str_free(shpool, &t->domain);
+    ngx_live_record_shm_str_free(shpool, &t->tpl);
+    ngx_live_record_shm_str_free(shpool, &t->extension);
+    ngx_slab_free_locked(shpool, t);
+}
+
+
+/* a task that ended a week ago goes, so that the zone does not fill up */
+
+static void
+ngx_live_record_tasks_expire(ngx_slab_pool_t *shpool,
+    ngx_live_record_shm_t *sh, uint64_t now)
+{
+    uint64_t                 end;
+    ngx_queue_t             *q, *next;
+    ngx_live_record_task_t  *t;
+
+    for (q = ngx_queue_head(&sh->tasks);
+         q != ngx_queue_sentinel(&sh->tasks);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
+
+        end = t->stopped_ms ? ngx_min(t->stopped_ms, t->end_ms) : t->end_ms;
+
+        if (end + NGX_LIVE_RECORD_TASK_KEEP_MS < now) {
+            ngx_queue_remove(q);
+            ngx_live_record_task_free(shpool, t);
+        }
+    }
+}
+
+
+static cJSON *
+ngx_live_record_task_json(ngx_live_record_task_t *t, uint64_t now)
+{
+    cJSON       *o, *ext;
+    const char  *state;
+
+    if (t->stopped_ms) {
+        state = "stopped";
+
+    } else if (now >= t->end_ms) {
+        state = "ended";
+
+    } else if (now >= t->start_ms) {
+        state = "active";
+
+    } else {
+        state = "scheduled";
+    }
+
+    o = cJSON_CreateObject();
+
+    ext = t->extension.len
+          ? cJSON_ParseWithLength((char *) t->extension.data,
+                                  t->extension.len)
+          : cJSON_CreateNull();
+
+    if (o == NULL || ext == NULL
+        || ngx_live_record_json_set(o, "task_id", &t->id) == NULL
+        || ngx_live_record_json_set(o, "app", &t->app) == NULL
+        || ngx_live_record_json_set(o, "stream", &t->stream) == NULL
+        || ngx_live_record_json_set(o, "domain", &t->domain) == NULL
+        || (t->tpl.len ? ngx_live_record_json_set(o, "template", &t->tpl)
+                       : cJSON_AddNullToObject(o, "template")) == NULL
+        || cJSON_AddNumberToObject(o, "start_time", t->start_ms / 1000)
+           == NULL
+        || cJSON_AddNumberToObject(o, "end_time", t->end_ms / 1000) == NULL
+        || cJSON_AddNumberToObject(o, "created_time", t->created_ms / 1000)
+           == NULL
+        || (t->stopped_ms
+            ? cJSON_AddNumberToObject(o, "stopped_time", t->stopped_ms / 1000)
+            : cJSON_AddNullToObject(o, "stopped_time")) == NULL
+        || cJSON_AddStringToObject(o, "state", state) == NULL
+        || !cJSON_AddItemToObject(o, "extension", ext))
+    {
+        cJSON_Delete(ext);
+        cJSON_Delete(o);
+        return NULL;
+    }
+
+    return o;
+}
+
+
+/*
+ * Called with the mutex held: a small file, written atomically, so the
+ * order of the writes is the order of the changes.
+ */
+
+static void
+ngx_live_record_tasks_save(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh)
+{
+    char                         *text;
+    cJSON                        *a, *o;
+    ngx_str_t                     data;
+    ngx_queue_t                  *q;
+    ngx_live_record_task_t       *t;
+    ngx_live_record_main_conf_t  *lmcf;
+    u_char                        path[NGX_MAX_PATH];
+
+    lmcf = ngx_live_record_rtmp_main_conf(cycle);
+    if (lmcf == NULL) {
+        return;
+    }
+
+    a = cJSON_CreateArray();
+    if (a == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&sh->tasks);
+         q != ngx_queue_sentinel(&sh->tasks);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
+
+        o = ngx_live_record_task_json(t, 0);
+        if (o == NULL
+            || cJSON_AddNumberToObject(o, "start_time_ms", t->start_ms)
+               == NULL
+            || cJSON_AddNumberToObject(o, "end_time_ms", t->end_ms) == NULL
+            || cJSON_AddNumberToObject(o, "created_time_ms", t->created_ms)
+               == NULL
+            || cJSON_AddNumberToObject(o, "stopped_time_ms", t->stopped_ms)
+               == NULL)
+        {
+            cJSON_Delete(o);
+            cJSON_Delete(a);
+            return;
+        }
+
+        cJSON_AddItemToArray(a, o);
+    }
+
+    text = cJSON_Print(a);
+    cJSON_Delete(a);
+
+    if (text == NULL) {
+        return;
+    }
+
+    data.data = (u_char *) text;
+    data.len = ngx_strlen(text);
+
+    if (lmcf->spool.len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE)
+        <= NGX_MAX_PATH)
+    {
+        ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", &lmcf->spool);
+
+        if (ngx_live_record_write_atomic(path, &data, 1, cycle->log)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
+                          "live record: tasks could not be saved to \"%s\": "
+                          "they are lost on restart", path);
+        }
+    }
+
+    cJSON_free(text);
+}
+
+
+/* in the master, once the zone is mapped; a reload keeps the zone's tasks */
+
+ngx_int_t
+ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
+{
+    cJSON                   *a, *o;
+    u_char                  *buf;
+    ssize_t                  n;
+    uint64_t                 now;
+    ngx_fd_t                 fd;
+    ngx_uint_t               loaded;
+    ngx_slab_pool_t         *shpool;
+    ngx_file_info_t          fi;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t   t, *nt;
+    u_char                   path[NGX_MAX_PATH];
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL || sh->loaded) {
+        return NGX_OK;
+    }
+
+    sh->loaded = 1;
+
+    if (spool->len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE) > NGX_MAX_PATH) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", spool);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    buf = NULL;
+    n = -1;
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && ngx_file_size(&fi) < NGX_LIVE_RECORD_TASKS_MAX)
+    {
+        buf = ngx_pnalloc(cycle->pool, ngx_file_size(&fi) + 1);
+        if (buf) {
+            n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
+        }
+    }
+
+    ngx_close_file(fd);
+
+    a = (n >= 0) ? cJSON_ParseWithLength((char *) buf, n) : NULL;
+
+    if (!cJSON_IsArray(a)) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "live record: \"%s\" is unreadable, its tasks are "
+                      "not restored", path);
+        cJSON_Delete(a);
+        return NGX_ERROR;
+    }
+
+    now = ngx_live_record_now_ms();
+    loaded = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    cJSON_ArrayForEach(o, a) {
+        if (ngx_live_record_task_from_json(o, &t, cycle->pool) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "live record: a task in \"%s\" is invalid and "
+                          "skipped", path);
+            continue;
+        }
+
+        if (ngx_live_record_task_find(sh, &t.id) != NULL
+            || t.end_ms + NGX_LIVE_RECORD_TASK_KEEP_MS < now)
+        {
+            continue;
+        }
+
+        nt = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_task_t));
+
+        if (nt == NULL || ngx_live_record_task_copy(shpool, nt, &t) != NGX_OK)
+        {
+            if (nt) {
+                ngx_live_record_task_free(shpool, nt);
+            }
+
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "live record: the live_record zone is full, tasks "
+                          "in \"%s\" are not all restored: increase "
+                          "live_record_api_zone", path);
+            break;
+        }
+
+        ngx_queue_insert_tail(&sh->tasks, &nt->queue);
+        loaded++;
+    }
+
+    sh->generation++;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    cJSON_Delete(a);
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "live record: %ui record tasks restored from \"%s\"",
+                  loaded, path);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
+    ngx_pool_t *pool)
+{
+    char   *text;
+    cJSON  *ext;
+
+    ngx_memzero(t, sizeof(ngx_live_record_task_t));
+
+    if (ngx_live_record_json_get(pool, o, "task_id", &t->id) != NGX_OK
+        || ngx_live_record_json_get(pool, o, "app", &t->app) != NGX_OK
+        || ngx_live_record_json_get(pool, o, "stream", &t->stream) != NGX_OK
+        || ngx_live_record_json_get(pool, o, "domain", &t->domain) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (cJSON_IsString(cJSON_GetObjectItem(o, "template"))
+        && ngx_live_record_json_get(pool, o, "template", &t->tpl) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    t->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
+                                                           "start_time_ms"));
+    t->end_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "end_time_ms"));
+    t->created_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
+                                                     "created_time_ms"));
+    t->stopped_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
+                                                     "stopped_time_ms"));
+
+    if (t->id.len == 0 || t->app.len == 0 || t->stream.len == 0
+        || t->end_ms <= t->start_ms)
+    {
+        return NGX_ERROR;
+    }
+
+    ext = cJSON_GetObjectItem(o, "extension");
+
+    if (ext && !cJSON_IsNull(ext)) {
+        text = cJSON_PrintUnformatted(ext);
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        t->extension.len = ngx_strlen(text);
+        t->extension.data = ngx_pnalloc(pool, t->extension.len);
+
+        if (t->extension.data) {
+            ngx_memcpy(t->extension.data, text, t->extension.len);
+        }
+
+        cJSON_free(text);
+
+        if (t->extension.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the recorder's side */
+
+
+ngx_int_t
+ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
+    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool)
+{
+    ngx_int_t                rc;
+    ngx_queue_t             *q;
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t  *t, *m;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_OK;
+    }
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->tasks);
+         q != ngx_queue_sentinel(&sh->tasks);
+         q = ngx_queue_next(q))
+    {
+        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
+
+        if (t->stopped_ms || now < t->start_ms || now >= t->end_ms
+            || !ngx_live_record_str_eq(&t->app, app)
+            || !ngx_live_record_str_eq(&t->stream, stream)
+            || (t->domain.len
+                && (t->domain.len != domain->len
+                    || ngx_strncasecmp(t->domain.data, domain->data,
+                                       domain->len) != 0)))
+        {
+            continue;
+        }
+
+        m = ngx_array_push(out);
+        if (m == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        *m = *t;
+
+        m->id.data = ngx_pstrdup(pool, &t->id);
+        m->tpl.data = ngx_pstrdup(pool, &t->tpl);
+        m->extension.data = ngx_pstrdup(pool, &t->extension);
+
+        if ((m->id.len && m->id.data == NULL)
+            || (m->tpl.len && m->tpl.data == NULL)
+            || (m->extension.len && m->extension.data == NULL))
+        {
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_live_record_recorder_t *
+ngx_live_record_recorder_add(ngx_live_record_stream_t *st, void *owner)
+{
+    ngx_slab_pool_t             *shpool;
+    ngx_live_record_shm_t       *sh;
+    ngx_live_record_recorder_t  *rec;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rec = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_recorder_t));
+
+    if (rec) {
+        rec->pid = ngx_pid;
+        rec->owner = owner;
+        rec->publish_ms = ngx_live_record_now_ms();
+
+        if (ngx_live_record_shm_str(shpool, &rec->app, &st->app) != NGX_OK
+            || ngx_live_record_shm_str(shpool, &rec->stream, &st->name)
+               != NGX_OK
+            || ngx_live_record_shm_str(shpool, &rec->domain, &st->domain)
+               != NGX_OK
+            || ngx_live_record_shm_str(shpool, &rec->session, &st->session)
+               != NGX_OK)
+        {
+            ngx_shmtx_unlock(&shpool->mutex);
+            ngx_live_record_recorder_delete(rec);
+            return NULL;
+        }
+
+        ngx_queue_insert_tail(&sh->recorders, &rec->queue);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rec == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "live record: \"%V\" is not listed in GET /streams: "
+                      "the live_record zone is full, increase "
+                      "live_record_api_zone", &st->label);
+    }
+
+    return rec;
+}
+
+
+/* parts and hls recordings of the stream, and why it records */
+
+void
+ngx_live_record_recorder_update(ngx_live_record_recorder_t *rec,
+    ngx_str_t *plan, ngx_live_record_part_t *part,
+    ngx_live_record_part_t *hls, ngx_uint_t formats)
+{
+    u_char                 *p;
+    ngx_str_t               files;
+    ngx_uint_t              i, k;
+    ngx_slab_pool_t        *shpool;
+    ngx_live_record_shm_t  *sh;
+    ngx_live_record_part_t *parts[2];
+    u_char                  buf[1024];
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL || rec == NULL) {
+        return;
+    }
+
+    parts[0] = part;
+    parts[1] = hls;
+
+    p = buf;
+
+    for (k = 0; k < 2; k++) {
+        if (parts[k] == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+            if ((parts[k]->formats & (1 << i))
+                && (size_t) (buf + sizeof(buf) - p)
+                   > parts[k]->files[i].file_id.len + 1)
+            {
+                p = ngx_sprintf(p, "%V ", &parts[k]->files[i].file_id);
+            }
+        }
+    }
+
+    files.data = buf;
+    files.len = p - buf;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rec->formats = formats;
+    rec->part = part ? part->n : (hls ? hls->n : 0);
+    rec->bytes = (part ? part->bytes : 0) + (hls ? hls->bytes : 0);
+    rec->duration = part ? part->duration : (hls ? hls->duration : 0);
+    rec->part_ms = part ? part->start_ms : (hls ? hls->start_ms : 0);
+
+    if (!ngx_live_record_str_eq(&rec->files, &files)) {
+        ngx_live_record_shm_str_free(shpool, &rec->files);
+        (void) ngx_live_record_shm_str(shpool, &rec->files, &files);
+    }
+
+    if (plan && !ngx_live_record_str_eq(&rec->plan, plan)) {
+        ngx_live_record_shm_str_free(shpool, &rec->plan);
+        (void) ngx_live_record_shm_str(shpool, &rec->plan, plan);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+void
+ngx_live_record_recorder_delete(ngx_live_record_recorder_t *rec)
+{
+    ngx_slab_pool_t        *shpool;
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL || rec == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (rec->queue.next) {
+        ngx_queue_remove(&rec->queue);
+    }
+
+    ngx_live_record_shm_str_free(shpool, &rec->app);
+    ngx_live_record_shm_str_free(shpool, &rec->stream);
+    ngx_live_record_shm_str_free(shpool, &rec->domain);
+    ngx_live_record_shm_str_free(shpool, &rec->session);
+    ngx_live_record_shm_str_free(shpool, &rec->plan);
+    ngx_live_record_shm_str_free(shpool, &rec->files);
+    ngx_slab_free_locked(shpool, rec);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* the API's view; a worker that died leaves entries that are dropped here */
+
+cJSON *
+ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
+    ngx_str_t *stream)
+{
+    cJSON                       *a, *o;
+    ngx_queue_t                 *q, *next;
+    ngx_slab_pool_t             *shpool;
+    ngx_live_record_shm_t       *sh;
+    ngx_live_record_recorder_t  *rec;
+
+    a = cJSON_CreateArray();
+    if (a == NULL) {
+        return NULL;
+    }
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL) {
+        return a;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->recorders);
+         q != ngx_queue_sentinel(&sh->recorders);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        if (kill(rec->pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+            ngx_queue_remove(q);
+            rec->queue.next = NULL;
+            ngx_live_record_shm_str_free(shpool, &rec->app);
+            ngx_live_record_shm_str_free(shpool, &rec->stream);
+            ngx_live_record_shm_str_free(shpool, &rec->domain);
+            ngx_live_record_shm_str_free(shpool, &rec->session);
+            ngx_live_record_shm_str_free(shpool, &rec->plan);
+            ngx_live_record_shm_str_free(shpool, &rec->files);
+            ngx_slab_free_locked(shpool, rec);
+            continue;
+        }
+
+        if ((app && !ngx_live_record_str_eq(app, &rec->app))
+            || (stream && !ngx_live_record_str_eq(stream, &rec->stream)))
+        {
+            continue;
+        }
+
+        o = ngx_live_record_recorder_json(rec);
+        if (o == NULL) {
+            cJSON_Delete(a);
+            a = NULL;
+            break;
+        }
+
+        cJSON_AddItemToArray(a, o);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return a;
+}
+
+
+static cJSON *
+ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec)
+{
+    cJSON       *o, *f, *plan;
+    ngx_uint_t   i;
+
+    o = cJSON_CreateObject();
+    f = cJSON_CreateArray();
+
+    plan = rec->plan.len
+           ? cJSON_ParseWithLength((char *) rec->plan.data, rec->plan.len)
+           : cJSON_CreateNull();
+
+    if (o == NULL || f == NULL || plan == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (rec->formats & (1 << i)) {
+            cJSON_AddItemToArray(f, cJSON_CreateString(
+                                        i == NGX_LIVE_RECORD_HLS
+                                        ? "hls"
+                                        : ngx_live_record_format_ext(i)));
+        }
+    }
+
+    if (ngx_live_record_json_set(o, "app", &rec->app) == NULL
+        || ngx_live_record_json_set(o, "stream", &rec->stream) == NULL
+        || ngx_live_record_json_set(o, "domain", &rec->domain) == NULL
+        || ngx_live_record_json_set(o, "session_id", &rec->session) == NULL
+        || cJSON_AddNumberToObject(o, "worker_pid", rec->pid) == NULL
+        || cJSON_AddNumberToObject(o, "publish_time", rec->publish_ms / 1000)
+           == NULL
+        || cJSON_AddBoolToObject(o, "recording", rec->part != 0) == NULL
+        || cJSON_AddNumberToObject(o, "part", rec->part) == NULL
+        || cJSON_AddNumberToObject(o, "part_start_time", rec->part_ms / 1000)
+           == NULL
+        || cJSON_AddNumberToObject(o, "bytes", rec->bytes) == NULL
+        || cJSON_AddNumberToObject(o, "duration",
+                                   (double) rec->duration / 1000) == NULL
+        || ngx_live_record_json_set(o, "file_ids", &rec->files) == NULL)
+    {
+        goto failed;
+    }
+
+    cJSON_AddItemToObject(o, "formats", f);
+    cJSON_AddItemToObject(o, "plan", plan);
+
+    return o;
+
+failed:
+
+    cJSON_Delete(o);
+    cJSON_Delete(f);
+    cJSON_Delete(plan);
+
+    return NULL;
+}
+
+
+ngx_uint_t
+ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
+{
+    u_char                      *p, *last;
+    ngx_uint_t                   found;
+    ngx_queue_t                 *q;
+    ngx_slab_pool_t             *shpool;
+    ngx_live_record_shm_t       *sh;
+    ngx_live_record_recorder_t  *rec;
+
+    sh = ngx_live_record_shm(cycle, &shpool);
+    if (sh == NULL || file_id->len == 0) {
+        return 0;
+    }
+
+    found = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->recorders);
+         q != ngx_queue_sentinel(&sh->recorders) && !found;
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        p = rec->files.data;
+        last = p + rec->files.len;
+
+        while (p && p + file_id->len < last) {
+            if (ngx_memcmp(p, file_id->data, file_id->len) == 0
+                && p[file_id->len] == ' ')
+            {
+                found = 1;
+                break;
+            }
+
+            p = ngx_strlchr(p, last, ' ');
+            p = p ? p + 1 : NULL;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return found;
+}
