@@ -731,21 +731,34 @@ ngx_live_record_concat_read(ngx_live_record_concat_t *c,
 
 
 /*
- * One offset for all tracks of a source, so that they stay in sync: its
- * first picture or sample is presented when the previous source's last
- * one ends, and later still if a track's decoding times would go back.
+ * One offset for all tracks of a source, so that they stay in sync as
+ * they were: its first picture is shown when the previous source's last
+ * one ends (its first sample, without video), and later still if a
+ * track's decoding times would go back.
  */
 
 static void
 ngx_live_record_concat_rebase(ngx_live_record_concat_t *c, ngx_uint_t k)
 {
     int64_t                          off, end, first, need, v;
-    ngx_uint_t                       t;
-    AVRational                       tb;
+    ngx_uint_t                       t, anchor;
     ngx_live_record_concat_track_t  *tr;
 
     end = INT64_MIN;
     first = INT64_MAX;
+
+    /* the track that runs on without a gap: video if both have it */
+
+    anchor = NGX_LIVE_RECORD_NTRACKS;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        tr = &c->tracks[t];
+
+        if (tr->st && tr->seen && (k == 0 || tr->any)) {
+            anchor = t;
+            break;
+        }
+    }
 
     for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
         tr = &c->tracks[t];
@@ -754,22 +767,22 @@ ngx_live_record_concat_rebase(ngx_live_record_concat_t *c, ngx_uint_t k)
             continue;
         }
 
-        tb = tr->st->time_base;
-
-        if (tr->any && tr->end != AV_NOPTS_VALUE) {
-            v = av_rescale_q_rnd(tr->end, tb, AV_TIME_BASE_Q,
-                                 AV_ROUND_UP | AV_ROUND_PASS_MINMAX);
-            end = ngx_max(end, v);
-        }
-
-        if (tr->seen) {
-            v = av_rescale_q_rnd(tr->first_pts, tb, AV_TIME_BASE_Q,
+        if (tr->seen && (anchor == t || k == 0)) {
+            v = av_rescale_q_rnd(tr->first_pts, tr->st->time_base,
+                                 AV_TIME_BASE_Q,
                                  AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
             first = ngx_min(first, v);
+        }
+
+        if (anchor == t && k && tr->end != AV_NOPTS_VALUE) {
+            end = av_rescale_q_rnd(tr->end, tr->st->time_base,
+                                   AV_TIME_BASE_Q,
+                                   AV_ROUND_UP | AV_ROUND_PASS_MINMAX);
         }
     }
 
     if (k == 0) {
+        /* the output starts where the first source does */
         c->start = (first == INT64_MAX) ? 0 : first;
         off = 0;
 
@@ -800,9 +813,9 @@ ngx_live_record_concat_rebase(ngx_live_record_concat_t *c, ngx_uint_t k)
         }
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_CORE, c->log, 0,
-                   "live record: concat source %ui starts at %L us", k,
-                   (int64_t) (off + (first == INT64_MAX ? 0 : first)));
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, c->log, 0,
+                   "live record: concat source %ui moved by %L us, "
+                   "anchor track %ui", k, off, anchor);
 }
 
 

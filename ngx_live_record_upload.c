@@ -92,8 +92,6 @@ static ngx_int_t ngx_live_record_xml_value(ngx_str_t *text, const char *tag,
     ngx_str_t *value);
 static ngx_int_t ngx_live_record_header_value(ngx_str_t *headers,
     const char *name, ngx_str_t *value);
-static u_char *ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
-    ngx_uint_t keep_slash, ngx_str_t *dst);
 static size_t ngx_live_record_trim_slash(ngx_str_t *s);
 static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
     ngx_str_t *path, ngx_str_t *key, double size);
@@ -1028,7 +1026,7 @@ ngx_live_record_header_value(ngx_str_t *headers, const char *name,
 
 /* AWS's encoding: everything but A-Z a-z 0-9 - _ . ~ (and /, in keys) */
 
-static u_char *
+u_char *
 ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_uint_t keep_slash, ngx_str_t *dst)
 {

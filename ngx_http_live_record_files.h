@@ -1,0 +1,91 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_
+#define _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <cjson/cJSON.h>
+#include "ngx_live_record.h"
+
+
+/*
+ * What /files and /concat share: work in the thread pool on behalf of a
+ * request (or of nothing, for a concat job), and reading the index.
+ */
+
+
+typedef struct ngx_http_live_record_thread_s  ngx_http_live_record_thread_t;
+
+/* in the thread: only t->pool and t->data are touched */
+typedef void (*ngx_http_live_record_thread_pt)(
+    ngx_http_live_record_thread_t *t, ngx_log_t *log);
+
+/* on the event loop, when the thread is done */
+typedef void (*ngx_http_live_record_thread_done_pt)(
+    ngx_http_live_record_thread_t *t);
+
+
+struct ngx_http_live_record_thread_s {
+    ngx_http_request_t                   *r;
+    ngx_pool_t                           *pool;
+    ngx_http_live_record_thread_pt        handler;
+    ngx_http_live_record_thread_done_pt   done;
+    void                                 *data;
+};
+
+
+/* one index entry: INDEX/APP/STREAM/ID.json */
+typedef struct {
+    ngx_str_t                   id;
+    ngx_str_t                   app;
+    ngx_str_t                   stream;
+    u_char                     *file;           /* null-terminated */
+    uint64_t                    start_ms;
+    cJSON                      *json;           /* freed with the pool */
+} ngx_http_live_record_entry_t;
+
+
+/*
+ * With a request, pool is NULL: the thread gets a pool of its own that
+ * lives as long as the request.  Without, the caller's pool is the
+ * thread's until done is called.
+ */
+ngx_http_live_record_thread_t *ngx_http_live_record_thread(
+    ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_http_live_record_thread_pt handler,
+    ngx_http_live_record_thread_done_pt done, void *data);
+
+/* NGX_OK: posted; for a request, then r->main->count++ and NGX_DONE */
+ngx_int_t ngx_http_live_record_thread_post(ngx_http_live_record_thread_t *t,
+    ngx_str_t *app);
+
+/* an error answer for a task that could not be posted */
+ngx_int_t ngx_http_live_record_thread_busy(ngx_http_request_t *r);
+
+/* in a thread: NGX_OK, NGX_DECLINED when there is no such entry */
+ngx_int_t ngx_http_live_record_index_find(ngx_pool_t *pool,
+    ngx_str_t *index, ngx_str_t *id, ngx_http_live_record_entry_t *e,
+    ngx_log_t *log);
+
+/* in a thread: a session's entries (of APP/STREAM if given), by time */
+ngx_int_t ngx_http_live_record_index_session(ngx_pool_t *pool,
+    ngx_str_t *index, ngx_str_t *session, ngx_str_t *app, ngx_str_t *stream,
+    ngx_array_t *entries, ngx_log_t *log);
+
+/* the recording application whose store has that name */
+ngx_live_record_app_conf_t *ngx_http_live_record_store_app(
+    ngx_cycle_t *cycle, ngx_str_t *app, ngx_str_t *store);
+
+/* a queued or running concat job reads that file */
+ngx_uint_t ngx_http_live_record_concat_uses(ngx_cycle_t *cycle,
+    ngx_str_t *file_id);
+
+
+#endif /* _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_ */
