@@ -8,7 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_live_record.h"
-#include "ngx_http_live_record_files.h"
+#include "ngx_http_live_record_index.h"
 #include "ngx_live_record_concat.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -118,6 +118,11 @@ static ngx_int_t ngx_http_live_record_concat_sources(
 static ngx_int_t ngx_http_live_record_plan_error(
     ngx_http_live_record_thread_t *t, ngx_uint_t status, const char *code,
     const char *fmt, ...);
+static ngx_int_t ngx_http_live_record_plan_internal(
+    ngx_http_live_record_thread_t *t, const char *fmt, ...);
+static ngx_int_t ngx_http_live_record_plan_verror(
+    ngx_http_live_record_thread_t *t, ngx_uint_t status, const char *code,
+    const char *fmt, va_list args);
 static void ngx_http_live_record_concat_prepared(
     ngx_http_live_record_thread_t *t);
 static ngx_int_t ngx_http_live_record_concat_incompatible(
@@ -151,8 +156,6 @@ static ngx_uint_t ngx_http_live_record_job_alive(
     ngx_http_live_record_job_t *job);
 static ngx_int_t ngx_http_live_record_ids_has(ngx_str_t *ids, ngx_str_t *id);
 static ngx_int_t ngx_http_live_record_json_push(cJSON *a, ngx_str_t *s);
-static cJSON *ngx_http_live_record_json_str(cJSON *o, const char *name,
-    ngx_str_t *v);
 static double ngx_http_live_record_json_num(cJSON *o, const char *name);
 static uint64_t ngx_http_live_record_now_ms(void);
 static void ngx_http_live_record_cjob_cleanup(void *data);
@@ -474,9 +477,7 @@ ngx_http_live_record_concat_prepare(ngx_http_live_record_thread_t *t,
     if (ngx_array_init(&plan->mismatches, t->pool, 4,
                        sizeof(ngx_live_record_concat_mismatch_t)) != NGX_OK)
     {
-        (void) ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                                               "out of memory");
+        (void) ngx_http_live_record_plan_internal(t, "out of memory");
         return;
     }
 
@@ -514,9 +515,7 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
     if (ngx_array_init(&plan->entries, t->pool, 8,
                        sizeof(ngx_http_live_record_entry_t)) != NGX_OK)
     {
-        return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                                               "out of memory");
+        return ngx_http_live_record_plan_internal(t, "out of memory");
     }
 
     if (plan->session.len == 0) {
@@ -525,10 +524,7 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
         for (i = 0; i < plan->ids.nelts; i++) {
             e = ngx_array_push(&plan->entries);
             if (e == NULL) {
-                return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                                       "internal_error",
-                                                       "out of memory");
+                return ngx_http_live_record_plan_internal(t, "out of memory");
             }
 
             rc = ngx_http_live_record_index_find(t->pool, &plan->index,
@@ -542,12 +538,9 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
             }
 
             if (rc != NGX_OK) {
-                return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                                       "internal_error",
-                                                       "the index entry of "
-                                                       "\"%V\" could not be "
-                                                       "read", &id[i]);
+                return ngx_http_live_record_plan_internal(t,
+                           "the index entry of \"%V\" could not be read",
+                           &id[i]);
             }
         }
 
@@ -558,10 +551,8 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
                                                log)
             != NGX_OK)
         {
-            return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                                                   "the index could not be "
-                                                   "read");
+            return ngx_http_live_record_plan_internal(t,
+                       "the index could not be read");
         }
 
         /* one format: the one asked for, else mp4 if there is any */
@@ -571,8 +562,8 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
         e = plan->entries.elts;
 
         for (i = 0; i < plan->entries.nelts; i++) {
-            if (ngx_http_live_record_json_str(e[i].json, "file_format", &s)
-                && s.len == 3)
+            if (ngx_http_live_record_entry_str(e[i].json, "file_format", &s)
+                == NGX_OK && s.len == 3)
             {
                 mp4 += (ngx_strncmp(s.data, "mp4", 3) == 0);
                 flv += (ngx_strncmp(s.data, "flv", 3) == 0);
@@ -588,7 +579,8 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
         }
 
         for (i = 0, j = 0; i < plan->entries.nelts; i++) {
-            if (ngx_http_live_record_json_str(e[i].json, "file_format", &s)
+            if (ngx_http_live_record_entry_str(e[i].json, "file_format", &s)
+                == NGX_OK
                 && s.len == plan->format.len
                 && ngx_strncmp(s.data, plan->format.data, s.len) == 0)
             {
@@ -613,9 +605,7 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
     plan->srcs = ngx_pcalloc(t->pool, plan->entries.nelts
                                       * sizeof(ngx_live_record_concat_src_t));
     if (plan->srcs == NULL) {
-        return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
-                                               "out of memory");
+        return ngx_http_live_record_plan_internal(t, "out of memory");
     }
 
     for (i = 0; i < plan->entries.nelts; i++) {
@@ -650,8 +640,8 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
                        "given", &e[i].id, &e[i].app, &e[i].stream);
         }
 
-        if (ngx_http_live_record_json_str(e[i].json, "file_format", &fmt)
-            == NULL
+        if (ngx_http_live_record_entry_str(e[i].json, "file_format", &fmt)
+            != NGX_OK
             || fmt.len != 3
             || (ngx_strncmp(fmt.data, "mp4", 3) != 0
                 && ngx_strncmp(fmt.data, "flv", 3) != 0))
@@ -671,14 +661,13 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
                        "format", &first->id, &plan->format, &e[i].id, &fmt);
         }
 
-        if (ngx_http_live_record_json_str(e[i].json, "store", &store)
-            == NULL
-            || ngx_http_live_record_json_str(e[i].json, "path", &path)
-               == NULL
+        if (ngx_http_live_record_entry_str(e[i].json, "store", &store)
+            != NGX_OK
+            || ngx_http_live_record_entry_str(e[i].json, "path", &path)
+               != NGX_OK
             || path.len == 0)
         {
-            return ngx_http_live_record_plan_error(t,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+            return ngx_http_live_record_plan_internal(t,
                        "the index entry of \"%V\" has no store or path",
                        &e[i].id);
         }
@@ -729,7 +718,7 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
 
     for (i = 0; i < plan->entries.nelts; i++) {
         plan->srcs[i].id = e[i].id;
-        (void) ngx_http_live_record_json_str(e[i].json, "path", &path);
+        (void) ngx_http_live_record_entry_str(e[i].json, "path", &path);
         plan->srcs[i].path = path.data;
     }
 
@@ -741,14 +730,42 @@ static ngx_int_t
 ngx_http_live_record_plan_error(ngx_http_live_record_thread_t *t,
     ngx_uint_t status, const char *code, const char *fmt, ...)
 {
-    ngx_http_live_record_plan_t *plan = t->data;
-
-    u_char   *p, text[NGX_MAX_ERROR_STR];
-    va_list   args;
+    ngx_int_t  rc;
+    va_list    args;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
+    rc = ngx_http_live_record_plan_verror(t, status, code, fmt, args);
     va_end(args);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_plan_internal(ngx_http_live_record_thread_t *t,
+    const char *fmt, ...)
+{
+    ngx_int_t  rc;
+    va_list    args;
+
+    va_start(args, fmt);
+    rc = ngx_http_live_record_plan_verror(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "internal_error", fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_plan_verror(ngx_http_live_record_thread_t *t,
+    ngx_uint_t status, const char *code, const char *fmt, va_list args)
+{
+    ngx_http_live_record_plan_t *plan = t->data;
+
+    u_char  *p, text[NGX_MAX_ERROR_STR];
+
+    p = ngx_vslprintf(text, text + sizeof(text), fmt, args);
 
     plan->status = status;
     plan->code = code;
@@ -1892,26 +1909,6 @@ ngx_http_live_record_json_push(cJSON *a, ngx_str_t *s)
     }
 
     return NGX_OK;
-}
-
-
-/* a string member, not copied; NULL if there is none */
-
-static cJSON *
-ngx_http_live_record_json_str(cJSON *o, const char *name, ngx_str_t *v)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    if (!cJSON_IsString(item)) {
-        return NULL;
-    }
-
-    v->data = (u_char *) item->valuestring;
-    v->len = ngx_strlen(v->data);
-
-    return item;
 }
 
 

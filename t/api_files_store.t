@@ -206,7 +206,9 @@ SKIP: {
     ok(wait_for(sub { my @e = entries('s3'); @e >= 2 }, 30), 'indexed');
     my ($s3mp4) = grep { $_->{file_format} eq 'mp4' } entries('s3');
     my ($s3hls) = grep { $_->{file_format} eq 'hls' } entries('s3');
-    my $objects = sub { find_files("$p/s3/vod", qr/\._S3rver_object$|\.(mp4|ts|m3u8)$/) };
+    my $objects = sub {
+        find_files("$p/s3/vod", qr/\._S3rver_object$|\.(mp4|ts|m3u8)$/);
+    };
     my $n = () = $objects->();
 
     ($st, $j) = $api->call(DELETE => "/api/files/$s3mp4->{file_id}");
