@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_live_record.h"
 #include "ngx_http_live_record_index.h"
+#include "ngx_http_live_record_jobs.h"
 #include "ngx_live_record_concat.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -28,34 +29,9 @@
 
 
 #define NGX_HTTP_LIVE_RECORD_CONCAT_MAX_SOURCES  256
-#define NGX_HTTP_LIVE_RECORD_CONCAT_MAX_ACTIVE   4     /* jobs at once */
-#define NGX_HTTP_LIVE_RECORD_CONCAT_KEEP         100   /* finished jobs */
-#define NGX_HTTP_LIVE_RECORD_CONCAT_KEEP_MS      (24 * 3600 * 1000)
 #define NGX_HTTP_LIVE_RECORD_CONCAT_BUSY_MS      1000
 #define NGX_HTTP_LIVE_RECORD_CONCAT_NICE         10
 #define NGX_HTTP_LIVE_RECORD_CONCAT_COPY_BUF     (256 * 1024)
-
-#define NGX_HTTP_LIVE_RECORD_JOB_QUEUED          0
-#define NGX_HTTP_LIVE_RECORD_JOB_RUNNING         1
-#define NGX_HTTP_LIVE_RECORD_JOB_DONE            2
-#define NGX_HTTP_LIVE_RECORD_JOB_FAILED          3
-
-
-/* a job as the shared zone holds it */
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_str_t                   id;
-    ngx_str_t                   app;
-    ngx_str_t                   stream;
-    ngx_str_t                   sources;        /* file ids, " "-separated */
-    ngx_str_t                   file_id;
-    ngx_str_t                   error;
-    ngx_atomic_t                state;          /* the thread sets RUNNING */
-    ngx_atomic_t                progress;       /* per 10000 */
-    ngx_pid_t                   pid;
-    uint64_t                    created_ms;
-    uint64_t                    finished_ms;
-} ngx_http_live_record_job_t;
 
 
 /* POST /concat: what was asked, then what the thread found */
@@ -85,6 +61,7 @@ typedef struct {
     ngx_http_live_record_job_t *job;            /* in the zone */
     ngx_str_t                   job_id;
     ngx_str_t                   app;
+    ngx_str_t                   stream;
     ngx_str_t                   label;          /* "app/stream" */
     ngx_str_t                   file_id;
     ngx_live_record_concat_src_t  *srcs;
@@ -132,13 +109,6 @@ static ngx_int_t ngx_http_live_record_concat_start(ngx_http_request_t *r,
 static ngx_http_live_record_cjob_t *ngx_http_live_record_cjob(
     ngx_http_request_t *r, ngx_http_live_record_plan_t *plan,
     ngx_live_record_app_conf_t *lacf);
-static ngx_http_live_record_job_t *ngx_http_live_record_job_add(
-    ngx_http_live_record_cjob_t *cj, ngx_http_live_record_plan_t *plan,
-    ngx_int_t *full);
-static void ngx_http_live_record_job_purge(ngx_live_record_shm_t *sh,
-    ngx_slab_pool_t *shpool, uint64_t now);
-static void ngx_http_live_record_job_free(ngx_slab_pool_t *shpool,
-    ngx_http_live_record_job_t *job);
 static void ngx_http_live_record_concat_remux(
     ngx_http_live_record_thread_t *t, ngx_log_t *log);
 static ngx_int_t ngx_http_live_record_concat_place(
@@ -151,23 +121,12 @@ static void ngx_http_live_record_concat_finish(
     ngx_http_live_record_cjob_t *cj);
 static ngx_int_t ngx_http_live_record_concat_get(ngx_http_request_t *r,
     ngx_str_t *id);
-static cJSON *ngx_http_live_record_job_json(ngx_http_live_record_job_t *job);
-static ngx_uint_t ngx_http_live_record_job_alive(
-    ngx_http_live_record_job_t *job);
-static ngx_int_t ngx_http_live_record_ids_has(ngx_str_t *ids, ngx_str_t *id);
-static ngx_int_t ngx_http_live_record_json_push(cJSON *a, ngx_str_t *s);
 static double ngx_http_live_record_json_num(cJSON *o, const char *name);
-static uint64_t ngx_http_live_record_now_ms(void);
 static void ngx_http_live_record_cjob_cleanup(void *data);
 
 
 static const char  *ngx_http_live_record_concat_fields[] = {
     "file_ids", "session_id", "app", "stream", "format", NULL
-};
-
-
-static const char  *ngx_http_live_record_job_states[] = {
-    "queued", "running", "done", "failed"
 };
 
 
@@ -260,16 +219,8 @@ ngx_http_live_record_concat_create(ngx_http_request_t *r, cJSON *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_live_record_thread_post(t, plan->app.len ? &plan->app
-                                                          : NULL)
-        != NGX_OK)
-    {
-        return ngx_http_live_record_thread_busy(r);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_live_record_thread_run(t, plan->app.len ? &plan->app
+                                                            : NULL);
 }
 
 
@@ -887,11 +838,10 @@ static ngx_int_t
 ngx_http_live_record_concat_start(ngx_http_request_t *r,
     ngx_http_live_record_plan_t *plan, ngx_live_record_app_conf_t *lacf)
 {
+    u_char                          *p;
     cJSON                           *o, *ids;
-    ngx_int_t                        full;
-    ngx_str_t                        error;
-    ngx_uint_t                       i;
-    ngx_slab_pool_t                 *shpool;
+    ngx_str_t                        error, sources;
+    ngx_uint_t                       i, full;
     ngx_live_record_busy_t          *busy;
     ngx_http_live_record_job_t      *job;
     ngx_http_live_record_cjob_t     *cj;
@@ -914,9 +864,30 @@ ngx_http_live_record_concat_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    sources.len = 0;
+
+    for (i = 0; i < cj->n; i++) {
+        sources.len += cj->srcs[i].id.len + 1;
+    }
+
+    sources.data = ngx_pnalloc(cj->pool, sources.len);
+    if (sources.data == NULL) {
+        ngx_destroy_pool(cj->pool);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = sources.data;
+
+    for (i = 0; i < cj->n; i++) {
+        p = ngx_sprintf(p, "%s%V", i ? " " : "", &cj->srcs[i].id);
+    }
+
+    sources.len = p - sources.data;
     full = 0;
 
-    job = ngx_http_live_record_job_add(cj, plan, &full);
+    job = ngx_http_live_record_job_add(cj->pool, &cj->app, &cj->stream,
+                                       &sources, &cj->file_id, &cj->job_id,
+                                       &full);
 
     if (job == NULL) {
         ngx_destroy_pool(cj->pool);
@@ -925,7 +896,7 @@ ngx_http_live_record_concat_start(ngx_http_request_t *r,
             return ngx_http_live_record_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                        "too_many_jobs",
                        "%d concat jobs are queued or running, try again "
-                       "later", NGX_HTTP_LIVE_RECORD_CONCAT_MAX_ACTIVE);
+                       "later", NGX_HTTP_LIVE_RECORD_JOB_ACTIVE);
         }
 
         return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -988,19 +959,15 @@ ngx_http_live_record_concat_start(ngx_http_request_t *r,
 
 failed:
 
-    (void) ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-
     ngx_str_set(&error, "the thread pool did not take the job");
-
-    ngx_shmtx_lock(&shpool->mutex);
-    job->state = NGX_HTTP_LIVE_RECORD_JOB_FAILED;
-    job->finished_ms = ngx_http_live_record_now_ms();
-    (void) ngx_live_record_shm_str(shpool, &job->error, &error);
-    ngx_shmtx_unlock(&shpool->mutex);
+    ngx_http_live_record_job_end(job, NGX_ERROR, &error);
 
     ngx_destroy_pool(cj->pool);
 
-    return ngx_http_live_record_thread_busy(r);
+    return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "unavailable",
+                                      "no thread pool took the job, try "
+                                      "again later");
 }
 
 
@@ -1057,6 +1024,9 @@ ngx_http_live_record_cjob(ngx_http_request_t *r,
     cj->label.len = ngx_sprintf(cj->label.data, "%V/%V", &e[0].app,
                                 &e[0].stream)
                     - cj->label.data;
+
+    cj->stream.data = cj->label.data + e[0].app.len + 1;
+    cj->stream.len = e[0].stream.len;
 
     cj->start_ms = (uint64_t) ngx_http_live_record_json_num(e[0].json,
                                                             "start_time_ms");
@@ -1133,182 +1103,6 @@ ngx_http_live_record_cjob_cleanup(void *data)
         cJSON_Delete(cj->entry);
         cj->entry = NULL;
     }
-}
-
-
-/* NULL: the zone is full, or (*full) too many jobs are active */
-
-static ngx_http_live_record_job_t *
-ngx_http_live_record_job_add(ngx_http_live_record_cjob_t *cj,
-    ngx_http_live_record_plan_t *plan, ngx_int_t *full)
-{
-    u_char                        *p;
-    uint64_t                       now;
-    ngx_str_t                      id, sources;
-    ngx_uint_t                     i, active;
-    ngx_queue_t                   *q;
-    ngx_slab_pool_t               *shpool;
-    ngx_live_record_shm_t         *sh;
-    ngx_http_live_record_job_t    *job;
-    ngx_http_live_record_entry_t  *e;
-
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-    if (sh == NULL) {
-        return NULL;
-    }
-
-    e = plan->entries.elts;
-
-    sources.len = 0;
-
-    for (i = 0; i < cj->n; i++) {
-        sources.len += cj->srcs[i].id.len + 1;
-    }
-
-    sources.data = ngx_pnalloc(cj->pool, sources.len);
-    id.data = ngx_pnalloc(cj->pool, NGX_INT64_LEN * 2
-                                    + cj->lmcf->node_id.len + 2);
-
-    if (sources.data == NULL || id.data == NULL) {
-        return NULL;
-    }
-
-    p = sources.data;
-
-    for (i = 0; i < cj->n; i++) {
-        p = ngx_sprintf(p, "%s%V", i ? " " : "", &cj->srcs[i].id);
-    }
-
-    sources.len = p - sources.data;
-
-    now = ngx_http_live_record_now_ms();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    ngx_http_live_record_job_purge(sh, shpool, now);
-
-    active = 0;
-
-    for (q = ngx_queue_head(&sh->jobs);
-         q != ngx_queue_sentinel(&sh->jobs);
-         q = ngx_queue_next(q))
-    {
-        job = ngx_queue_data(q, ngx_http_live_record_job_t, queue);
-
-        if (job->state <= NGX_HTTP_LIVE_RECORD_JOB_RUNNING
-            && ngx_http_live_record_job_alive(job))
-        {
-            active++;
-        }
-    }
-
-    if (active >= NGX_HTTP_LIVE_RECORD_CONCAT_MAX_ACTIVE) {
-        ngx_shmtx_unlock(&shpool->mutex);
-        *full = 1;
-        return NULL;
-    }
-
-    id.len = ngx_sprintf(id.data, "%uL-%V-%uL", now, &cj->lmcf->node_id,
-                         ++sh->seq)
-             - id.data;
-
-    job = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_live_record_job_t));
-
-    if (job == NULL
-        || ngx_live_record_shm_str(shpool, &job->id, &id) != NGX_OK
-        || ngx_live_record_shm_str(shpool, &job->app, &e[0].app) != NGX_OK
-        || ngx_live_record_shm_str(shpool, &job->stream, &e[0].stream)
-           != NGX_OK
-        || ngx_live_record_shm_str(shpool, &job->sources, &sources)
-           != NGX_OK
-        || ngx_live_record_shm_str(shpool, &job->file_id, &cj->file_id)
-           != NGX_OK)
-    {
-        if (job) {
-            ngx_http_live_record_job_free(shpool, job);
-        }
-
-        ngx_shmtx_unlock(&shpool->mutex);
-        return NULL;
-    }
-
-    job->state = NGX_HTTP_LIVE_RECORD_JOB_QUEUED;
-    job->pid = ngx_pid;
-    job->created_ms = now;
-
-    ngx_queue_insert_tail(&sh->jobs, &job->queue);
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    cj->job_id = id;
-
-    return job;
-}
-
-
-/* finished jobs are kept a day, and no more than a hundred of them */
-
-static void
-ngx_http_live_record_job_purge(ngx_live_record_shm_t *sh,
-    ngx_slab_pool_t *shpool, uint64_t now)
-{
-    ngx_uint_t                   finished;
-    ngx_queue_t                 *q, *next;
-    ngx_http_live_record_job_t  *job;
-
-    finished = 0;
-
-    for (q = ngx_queue_head(&sh->jobs);
-         q != ngx_queue_sentinel(&sh->jobs);
-         q = ngx_queue_next(q))
-    {
-        job = ngx_queue_data(q, ngx_http_live_record_job_t, queue);
-        finished += (job->state >= NGX_HTTP_LIVE_RECORD_JOB_DONE);
-    }
-
-    for (q = ngx_queue_head(&sh->jobs);
-         q != ngx_queue_sentinel(&sh->jobs);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        job = ngx_queue_data(q, ngx_http_live_record_job_t, queue);
-
-        if (job->state < NGX_HTTP_LIVE_RECORD_JOB_DONE) {
-            continue;
-        }
-
-        if (finished >= NGX_HTTP_LIVE_RECORD_CONCAT_KEEP
-            || now - job->finished_ms > NGX_HTTP_LIVE_RECORD_CONCAT_KEEP_MS)
-        {
-            ngx_queue_remove(q);
-            ngx_http_live_record_job_free(shpool, job);
-            finished--;
-        }
-    }
-}
-
-
-static void
-ngx_http_live_record_job_free(ngx_slab_pool_t *shpool,
-    ngx_http_live_record_job_t *job)
-{
-    ngx_str_t   *s[6];
-    ngx_uint_t   i;
-
-    s[0] = &job->id;
-    s[1] = &job->app;
-    s[2] = &job->stream;
-    s[3] = &job->sources;
-    s[4] = &job->file_id;
-    s[5] = &job->error;
-
-    for (i = 0; i < 6; i++) {
-        if (s[i]->data) {
-            ngx_slab_free_locked(shpool, s[i]->data);
-        }
-    }
-
-    ngx_slab_free_locked(shpool, job);
 }
 
 
@@ -1576,40 +1370,9 @@ ngx_http_live_record_concat_remuxed(ngx_http_live_record_thread_t *t)
 static void
 ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
 {
-    cJSON                       *o;
-    ngx_slab_pool_t             *shpool;
-    ngx_live_record_shm_t       *sh;
-    ngx_http_live_record_job_t  *job;
+    cJSON  *o;
 
-    job = cj->job;
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-
-    if (sh) {
-        ngx_shmtx_lock(&shpool->mutex);
-
-        job->finished_ms = ngx_http_live_record_now_ms();
-
-        if (cj->rc == NGX_OK) {
-            job->progress = NGX_LIVE_RECORD_CONCAT_PROGRESS;
-            job->state = NGX_HTTP_LIVE_RECORD_JOB_DONE;
-
-        } else {
-            job->state = NGX_HTTP_LIVE_RECORD_JOB_FAILED;
-
-            if (job->file_id.data) {
-                ngx_slab_free_locked(shpool, job->file_id.data);
-                ngx_str_null(&job->file_id);
-            }
-
-            if (ngx_live_record_shm_str(shpool, &job->error, &cj->error)
-                != NGX_OK)
-            {
-                ngx_str_null(&job->error);
-            }
-        }
-
-        ngx_shmtx_unlock(&shpool->mutex);
-    }
+    ngx_http_live_record_job_end(cj->job, cj->rc, &cj->error);
 
     if (cj->rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -1664,66 +1427,12 @@ ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
 static ngx_int_t
 ngx_http_live_record_concat_get(ngx_http_request_t *r, ngx_str_t *id)
 {
-    cJSON                       *o, *list, *j;
-    ngx_str_t                    gone;
-    ngx_queue_t                 *q;
-    ngx_slab_pool_t             *shpool;
-    ngx_live_record_shm_t       *sh;
-    ngx_http_live_record_job_t  *job;
+    cJSON  *o, *list;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-
-    if (sh == NULL) {
-        return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "unavailable",
-                                          "the shared zone is not ready");
-    }
-
-    ngx_str_set(&gone, "the worker process running the job exited");
-
-    list = cJSON_CreateArray();
-    o = NULL;
-
+    list = ngx_http_live_record_jobs_json(id);
     if (list == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (q = ngx_queue_head(&sh->jobs);
-         q != ngx_queue_sentinel(&sh->jobs);
-         q = ngx_queue_next(q))
-    {
-        job = ngx_queue_data(q, ngx_http_live_record_job_t, queue);
-
-        if (id && (job->id.len != id->len
-                   || ngx_strncmp(job->id.data, id->data, id->len) != 0))
-        {
-            continue;
-        }
-
-        if (job->state <= NGX_HTTP_LIVE_RECORD_JOB_RUNNING
-            && !ngx_http_live_record_job_alive(job))
-        {
-            job->state = NGX_HTTP_LIVE_RECORD_JOB_FAILED;
-            job->finished_ms = ngx_http_live_record_now_ms();
-
-            if (job->error.data == NULL) {
-                (void) ngx_live_record_shm_str(shpool, &job->error, &gone);
-            }
-        }
-
-        j = ngx_http_live_record_job_json(job);
-
-        if (j == NULL || !cJSON_AddItemToArray(list, j)) {
-            cJSON_Delete(j);
-            ngx_shmtx_unlock(&shpool->mutex);
-            cJSON_Delete(list);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
 
     if (id == NULL) {
         o = cJSON_CreateObject();
@@ -1750,168 +1459,6 @@ ngx_http_live_record_concat_get(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
-/* with the mutex held */
-
-static cJSON *
-ngx_http_live_record_job_json(ngx_http_live_record_job_t *job)
-{
-    u_char     *p, *last, *sp;
-    cJSON      *o, *ids;
-    ngx_str_t   id;
-
-    o = cJSON_CreateObject();
-
-    if (o == NULL
-        || ngx_live_record_json_set(o, "job_id", &job->id) == NULL
-        || cJSON_AddStringToObject(o, "state",
-               ngx_http_live_record_job_states[job->state & 3]) == NULL
-        || cJSON_AddNumberToObject(o, "progress",
-               (double) job->progress / NGX_LIVE_RECORD_CONCAT_PROGRESS)
-           == NULL
-        || ngx_live_record_json_set(o, "app", &job->app) == NULL
-        || ngx_live_record_json_set(o, "stream", &job->stream) == NULL
-        || (job->state == NGX_HTTP_LIVE_RECORD_JOB_FAILED
-            || job->file_id.len == 0
-            ? cJSON_AddNullToObject(o, "file_id")
-            : ngx_live_record_json_set(o, "file_id", &job->file_id)) == NULL
-        || (job->error.len
-            ? ngx_live_record_json_set(o, "error", &job->error)
-            : cJSON_AddNullToObject(o, "error")) == NULL
-        || cJSON_AddNumberToObject(o, "created_ms", (double) job->created_ms)
-           == NULL
-        || (job->finished_ms
-            ? cJSON_AddNumberToObject(o, "finished_ms",
-                                      (double) job->finished_ms)
-            : cJSON_AddNullToObject(o, "finished_ms")) == NULL)
-    {
-        cJSON_Delete(o);
-        return NULL;
-    }
-
-    ids = cJSON_AddArrayToObject(o, "file_ids");
-    if (ids == NULL) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-
-    p = job->sources.data;
-    last = p + job->sources.len;
-
-    while (p < last) {
-        sp = ngx_strlchr(p, last, ' ');
-        id.data = p;
-        id.len = (sp ? sp : last) - p;
-        p = sp ? sp + 1 : last;
-
-        if (ngx_http_live_record_json_push(ids, &id) != NGX_OK) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    }
-
-    return o;
-}
-
-
-static ngx_uint_t
-ngx_http_live_record_job_alive(ngx_http_live_record_job_t *job)
-{
-    if (job->pid == ngx_pid) {
-        return 1;
-    }
-
-    return kill(job->pid, 0) == 0 || ngx_errno != NGX_ESRCH;
-}
-
-
-ngx_uint_t
-ngx_http_live_record_concat_uses(ngx_cycle_t *cycle, ngx_str_t *file_id)
-{
-    ngx_uint_t                   found;
-    ngx_queue_t                 *q;
-    ngx_slab_pool_t             *shpool;
-    ngx_live_record_shm_t       *sh;
-    ngx_http_live_record_job_t  *job;
-
-    sh = ngx_live_record_shm(cycle, &shpool);
-    if (sh == NULL) {
-        return 0;
-    }
-
-    found = 0;
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (q = ngx_queue_head(&sh->jobs);
-         q != ngx_queue_sentinel(&sh->jobs) && !found;
-         q = ngx_queue_next(q))
-    {
-        job = ngx_queue_data(q, ngx_http_live_record_job_t, queue);
-
-        if (job->state <= NGX_HTTP_LIVE_RECORD_JOB_RUNNING
-            && ngx_http_live_record_job_alive(job)
-            && ngx_http_live_record_ids_has(&job->sources, file_id))
-        {
-            found = 1;
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return found;
-}
-
-
-static ngx_int_t
-ngx_http_live_record_ids_has(ngx_str_t *ids, ngx_str_t *id)
-{
-    u_char  *p, *last, *sp;
-
-    p = ids->data;
-    last = p + ids->len;
-
-    while (p < last) {
-        sp = ngx_strlchr(p, last, ' ');
-
-        if ((size_t) ((sp ? sp : last) - p) == id->len
-            && ngx_strncmp(p, id->data, id->len) == 0)
-        {
-            return 1;
-        }
-
-        p = sp ? sp + 1 : last;
-    }
-
-    return 0;
-}
-
-
-static ngx_int_t
-ngx_http_live_record_json_push(cJSON *a, ngx_str_t *s)
-{
-    char   *text;
-    cJSON  *v;
-
-    text = ngx_alloc(s->len + 1, ngx_cycle->log);
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(text, s->data, s->len);
-    text[s->len] = '\0';
-
-    v = cJSON_CreateString(text);
-    ngx_free(text);
-
-    if (v == NULL || !cJSON_AddItemToArray(a, v)) {
-        cJSON_Delete(v);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 static double
 ngx_http_live_record_json_num(cJSON *o, const char *name)
 {
@@ -1920,15 +1467,4 @@ ngx_http_live_record_json_num(cJSON *o, const char *name)
     item = cJSON_GetObjectItemCaseSensitive(o, name);
 
     return cJSON_IsNumber(item) ? item->valuedouble : 0;
-}
-
-
-static uint64_t
-ngx_http_live_record_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
 }

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_live_record.h"
 #include "ngx_http_live_record_index.h"
+#include "ngx_http_live_record_jobs.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
@@ -209,15 +210,7 @@ ngx_http_live_record_files_list(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_live_record_thread_post(t, q->app.len ? &q->app : NULL)
-        != NGX_OK)
-    {
-        return ngx_http_live_record_thread_busy(r);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_live_record_thread_run(t, q->app.len ? &q->app : NULL);
 }
 
 
@@ -659,13 +652,7 @@ ngx_http_live_record_files_one(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_live_record_thread_post(t, NULL) != NGX_OK) {
-        return ngx_http_live_record_thread_busy(r);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_live_record_thread_run(t, NULL);
 }
 
 
@@ -1214,13 +1201,7 @@ ngx_http_live_record_delete_local(ngx_http_live_record_one_t *one)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_live_record_thread_post(t, &one->entry.app) != NGX_OK) {
-        return ngx_http_live_record_thread_busy(r);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_live_record_thread_run(t, &one->entry.app);
 }
 
 

@@ -744,13 +744,26 @@ ngx_http_live_record_thread_post(ngx_http_live_record_thread_t *t,
 }
 
 
+/* for a request: NGX_DONE with the task posted, else the error sent */
+
 ngx_int_t
-ngx_http_live_record_thread_busy(ngx_http_request_t *r)
+ngx_http_live_record_thread_run(ngx_http_live_record_thread_t *t,
+    ngx_str_t *app)
 {
-    return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "unavailable",
-                                      "no thread pool took the work, try "
-                                      "again later");
+    ngx_http_request_t  *r;
+
+    r = t->r;
+
+    if (ngx_http_live_record_thread_post(t, app) != NGX_OK) {
+        return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "unavailable",
+                                          "no thread pool took the work, "
+                                          "try again later");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
 }
 
 

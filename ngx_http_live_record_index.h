@@ -79,12 +79,13 @@ ngx_http_live_record_thread_t *ngx_http_live_record_thread(
     ngx_http_live_record_thread_pt handler,
     ngx_http_live_record_thread_done_pt done, void *data);
 
-/* NGX_OK: posted; for a request, then r->main->count++ and NGX_DONE */
+/* NGX_OK: posted */
 ngx_int_t ngx_http_live_record_thread_post(ngx_http_live_record_thread_t *t,
     ngx_str_t *app);
 
-/* an error answer for a task that could not be posted */
-ngx_int_t ngx_http_live_record_thread_busy(ngx_http_request_t *r);
+/* for a request: NGX_DONE with the task posted, else the error sent */
+ngx_int_t ngx_http_live_record_thread_run(ngx_http_live_record_thread_t *t,
+    ngx_str_t *app);
 
 /*
  * In a thread.  The stream directories (of APP, of STREAM, if given:
@@ -126,9 +127,6 @@ void ngx_http_live_record_json_cleanup(void *data);
 ngx_live_record_app_conf_t *ngx_http_live_record_store_app(
     ngx_cycle_t *cycle, ngx_str_t *app, ngx_str_t *store);
 
-/* a queued or running concat job reads that file */
-ngx_uint_t ngx_http_live_record_concat_uses(ngx_cycle_t *cycle,
-    ngx_str_t *file_id);
 
 
 #endif /* _NGX_HTTP_LIVE_RECORD_INDEX_H_INCLUDED_ */
