@@ -348,7 +348,9 @@ ngx_http_live_record_read_body(ngx_http_request_t *r, ngx_str_t *text)
             continue;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        if (b->last > b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     text->len = p - text->data;

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_live_record.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_index.h"
 
 
 /* /tasks and /streams of the API */
@@ -30,6 +31,9 @@ static ngx_int_t ngx_http_live_record_time_arg(ngx_http_request_t *r,
     const char *name, uint64_t *ms, ngx_int_t *rc);
 static ngx_int_t ngx_http_live_record_not_allowed(ngx_http_request_t *r);
 static uint64_t ngx_http_live_record_now_ms(void);
+
+
+static ngx_str_t  ngx_http_live_record_own = ngx_string("of the stream");
 
 
 static const char  *ngx_http_live_record_task_fields[] = {
@@ -121,7 +125,8 @@ ngx_http_live_record_task_create(ngx_http_request_t *r, cJSON *body)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "live record: task \"%V\" created for \"%V/%V\" from "
                   "%uL to %uL, template \"%V\"", &id, &t.app, &t.stream,
-                  t.start_ms / 1000, t.end_ms / 1000, &t.tpl);
+                  t.start_ms / 1000, t.end_ms / 1000,
+                  t.tpl.len ? &t.tpl : &ngx_http_live_record_own);
 
     o = ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle, &id);
     if (o == NULL) {
@@ -136,7 +141,6 @@ static ngx_int_t
 ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
     ngx_live_record_task_t *t, ngx_int_t *rc)
 {
-    char                         *text;
     cJSON                        *item;
     const char                  **f;
     ngx_live_record_main_conf_t  *lmcf;
@@ -245,35 +249,18 @@ ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
 
     item = cJSON_GetObjectItem(body, "extension");
 
-    if (item && !cJSON_IsNull(item)) {
-        text = cJSON_PrintUnformatted(item);
-        if (text == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_ERROR;
-        }
+    if (ngx_live_record_json_text(r->pool, item, &t->extension) != NGX_OK) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
 
-        t->extension.len = ngx_strlen(text);
-        t->extension.data = ngx_pnalloc(r->pool, t->extension.len);
-
-        if (t->extension.data) {
-            ngx_memcpy(t->extension.data, text, t->extension.len);
-        }
-
-        cJSON_free(text);
-
-        if (t->extension.data == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_ERROR;
-        }
-
-        if (t->extension.len > NGX_LIVE_RECORD_MAX_EXTENSION) {
-            *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
-                                             "invalid_field",
-                                             "\"extension\" is longer than "
-                                             "%d bytes as JSON",
-                                             NGX_LIVE_RECORD_MAX_EXTENSION);
-            return NGX_DECLINED;
-        }
+    if (t->extension.len > NGX_LIVE_RECORD_MAX_EXTENSION) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_field",
+                                         "\"extension\" is longer than %d "
+                                         "bytes as JSON",
+                                         NGX_LIVE_RECORD_MAX_EXTENSION);
+        return NGX_DECLINED;
     }
 
     return NGX_OK;

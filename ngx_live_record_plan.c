@@ -29,8 +29,6 @@ static ngx_int_t ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
 static ngx_int_t ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
     ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
     ngx_live_record_template_t **tpls);
-static ngx_int_t ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o,
-    ngx_str_t *dst);
 static cJSON *ngx_live_record_formats_json(ngx_uint_t formats);
 
 
@@ -66,9 +64,13 @@ ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    if (ctx->lacf->tasks
+    plan->generation = ngx_live_record_tasks_generation();
+    plan->next = (uint64_t) -1;
+
+    if (ctx->lacf->tasks_on
         && ngx_live_record_tasks_match(&ctx->st.app, &ctx->st.name,
-                                       &ctx->st.domain, now, tasks, pool)
+                                       &ctx->st.domain, now, tasks, pool,
+                                       &plan->next)
            != NGX_OK)
     {
         goto failed;
@@ -261,7 +263,7 @@ ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
         }
     }
 
-    rc = ngx_live_record_plan_text(plan->pool, a, &plan->sources);
+    rc = ngx_live_record_json_text(plan->pool, a, &plan->sources);
 
     cJSON_Delete(a);
 
@@ -351,34 +353,11 @@ ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
     cJSON_AddItemToObject(o, "formats",
                           ngx_live_record_formats_json(plan->formats));
 
-    rc = ngx_live_record_plan_text(plan->pool, o, &plan->json);
+    rc = ngx_live_record_json_text(plan->pool, o, &plan->json);
 
     cJSON_Delete(o);
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_live_record_plan_text(ngx_pool_t *pool, cJSON *o, ngx_str_t *dst)
-{
-    char  *text;
-
-    text = cJSON_PrintUnformatted(o);
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    dst->len = ngx_strlen(text);
-    dst->data = ngx_pnalloc(pool, dst->len);
-
-    if (dst->data) {
-        ngx_memcpy(dst->data, text, dst->len);
-    }
-
-    cJSON_free(text);
-
-    return dst->data ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -444,13 +423,16 @@ ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
         }
     }
 
-    rc = ngx_live_record_plan_text(p->pool, have, &p->st.sources);
+    rc = ngx_live_record_json_text(p->pool, have, &p->st.sources);
 
     if (rc == NGX_OK && p->st.task_id.len == 0 && plan->task_id.len) {
         p->st.task_id.data = ngx_pstrdup(p->pool, &plan->task_id);
         p->st.task_id.len = p->st.task_id.data ? plan->task_id.len : 0;
-        p->st.extension.data = ngx_pstrdup(p->pool, &plan->extension);
-        p->st.extension.len = p->st.extension.data ? plan->extension.len : 0;
+        if (plan->extension.len) {
+            p->st.extension.data = ngx_pstrdup(p->pool, &plan->extension);
+            p->st.extension.len = p->st.extension.data
+                                  ? plan->extension.len : 0;
+        }
     }
 
 done:

@@ -161,7 +161,10 @@ ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(dst->data, src->data, src->len);
+    if (src->len) {
+        ngx_memcpy(dst->data, src->data, src->len);
+    }
+
     dst->data[src->len] = '\0';
     dst->len = src->len;
 

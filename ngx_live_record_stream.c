@@ -255,11 +255,23 @@ ngx_live_record_log_plan(ngx_live_record_ctx_t *ctx)
 void
 ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
 {
+    uint64_t                 now;
     ngx_uint_t               reason, same;
+    ngx_time_t              *tp;
     ngx_live_record_plan_t  *plan, *old;
 
-    plan = ngx_live_record_plan(ctx);
     old = ctx->plan;
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    if (old && old->generation == ngx_live_record_tasks_generation()
+        && now < old->next)
+    {
+        /* no task changed and none starts or ends yet */
+        goto update;
+    }
+
+    plan = ngx_live_record_plan(ctx);
 
     if (plan == NULL
         || (old && plan->signature.len == old->signature.len

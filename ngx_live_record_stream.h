@@ -53,6 +53,8 @@ typedef struct {
     ngx_live_record_template_t *tpl;            /* settings */
     ngx_uint_t                  formats;
     ngx_uint_t                  ntasks;
+    ngx_uint_t                  generation;     /* of the tasks it saw */
+    uint64_t                    next;           /* ms: may change then */
     ngx_str_t                   signature;
     ngx_str_t                   json;           /* for GET /streams */
     ngx_str_t                   sources;        /* JSON array */

@@ -20,6 +20,8 @@
 extern ngx_module_t  ngx_rtmp_module;
 
 
+static ngx_int_t ngx_live_record_task_change(ngx_cycle_t *cycle,
+    ngx_str_t *id, ngx_uint_t delete);
 static ngx_live_record_task_t *ngx_live_record_task_find(
     ngx_live_record_shm_t *sh, ngx_str_t *id);
 static ngx_int_t ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
@@ -39,6 +41,9 @@ static uint64_t ngx_live_record_now_ms(void);
 static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
+static cJSON *ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids);
+static ngx_uint_t ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec);
 
 
 static uint64_t
@@ -232,39 +237,26 @@ ngx_live_record_task_list(ngx_cycle_t *cycle, ngx_live_record_task_t *filter,
 }
 
 
-/* NGX_DECLINED: no such task */
-
 ngx_int_t
 ngx_live_record_task_stop(ngx_cycle_t *cycle, ngx_str_t *id)
 {
-    ngx_slab_pool_t         *shpool;
-    ngx_live_record_shm_t   *sh;
-    ngx_live_record_task_t  *t;
-
-    sh = ngx_live_record_shm(cycle, &shpool);
-    if (sh == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    t = ngx_live_record_task_find(sh, id);
-
-    if (t && t->stopped_ms == 0) {
-        t->stopped_ms = ngx_live_record_now_ms();
-        sh->generation++;
-        ngx_live_record_tasks_save(cycle, sh);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return t ? NGX_OK : NGX_DECLINED;
+    return ngx_live_record_task_change(cycle, id, 0);
 }
 
 
 ngx_int_t
 ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id)
 {
+    return ngx_live_record_task_change(cycle, id, 1);
+}
+
+
+/* stops or deletes a task; NGX_DECLINED: no such task */
+
+static ngx_int_t
+ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
+    ngx_uint_t delete)
+{
     ngx_slab_pool_t         *shpool;
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t;
@@ -278,16 +270,24 @@ ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id)
 
     t = ngx_live_record_task_find(sh, id);
 
-    if (t) {
+    if (t && delete) {
         ngx_queue_remove(&t->queue);
         ngx_live_record_task_free(shpool, t);
-        sh->generation++;
-        ngx_live_record_tasks_save(cycle, sh);
+
+    } else if (t && t->stopped_ms == 0) {
+        t->stopped_ms = ngx_live_record_now_ms();
+
+    } else {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return t ? NGX_OK : NGX_DECLINED;
     }
+
+    sh->generation++;
+    ngx_live_record_tasks_save(cycle, sh);
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return t ? NGX_OK : NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -624,7 +624,6 @@ static ngx_int_t
 ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
     ngx_pool_t *pool)
 {
-    char   *text;
     cJSON  *ext;
 
     ngx_memzero(t, sizeof(ngx_live_record_task_t));
@@ -659,24 +658,8 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 
     ext = cJSON_GetObjectItem(o, "extension");
 
-    if (ext && !cJSON_IsNull(ext)) {
-        text = cJSON_PrintUnformatted(ext);
-        if (text == NULL) {
-            return NGX_ERROR;
-        }
-
-        t->extension.len = ngx_strlen(text);
-        t->extension.data = ngx_pnalloc(pool, t->extension.len);
-
-        if (t->extension.data) {
-            ngx_memcpy(t->extension.data, text, t->extension.len);
-        }
-
-        cJSON_free(text);
-
-        if (t->extension.data == NULL) {
-            return NGX_ERROR;
-        }
+    if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -686,9 +669,23 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 /* the recorder's side */
 
 
+ngx_uint_t
+ngx_live_record_tasks_generation(void)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    /* a word read without the lock: a stale value only delays a tick */
+
+    return sh ? sh->generation : 0;
+}
+
+
 ngx_int_t
 ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
-    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool)
+    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool,
+    uint64_t *next)
 {
     ngx_int_t                rc;
     ngx_queue_t             *q;
@@ -702,6 +699,7 @@ ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
     }
 
     rc = NGX_OK;
+    *next = (uint64_t) -1;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -711,13 +709,28 @@ ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
     {
         t = ngx_queue_data(q, ngx_live_record_task_t, queue);
 
-        if (t->stopped_ms || now < t->start_ms || now >= t->end_ms
+        if (t->stopped_ms
             || !ngx_live_record_str_eq(&t->app, app)
-            || !ngx_live_record_str_eq(&t->stream, stream)
-            || (t->domain.len
-                && (t->domain.len != domain->len
-                    || ngx_strncasecmp(t->domain.data, domain->data,
-                                       domain->len) != 0)))
+            || !ngx_live_record_str_eq(&t->stream, stream))
+        {
+            continue;
+        }
+
+        if (now < t->start_ms) {
+            *next = ngx_min(*next, t->start_ms);
+            continue;
+        }
+
+        if (now >= t->end_ms) {
+            continue;
+        }
+
+        *next = ngx_min(*next, t->end_ms);
+
+        if (t->domain.len
+            && (t->domain.len != domain->len
+                || ngx_strncasecmp(t->domain.data, domain->data,
+                                   domain->len) != 0))
         {
             continue;
         }
@@ -924,16 +937,7 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
 
-        if (kill(rec->pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-            ngx_queue_remove(q);
-            rec->queue.next = NULL;
-            ngx_live_record_shm_str_free(shpool, &rec->app);
-            ngx_live_record_shm_str_free(shpool, &rec->stream);
-            ngx_live_record_shm_str_free(shpool, &rec->domain);
-            ngx_live_record_shm_str_free(shpool, &rec->session);
-            ngx_live_record_shm_str_free(shpool, &rec->plan);
-            ngx_live_record_shm_str_free(shpool, &rec->files);
-            ngx_slab_free_locked(shpool, rec);
+        if (ngx_live_record_recorder_dead(shpool, rec)) {
             continue;
         }
 
@@ -956,6 +960,34 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
     ngx_shmtx_unlock(&shpool->mutex);
 
     return a;
+}
+
+
+/*
+ * A worker that crashed never removed its streams: they go when seen.
+ * Called with the mutex held.
+ */
+
+static ngx_uint_t
+ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec)
+{
+    if (rec->pid == ngx_pid
+        || kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+    {
+        return 0;
+    }
+
+    ngx_queue_remove(&rec->queue);
+    ngx_live_record_shm_str_free(shpool, &rec->app);
+    ngx_live_record_shm_str_free(shpool, &rec->stream);
+    ngx_live_record_shm_str_free(shpool, &rec->domain);
+    ngx_live_record_shm_str_free(shpool, &rec->session);
+    ngx_live_record_shm_str_free(shpool, &rec->plan);
+    ngx_live_record_shm_str_free(shpool, &rec->files);
+    ngx_slab_free_locked(shpool, rec);
+
+    return 1;
 }
 
 
@@ -999,7 +1031,7 @@ ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec)
         || cJSON_AddNumberToObject(o, "bytes", rec->bytes) == NULL
         || cJSON_AddNumberToObject(o, "duration",
                                    (double) rec->duration / 1000) == NULL
-        || ngx_live_record_json_set(o, "file_ids", &rec->files) == NULL)
+        || ngx_live_record_ids_json(o, &rec->files) == NULL)
     {
         goto failed;
     }
@@ -1019,12 +1051,50 @@ failed:
 }
 
 
+/* "id1 id2 " as ["id1", "id2"] */
+
+static cJSON *
+ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids)
+{
+    u_char     *p, *last, *sp;
+    cJSON      *a;
+    ngx_str_t   id;
+
+    a = cJSON_AddArrayToObject(o, "file_ids");
+    if (a == NULL) {
+        return NULL;
+    }
+
+    p = ids->data;
+    last = p + ids->len;
+
+    while (p && p < last) {
+        sp = ngx_strlchr(p, last, ' ');
+
+        id.data = p;
+        id.len = (sp ? sp : last) - p;
+
+        if (id.len && ngx_live_record_json_set(o, "_", &id) == NULL) {
+            return NULL;
+        }
+
+        if (id.len) {
+            cJSON_AddItemToArray(a, cJSON_DetachItemFromObject(o, "_"));
+        }
+
+        p = sp ? sp + 1 : NULL;
+    }
+
+    return a;
+}
+
+
 ngx_uint_t
 ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
 {
     u_char                      *p, *last;
     ngx_uint_t                   found;
-    ngx_queue_t                 *q;
+    ngx_queue_t                 *q, *next;
     ngx_slab_pool_t             *shpool;
     ngx_live_record_shm_t       *sh;
     ngx_live_record_recorder_t  *rec;
@@ -1040,9 +1110,14 @@ ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
 
     for (q = ngx_queue_head(&sh->recorders);
          q != ngx_queue_sentinel(&sh->recorders) && !found;
-         q = ngx_queue_next(q))
+         q = next)
     {
+        next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        if (ngx_live_record_recorder_dead(shpool, rec)) {
+            continue;
+        }
 
         p = rec->files.data;
         last = p + rec->files.len;

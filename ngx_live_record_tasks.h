@@ -82,8 +82,15 @@ ngx_uint_t ngx_live_record_recording(ngx_cycle_t *cycle,
 ngx_int_t ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool);
 
 /* for the recorder: the tasks that apply to a stream now */
+/*
+ * The tasks active now for a stream; *next is when that may change by
+ * the clock alone: the next start or end of one of its tasks.
+ */
 ngx_int_t ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
-    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool);
+    ngx_str_t *domain, uint64_t now, ngx_array_t *out, ngx_pool_t *pool,
+    uint64_t *next);
+
+/* changes whenever a task is added, stopped or deleted */
 ngx_uint_t ngx_live_record_tasks_generation(void);
 
 ngx_live_record_recorder_t *ngx_live_record_recorder_add(

@@ -27,6 +27,10 @@ fi
 stop
 mkdir -p "$prefix/conf" "$prefix/logs"
 cp "$top/conf/example.conf" "$prefix/conf/nginx.conf"
+if [ ! -s "$prefix/conf/api.token" ]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+        > "$prefix/conf/api.token")
+fi
 sed -i "s#load_module ../build/#load_module $top/build/#" \
     "$prefix/conf/nginx.conf"
 
@@ -40,5 +44,8 @@ Push a stream:
     ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/demo
 Recordings land in $prefix/recordings/live/demo/ and are served at
     http://127.0.0.1:8080/recordings/live/demo/
+The API (docs/api.md) answers with the token in $prefix/conf/api.token:
+    curl -H "Authorization: Bearer \$(cat $prefix/conf/api.token)" \\
+        http://127.0.0.1:8080/api/streams
 Stop nginx with: make stop
 MSG

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 90;
+use Test::More tests => 99;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -63,6 +63,7 @@ http {
         location /api/ {
             live_record_api;
             live_record_api_token_file %%PREFIX%%/token;
+            add_header X-Worker $pid always;
         }
         location /open/ {
             live_record_api;
@@ -272,10 +273,40 @@ ok($e->{duration} >= 2 && $e->{duration} < 8, 'recorded while active')
     or diag "duration $e->{duration}";
 is(wait_push($pid, 30), 0, 'publisher went on');
 
+# 5b. a task created through the worker that does not hold the stream
+
+$pid = push_stream_bg($in, rtmp_url('tasks', 'xw'), realtime => 1);
+wait_for(sub {
+    ($st, $live) = $api->call(GET => '/api/streams/tasks/xw');
+    $st == 200;
+}, 10);
+my $holder = $live->{worker_pid} // 0;
+my ($other, $via);
+for (1 .. 100) {
+    my $c = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
+    my (undef, undef, $r) = $c->call(GET => '/api/streams');
+    $via = $r->{headers}{'x-worker'} // 0;
+    if ($via != $holder) {
+        $other = $c;
+        last;
+    }
+}
+ok($other, "a connection to the worker not holding the stream ($holder)");
+$other //= $api;
+($st, $j, my $r) = $other->call(POST => '/api/tasks', {
+    app => 'tasks', stream => 'xw', end_time => time + 4 });
+is($st, 201, 'task created through the other worker');
+isnt($r->{headers}{'x-worker'}, $holder, 'served by the other worker');
+@done = wait_done('xw', 1, 15);
+is($done[0] && $done[0]{task_id}, $j->{task_id},
+   'recorded by the worker holding the stream');
+is($done[0] && $done[0]{end_reason}, 'task_end', 'until end_time');
+is(wait_push($pid, 30), 0, 'publisher went on');
+
 # 6. listing
 
 ($st, $j) = $api->call(GET => '/api/tasks?app=tasks');
-is(scalar @{ $j->{tasks} }, 2, 'list by app');
+is(scalar @{ $j->{tasks} }, 3, 'list by app');
 ($st, $j) = $api->call(GET => '/api/tasks?app=tasks&stream=late');
 is_deeply([ map { $_->{task_id} } @{ $j->{tasks} } ], [ $late->{task_id} ],
           'list by stream');
@@ -302,9 +333,22 @@ is($j->{deleted}, $t2->{task_id}, 'deleted id');
 is($st, 404, 'delete again: 404');
 
 stop_nginx();
-start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
+my $master = start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
 ($st, $j) = $api->call(GET => "/api/tasks/$t2->{task_id}");
 is($st, 404, 'a deleted task stays deleted after a restart');
+
+# 8. a reload keeps the zone, and the tasks in it
+
+($st, $j) = $api->call(POST => '/api/tasks', {
+    app => 'tasks', stream => 'reload', end_time => time + 600 });
+my $kept = $j;
+kill 'HUP', $master;
+ok(wait_for(sub { scalar log_lines(qr/reconfiguring/) }, 10), 'reloaded');
+sleep 1;
+($st, $j) = $api->call(GET => "/api/tasks/$kept->{task_id}");
+is($st, 200, 'task kept across a reload');
+($st, $j) = $api->call(GET => '/api/tasks?app=tasks');
+is(scalar @{ $j->{tasks} }, 4, 'all tasks kept across a reload');
 
 no_alerts();
 $rcv->stop;
