@@ -302,12 +302,12 @@ my $pid = push_stream_bg($long, rtmp_url('live', 'busy'), realtime => 1);
 my $live;
 wait_for(sub {
     ($st, $live) = $api->call(GET => '/api/streams/live/busy');
-    $st == 200 && $live->{recording} && ($live->{file_ids} // '') =~ /\S/;
+    $st == 200 && $live->{recording} && @{ $live->{file_ids} || [] };
 }, 10);
-my ($busy) = split ' ', $live->{file_ids} // '';
+my ($busy) = @{ $live->{file_ids} || [] };
 ok($busy, 'a file id being recorded') or diag explain $live;
 ($st, $j) = $api->call(DELETE => "/api/files/$busy");
-is($st, 409, 'DELETE while recording: 409');
+is($st, 409, 'DELETE while recording: 409') or diag explain [$j, $live];
 is($j->{code}, 'recording', 'code recording');
 is(wait_push($pid, 30), 0, 'push ends');
 ok(wait_for(sub { ($st) = $api->call(GET => "/api/files/$busy"); $st == 200 },
