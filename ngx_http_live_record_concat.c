@@ -15,6 +15,7 @@
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_shm.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_upload.h"
 
 
 /*
@@ -77,6 +78,8 @@ typedef struct {
     ngx_int_t                   rc;
     ngx_str_t                   error;
     ngx_str_t                   path;           /* the result */
+    ngx_str_t                   rel;            /* in the store */
+    off_t                       size;
     ngx_live_record_concat_stats_t  stats;
 } ngx_http_live_record_cjob_t;
 
@@ -114,7 +117,7 @@ static void ngx_http_live_record_concat_remux(
 static ngx_int_t ngx_http_live_record_concat_place(
     ngx_http_live_record_cjob_t *cj, ngx_log_t *log);
 static ngx_int_t ngx_http_live_record_concat_entry(
-    ngx_http_live_record_cjob_t *cj, u_char *sha256, off_t size);
+    ngx_http_live_record_cjob_t *cj, u_char *sha256);
 static void ngx_http_live_record_concat_remuxed(
     ngx_http_live_record_thread_t *t);
 static void ngx_http_live_record_concat_finish(
@@ -847,18 +850,6 @@ ngx_http_live_record_concat_start(ngx_http_request_t *r,
     ngx_http_live_record_cjob_t     *cj;
     ngx_http_live_record_thread_t   *t;
 
-    if (lacf->store.type != NGX_LIVE_RECORD_STORE_LOCAL) {
-        return ngx_http_live_record_error(r, NGX_HTTP_CONFLICT,
-                                          "remote_store",
-                                          "the parts are in the %s store "
-                                          "\"%V\": concat writes its result "
-                                          "to local stores only",
-                                          lacf->store.type
-                                          == NGX_LIVE_RECORD_STORE_S3
-                                          ? "s3" : "http",
-                                          &lacf->store.name);
-    }
-
     cj = ngx_http_live_record_cjob(r, plan, lacf);
     if (cj == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1152,9 +1143,18 @@ ngx_http_live_record_concat_remux(ngx_http_live_record_thread_t *t,
         return;
     }
 
-    if (ngx_http_live_record_concat_entry(cj, sha256, ngx_file_size(&fi))
-        != NGX_OK
-        || ngx_live_record_index_put(&cj->lmcf->index, &cj->label,
+    cj->size = ngx_file_size(&fi);
+
+    if (ngx_http_live_record_concat_entry(cj, sha256) != NGX_OK) {
+        ngx_str_set(&cj->error, "the index entry could not be made");
+        (void) ngx_delete_file(cj->path.data);
+        return;
+    }
+
+    /* a remote store's entry waits for the upload */
+
+    if (cj->lacf->store.type == NGX_LIVE_RECORD_STORE_LOCAL
+        && ngx_live_record_index_put(&cj->lmcf->index, &cj->label,
                                      &cj->file_id, cj->entry, log)
            != NGX_OK)
     {
@@ -1266,17 +1266,17 @@ ngx_http_live_record_concat_place(ngx_http_live_record_cjob_t *cj,
 
 static ngx_int_t
 ngx_http_live_record_concat_entry(ngx_http_live_record_cjob_t *cj,
-    u_char *sha256, off_t size)
+    u_char *sha256)
 {
     cJSON                    *o, *ids, *src;
-    ngx_str_t                 s, url, rel;
+    ngx_str_t                 s, url;
     ngx_uint_t                i;
     ngx_live_record_store_t  *st;
 
     static const char  *replaced[] = {
         "file_id", "file_format", "end_time", "end_time_ms", "duration",
         "file_size", "sha256", "end_reason", "path", "video_url", "sources",
-        NULL
+        "job_id", NULL
     };
 
     const char  **f;
@@ -1288,21 +1288,33 @@ ngx_http_live_record_concat_entry(ngx_http_live_record_cjob_t *cj,
         cJSON_DeleteItemFromObjectCaseSensitive(o, *f);
     }
 
-    ngx_str_null(&url);
+    /* the name in the store: the url's path, a remote store's key */
 
-    rel.data = cj->path.data + st->path.len + 1;
-    rel.len = cj->path.len - st->path.len - 1;
-
-    if (st->url.len && cj->path.len > st->path.len + 1
+    if (cj->path.len > st->path.len + 1
         && ngx_strncmp(cj->path.data, st->path.data, st->path.len) == 0
         && cj->path.data[st->path.len] == '/')
     {
-        url.data = ngx_pnalloc(cj->pool, st->url.len + 1 + rel.len);
+        cj->rel.data = cj->path.data + st->path.len + 1;
+        cj->rel.len = cj->path.len - st->path.len - 1;
+
+    } else if (st->type != NGX_LIVE_RECORD_STORE_LOCAL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&url);
+
+    /* a remote store's url comes with the upload */
+
+    if (st->type == NGX_LIVE_RECORD_STORE_LOCAL && st->url.len
+        && cj->rel.len)
+    {
+        url.data = ngx_pnalloc(cj->pool, st->url.len + 1 + cj->rel.len);
         if (url.data == NULL) {
             return NGX_ERROR;
         }
 
-        url.len = ngx_sprintf(url.data, "%V/%V", &st->url, &rel) - url.data;
+        url.len = ngx_sprintf(url.data, "%V/%V", &st->url, &cj->rel)
+                  - url.data;
     }
 
     s.data = sha256;
@@ -1315,12 +1327,14 @@ ngx_http_live_record_concat_entry(ngx_http_live_record_cjob_t *cj,
         || cJSON_AddNumberToObject(o, "end_time_ms", (double) cj->end_ms)
            == NULL
         || cJSON_AddNumberToObject(o, "duration", cj->duration) == NULL
-        || cJSON_AddNumberToObject(o, "file_size", (double) size) == NULL
+        || cJSON_AddNumberToObject(o, "file_size", (double) cj->size)
+           == NULL
         || ngx_live_record_json_set(o, "sha256", &s) == NULL
         || cJSON_AddStringToObject(o, "end_reason", "concat") == NULL
         || ngx_live_record_json_set(o, "path", &cj->path) == NULL
         || (url.len ? ngx_live_record_json_set(o, "video_url", &url)
-                    : cJSON_AddNullToObject(o, "video_url")) == NULL)
+                    : cJSON_AddNullToObject(o, "video_url")) == NULL
+        || ngx_live_record_json_set(o, "job_id", &cj->job_id) == NULL)
     {
         return NGX_ERROR;
     }
@@ -1370,7 +1384,33 @@ ngx_http_live_record_concat_remuxed(ngx_http_live_record_thread_t *t)
 static void
 ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
 {
-    cJSON  *o;
+    cJSON                    *o;
+    ngx_uint_t                remote;
+    ngx_live_record_store_t  *st;
+
+    st = &cj->lacf->store;
+    remote = (st->type != NGX_LIVE_RECORD_STORE_LOCAL);
+
+    /* a remote store: the upload indexes it and sends concat_done */
+
+    if (cj->rc == NGX_OK && remote) {
+        o = cJSON_Duplicate(cj->entry, 1);
+
+        if (o == NULL
+            || ngx_live_record_upload_file(cj->lmcf, cj->lacf, &cj->label,
+                                           &cj->file_id, &cj->rel, cj->size,
+                                           o, "concat_done")
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                          "live record: \"%V\" concat %V: the upload could "
+                          "not start, the file stays in \"%V\"",
+                          &cj->label, &cj->job_id, &cj->path);
+
+            ngx_str_set(&cj->error, "the upload could not start");
+            cj->rc = NGX_ERROR;
+        }
+    }
 
     ngx_http_live_record_job_end(cj->job, cj->rc, &cj->error);
 
@@ -1384,9 +1424,7 @@ ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
         if (o == NULL
             || ngx_live_record_json_set(o, "job_id", &cj->job_id) == NULL
             || ngx_live_record_json_set(o, "app", &cj->app) == NULL
-            || cJSON_AddItemReferenceToObject(o, "stream_id",
-                   cJSON_GetObjectItemCaseSensitive(cj->entry, "stream_id"))
-               == 0
+            || ngx_live_record_json_set(o, "stream_id", &cj->stream) == NULL
             || ngx_live_record_json_set(o, "message", &cj->error) == NULL)
         {
             cJSON_Delete(o);
@@ -1405,20 +1443,25 @@ ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
                   cj->stats.packets[0], cj->stats.packets[1],
                   (double) cj->stats.duration / 1000);
 
-    o = cJSON_Duplicate(cj->entry, 1);
-
-    if (o == NULL
-        || ngx_live_record_json_set(o, "job_id", &cj->job_id) == NULL)
-    {
-        cJSON_Delete(o);
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" concat %V: the concat_done event "
-                      "could not be made", &cj->label, &cj->job_id);
+    if (remote) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "live record: \"%V\" concat %V: uploading %V to "
+                      "\"%V\"", &cj->label, &cj->job_id, &cj->file_id,
+                      &st->name);
         return;
     }
 
-    (void) ngx_live_record_notify_event(cj->lmcf, cj->lacf->notify,
-                                        "concat_done", o);
+    o = cJSON_Duplicate(cj->entry, 1);
+
+    if (o == NULL
+        || ngx_live_record_notify_event(cj->lmcf, cj->lacf->notify,
+                                        "concat_done", o)
+           == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" concat %V: the concat_done event "
+                      "could not be made", &cj->label, &cj->job_id);
+    }
 }
 
 

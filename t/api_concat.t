@@ -8,7 +8,8 @@
 # three pushes given out of order are joined in time order, flv parts
 # too.  Parts that differ (another resolution) are refused with a 400
 # naming the difference; bad requests are 4xx and change nothing; parts
-# that are not local files (an http store) are 409.
+# that are not local files (an http store) are 409, kept ones are joined
+# and the result uploaded.
 
 use strict;
 use warnings;
@@ -18,7 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use JSON::PP qw(decode_json);
 use List::Util qw(sum);
-use Test::More tests => 103;
+use Test::More tests => 114;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -61,6 +62,12 @@ rtmp {
             live_record t;
             live_record_store http http://127.0.0.1:%%PORT_STORE%%/ingest path=%%PREFIX%%/remote;
         }
+        application kept {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_STORE%%/ingest path=%%PREFIX%%/kept;
+            live_record_keep_local on;
+        }
     }
 }
 
@@ -86,7 +93,7 @@ for (['token', $TOKEN], ['key', 'notify-key']) {
 }
 
 port('STORE');
-start_nginx(conf => $conf, dirs => [qw(store remote work index spool)],
+start_nginx(conf => $conf, dirs => [qw(store remote kept work index spool)],
             workers => 2);
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 my $store = LiveRecord::Receiver->start(port => port('STORE'));
@@ -394,7 +401,7 @@ like($j->{message}, qr/\Q$big->{file_id}\E.*640x360/, 'and the message');
 is(scalar @{ $j->{jobs} }, $jobs, 'no job was made');
 is(state(), $before, 'nothing was written');
 
-# 6. parts in a remote store, not kept: 409
+# 6. parts in a remote store, not kept: 409; kept: joined and uploaded
 
 is(push_stream($in, rtmp_url('remote', 'cam')), 0, 'push to the http store');
 is(push_stream($in, rtmp_url('remote', 'cam')), 0, 'again');
@@ -404,10 +411,40 @@ ok(wait_for(sub {
 my @r = grep { $_->{app} eq 'remote' && $_->{file_format} eq 'mp4' }
         entries('cam');
 ($st, $j) = $api->call(POST => '/api/concat',
-                       { session_id => $r[0]{session_id}, app => 'remote' });
+                       { file_ids => [ map { $_->{file_id} } @r ] });
 is($st, 409, 'not local: 409');
 is($j->{code}, 'not_local', 'not_local');
 like($j->{message}, qr/live_record_keep_local/, 'says what to turn on');
+
+is(push_stream($in, rtmp_url('kept', 'cam')), 0, 'push, keep_local');
+is(push_stream($in, rtmp_url('kept', 'cam')), 0, 'again');
+ok(wait_for(sub {
+       my @e = grep { $_->{app} eq 'kept' } entries('cam'); @e >= 4 }, 20),
+   'uploaded and indexed');
+my @k = grep { $_->{app} eq 'kept' && $_->{file_format} eq 'mp4' }
+        entries('cam');
+($st, $j) = $api->call(POST => '/api/concat',
+                       { file_ids => [ map { $_->{file_id} } @k ] });
+is($st, 202, 'kept parts of a remote store: 202') or diag explain $j;
+my $kjob = $j->{job_id} // '';
+is(wait_job($kjob)->{state}, 'done', 'done');
+ok(wait_for(sub { grep { ($_->{job_id} // '') eq $kjob }
+                  events('concat_done') }, 20),
+   'concat_done once the upload is confirmed');
+my ($kev) = grep { ($_->{job_id} // '') eq $kjob } events('concat_done');
+like($kev->{video_url} // '',
+     qr{^http://127\.0\.0\.1:\d+/ingest/kept/cam/\d{8}/cam-\d{14}-1-concat\.mp4$},
+     'video_url: where it was PUT');
+my ($put) = grep { $_->{method} eq 'PUT' && $_->{path} =~ /-concat\.mp4$/ }
+            $store->requests;
+ok($put && $put->{size} == $kev->{file_size}
+   && $put->{sha256} eq $kev->{sha256}, 'the store got every byte')
+    or diag explain [$put, $kev];
+ok(-f "$p/index/kept/cam/$kev->{file_id}.json", 'indexed');
+ok(-f ($kev->{path} // ''), 'the local copy is kept');
+is(probe_counts($kev->{path} // '')->{video},
+   probe_counts($k[0]{path})->{video} + probe_counts($k[1]{path})->{video},
+   'every frame');
 
 # 7. the result is a file like any other: it can be deleted
 
