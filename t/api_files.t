@@ -12,8 +12,9 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use JSON::PP qw(decode_json);
-use Test::More tests => 85;
+use Test::More tests => 86;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -266,6 +267,17 @@ isnt($st, 200, 'DELETE "../../index" is not done');
 is($st, 400, 'GET /files/ID with a parameter: 400');
 ($st, $j) = $api->call(PUT => "/api/files/$one->{_id}", {});
 is($st, 405, 'PUT: 405');
+
+# the refused request's body is not read as the next request
+
+my $sock = IO::Socket::INET->new('127.0.0.1:' . port('HTTP'))
+    or die "connect: $!";
+print $sock "PUT /api/files/$one->{_id} HTTP/1.1\r\nHost: x\r\n"
+    . "Authorization: Bearer $TOKEN\r\nContent-Length: 2\r\n\r\n{}"
+    . "GET /api/files/$one->{_id} HTTP/1.1\r\nHost: x\r\n"
+    . "Authorization: Bearer $TOKEN\r\nConnection: close\r\n\r\n";
+my @status = map { /^HTTP\/1\.1 (\d+)/ ? $1 : () } <$sock>;
+is("@status", '405 200', 'PUT with a body, then GET on the connection');
 
 # 7. delete: the file, then its entry
 
