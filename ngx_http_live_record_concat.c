@@ -968,7 +968,7 @@ static ngx_http_live_record_cjob_t *
 ngx_http_live_record_cjob(ngx_http_request_t *r,
     ngx_http_live_record_plan_t *plan, ngx_live_record_app_conf_t *lacf)
 {
-    u_char                        *p, *slash, *dot;
+    u_char                        *p, *last, *slash, *dot;
     ngx_str_t                      path;
     ngx_uint_t                     i, n;
     ngx_pool_t                    *pool;
@@ -1041,26 +1041,28 @@ ngx_http_live_record_cjob(ngx_http_request_t *r,
                                                       "duration");
     }
 
+    /* in ms, as the parts' */
+    cj->duration = (double) (int64_t) (cj->duration * 1000 + 0.5) / 1000;
+
     /* the result goes next to the first source: DIR/STEM-concat.mp4 */
 
     p = cj->srcs[0].path;
-    slash = (u_char *) ngx_strchr(p, '/');
+    last = p + ngx_strlen(p);
 
-    while (slash && ngx_strchr(slash + 1, '/')) {
-        slash = (u_char *) ngx_strchr(slash + 1, '/');
-    }
+    for (slash = last; slash > p && slash[-1] != '/'; slash--) { /* void */ }
+    for (dot = last; dot > slash && dot[-1] != '.'; dot--) { /* void */ }
 
-    if (slash == NULL) {
+    if (slash == p) {
         goto failed;
     }
 
     cj->dir.data = p;
-    cj->dir.len = slash - p;
+    cj->dir.len = slash - 1 - p;
 
-    cj->stem.data = slash + 1;
-    dot = (u_char *) ngx_strchr(cj->stem.data, '.');
-    cj->stem.len = dot ? (size_t) (dot - cj->stem.data)
-                       : ngx_strlen(cj->stem.data);
+    /* the name without its extension */
+
+    cj->stem.data = slash;
+    cj->stem.len = ((dot > slash) ? dot - 1 : last) - slash;
 
     /* a file id like the recorder's: time-sortable and unique */
 
