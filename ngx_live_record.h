@@ -26,6 +26,7 @@
 #define NGX_LIVE_RECORD_REASON_WRITE_ERROR   6
 #define NGX_LIVE_RECORD_REASON_TASK_START    7
 #define NGX_LIVE_RECORD_REASON_TASK_END      8
+#define NGX_LIVE_RECORD_NREASONS             9
 
 /*
  * How long media may wait for a track: before the first part opens, for

@@ -1044,7 +1044,15 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
     ngx_rtmp_conf_ctx_t          *ctx;
     ngx_live_record_main_conf_t  *lmcf;
 
+    /* the cache manager and loader run init_process too: nothing of ours */
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     ngx_live_record_segmenter_init();
+    ngx_live_record_stats_init(cycle);
 
     ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
     if (ctx == NULL) {
@@ -1132,6 +1140,7 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
 
     ngx_live_record_hls_finish_waiting(lmcf);
     ngx_live_record_stream_exit(lmcf);
+    ngx_live_record_stats_exit(cycle);
 }
 
 

@@ -14,6 +14,7 @@
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
 #include "ngx_live_record_upload.h"
+#include "ngx_live_record_shm.h"
 
 
 #define NGX_LIVE_RECORD_BACKOFF_MIN   1000
@@ -50,6 +51,7 @@ typedef struct {
     ngx_msec_t                  backoff;
     ngx_event_t                 retry;
     ngx_live_record_request_t  *req;
+    unsigned                    spooled:1;
 } ngx_live_record_job_t;
 
 
@@ -69,7 +71,6 @@ static ngx_int_t ngx_live_record_spool_claim(
     ngx_live_record_spool_load_pt load);
 static ngx_int_t ngx_live_record_notify_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
-static ngx_uint_t ngx_live_record_owner_alive(ngx_pid_t pid);
 
 
 /* live_record_notify URL [key=SECRET|key_file=F] [timeout=5s]; */
@@ -367,9 +368,14 @@ ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
                       "live record: notify event %V to \"%V\" is not "
                       "spooled, it is lost if nginx stops before delivery",
                       &job->id, &rcv->url);
+
+    } else {
+        job->spooled = 1;
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY, 1);
     }
 
     ngx_queue_insert_tail(&nt->jobs, &job->queue);
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_NOTIFY, 1);
 
     ngx_live_record_job_send(job);
 
@@ -498,6 +504,8 @@ ngx_live_record_job_done(ngx_live_record_request_t *r)
                       "(status %l, attempt %ui)",
                       &job->id, &job->rcv->url, r->status, job->attempts);
 
+        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_DELIVERED, 1);
+
         if (ngx_delete_file(job->path) == NGX_FILE_ERROR
             && ngx_errno != NGX_ENOENT)
         {
@@ -531,6 +539,8 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
 
     nt = job->lmcf->notify;
 
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_FAILED, 1);
+
     if (ngx_time() - job->t < (time_t) (job->lmcf->notify_retry / 1000)) {
         ngx_log_error(NGX_LOG_WARN, nt->log, 0,
                       "live record: notify event %V to \"%V\" failed (%s), "
@@ -544,6 +554,9 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
     }
 
     /* given up: the event and why go to the dead-letter directory */
+
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_DEAD, 1);
+    ngx_live_record_stat_error();
 
     len = nt->dead.len + job->name.len + sizeof("/.error");
 
@@ -598,6 +611,12 @@ ngx_live_record_job_free(ngx_live_record_job_t *job)
     }
 
     ngx_queue_remove(&job->queue);
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_NOTIFY, -1);
+
+    if (job->spooled) {
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY, -1);
+    }
+
     ngx_destroy_pool(job->pool);
 }
 
@@ -666,7 +685,7 @@ ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir,
             continue;
         }
 
-        if (pid == ngx_pid ? !first : ngx_live_record_owner_alive(pid)) {
+        if (pid == ngx_pid ? !first : ngx_live_record_process_alive(pid)) {
             continue;
         }
 
@@ -798,33 +817,6 @@ ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &name);
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_live_record_owner_alive(ngx_pid_t pid)
-{
-    u_char    path[64], comm[16];
-    ssize_t   n;
-    ngx_fd_t  fd;
-
-    if (kill(pid, 0) == -1 && ngx_errno == ESRCH) {
-        return 0;
-    }
-
-    /* a pid taken over by some other program is not an owner */
-
-    ngx_sprintf(path, "/proc/%P/comm%Z", pid);
-
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        return 1;
-    }
-
-    n = ngx_read_fd(fd, comm, sizeof(comm));
-    ngx_close_file(fd);
-
-    return n >= 5 && ngx_strncmp(comm, "nginx", 5) == 0;
 }
 
 

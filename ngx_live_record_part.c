@@ -11,6 +11,7 @@
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_upload.h"
+#include "ngx_live_record_shm.h"
 
 
 #define NGX_LIVE_RECORD_MAX_PATH     4096
@@ -167,6 +168,7 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
                 && !p->write_failed)
             {
                 p->write_failed = 1;
+                ngx_live_record_stat_error();
                 ngx_live_record_announce_file(p, i, "record_failed",
                                               "write");
             }
@@ -754,6 +756,7 @@ ngx_live_record_discard(ngx_live_record_part_t *p)
 static void
 ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
 {
+    ngx_uint_t                   i;
     ngx_event_t                  ev;
     ngx_live_record_busy_t      *busy;
 #if (NGX_THREADS)
@@ -763,6 +766,12 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
 
     busy = &p->lmcf->busy;
     busy->n++;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->formats & (1 << i)) {
+            ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_FINALIZING, 1);
+        }
+    }
 
     if (!busy->ev.timer_set) {
         ngx_add_timer(&busy->ev, NGX_LIVE_RECORD_BUSY_MS);
@@ -1143,11 +1152,14 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
             continue;
         }
 
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_FINALIZING, -1);
+
         if (f->status != NGX_OK) {
             ngx_log_error(NGX_LOG_CRIT, p->log, 0,
                           "live record: \"%V\" part %ui %s failed, "
                           "left in \"%s\"", &p->st.label, p->n,
                           ngx_live_record_format_ext(i), f->work.data);
+            ngx_live_record_stat_handoff(NGX_ERROR);
 
             ngx_live_record_announce_file(p, i, "record_failed", "handoff");
             continue;
@@ -1156,6 +1168,8 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
         if (i == NGX_LIVE_RECORD_HLS && p->hls) {
             f->size = ngx_live_record_hls_bytes(p);
         }
+
+        ngx_live_record_stat_part(i, p->reason, f->size, p->duration);
 
         ngx_log_error(NGX_LOG_INFO, p->log, 0,
                       "live record: \"%V\" part %ui %s done: \"%s%s\" "
@@ -1167,6 +1181,7 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       ngx_live_record_reason_name(p->reason));
 
         if (p->lacf->store.type == NGX_LIVE_RECORD_STORE_LOCAL) {
+            ngx_live_record_stat_handoff(NGX_OK);
             ngx_live_record_announce_file(p, i, "record_done", NULL);
             continue;
         }
@@ -1182,6 +1197,7 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       "not start, the file stays in \"%s\"",
                       &p->st.label, p->n, ngx_live_record_format_ext(i),
                       f->store.data);
+        ngx_live_record_stat_handoff(NGX_ERROR);
         ngx_live_record_announce_file(p, i, "record_failed", "handoff");
     }
 

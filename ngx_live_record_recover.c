@@ -10,6 +10,7 @@
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_shm.h"
 
 
 /*
@@ -70,6 +71,7 @@ ngx_live_record_sidecars_write(ngx_live_record_part_t *p)
         }
 
         cJSON_free(text.data);
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, 1);
     }
 
     return NGX_OK;
@@ -92,6 +94,7 @@ ngx_live_record_sidecar_delete(ngx_live_record_file_t *f, ngx_log_t *log)
     }
 
     f->sidecar = NULL;
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, -1);
 }
 
 
@@ -196,6 +199,9 @@ ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
     ngx_memcpy(p->files[i].sidecar, path, s.len + 1);
 
     cJSON_Delete(o);
+
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, 1);
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_RECOVERED, 1);
 
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "live record: \"%V\" part %ui left open by a worker that "

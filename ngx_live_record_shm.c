@@ -170,3 +170,195 @@ ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,
 
     return NGX_OK;
 }
+
+
+void
+ngx_live_record_stats_init(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_live_record_shm_t           *sh;
+    ngx_live_record_worker_stats_t  *w;
+
+    sh = ngx_live_record_shm(cycle, NULL);
+
+    /* the cache manager and loader run init_process too: not theirs */
+
+    if (sh == NULL
+        || (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_process_slot < 0 || ngx_process_slot >= NGX_MAX_PROCESSES)
+    {
+        return;
+    }
+
+    /* the slot is this process's from now on: what a dead one left goes */
+
+    w = &sh->stats.workers[ngx_process_slot];
+
+    for (i = 0; i < NGX_LIVE_RECORD_NGAUGES; i++) {
+        w->gauges[i] = 0;
+    }
+
+    ngx_memory_barrier();
+
+    w->pid = ngx_pid;
+}
+
+
+void
+ngx_live_record_stats_exit(ngx_cycle_t *cycle)
+{
+    ngx_live_record_shm_t           *sh;
+    ngx_live_record_worker_stats_t  *w;
+
+    sh = ngx_live_record_shm(cycle, NULL);
+
+    if (sh == NULL || ngx_process_slot < 0
+        || ngx_process_slot >= NGX_MAX_PROCESSES)
+    {
+        return;
+    }
+
+    w = &sh->stats.workers[ngx_process_slot];
+
+    (void) ngx_atomic_cmp_set(&w->pid, ngx_pid, 0);
+}
+
+
+void
+ngx_live_record_stat_add(ngx_uint_t stat, ngx_uint_t n)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    if (sh && stat < NGX_LIVE_RECORD_NSTATS) {
+        (void) ngx_atomic_fetch_add(&sh->stats.counters[stat], n);
+    }
+}
+
+
+void
+ngx_live_record_stat_gauge(ngx_uint_t gauge, ngx_int_t n)
+{
+    ngx_live_record_shm_t           *sh;
+    ngx_live_record_worker_stats_t  *w;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    if (sh == NULL || gauge >= NGX_LIVE_RECORD_NGAUGES
+        || ngx_process_slot < 0 || ngx_process_slot >= NGX_MAX_PROCESSES)
+    {
+        return;
+    }
+
+    w = &sh->stats.workers[ngx_process_slot];
+
+    if (w->pid != (ngx_atomic_uint_t) ngx_pid) {
+        /* not a worker that took its slot: the master, a cache loader */
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&w->gauges[gauge], n);
+}
+
+
+void
+ngx_live_record_stat_part(ngx_uint_t format, ngx_uint_t reason, off_t size,
+    int64_t ms)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    if (sh == NULL || format >= NGX_LIVE_RECORD_NFORMATS
+        || reason >= NGX_LIVE_RECORD_STATS_REASONS)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->stats.parts[format][reason], 1);
+    (void) ngx_atomic_fetch_add(&sh->stats.bytes[format],
+                                size > 0 ? size : 0);
+    (void) ngx_atomic_fetch_add(&sh->stats.media_ms[format],
+                                ms > 0 ? ms : 0);
+}
+
+
+/* a file reached its store, or will not */
+
+void
+ngx_live_record_stat_handoff(ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_HANDOFF_OK, 1);
+        return;
+    }
+
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_HANDOFF_FAILED, 1);
+    ngx_live_record_stat_error();
+}
+
+
+/* something was lost or left behind: a write, a handoff, an event */
+
+void
+ngx_live_record_stat_error(void)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    if (sh) {
+        sh->stats.counters[NGX_LIVE_RECORD_STAT_LAST_ERROR] = ngx_time();
+    }
+}
+
+
+/*
+ * Whether an nginx process of ours still runs: an exited worker is a
+ * zombie until its master reaps it (kill(pid, 0) still succeeds then),
+ * and a pid taken over by some other program is not ours.
+ */
+
+ngx_uint_t
+ngx_live_record_process_alive(ngx_pid_t pid)
+{
+    u_char    *p, *last, path[64], buf[160];
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    if (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+        return 0;
+    }
+
+    ngx_sprintf(path, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        /* no /proc: kill() has the last word */
+        return 1;
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+    ngx_close_file(fd);
+
+    if (n <= 0) {
+        return 1;
+    }
+
+    /* "PID (COMM) STATE ...", COMM at most 16 bytes */
+
+    last = buf + n;
+    p = ngx_strlchr(buf, last, '(');
+
+    if (p == NULL || last - p < 7 || ngx_strncmp(p + 1, "nginx", 5) != 0) {
+        return 0;
+    }
+
+    for (p = last; p > buf && *(p - 1) != ')'; p--) {
+        /* void */
+    }
+
+    return !(p > buf && p + 1 < last && p[1] == 'Z');
+}

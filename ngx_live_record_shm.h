@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_live_record.h"
 
 
 /*
@@ -24,19 +25,48 @@
 #define NGX_LIVE_RECORD_SHM_DEFAULT  (1024 * 1024)
 
 
-/* counters: only ever added to, with ngx_atomic_fetch_add, no lock */
+/*
+ * The counters behind live_record_metrics.  Counters only grow, added to
+ * with ngx_atomic_fetch_add and no lock, from the event loop or a thread.
+ * Gauges (what is in flight) are kept per process, in the slot of
+ * ngx_process_slot, written by that process alone: the slot of a worker
+ * that died is skipped, so a crash never leaves a gauge stuck.
+ */
+
+#define NGX_LIVE_RECORD_STATS_REASONS   16      /* room to add reasons */
+
+#define NGX_LIVE_RECORD_STAT_HANDOFF_OK        0
+#define NGX_LIVE_RECORD_STAT_HANDOFF_FAILED    1
+#define NGX_LIVE_RECORD_STAT_NOTIFY_DELIVERED  2
+#define NGX_LIVE_RECORD_STAT_NOTIFY_FAILED     3   /* attempts */
+#define NGX_LIVE_RECORD_STAT_NOTIFY_DEAD       4
+#define NGX_LIVE_RECORD_STAT_RECOVERED         5
+#define NGX_LIVE_RECORD_STAT_LAST_ERROR        6   /* unix seconds */
+#define NGX_LIVE_RECORD_NSTATS                 8
+
+#define NGX_LIVE_RECORD_GAUGE_FINALIZING       0   /* files */
+#define NGX_LIVE_RECORD_GAUGE_UPLOADS          1
+#define NGX_LIVE_RECORD_GAUGE_NOTIFY           2   /* events queued */
+#define NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY     3   /* files in the spool */
+#define NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF    4
+#define NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN       5
+#define NGX_LIVE_RECORD_NGAUGES                6
+
 
 typedef struct {
-    ngx_atomic_t                parts[8];       /* finished, by reason */
-    ngx_atomic_t                bytes;          /* written to parts */
-    ngx_atomic_t                media_ms;       /* of finished parts */
-    ngx_atomic_t                handoff_ok;
-    ngx_atomic_t                handoff_failed;
-    ngx_atomic_t                notify_delivered;
-    ngx_atomic_t                notify_failed;  /* attempts that failed */
-    ngx_atomic_t                notify_dead;
-    ngx_atomic_t                recovered;
-    ngx_atomic_t                last_error;     /* unix seconds */
+    ngx_atomic_t                pid;            /* 0: free */
+    ngx_atomic_t                gauges[NGX_LIVE_RECORD_NGAUGES];
+} ngx_live_record_worker_stats_t;
+
+
+typedef struct {
+    /* finished files, by format and NGX_LIVE_RECORD_REASON_* */
+    ngx_atomic_t                parts[NGX_LIVE_RECORD_NFORMATS]
+                                     [NGX_LIVE_RECORD_STATS_REASONS];
+    ngx_atomic_t                bytes[NGX_LIVE_RECORD_NFORMATS];
+    ngx_atomic_t                media_ms[NGX_LIVE_RECORD_NFORMATS];
+    ngx_atomic_t                counters[NGX_LIVE_RECORD_NSTATS];
+    ngx_live_record_worker_stats_t  workers[NGX_MAX_PROCESSES];
 } ngx_live_record_stats_t;
 
 
@@ -64,6 +94,22 @@ extern ngx_module_t  ngx_live_record_core_module;
 ngx_live_record_shm_t *ngx_live_record_shm(ngx_cycle_t *cycle,
     ngx_slab_pool_t **shpool);
 ngx_shm_zone_t *ngx_live_record_shm_add(ngx_conf_t *cf, size_t size);
+
+/*
+ * Counting, from the event loop or a thread; each does nothing before the
+ * zone is mapped.  stats_init takes the process's slot, before anything
+ * is counted in it; stats_exit gives it back.
+ */
+void ngx_live_record_stats_init(ngx_cycle_t *cycle);
+void ngx_live_record_stats_exit(ngx_cycle_t *cycle);
+void ngx_live_record_stat_add(ngx_uint_t stat, ngx_uint_t n);
+void ngx_live_record_stat_gauge(ngx_uint_t gauge, ngx_int_t n);
+void ngx_live_record_stat_part(ngx_uint_t format, ngx_uint_t reason,
+    off_t size, int64_t ms);
+void ngx_live_record_stat_handoff(ngx_int_t rc);
+void ngx_live_record_stat_error(void);
+
+ngx_uint_t ngx_live_record_process_alive(ngx_pid_t pid);
 
 /* a copy of s in the zone, null-terminated; call with the mutex held */
 ngx_int_t ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,

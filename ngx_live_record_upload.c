@@ -12,6 +12,7 @@
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
+#include "ngx_live_record_shm.h"
 
 
 /*
@@ -62,6 +63,7 @@ typedef struct {
     ngx_msec_t                  backoff;
     ngx_event_t                 retry;
     ngx_live_record_request_t  *req;
+    unsigned                    spooled:1;
 } ngx_live_record_upload_t;
 
 
@@ -199,6 +201,10 @@ ngx_live_record_upload(ngx_live_record_part_t *p, ngx_uint_t format)
                       "live record: \"%V\" upload of %V is not spooled, it "
                       "is not retried after a restart", &u->label,
                       &u->file_id);
+
+    } else {
+        u->spooled = 1;
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, 1);
     }
 
     ngx_live_record_upload_step(u);
@@ -333,6 +339,7 @@ ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
     u->retry.cancelable = 1;
 
     ngx_queue_insert_tail(&lmcf->uploads, &u->queue);
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_UPLOADS, 1);
 
     return u;
 }
@@ -897,6 +904,8 @@ ngx_live_record_upload_failed(ngx_live_record_upload_t *u, u_char *why)
                   &u->label, &u->file_id, &u->store->name, u->attempts, why,
                   u->local);
 
+    ngx_live_record_stat_handoff(NGX_ERROR);
+
     o = cJSON_Duplicate(u->entry, 1);
 
     if (o && cJSON_AddStringToObject(o, "reason", "handoff")
@@ -986,6 +995,8 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
                   "(%ui attempts)", &u->label, &u->file_id, &st->name, &url,
                   u->attempts);
 
+    ngx_live_record_stat_handoff(NGX_OK);
+
     o = cJSON_Duplicate(u->entry, 1);
 
     if (o) {
@@ -1041,6 +1052,11 @@ ngx_live_record_upload_cleanup(void *data)
     }
 
     ngx_queue_remove(&u->queue);
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_UPLOADS, -1);
+
+    if (u->spooled) {
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, -1);
+    }
 }
 
 
@@ -1286,6 +1302,9 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     }
 
     cJSON_Delete(o);
+
+    u->spooled = 1;
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, 1);
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "live record: \"%V\" spooled upload of %V to \"%V\" "
