@@ -19,7 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use JSON::PP qw(decode_json);
 use List::Util qw(sum);
-use Test::More tests => 114;
+use Test::More tests => 115;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -325,6 +325,9 @@ is($ev->{job_id}, $job, 'with the job id');
 is($ev->{file_id}, $fid, 'with the file id');
 is_deeply($ev->{sources}, $e->{sources}, 'and the sources');
 is($ev->{video_url}, $e->{video_url}, 'and the url');
+my ($req) = grep { ($_->{body} // '') =~ /"concat_done"/ } $rcv->requests;
+like($req->{headers}{'x-live-record-signature'} // '',
+     qr/^sha256=[0-9a-f]{64}$/, 'signed');
 ok(log_lines(qr/concat \Q$job\E done: ".*-concat\.mp4" 3 parts/),
    'a log line');
 
@@ -433,7 +436,8 @@ ok(wait_for(sub { grep { ($_->{job_id} // '') eq $kjob }
    'concat_done once the upload is confirmed');
 my ($kev) = grep { ($_->{job_id} // '') eq $kjob } events('concat_done');
 like($kev->{video_url} // '',
-     qr{^http://127\.0\.0\.1:\d+/ingest/kept/cam/\d{8}/cam-\d{14}-1-concat\.mp4$},
+     qr{^http://127\.0\.0\.1:\d+/ingest/kept/cam/\d{8}/
+        cam-\d{14}-1-concat\.mp4$}x,
      'video_url: where it was PUT');
 my ($put) = grep { $_->{method} eq 'PUT' && $_->{path} =~ /-concat\.mp4$/ }
             $store->requests;
