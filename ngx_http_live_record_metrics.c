@@ -35,7 +35,6 @@ typedef struct {
 static ngx_int_t ngx_http_live_record_metrics_handler(ngx_http_request_t *r);
 static void ngx_http_live_record_metrics_collect(ngx_live_record_shm_t *sh,
     ngx_slab_pool_t *shpool, ngx_http_live_record_metrics_t *m);
-static ngx_uint_t ngx_http_live_record_metrics_alive(ngx_pid_t pid);
 static u_char *ngx_http_live_record_metrics_write(u_char *p, u_char *last,
     ngx_live_record_shm_t *sh, ngx_http_live_record_metrics_t *m);
 static u_char *ngx_http_live_record_metrics_disk(u_char *p, u_char *last,
@@ -201,7 +200,7 @@ ngx_http_live_record_metrics_collect(ngx_live_record_shm_t *sh,
             continue;
         }
 
-        if (!ngx_http_live_record_metrics_alive(pid)) {
+        if (!ngx_live_record_process_alive(pid)) {
             (void) ngx_atomic_cmp_set(&w->pid, (ngx_atomic_uint_t) pid, 0);
             continue;
         }
@@ -239,43 +238,6 @@ ngx_http_live_record_metrics_collect(ngx_live_record_shm_t *sh,
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
-}
-
-
-/*
- * A worker that exited is a zombie until its master reaps it, and
- * kill(pid, 0) still succeeds then: /proc tells.
- */
-
-static ngx_uint_t
-ngx_http_live_record_metrics_alive(ngx_pid_t pid)
-{
-    u_char    path[64], buf[128], *p;
-    ssize_t   n;
-    ngx_fd_t  fd;
-
-    if (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-        return 0;
-    }
-
-    ngx_sprintf(path, "/proc/%P/stat%Z", pid);
-
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        /* no /proc: kill() has the last word */
-        return 1;
-    }
-
-    n = ngx_read_fd(fd, buf, sizeof(buf));
-    ngx_close_file(fd);
-
-    /* "PID (COMM) STATE ...", COMM at most 16 bytes */
-
-    for (p = buf + (n > 0 ? n : 0); p > buf && *(p - 1) != ')'; p--) {
-        /* void */
-    }
-
-    return !(p > buf && p + 1 < buf + n && p[1] == 'Z');
 }
 
 

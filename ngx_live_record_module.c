@@ -1044,6 +1044,13 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
     ngx_rtmp_conf_ctx_t          *ctx;
     ngx_live_record_main_conf_t  *lmcf;
 
+    /* the cache manager and loader run init_process too: nothing of ours */
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     ngx_live_record_segmenter_init();
     ngx_live_record_stats_init(cycle);
 

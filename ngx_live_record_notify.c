@@ -71,7 +71,6 @@ static ngx_int_t ngx_live_record_spool_claim(
     ngx_live_record_spool_load_pt load);
 static ngx_int_t ngx_live_record_notify_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
-static ngx_uint_t ngx_live_record_owner_alive(ngx_pid_t pid);
 
 
 /* live_record_notify URL [key=SECRET|key_file=F] [timeout=5s]; */
@@ -686,7 +685,7 @@ ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir,
             continue;
         }
 
-        if (pid == ngx_pid ? !first : ngx_live_record_owner_alive(pid)) {
+        if (pid == ngx_pid ? !first : ngx_live_record_process_alive(pid)) {
             continue;
         }
 
@@ -818,33 +817,6 @@ ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &name);
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_live_record_owner_alive(ngx_pid_t pid)
-{
-    u_char    path[64], comm[16];
-    ssize_t   n;
-    ngx_fd_t  fd;
-
-    if (kill(pid, 0) == -1 && ngx_errno == ESRCH) {
-        return 0;
-    }
-
-    /* a pid taken over by some other program is not an owner */
-
-    ngx_sprintf(path, "/proc/%P/comm%Z", pid);
-
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        return 1;
-    }
-
-    n = ngx_read_fd(fd, comm, sizeof(comm));
-    ngx_close_file(fd);
-
-    return n >= 5 && ngx_strncmp(comm, "nginx", 5) == 0;
 }
 
 

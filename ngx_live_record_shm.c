@@ -313,3 +313,52 @@ ngx_live_record_stat_error(void)
         sh->stats.counters[NGX_LIVE_RECORD_STAT_LAST_ERROR] = ngx_time();
     }
 }
+
+
+/*
+ * Whether an nginx process of ours still runs: an exited worker is a
+ * zombie until its master reaps it (kill(pid, 0) still succeeds then),
+ * and a pid taken over by some other program is not ours.
+ */
+
+ngx_uint_t
+ngx_live_record_process_alive(ngx_pid_t pid)
+{
+    u_char    *p, *last, path[64], buf[160];
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    if (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+        return 0;
+    }
+
+    ngx_sprintf(path, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        /* no /proc: kill() has the last word */
+        return 1;
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+    ngx_close_file(fd);
+
+    if (n <= 0) {
+        return 1;
+    }
+
+    /* "PID (COMM) STATE ...", COMM at most 16 bytes */
+
+    last = buf + n;
+    p = ngx_strlchr(buf, last, '(');
+
+    if (p == NULL || last - p < 7 || ngx_strncmp(p + 1, "nginx", 5) != 0) {
+        return 0;
+    }
+
+    for (p = last; p > buf && *(p - 1) != ')'; p--) {
+        /* void */
+    }
+
+    return !(p > buf && p + 1 < last && p[1] == 'Z');
+}

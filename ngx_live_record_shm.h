@@ -109,6 +109,8 @@ void ngx_live_record_stat_part(ngx_uint_t format, ngx_uint_t reason,
 void ngx_live_record_stat_handoff(ngx_int_t rc);
 void ngx_live_record_stat_error(void);
 
+ngx_uint_t ngx_live_record_process_alive(ngx_pid_t pid);
+
 /* a copy of s in the zone, null-terminated; call with the mutex held */
 ngx_int_t ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,
     ngx_str_t *src);

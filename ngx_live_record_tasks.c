@@ -972,9 +972,7 @@ static ngx_uint_t
 ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
     ngx_live_record_recorder_t *rec)
 {
-    if (rec->pid == ngx_pid
-        || kill(rec->pid, 0) == 0 || ngx_errno != NGX_ESRCH)
-    {
+    if (rec->pid == ngx_pid || ngx_live_record_process_alive(rec->pid)) {
         return 0;
     }
 

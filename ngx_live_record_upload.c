@@ -47,6 +47,7 @@ typedef struct {
     u_char                     *local;          /* file or directory */
     u_char                     *spool;
     cJSON                      *entry;
+    char                       *event;          /* record_done, or other */
     ngx_flag_t                  keep_local;
     time_t                      t;
     ngx_uint_t                  next;
@@ -94,8 +95,6 @@ static ngx_int_t ngx_live_record_xml_value(ngx_str_t *text, const char *tag,
     ngx_str_t *value);
 static ngx_int_t ngx_live_record_header_value(ngx_str_t *headers,
     const char *name, ngx_str_t *value);
-static u_char *ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
-    ngx_uint_t keep_slash, ngx_str_t *dst);
 static size_t ngx_live_record_trim_slash(ngx_str_t *s);
 static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
     ngx_str_t *path, ngx_str_t *key, double size);
@@ -220,6 +219,83 @@ failed:
 }
 
 
+/*
+ * A finished file that is no part's (a concat result), in the store's
+ * local directory at STORE_PATH/REL: uploaded like a part's, then its
+ * entry indexed and the event sent.  The entry is taken.
+ */
+
+ngx_int_t
+ngx_live_record_upload_file(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *label, ngx_str_t *file_id,
+    ngx_str_t *rel, off_t size, cJSON *entry, const char *event)
+{
+    ngx_uint_t                 n;
+    ngx_live_record_upload_t  *u;
+
+    if (lmcf->curl == NULL) {
+        cJSON_Delete(entry);
+        return NGX_ERROR;
+    }
+
+    u = ngx_live_record_upload_alloc(lmcf, &lacf->store);
+    if (u == NULL) {
+        cJSON_Delete(entry);
+        return NGX_ERROR;
+    }
+
+    u->entry = entry;
+    u->keep_local = lacf->keep_local;
+    u->event = ngx_pnalloc(u->pool, ngx_strlen(event) + 1);
+    u->label.data = ngx_pstrdup(u->pool, label);
+    u->label.len = label->len;
+    u->file_id.data = ngx_pstrdup(u->pool, file_id);
+    u->file_id.len = file_id->len;
+    u->local = ngx_pnalloc(u->pool, lacf->store.path.len + rel->len + 2);
+
+    if (u->event == NULL || u->label.data == NULL || u->file_id.data == NULL
+        || u->local == NULL)
+    {
+        goto failed;
+    }
+
+    ngx_memcpy(u->event, event, ngx_strlen(event) + 1);
+    ngx_sprintf(u->local, "%V/%V%Z", &lacf->store.path, rel);
+
+    if (lacf->notify) {
+        n = lacf->notify->nelts;
+
+        if (ngx_array_push_n(&u->receivers, n) == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(u->receivers.elts, lacf->notify->elts,
+                   n * sizeof(ngx_live_record_receiver_t *));
+    }
+
+    if (ngx_live_record_upload_add(u, u->local, rel, size) != NGX_OK) {
+        goto failed;
+    }
+
+    if (ngx_live_record_upload_spool(u) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" upload of %V is not spooled, it "
+                      "is not retried after a restart", &u->label,
+                      &u->file_id);
+    }
+
+    ngx_live_record_upload_step(u);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_live_record_upload_free(u);
+
+    return NGX_ERROR;
+}
+
+
 static ngx_live_record_upload_t *
 ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
     ngx_live_record_store_t *store)
@@ -253,6 +329,7 @@ ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
     u->pool = pool;
     u->lmcf = lmcf;
     u->store = store;
+    u->event = "record_done";
     u->t = ngx_time();
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
 
@@ -394,6 +471,7 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
         == NULL
         || cJSON_AddStringToObject(o, "local", (char *) u->local) == NULL
         || cJSON_AddBoolToObject(o, "keep_local", u->keep_local) == NULL
+        || cJSON_AddStringToObject(o, "event", u->event) == NULL
         || cJSON_AddItemReferenceToObject(o, "entry", u->entry) == 0)
     {
         cJSON_Delete(o);
@@ -923,7 +1001,7 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
 
     if (o) {
         (void) ngx_live_record_notify_event(u->lmcf, &u->receivers,
-                                            "record_done", o);
+                                            u->event, o);
     }
 
     if (!u->keep_local) {
@@ -1044,7 +1122,7 @@ ngx_live_record_header_value(ngx_str_t *headers, const char *name,
 
 /* AWS's encoding: everything but A-Z a-z 0-9 - _ . ~ (and /, in keys) */
 
-static u_char *
+u_char *
 ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
     ngx_uint_t keep_slash, ngx_str_t *dst)
 {
@@ -1151,6 +1229,12 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     u->entry = cJSON_DetachItemFromObjectCaseSensitive(o, "entry");
     u->keep_local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
                                                                 "keep_local"));
+
+    /* a spool file of before "event" was a part's */
+
+    if (ngx_live_record_json_get(u->pool, o, "event", &s) == NGX_OK) {
+        u->event = (char *) s.data;
+    }
 
     files = cJSON_GetObjectItemCaseSensitive(o, "files");
     rcvs = cJSON_GetObjectItemCaseSensitive(o, "receivers");
