@@ -475,7 +475,9 @@ async function deleteFile(f) {
         return;
     }
     try {
-        await api('DELETE', 'files/' + encodeURIComponent(f.file_id));
+        /* an entry an http store renamed is addressed by its index_id */
+        await api('DELETE', 'files/'
+                  + encodeURIComponent(f.index_id || f.file_id));
     } catch (e) {
         return failed('Delete ' + f.file_id)(e);
     }
