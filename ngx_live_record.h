@@ -100,7 +100,6 @@ typedef struct {
 typedef struct {
     ngx_array_t                 templates;      /* template * */
     ngx_queue_t                 active;         /* ctx */
-    ngx_queue_t                 memos;          /* memo */
     ngx_queue_t                 waiting;        /* hls recordings */
     ngx_array_t                 stores;         /* app conf * */
     ngx_uint_t                  seq;

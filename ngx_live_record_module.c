@@ -339,7 +339,6 @@ ngx_live_record_create_main_conf(ngx_conf_t *cf)
     lmcf->notify_retry = NGX_CONF_UNSET_MSEC;
 
     ngx_queue_init(&lmcf->active);
-    ngx_queue_init(&lmcf->memos);
     ngx_queue_init(&lmcf->waiting);
     ngx_queue_init(&lmcf->uploads);
 
@@ -1139,7 +1138,6 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_live_record_hls_finish_waiting(lmcf);
-    ngx_live_record_stream_exit(lmcf);
     ngx_live_record_stats_exit(cycle);
 }
 

@@ -114,6 +114,7 @@ ngx_live_record_shm_init(ngx_shm_zone_t *zone, void *data)
     ngx_queue_init(&sh->tasks);
     ngx_queue_init(&sh->recorders);
     ngx_queue_init(&sh->jobs);
+    ngx_queue_init(&sh->memos);
 
     shpool->data = sh;
     zone->data = sh;

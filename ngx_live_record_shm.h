@@ -75,6 +75,7 @@ typedef struct {
     ngx_queue_t                 tasks;          /* ngx_live_record_task_t */
     ngx_queue_t                 recorders;      /* ..._recorder_t */
     ngx_queue_t                 jobs;           /* concat jobs */
+    ngx_queue_t                 memos;          /* sessions to join */
     ngx_uint_t                  generation;     /* of tasks */
     ngx_uint_t                  loaded;
     uint64_t                    seq;            /* for ids */

@@ -462,79 +462,34 @@ ngx_live_record_check_name(ngx_str_t *name)
 static void
 ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
 {
-    u_char                       *p;
-    ngx_queue_t                  *q, *next;
-    ngx_live_record_memo_t       *m;
-    ngx_live_record_main_conf_t  *lmcf;
+    u_char  *p;
 
-    lmcf = ctx->lmcf;
-    p = ctx->session_id;
+    ctx->st.session.data = ctx->session_id;
 
-    for (q = ngx_queue_head(&lmcf->memos);
-         q != ngx_queue_sentinel(&lmcf->memos);
-         q = next)
+    if (ngx_live_record_session_join(&ctx->st.label, &ctx->st.session,
+                                     sizeof(ctx->session_id))
+        == NGX_OK)
     {
-        next = ngx_queue_next(q);
-        m = ngx_queue_data(q, ngx_live_record_memo_t, queue);
-
-        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && (m->key.len != ctx->st.label.len
-                || ngx_strncmp(m->key.data, ctx->st.label.data, m->key.len)
-                   != 0))
-        {
-            continue;
-        }
-
-        /* expired, or ours: either way it goes */
-
-        ngx_queue_remove(q);
-
-        if ((ngx_msec_int_t) (m->expire - ngx_current_msec) > 0
-            && ctx->st.session.len == 0)
-        {
-            ctx->st.session.data = p;
-            p = ngx_cpymem(p, m->session.data, m->session.len);
-            ctx->st.session.len = m->session.len;
-        }
-
-        ngx_free(m);
+        return;
     }
 
-    if (ctx->st.session.len == 0) {
-        ctx->st.session.data = p;
-        p = ngx_sprintf(p, "%T%03M-%P-%ui", ngx_time(),
-                        ngx_timeofday()->msec, ngx_pid, ++lmcf->seq);
-        ctx->st.session.len = p - ctx->st.session.data;
-    }
+    p = ngx_sprintf(ctx->session_id, "%T%03M-%P-%ui", ngx_time(),
+                    ngx_timeofday()->msec, ngx_pid, ++ctx->lmcf->seq);
+    ctx->st.session.len = p - ctx->session_id;
 }
 
 
 static void
 ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
 {
-    ngx_live_record_memo_t  *m;
-
     if (ctx->tpl == NULL || ctx->tpl->session_gap == 0 || ngx_exiting
         || ngx_terminate)
     {
         return;
     }
 
-    m = ngx_alloc(sizeof(ngx_live_record_memo_t) + ctx->st.label.len
-                  + ctx->st.session.len, ngx_cycle->log);
-    if (m == NULL) {
-        return;
-    }
-
-    m->expire = ngx_current_msec + ctx->tpl->session_gap;
-    m->key.data = (u_char *) &m[1];
-    m->key.len = ctx->st.label.len;
-    m->session.data = ngx_cpymem(m->key.data, ctx->st.label.data,
-                                 ctx->st.label.len);
-    m->session.len = ctx->st.session.len;
-    ngx_memcpy(m->session.data, ctx->st.session.data, ctx->st.session.len);
-
-    ngx_queue_insert_tail(&ctx->lmcf->memos, &m->queue);
+    ngx_live_record_session_keep(&ctx->st.label, &ctx->st.session,
+                                 ctx->tpl->session_gap);
 }
 
 
@@ -1351,19 +1306,4 @@ ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
 
     (void) ngx_live_record_notify_event(ctx->lmcf, ctx->lacf->notify, type,
                                         o);
-}
-
-
-/* the worker exits: the sessions kept for reconnects go */
-
-void
-ngx_live_record_stream_exit(ngx_live_record_main_conf_t *lmcf)
-{
-    ngx_queue_t  *q;
-
-    while (!ngx_queue_empty(&lmcf->memos)) {
-        q = ngx_queue_head(&lmcf->memos);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_live_record_memo_t, queue));
-    }
 }

@@ -38,15 +38,6 @@ typedef struct {
 } ngx_live_record_pending_t;
 
 
-/* the session of a stream that ended lately, for a reconnect to join */
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_msec_t                  expire;
-    ngx_str_t                   key;
-    ngx_str_t                   session;
-} ngx_live_record_memo_t;
-
-
 /* what records a stream and why: see ngx_live_record_plan.c */
 typedef struct {
     ngx_pool_t                 *pool;
@@ -111,7 +102,6 @@ void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 void ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
-void ngx_live_record_stream_exit(ngx_live_record_main_conf_t *lmcf);
 void ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx);
 
 ngx_live_record_plan_t *ngx_live_record_plan(ngx_live_record_ctx_t *ctx);

@@ -976,9 +976,11 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
     (void) ngx_live_record_json_set(u->entry, "video_url", &url);
 
     if (u->reply_id.len) {
+        /* the entry keeps its time-sortable name: index_id says which */
         cJSON_DeleteItemFromObject(u->entry, "file_id");
         (void) ngx_live_record_json_set(u->entry, "file_id",
                                             &u->reply_id);
+        (void) ngx_live_record_json_set(u->entry, "index_id", &u->file_id);
     }
 
     if (ngx_live_record_index_put(&u->lmcf->index, &u->label, &u->file_id,

@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 33;
+use Test::More tests => 35;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -159,6 +159,10 @@ my @v = done_events($rcv, 'cam9', 2);
 my ($vm) = grep { $_->{file_format} eq 'mp4' } @v;
 is($vm->{file_id}, 'vod-42', 'file_id from the reply wins');
 is($vm->{video_url}, 'https://cdn.example/v/42.mp4', 'url from the reply wins');
+like($vm->{index_id} // '', qr/^\d{13}-.*-mp4$/,
+     'index_id: the time-sortable name of the entry');
+ok(-f "$p/index/vod/cam9/" . ($vm->{index_id} // 'none') . '.json',
+   'the entry is found by its index_id');
 my @puts = grep { $_->{method} eq 'PUT' } $vod->requests;
 ok(@puts >= 3, 'every file PUT');
 my ($mput) = grep { $_->{path} =~ /\.mp4$/ } @puts;

@@ -2,7 +2,7 @@
 
 # worker_processes 2 and three concurrent real-time publishers: three
 # complete recordings, each with all of its own frames, each announced
-# exactly once.
+# exactly once; reconnects join one session on whichever worker they land.
 
 use strict;
 use warnings;
@@ -10,7 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 17;
+use Test::More tests => 26;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -20,6 +20,7 @@ start_nginx(workers => 2, conf => <<'EOF');
 rtmp {
     live_record_template t {
         live_record_formats mp4;
+        live_record_session_gap 30s;
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
@@ -64,6 +65,36 @@ is_deeply([sort map { $_->{stream_id} } @done], [sort keys %in],
           'one per stream');
 my %ids = map { $_->{event_id} => 1 } @done;
 is(scalar keys %ids, 3, 'distinct event ids');
+
+# reconnects: the session is in the shared zone, not in one worker
+
+my $short = make_media(duration => 2);
+is(push_stream($short, rtmp_url('live', 'rc')), 0, 'first publish');
+my $first;
+wait_for(sub {
+    ($first) = map { /\] (\d+)#/ ? $1 : () }
+               log_lines(qr{"live/rc" part \d+ mp4 done});
+    $first;
+}, 10);
+ok($first, 'first part recorded');
+
+# its worker goes: the reconnects land on workers that never saw it
+kill 'QUIT', $first if $first;
+ok(wait_for(sub { !kill 0, $first }, 20), 'that worker exited');
+is(push_stream($short, rtmp_url('live', 'rc')), 0, "reconnect $_")
+    for 1 .. 3;
+my @rc;
+wait_for(sub {
+    @rc = grep { $_->{event_type} eq 'record_done' && $_->{stream_id} eq 'rc' }
+          map { decode_json($_->{body}) } $rcv->requests;
+    @rc >= 4;
+}, 15);
+is(scalar @rc, 4, 'four parts');
+my %sessions = map { $_->{session_id} => 1 } @rc;
+is(scalar keys %sessions, 1, 'one session for the four publishes');
+my %by = map { /\] (\d+)#/ ? ($1 => 1) : () }
+    log_lines(qr{"live/rc" part \d+ mp4 done});
+ok(keys %by >= 2, 'recorded by ' . scalar(keys %by) . ' workers');
 $rcv->stop;
 
 my %pids = map { /\] (\d+)#/ ? ($1 => 1) : () }
