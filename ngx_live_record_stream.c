@@ -286,7 +286,13 @@ ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
              ? NGX_LIVE_RECORD_REASON_TASK_END
              : NGX_LIVE_RECORD_REASON_TASK_START;
 
-    same = (plan->formats == ctx->formats && plan->tpl == ctx->tpl);
+    /*
+     * A task joining a recorder with the same settings extends it; a task
+     * that ends gets its part closed, so that its recording ends there.
+     */
+
+    same = (plan->formats == ctx->formats && plan->tpl == ctx->tpl
+            && reason == NGX_LIVE_RECORD_REASON_TASK_START);
 
     ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
                   "live record: \"%V\" plan changed (%s): %ui task(s)%s",

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 99;
+use Test::More tests => 107;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -234,6 +234,39 @@ is(scalar(find_files(prefix() . '/store', qr{/dup/.*\.mp4$})), 1,
    'exactly one mp4');
 ok(log_lines(qr/both\/dup": template "t" and task "\Q$t2->{task_id}\E" both record it/),
    'logged which settles');
+
+# 4b. a task joining the template's recorder with the same template
+# extends it; its end closes the part, and the template goes on alone
+
+$pid = push_stream_bg($in, rtmp_url('both', 'ext'), realtime => 1);
+wait_for(sub {
+    ($st, $live) = $api->call(GET => '/api/streams/both/ext');
+    $live && $live->{recording};
+}, 10);
+sleep 1;
+($st, $j) = $api->call(POST => '/api/tasks', {
+    app => 'both', stream => 'ext', template => 't', end_time => time + 4 });
+my $ext = $j;
+wait_for(sub {
+    ($st, $live) = $api->call(GET => '/api/streams/both/ext');
+    @{ $live->{plan}{tasks} || [] };
+}, 5);
+is($live->{part}, 1, 'the task joined the part being recorded');
+is(wait_push($pid, 30), 0, 'push to both/ext');
+@done = sort { $a->{part} <=> $b->{part} } wait_done('ext', 2, 15);
+is(scalar @done, 2, 'two parts');
+is_deeply([ map { $_->{end_reason} } @done ], [qw(task_end unpublish)],
+          'cut where the task ended, then unpublish');
+is_deeply($done[0]{sources},
+          [ { type => 'template', template => 't', rule => 'application' },
+            { type => 'task', task_id => $ext->{task_id},
+              template => 't' } ],
+          'the first part names the template and the task');
+is($done[0]{task_id}, $ext->{task_id}, 'and carries the task id');
+is_deeply($done[1]{sources},
+          [ { type => 'template', template => 't', rule => 'application' } ],
+          'the second part only the template');
+ok(!defined $done[1]{task_id}, 'and no task id');
 
 # 5. a stream live before its task's window: recorded from the start,
 # until the task is stopped
