@@ -706,11 +706,13 @@ ngx_http_live_record_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size = ngx_parse_size(&value[1]);
 
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+    /* the counters of every worker slot take about 60k */
+
+    if (size == NGX_ERROR || size < NGX_LIVE_RECORD_SHM_MIN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "live_record_api_zone \"%V\" is invalid or "
                            "smaller than %uz bytes",
-                           &value[1], 8 * ngx_pagesize);
+                           &value[1], (size_t) NGX_LIVE_RECORD_SHM_MIN);
         return NGX_CONF_ERROR;
     }
 

@@ -23,6 +23,7 @@
 
 
 #define NGX_LIVE_RECORD_SHM_DEFAULT  (1024 * 1024)
+#define NGX_LIVE_RECORD_SHM_MIN      (128 * 1024)
 
 
 /*

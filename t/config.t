@@ -8,7 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 22;
+use Test::More tests => 30;
 use LiveRecord::Test;
 
 # A config with extra lines in the template "t" and in application "live".
@@ -78,6 +78,23 @@ my @bad = (
       'live_record', 'nope' ],
     [ 'unknown store type', conf() =~ s/store local/store nowhere/r,
       'live_record_store' ],
+    [ 'live_record_api_zone too small',
+      conf() . "http {\n    live_record_api_zone 64k;\n}\n",
+      'live_record_api_zone', '64k' ],
+    [ 'live_record_api_token_file missing',
+      conf() . "http {\n    server {\n        location /api/ {\n"
+      . "            live_record_api;\n"
+      . "            live_record_api_token_file /nonexistent/token;\n"
+      . "        }\n    }\n}\n",
+      'live_record_api_token_file', '/nonexistent/token' ],
+    [ 'live_record_api twice',
+      conf() . "http {\n    server {\n        location /api/ {\n"
+      . "            live_record_api;\n            live_record_api;\n"
+      . "        }\n    }\n}\n",
+      'live_record_api', 'duplicate' ],
+    [ 'live_record_tasks with a bad value',
+      conf(undef, 'live_record t; live_record_tasks maybe;'),
+      'live_record_tasks' ],
 );
 
 for my $case (@bad) {
