@@ -1278,7 +1278,7 @@ ngx_http_live_record_concat_entry(ngx_http_live_record_cjob_t *cj,
     static const char  *replaced[] = {
         "file_id", "file_format", "end_time", "end_time_ms", "duration",
         "file_size", "sha256", "end_reason", "path", "video_url", "sources",
-        "job_id", NULL
+        "job_id", "index_id", NULL
     };
 
     const char  **f;

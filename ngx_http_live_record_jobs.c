@@ -366,7 +366,7 @@ ngx_http_live_record_job_alive(ngx_http_live_record_job_t *job)
         return 1;
     }
 
-    return kill(job->pid, 0) == 0 || ngx_errno != NGX_ESRCH;
+    return ngx_live_record_process_alive(job->pid);
 }
 
 

@@ -11,6 +11,7 @@
 #include "ngx_rtmp.h"
 #include "ngx_http_live_record.h"
 #include "ngx_live_record_shm.h"
+#include "ngx_live_record_tasks.h"
 #include "ngx_live_record_store.h"
 
 
@@ -560,25 +561,8 @@ ngx_http_live_record_arg(ngx_http_request_t *r, const char *name,
 ngx_int_t
 ngx_http_live_record_valid_id(ngx_str_t *id)
 {
-    u_char      c;
-    ngx_uint_t  i;
-
-    if (id->len == 0 || id->len > 200 || id->data[0] == '.') {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < id->len; i++) {
-        c = id->data[i];
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
-              || (c >= 'A' && c <= 'Z') || c == '.' || c == '_'
-              || c == '-'))
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_live_record_valid_name(id, 200) == NGX_OK ? NGX_OK
+                                                          : NGX_DECLINED;
 }
 
 

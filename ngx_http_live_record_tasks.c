@@ -143,6 +143,7 @@ ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
 {
     cJSON                        *item;
     const char                  **f;
+    ngx_live_record_app_conf_t   *lacf;
     ngx_live_record_main_conf_t  *lmcf;
 
     ngx_memzero(t, sizeof(ngx_live_record_task_t));
@@ -236,6 +237,17 @@ ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
                                          "no_template",
                                          "no live_record_template is "
                                          "configured");
+        return NGX_DECLINED;
+    }
+
+    lacf = ngx_live_record_rtmp_app_conf((ngx_cycle_t *) ngx_cycle, &t->app);
+
+    if (lacf == NULL || !lacf->tasks_on) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "unknown_app",
+                                         "no rtmp application \"%V\" where "
+                                         "tasks record: see "
+                                         "live_record_tasks", &t->app);
         return NGX_DECLINED;
     }
 

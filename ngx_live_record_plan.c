@@ -36,14 +36,15 @@ ngx_live_record_plan_t *
 ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
 {
     u_char                       *p;
+    size_t                        len;
     uint64_t                      now;
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, n;
     ngx_pool_t                   *pool;
     ngx_time_t                   *tp;
     ngx_array_t                  *tasks;
     ngx_live_record_plan_t       *plan;
     ngx_live_record_task_t       *t;
-    ngx_live_record_template_t   *conf, **first, *tpls[16];
+    ngx_live_record_template_t   *conf, **first, *tpl, *tpls[16];
 
     static ngx_str_t              none = ngx_null_string;
 
@@ -80,36 +81,49 @@ ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
     plan->tpl = conf;
     plan->formats = conf ? conf->formats : 0;
 
-    first = ctx->lmcf->templates.elts;
+    first = ctx->lmcf->templates.nelts ? ctx->lmcf->templates.elts : NULL;
     t = tasks->elts;
+    len = 0;
+    n = 0;
 
-    if (tasks->nelts > 16) {
-        tasks->nelts = 16;
-    }
+    /* tasks are in the order they were created: the newest 16 count */
 
-    /* tasks are in the order they were created: the newest settles */
+    for (i = tasks->nelts > 16 ? tasks->nelts - 16 : 0;
+         i < tasks->nelts;
+         i++)
+    {
+        tpl = t[i].tpl.len ? ngx_live_record_template(ctx->lmcf, &t[i].tpl)
+                           : NULL;
 
-    for (i = 0; i < tasks->nelts; i++) {
-        tpls[i] = t[i].tpl.len ? ngx_live_record_template(ctx->lmcf,
-                                                          &t[i].tpl)
-                               : NULL;
-
-        if (tpls[i] == NULL) {
+        if (tpl == NULL) {
             /* no template named, or one gone with a reload */
-            tpls[i] = conf ? conf : first[0];
+            tpl = conf ? conf : (first ? first[0] : NULL);
         }
 
-        plan->formats |= tpls[i]->formats;
-        plan->tpl = tpls[i];
+        if (tpl == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
+                          "live record: \"%V\": task \"%V\" cannot "
+                          "record, no live_record_template is configured",
+                          &ctx->st.label, &t[i].id);
+            continue;
+        }
+
+        t[n] = t[i];
+        tpls[n++] = tpl;
+
+        len += t[i].id.len + 1;
+        plan->formats |= tpl->formats;
+        plan->tpl = tpl;
         plan->task_id = t[i].id;
         plan->extension = t[i].extension;
     }
 
-    plan->ntasks = tasks->nelts;
+    tasks->nelts = n;
+    plan->ntasks = n;
 
-    p = ngx_pnalloc(pool, 64 + (conf ? conf->name.len : 0)
-                          + (plan->tpl ? plan->tpl->name.len : 0)
-                          + 40 * tasks->nelts);
+    p = ngx_pnalloc(pool, NGX_INT_T_LEN + 2
+                          + (conf ? conf->name.len : 0)
+                          + (plan->tpl ? plan->tpl->name.len : 0) + len);
     if (p == NULL) {
         goto failed;
     }
@@ -395,8 +409,10 @@ ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
     ngx_int_t   rc;
     ngx_uint_t  found;
 
-    have = cJSON_ParseWithLength((char *) p->st.sources.data,
-                                 p->st.sources.len);
+    have = p->st.sources.len
+           ? cJSON_ParseWithLength((char *) p->st.sources.data,
+                                   p->st.sources.len)
+           : cJSON_CreateArray();
     add = cJSON_ParseWithLength((char *) plan->sources.data,
                                 plan->sources.len);
 

@@ -80,6 +80,8 @@ typedef struct {
     ngx_uint_t                  generation;     /* of tasks */
     ngx_uint_t                  loaded;
     uint64_t                    seq;            /* for ids */
+    uint64_t                    tasks_saved;    /* tasks.json versions */
+    uint64_t                    tasks_written;
 } ngx_live_record_shm_t;
 
 

@@ -273,11 +273,17 @@ ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
 
     plan = ngx_live_record_plan(ctx);
 
-    if (plan == NULL
-        || (old && plan->signature.len == old->signature.len
-            && ngx_memcmp(plan->signature.data, old->signature.data,
-                          old->signature.len) == 0))
+    if (plan == NULL) {
+        goto update;
+    }
+
+    if (old && plan->signature.len == old->signature.len
+        && ngx_memcmp(plan->signature.data, old->signature.data,
+                      old->signature.len) == 0)
     {
+        /* the same plan: the shortcut above holds until this changes */
+        old->generation = plan->generation;
+        old->next = plan->next;
         ngx_live_record_plan_free(plan);
         goto update;
     }
@@ -312,6 +318,7 @@ ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
         }
 
     } else if (plan->formats == 0) {
+        ctx->replan = 0;
         ngx_live_record_close(ctx, reason, 0);
         ngx_live_record_close_hls(ctx, reason, 0);
         ngx_live_record_free_pending(ctx);
@@ -510,6 +517,7 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     }
 
     ctx->active = 0;
+    ctx->replan = 0;
 
     ngx_live_record_close(ctx, reason, sync);
     ngx_live_record_close_hls(ctx, reason, sync);

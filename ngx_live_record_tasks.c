@@ -32,8 +32,11 @@ static void ngx_live_record_tasks_expire(ngx_slab_pool_t *shpool,
     ngx_live_record_shm_t *sh, uint64_t now);
 static cJSON *ngx_live_record_task_json(ngx_live_record_task_t *t,
     uint64_t now);
-static void ngx_live_record_tasks_save(ngx_cycle_t *cycle,
-    ngx_live_record_shm_t *sh);
+static char *ngx_live_record_tasks_text(ngx_live_record_shm_t *sh,
+    uint64_t *seq);
+static void ngx_live_record_tasks_write(ngx_cycle_t *cycle,
+    ngx_live_record_shm_t *sh, ngx_slab_pool_t *shpool, char *text,
+    uint64_t seq);
 static ngx_int_t ngx_live_record_task_from_json(cJSON *o,
     ngx_live_record_task_t *t, ngx_pool_t *pool);
 static ngx_int_t ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b);
@@ -44,8 +47,8 @@ static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
 static cJSON *ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids);
 static void ngx_live_record_memo_free(ngx_slab_pool_t *shpool,
     ngx_live_record_memo_t *m);
-static ngx_uint_t ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
-    ngx_live_record_recorder_t *rec);
+static void ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
+    ngx_slab_pool_t *shpool);
 
 
 static uint64_t
@@ -101,7 +104,9 @@ ngx_int_t
 ngx_live_record_task_add(ngx_cycle_t *cycle, ngx_live_record_task_t *t,
     ngx_str_t *id, ngx_pool_t *pool)
 {
+    char                   *text;
     u_char                  buf[NGX_INT64_LEN * 2 + 2];
+    uint64_t                seq;
     ngx_int_t               rc;
     ngx_slab_pool_t        *shpool;
     ngx_live_record_task_t *nt;
@@ -141,15 +146,15 @@ ngx_live_record_task_add(ngx_cycle_t *cycle, ngx_live_record_task_t *t,
         }
     }
 
-    if (rc == NGX_OK) {
-        ngx_live_record_tasks_save(cycle, sh);
-    }
+    text = (rc == NGX_OK) ? ngx_live_record_tasks_text(sh, &seq) : NULL;
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (rc != NGX_OK) {
         return rc;
     }
+
+    ngx_live_record_tasks_write(cycle, sh, shpool, text, seq);
 
     id->data = ngx_pstrdup(pool, id);
 
@@ -259,6 +264,8 @@ static ngx_int_t
 ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
     ngx_uint_t delete)
 {
+    char                    *text;
+    uint64_t                 seq;
     ngx_slab_pool_t         *shpool;
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t;
@@ -285,9 +292,11 @@ ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
     }
 
     sh->generation++;
-    ngx_live_record_tasks_save(cycle, sh);
+    text = ngx_live_record_tasks_text(sh, &seq);
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_live_record_tasks_write(cycle, sh, shpool, text, seq);
 
     return NGX_OK;
 }
@@ -433,30 +442,19 @@ ngx_live_record_task_json(ngx_live_record_task_t *t, uint64_t now)
 }
 
 
-/*
- * Called with the mutex held: a small file, written atomically, so the
- * order of the writes is the order of the changes.
- */
+/* the tasks as JSON, numbered; called with the mutex held */
 
-static void
-ngx_live_record_tasks_save(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh)
+static char *
+ngx_live_record_tasks_text(ngx_live_record_shm_t *sh, uint64_t *seq)
 {
-    char                         *text;
-    cJSON                        *a, *o;
-    ngx_str_t                     data;
-    ngx_queue_t                  *q;
-    ngx_live_record_task_t       *t;
-    ngx_live_record_main_conf_t  *lmcf;
-    u_char                        path[NGX_MAX_PATH];
-
-    lmcf = ngx_live_record_rtmp_main_conf(cycle);
-    if (lmcf == NULL) {
-        return;
-    }
+    char                    *text;
+    cJSON                   *a, *o;
+    ngx_queue_t             *q;
+    ngx_live_record_task_t  *t;
 
     a = cJSON_CreateArray();
     if (a == NULL) {
-        return;
+        return NULL;
     }
 
     for (q = ngx_queue_head(&sh->tasks);
@@ -477,7 +475,7 @@ ngx_live_record_tasks_save(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh)
         {
             cJSON_Delete(o);
             cJSON_Delete(a);
-            return;
+            return NULL;
         }
 
         cJSON_AddItemToArray(a, o);
@@ -486,28 +484,75 @@ ngx_live_record_tasks_save(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh)
     text = cJSON_Print(a);
     cJSON_Delete(a);
 
-    if (text == NULL) {
+    *seq = ++sh->tasks_saved;
+
+    return text;
+}
+
+
+/*
+ * Written outside the lock into a file of this process, then renamed
+ * over tasks.json only if no later change got there first: the file
+ * always holds the newest state.
+ */
+
+static void
+ngx_live_record_tasks_write(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh,
+    ngx_slab_pool_t *shpool, char *text, uint64_t seq)
+{
+    ngx_str_t                     data;
+    ngx_uint_t                    newest;
+    ngx_live_record_main_conf_t  *lmcf;
+    u_char                        path[NGX_MAX_PATH], tmp[NGX_MAX_PATH];
+
+    lmcf = ngx_live_record_rtmp_main_conf(cycle);
+
+    if (text == NULL || lmcf == NULL
+        || lmcf->spool.len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE)
+           + NGX_INT64_LEN + 1 > NGX_MAX_PATH)
+    {
+        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
+                      "live record: tasks could not be saved: they are "
+                      "lost on restart");
+        cJSON_free(text);
         return;
     }
+
+    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", &lmcf->spool);
+    ngx_sprintf(tmp, "%s.%P%Z", path, ngx_pid);
 
     data.data = (u_char *) text;
     data.len = ngx_strlen(text);
 
-    if (lmcf->spool.len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE)
-        <= NGX_MAX_PATH)
-    {
-        ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", &lmcf->spool);
-
-        if (ngx_live_record_write_atomic(path, &data, 1, cycle->log)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
-                          "live record: tasks could not be saved to \"%s\": "
-                          "they are lost on restart", path);
-        }
+    if (ngx_live_record_write_atomic(tmp, &data, 1, cycle->log) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
+                      "live record: tasks could not be saved to \"%s\": "
+                      "they are lost on restart", path);
+        cJSON_free(text);
+        return;
     }
 
     cJSON_free(text);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    newest = (seq > sh->tasks_written);
+
+    if (newest) {
+        sh->tasks_written = seq;
+
+        if (ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_CRIT, cycle->log, ngx_errno,
+                          ngx_rename_file_n " \"%s\" to \"%s\" failed: "
+                          "tasks are lost on restart", tmp, path);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (!newest) {
+        (void) ngx_delete_file(tmp);
+    }
 }
 
 
@@ -563,7 +608,7 @@ ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
     a = (n >= 0) ? cJSON_ParseWithLength((char *) buf, n) : NULL;
 
     if (!cJSON_IsArray(a)) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
                       "live record: \"%s\" is unreadable, its tasks are "
                       "not restored", path);
         cJSON_Delete(a);
@@ -577,7 +622,7 @@ ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
 
     cJSON_ArrayForEach(o, a) {
         if (ngx_live_record_task_from_json(o, &t, cycle->pool) != NGX_OK) {
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                           "live record: a task in \"%s\" is invalid and "
                           "skipped", path);
             continue;
@@ -597,7 +642,7 @@ ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
                 ngx_live_record_task_free(shpool, nt);
             }
 
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+            ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
                           "live record: the live_record zone is full, tasks "
                           "in \"%s\" are not all restored: increase "
                           "live_record_api_zone", path);
@@ -652,7 +697,12 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
     t->stopped_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
                                                      "stopped_time_ms"));
 
-    if (t->id.len == 0 || t->app.len == 0 || t->stream.len == 0
+    if (ngx_live_record_valid_name(&t->id, 64) != NGX_OK
+        || ngx_live_record_valid_name(&t->app, 255) != NGX_OK
+        || ngx_live_record_valid_name(&t->stream, 255) != NGX_OK
+        || (t->domain.len
+            && ngx_live_record_valid_name(&t->domain, 255) != NGX_OK)
+        || (t->tpl.len && ngx_live_record_valid_name(&t->tpl, 255) != NGX_OK)
         || t->end_ms <= t->start_ms)
     {
         return NGX_ERROR;
@@ -662,6 +712,35 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 
     if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Ids and names the API takes, and tasks read back from tasks.json:
+ * [A-Za-z0-9._-], not starting with a dot.
+ */
+
+ngx_int_t
+ngx_live_record_valid_name(ngx_str_t *name, size_t max)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > max || name->data[0] == '.') {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -1032,6 +1111,8 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
         return a;
     }
 
+    ngx_live_record_recorders_prune(sh, shpool);
+
     ngx_shmtx_lock(&shpool->mutex);
 
     for (q = ngx_queue_head(&sh->recorders);
@@ -1040,10 +1121,6 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
     {
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
-
-        if (ngx_live_record_recorder_dead(shpool, rec)) {
-            continue;
-        }
 
         if ((app && !ngx_live_record_str_eq(app, &rec->app))
             || (stream && !ngx_live_record_str_eq(stream, &rec->stream)))
@@ -1069,27 +1146,83 @@ ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
 
 /*
  * A worker that crashed never removed its streams: they go when seen.
- * Called with the mutex held.
+ * Whether a process lives is read from /proc, outside the lock.
  */
 
-static ngx_uint_t
-ngx_live_record_recorder_dead(ngx_slab_pool_t *shpool,
-    ngx_live_record_recorder_t *rec)
+static void
+ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
+    ngx_slab_pool_t *shpool)
 {
-    if (rec->pid == ngx_pid || ngx_live_record_process_alive(rec->pid)) {
-        return 0;
+    ngx_uint_t                   i, n, ndead;
+    ngx_queue_t                 *q, *next;
+    ngx_live_record_recorder_t  *rec;
+    ngx_pid_t                    pids[64], dead[64];
+
+    n = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->recorders);
+         q != ngx_queue_sentinel(&sh->recorders) && n < 64;
+         q = ngx_queue_next(q))
+    {
+        rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        for (i = 0; i < n; i++) {
+            if (pids[i] == rec->pid) {
+                break;
+            }
+        }
+
+        if (i == n && rec->pid != ngx_pid) {
+            pids[n++] = rec->pid;
+        }
     }
 
-    ngx_queue_remove(&rec->queue);
-    ngx_live_record_shm_str_free(shpool, &rec->app);
-    ngx_live_record_shm_str_free(shpool, &rec->stream);
-    ngx_live_record_shm_str_free(shpool, &rec->domain);
-    ngx_live_record_shm_str_free(shpool, &rec->session);
-    ngx_live_record_shm_str_free(shpool, &rec->plan);
-    ngx_live_record_shm_str_free(shpool, &rec->files);
-    ngx_slab_free_locked(shpool, rec);
+    ngx_shmtx_unlock(&shpool->mutex);
 
-    return 1;
+    ndead = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!ngx_live_record_process_alive(pids[i])) {
+            dead[ndead++] = pids[i];
+        }
+    }
+
+    if (ndead == 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->recorders);
+         q != ngx_queue_sentinel(&sh->recorders);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
+
+        for (i = 0; i < ndead; i++) {
+            if (dead[i] == rec->pid) {
+                break;
+            }
+        }
+
+        if (i == ndead) {
+            continue;
+        }
+
+        ngx_queue_remove(&rec->queue);
+        ngx_live_record_shm_str_free(shpool, &rec->app);
+        ngx_live_record_shm_str_free(shpool, &rec->stream);
+        ngx_live_record_shm_str_free(shpool, &rec->domain);
+        ngx_live_record_shm_str_free(shpool, &rec->session);
+        ngx_live_record_shm_str_free(shpool, &rec->plan);
+        ngx_live_record_shm_str_free(shpool, &rec->files);
+        ngx_slab_free_locked(shpool, rec);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -1208,6 +1341,8 @@ ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
 
     found = 0;
 
+    ngx_live_record_recorders_prune(sh, shpool);
+
     ngx_shmtx_lock(&shpool->mutex);
 
     for (q = ngx_queue_head(&sh->recorders);
@@ -1216,10 +1351,6 @@ ngx_live_record_recording(ngx_cycle_t *cycle, ngx_str_t *file_id)
     {
         next = ngx_queue_next(q);
         rec = ngx_queue_data(q, ngx_live_record_recorder_t, queue);
-
-        if (ngx_live_record_recorder_dead(shpool, rec)) {
-            continue;
-        }
 
         p = rec->files.data;
         last = p + rec->files.len;

@@ -980,6 +980,7 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
         cJSON_DeleteItemFromObject(u->entry, "file_id");
         (void) ngx_live_record_json_set(u->entry, "file_id",
                                             &u->reply_id);
+        cJSON_DeleteItemFromObject(u->entry, "index_id");
         (void) ngx_live_record_json_set(u->entry, "index_id", &u->file_id);
     }
 

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 107;
+use Test::More tests => 111;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -132,6 +132,9 @@ my @bad = (
       'end in the past' ],
     [ { %ok, template => 'nope' }, 400, 'unknown_template',
       'unknown template' ],
+    [ { %ok, app => 'nope' }, 400, 'unknown_app', 'unknown application' ],
+    [ { %ok, app => 'plain' }, 400, 'unknown_app',
+      'an application where tasks do not record' ],
     [ { %ok, extension => { blob => 'x' x 5000 } }, 400, 'invalid_field',
       'extension too long' ],
     [ '{"app": "' . ('a' x 100_000) . '"}', 413, 'body_too_large',
