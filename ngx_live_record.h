@@ -236,6 +236,7 @@ ngx_live_record_template_t *ngx_live_record_template(
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 
 ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);
+void ngx_live_record_sidecars_update(ngx_live_record_part_t *p);
 void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
     ngx_log_t *log);
 ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,

@@ -451,6 +451,10 @@ ngx_live_record_part_add_sources(ngx_live_record_part_t *p,
         }
     }
 
+    if (rc == NGX_OK) {
+        ngx_live_record_sidecars_update(p);
+    }
+
 done:
 
     cJSON_Delete(have);

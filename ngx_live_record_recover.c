@@ -78,6 +78,31 @@ ngx_live_record_sidecars_write(ngx_live_record_part_t *p)
 }
 
 
+/* a task joined the part: a recovery must name it too */
+
+void
+ngx_live_record_sidecars_update(ngx_live_record_part_t *p)
+{
+    ngx_str_t                text;
+    ngx_uint_t               i;
+    ngx_live_record_file_t  *f;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        f = &p->files[i];
+
+        if (!(p->formats & (1 << i)) || f->sidecar == NULL
+            || ngx_live_record_sidecar_json(p, i, &text) != NGX_OK)
+        {
+            continue;
+        }
+
+        (void) ngx_live_record_write_atomic(f->sidecar, &text, 1, p->log);
+
+        cJSON_free(text.data);
+    }
+}
+
+
 void
 ngx_live_record_sidecar_delete(ngx_live_record_file_t *f, ngx_log_t *log)
 {

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 111;
+use Test::More tests => 112;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -255,6 +255,11 @@ wait_for(sub {
     @{ $live->{plan}{tasks} || [] };
 }, 5);
 is($live->{part}, 1, 'the task joined the part being recorded');
+my ($sidecar) = grep { /"stream_id":"ext"/ }
+                map { open my $sfh, '<', $_; local $/; <$sfh> // '' }
+                find_files(prefix() . '/spool/open', qr/\.json$/);
+like($sidecar // '', qr/"task_id":"\Q$ext->{task_id}\E"/,
+     'the sidecar names the task too, for a recovery');
 is(wait_push($pid, 30), 0, 'push to both/ext');
 @done = sort { $a->{part} <=> $b->{part} } wait_done('ext', 2, 15);
 is(scalar @done, 2, 'two parts');
