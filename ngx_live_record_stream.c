@@ -1098,7 +1098,12 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         reason = ctx->replan - 1;
         ctx->replan = 0;
 
-        if (ctx->hls && !(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))) {
+        /* an ended task's hls recording ends too, and may start again */
+
+        if (ctx->hls
+            && (!(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))
+                || reason == NGX_LIVE_RECORD_REASON_TASK_END))
+        {
             ngx_live_record_close_hls(ctx, reason, 0);
         }
 

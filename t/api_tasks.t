@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 112;
+use Test::More tests => 116;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -25,6 +25,10 @@ my $conf = <<'EOF';
 rtmp {
     live_record_template t {
         live_record_formats mp4;
+    }
+    live_record_template th {
+        live_record_formats mp4 hls;
+        live_record_hls_fragment 1s;
     }
     live_record_template t2 {
         live_record_formats mp4 flv;
@@ -45,6 +49,10 @@ rtmp {
         application both {
             live on;
             live_record t;
+        }
+        application hls {
+            live on;
+            live_record th;
         }
         application plain {
             live on;
@@ -275,6 +283,26 @@ is_deeply($done[1]{sources},
           [ { type => 'template', template => 't', rule => 'application' } ],
           'the second part only the template');
 ok(!defined $done[1]{task_id}, 'and no task id');
+
+# 4c. the same with hls: the task's end ends its playlist too
+
+$pid = push_stream_bg($in, rtmp_url('hls', 'h'), realtime => 1);
+wait_for(sub {
+    ($st, $live) = $api->call(GET => '/api/streams/hls/h');
+    $live && $live->{recording};
+}, 10);
+sleep 1;
+($st, $j) = $api->call(POST => '/api/tasks', {
+    app => 'hls', stream => 'h', end_time => time + 4 });
+my $th = $j;
+is(wait_push($pid, 30), 0, 'push to hls/h');
+@done = wait_done('h', 4, 15);
+my %by = map { ("$_->{file_format} $_->{end_reason}" => $_) } @done;
+is_deeply([ sort keys %by ],
+          [ 'hls task_end', 'hls unpublish', 'mp4 task_end',
+            'mp4 unpublish' ], 'mp4 and hls both end with the task');
+is($by{'hls task_end'}{task_id}, $th->{task_id}, 'the task named the hls');
+ok(!defined $by{'hls unpublish'}{task_id}, 'the next playlist does not');
 
 # 5. a stream live before its task's window: recorded from the start,
 # until the task is stopped
