@@ -37,6 +37,10 @@ typedef ngx_int_t (*ngx_http_live_record_handler_pt)(ngx_http_request_t *r,
 ngx_int_t ngx_http_live_record_send(ngx_http_request_t *r,
     ngx_uint_t status, cJSON *json);
 
+/* 405 naming the methods allowed, e.g. "GET, HEAD, DELETE" */
+ngx_int_t ngx_http_live_record_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+
 /* {"code": code, "message": printf-style message} */
 ngx_int_t ngx_http_live_record_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *fmt, ...);

@@ -156,10 +156,7 @@ ngx_http_live_record_concat(ngx_http_request_t *r, ngx_str_t *rest,
             return ngx_http_live_record_concat_get(r, NULL);
         }
 
-        return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                          "method_not_allowed",
-                                          "method %V is not allowed here, "
-                                          "use POST or GET", &r->method_name);
+        return ngx_http_live_record_not_allowed(r, "GET, HEAD, POST");
     }
 
     if (ngx_http_live_record_valid_id(rest) != NGX_OK) {
@@ -171,10 +168,7 @@ ngx_http_live_record_concat(ngx_http_request_t *r, ngx_str_t *rest,
         return ngx_http_live_record_concat_get(r, rest);
     }
 
-    return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                      "method_not_allowed",
-                                      "method %V is not allowed here, use "
-                                      "GET", &r->method_name);
+    return ngx_http_live_record_not_allowed(r, "GET, HEAD");
 }
 
 

@@ -134,10 +134,7 @@ ngx_http_live_record_files(ngx_http_request_t *r, ngx_str_t *rest,
             return ngx_http_live_record_files_list(r);
         }
 
-        return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                          "method_not_allowed",
-                                          "method %V is not allowed here, "
-                                          "use GET", &r->method_name);
+        return ngx_http_live_record_not_allowed(r, "GET, HEAD");
     }
 
     if (ngx_http_live_record_valid_id(rest) != NGX_OK) {
@@ -149,10 +146,7 @@ ngx_http_live_record_files(ngx_http_request_t *r, ngx_str_t *rest,
         return ngx_http_live_record_files_one(r, rest);
     }
 
-    return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                      "method_not_allowed",
-                                      "method %V is not allowed here, use "
-                                      "GET or DELETE", &r->method_name);
+    return ngx_http_live_record_not_allowed(r, "GET, HEAD, DELETE");
 }
 
 

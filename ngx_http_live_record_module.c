@@ -144,27 +144,20 @@ ngx_http_live_record_handler(ngx_http_request_t *r)
         return ngx_http_live_record_auth_error(r, llcf);
     }
 
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE)) {
+    if (!(r->method & NGX_HTTP_POST)) {
+
+        /*
+         * Only POST bodies are read; a body left unread would be read as
+         * the next request.  Each resource answers 405 for a method it
+         * does not take, naming those it does.
+         */
+
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
         }
 
         return ngx_http_live_record_route(r, NULL);
-    }
-
-    if (!(r->method & NGX_HTTP_POST)) {
-        /* a body left unread would be read as the next request */
-
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                          "method_not_allowed",
-                                          "method %V is not allowed",
-                                          &r->method_name);
     }
 
     if (r->headers_in.content_length_n > NGX_HTTP_LIVE_RECORD_MAX_BODY) {
@@ -498,6 +491,30 @@ ngx_http_live_record_no_store(ngx_http_request_t *r)
     ngx_str_set(&h->value, "no-store");
 
     return NGX_OK;
+}
+
+
+/* 405 with the methods the resource takes, in "Allow" and in the message */
+
+ngx_int_t
+ngx_http_live_record_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
+                                      "method_not_allowed",
+                                      "method %V is not allowed here, use %s",
+                                      &r->method_name, allow);
 }
 
 

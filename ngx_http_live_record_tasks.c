@@ -29,7 +29,6 @@ static ngx_int_t ngx_http_live_record_task_one(ngx_http_request_t *r,
     ngx_str_t *id, ngx_str_t *action);
 static ngx_int_t ngx_http_live_record_time_arg(ngx_http_request_t *r,
     const char *name, uint64_t *ms, ngx_int_t *rc);
-static ngx_int_t ngx_http_live_record_not_allowed(ngx_http_request_t *r);
 static uint64_t ngx_http_live_record_now_ms(void);
 
 
@@ -63,7 +62,7 @@ ngx_http_live_record_tasks(ngx_http_request_t *r, ngx_str_t *rest,
             return ngx_http_live_record_task_list(r);
         }
 
-        return ngx_http_live_record_not_allowed(r);
+        return ngx_http_live_record_not_allowed(r, "GET, HEAD, POST");
     }
 
     id = *rest;
@@ -428,7 +427,7 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
         }
 
         if (r->method != NGX_HTTP_POST) {
-            return ngx_http_live_record_not_allowed(r);
+            return ngx_http_live_record_not_allowed(r, "POST");
         }
 
         rc = ngx_live_record_task_stop((ngx_cycle_t *) ngx_cycle, id);
@@ -462,7 +461,7 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
         rc = NGX_OK;
 
     } else {
-        return ngx_http_live_record_not_allowed(r);
+        return ngx_http_live_record_not_allowed(r, "GET, HEAD, DELETE");
     }
 
     o = (rc == NGX_OK) ? ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle,
@@ -490,7 +489,7 @@ ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
     static const char  *none[] = { NULL };
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_live_record_not_allowed(r);
+        return ngx_http_live_record_not_allowed(r, "GET, HEAD");
     }
 
     if (ngx_http_live_record_check_args(r, none, &rc) != NGX_OK) {
@@ -576,16 +575,6 @@ ngx_http_live_record_time_arg(ngx_http_request_t *r, const char *name,
     *ms = (uint64_t) n * 1000;
 
     return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_live_record_not_allowed(ngx_http_request_t *r)
-{
-    return ngx_http_live_record_error(r, NGX_HTTP_NOT_ALLOWED,
-                                      "method_not_allowed",
-                                      "method %V is not allowed here",
-                                      &r->method_name);
 }
 
 
