@@ -49,5 +49,6 @@ The API (docs/api.md) answers with the token in $prefix/conf/api.token:
         http://127.0.0.1:8080/api/streams
 and so does the web console (docs/console.md):
     http://127.0.0.1:8080/console/
+Prometheus metrics (docs/metrics.md): http://127.0.0.1:8080/metrics
 Stop nginx with: make stop
 MSG
