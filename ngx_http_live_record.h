@@ -57,6 +57,9 @@ ngx_live_record_app_conf_t *ngx_live_record_rtmp_app_conf(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_live_record_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 
+ngx_int_t ngx_http_live_record_ms_arg(ngx_http_request_t *r, const char *sec,
+    const char *ms, uint64_t *value, ngx_int_t *rc);
+
 /* ids and names in paths: [A-Za-z0-9._-], not starting with '.' */
 ngx_int_t ngx_http_live_record_valid_id(ngx_str_t *id);
 

@@ -32,7 +32,6 @@ static cJSON *ngx_http_live_record_job_json(ngx_http_live_record_job_t *job);
 static ngx_uint_t ngx_http_live_record_job_alive(
     ngx_http_live_record_job_t *job);
 static ngx_int_t ngx_http_live_record_ids_has(ngx_str_t *ids, ngx_str_t *id);
-static uint64_t ngx_http_live_record_now_ms(void);
 
 
 static const char  *ngx_http_live_record_job_states[] = {
@@ -65,7 +64,7 @@ ngx_http_live_record_job_add(ngx_pool_t *pool, ngx_str_t *app,
         return NULL;
     }
 
-    now = ngx_http_live_record_now_ms();
+    now = ngx_live_record_now_ms();
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -141,7 +140,7 @@ ngx_http_live_record_job_end(ngx_http_live_record_job_t *job, ngx_int_t rc,
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    job->finished_ms = ngx_http_live_record_now_ms();
+    job->finished_ms = ngx_live_record_now_ms();
 
     if (rc == NGX_OK) {
         job->progress = NGX_LIVE_RECORD_CONCAT_PROGRESS;
@@ -273,7 +272,7 @@ ngx_http_live_record_jobs_json(ngx_str_t *id)
             && !ngx_http_live_record_job_alive(job))
         {
             job->state = NGX_HTTP_LIVE_RECORD_JOB_FAILED;
-            job->finished_ms = ngx_http_live_record_now_ms();
+            job->finished_ms = ngx_live_record_now_ms();
 
             if (job->error.data == NULL) {
                 (void) ngx_live_record_shm_str(shpool, &job->error, &gone);
@@ -455,16 +454,4 @@ ngx_http_live_record_json_push(cJSON *a, ngx_str_t *s)
     }
 
     return NGX_OK;
-}
-
-
-
-static uint64_t
-ngx_http_live_record_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
 }

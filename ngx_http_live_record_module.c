@@ -575,6 +575,56 @@ ngx_http_live_record_arg(ngx_http_request_t *r, const char *name,
 }
 
 
+/*
+ * "from" in seconds or "from_ms" in milliseconds (ms may be NULL), not
+ * both: NGX_OK with the value in ms, NGX_DECLINED when neither is given,
+ * NGX_ERROR (and the error sent) when one is wrong.
+ */
+
+ngx_int_t
+ngx_http_live_record_ms_arg(ngx_http_request_t *r, const char *sec,
+    const char *ms, uint64_t *value, ngx_int_t *rc)
+{
+    off_t       n;
+    ngx_str_t   s, m, *v;
+    ngx_uint_t  has_s, has_m;
+
+    has_s = (ngx_http_live_record_arg(r, sec, &s) == NGX_OK);
+    has_m = (ms && ngx_http_live_record_arg(r, ms, &m) == NGX_OK);
+
+    if (!has_s && !has_m) {
+        return NGX_DECLINED;
+    }
+
+    if (has_s && has_m) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_parameter",
+                                         "give \"%s\" or \"%s\", not both",
+                                         sec, ms);
+        return NGX_ERROR;
+    }
+
+    v = has_s ? &s : &m;
+
+    /* up to year 9999 in ms: 14 digits */
+
+    n = (v->len && v->len <= 14) ? ngx_atoof(v->data, v->len) : NGX_ERROR;
+
+    if (n == NGX_ERROR || (has_s && n > 253402300799)) {
+        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_parameter",
+                                         "\"%s\" must be unix %s",
+                                         has_s ? sec : ms,
+                                         has_s ? "seconds" : "milliseconds");
+        return NGX_ERROR;
+    }
+
+    *value = has_s ? (uint64_t) n * 1000 : (uint64_t) n;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_live_record_valid_id(ngx_str_t *id)
 {

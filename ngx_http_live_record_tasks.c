@@ -27,9 +27,6 @@ static ngx_int_t ngx_http_live_record_task_time(ngx_http_request_t *r,
 static ngx_int_t ngx_http_live_record_task_list(ngx_http_request_t *r);
 static ngx_int_t ngx_http_live_record_task_one(ngx_http_request_t *r,
     ngx_str_t *id, ngx_str_t *action);
-static ngx_int_t ngx_http_live_record_time_arg(ngx_http_request_t *r,
-    const char *name, uint64_t *ms, ngx_int_t *rc);
-static uint64_t ngx_http_live_record_now_ms(void);
 
 
 static ngx_str_t  ngx_http_live_record_own = ngx_string("of the stream");
@@ -190,7 +187,7 @@ ngx_http_live_record_task_parse(ngx_http_request_t *r, cJSON *body,
 
     ngx_strlow(t->domain.data, t->domain.data, t->domain.len);
 
-    t->created_ms = ngx_http_live_record_now_ms();
+    t->created_ms = ngx_live_record_now_ms();
 
     if (t->start_ms == 0) {
         t->start_ms = t->created_ms;
@@ -383,14 +380,13 @@ ngx_http_live_record_task_list(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_live_record_time_arg(r, "from", &from, &rc) != NGX_OK
-        || ngx_http_live_record_time_arg(r, "to", &to, &rc) != NGX_OK)
+    from = 0;
+    to = (uint64_t) -1;
+
+    if (ngx_http_live_record_ms_arg(r, "from", NULL, &from, &rc) == NGX_ERROR
+        || ngx_http_live_record_ms_arg(r, "to", NULL, &to, &rc) == NGX_ERROR)
     {
         return rc;
-    }
-
-    if (to == 0) {
-        to = (uint64_t) -1;
     }
 
     a = ngx_live_record_task_list((ngx_cycle_t *) ngx_cycle, &filter, from,
@@ -550,40 +546,3 @@ ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
 }
 
 
-static ngx_int_t
-ngx_http_live_record_time_arg(ngx_http_request_t *r, const char *name,
-    uint64_t *ms, ngx_int_t *rc)
-{
-    ngx_int_t  n;
-    ngx_str_t  v;
-
-    *ms = 0;
-
-    if (ngx_http_live_record_arg(r, name, &v) != NGX_OK || v.len == 0) {
-        return NGX_OK;
-    }
-
-    n = ngx_atoi(v.data, v.len);
-
-    if (n == NGX_ERROR) {
-        *rc = ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "invalid_parameter",
-                                         "\"%s\" must be unix seconds", name);
-        return NGX_DECLINED;
-    }
-
-    *ms = (uint64_t) n * 1000;
-
-    return NGX_OK;
-}
-
-
-static uint64_t
-ngx_http_live_record_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}

@@ -245,6 +245,8 @@ ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
     ngx_log_t *log);
 const char *ngx_live_record_reason_name(ngx_uint_t reason);
 
+uint64_t ngx_live_record_now_ms(void);
+
 /* the rtmp side's configuration; NULL without an rtmp{} block */
 ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
     ngx_cycle_t *cycle);

@@ -322,7 +322,6 @@ ngx_int_t
 ngx_live_record_hls_resume(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st, int64_t base)
 {
-    ngx_time_t             *tp;
     ngx_live_record_hls_t  *h;
 
     h = p->hls;
@@ -333,8 +332,7 @@ ngx_live_record_hls_resume(ngx_live_record_part_t *p,
 
     p->base = base - p->duration;
 
-    tp = ngx_timeofday();
-    h->epoch_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    h->epoch_ms = ngx_live_record_now_ms();
     h->epoch_dts = p->duration;
 
     ngx_log_error(NGX_LOG_INFO, p->log, 0,

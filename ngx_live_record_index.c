@@ -311,23 +311,44 @@ done:
 }
 
 
+/* a JSON string of an ngx_str_t, which need not be null-terminated */
+
 cJSON *
-ngx_live_record_json_set(cJSON *o, const char *name, ngx_str_t *v)
+ngx_live_record_json_str(ngx_str_t *v)
 {
-    cJSON  *item;
     char   *s;
+    cJSON  *item;
 
     s = ngx_alloc(v->len + 1, ngx_cycle->log);
     if (s == NULL) {
         return NULL;
     }
 
-    ngx_memcpy(s, v->data, v->len);
+    if (v->len) {
+        ngx_memcpy(s, v->data, v->len);
+    }
+
     s[v->len] = '\0';
 
-    item = cJSON_AddStringToObject(o, name, s);
+    item = cJSON_CreateString(s);
 
     ngx_free(s);
+
+    return item;
+}
+
+
+cJSON *
+ngx_live_record_json_set(cJSON *o, const char *name, ngx_str_t *v)
+{
+    cJSON  *item;
+
+    item = ngx_live_record_json_str(v);
+
+    if (item == NULL || !cJSON_AddItemToObject(o, name, item)) {
+        cJSON_Delete(item);
+        return NULL;
+    }
 
     return item;
 }

@@ -25,6 +25,7 @@ ngx_int_t ngx_live_record_index_write(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_log_t *log);
 ngx_int_t ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
     ngx_str_t *file_id, cJSON *entry, ngx_log_t *log);
+cJSON *ngx_live_record_json_str(ngx_str_t *v);
 cJSON *ngx_live_record_json_set(cJSON *o, const char *name,
     ngx_str_t *v);
 ngx_int_t ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o,

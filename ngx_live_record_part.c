@@ -66,7 +66,6 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts)
 {
     int64_t      dts, pts;
-    ngx_time_t  *tp;
 
     if (p->st.tracks[tag->track].codec != tag->codec) {
         return;
@@ -91,8 +90,7 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
 
     p->last[tag->track] = dts;
     p->bytes += tag->len;
-    tp = ngx_timeofday();
-    p->last_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    p->last_ms = ngx_live_record_now_ms();
 
     ngx_live_record_queue_frame(p, tag, dts, pts);
 }
@@ -215,7 +213,6 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
 {
     ngx_uint_t               i;
     ngx_pool_t              *pool;
-    ngx_time_t              *tp;
     ngx_pool_cleanup_t      *cln;
     ngx_live_record_part_t  *p;
 
@@ -248,8 +245,7 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
     p->lmcf = lmcf;
     p->base = base;
 
-    tp = ngx_timeofday();
-    p->start_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    p->start_ms = ngx_live_record_now_ms();
 
     for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
         p->last[i] = -1;
@@ -684,7 +680,6 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync)
 {
     ngx_uint_t   i;
-    ngx_time_t  *tp;
 
     ngx_live_record_drain(p, INT64_MAX);
 
@@ -692,8 +687,7 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
         ngx_live_record_hls_end_segment(p);
     }
 
-    tp = ngx_timeofday();
-    p->end_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    p->end_ms = ngx_live_record_now_ms();
     p->reason = reason;
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {

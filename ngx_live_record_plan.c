@@ -40,7 +40,6 @@ ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
     uint64_t                      now;
     ngx_uint_t                    i, n;
     ngx_pool_t                   *pool;
-    ngx_time_t                   *tp;
     ngx_array_t                  *tasks;
     ngx_live_record_plan_t       *plan;
     ngx_live_record_task_t       *t;
@@ -62,8 +61,7 @@ ngx_live_record_plan(ngx_live_record_ctx_t *ctx)
 
     plan->pool = pool;
 
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
+    now = ngx_live_record_now_ms();
 
     plan->generation = ngx_live_record_tasks_generation();
     plan->next = (uint64_t) -1;
@@ -325,14 +323,10 @@ ngx_live_record_plan_describe(ngx_live_record_plan_t *plan,
 
     for (i = 0; i < tasks->nelts; i++) {
 
-        /* t[i].id is not null-terminated: the helper copies it */
-
-        if (ngx_live_record_json_set(o, "_", &t[i].id) == NULL) {
+        if (!cJSON_AddItemToArray(ids, ngx_live_record_json_str(&t[i].id))) {
             cJSON_Delete(o);
             return NGX_ERROR;
         }
-
-        cJSON_AddItemToArray(ids, cJSON_DetachItemFromObject(o, "_"));
 
         p = ngx_slprintf(p, last, "; task \"%V\" (template \"%V\") until "
                          "%uL", &t[i].id, &tpls[i]->name, t[i].end_ms / 1000);

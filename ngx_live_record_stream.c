@@ -257,12 +257,10 @@ ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
 {
     uint64_t                 now;
     ngx_uint_t               reason, same;
-    ngx_time_t              *tp;
     ngx_live_record_plan_t  *plan, *old;
 
     old = ctx->plan;
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
+    now = ngx_live_record_now_ms();
 
     if (old && old->generation == ngx_live_record_tasks_generation()
         && now < old->next)

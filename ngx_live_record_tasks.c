@@ -40,18 +40,21 @@ static void ngx_live_record_tasks_write(ngx_cycle_t *cycle,
 static ngx_int_t ngx_live_record_task_from_json(cJSON *o,
     ngx_live_record_task_t *t, ngx_pool_t *pool);
 static ngx_int_t ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b);
-static uint64_t ngx_live_record_now_ms(void);
 static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
 static cJSON *ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids);
 static void ngx_live_record_memo_free(ngx_slab_pool_t *shpool,
     ngx_live_record_memo_t *m);
+static void ngx_live_record_recorder_free(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec);
 static void ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
     ngx_slab_pool_t *shpool);
 
 
-static uint64_t
+/* wall clock, as the index and the events carry it */
+
+uint64_t
 ngx_live_record_now_ms(void)
 {
     ngx_time_t  *tp;
@@ -1077,6 +1080,18 @@ ngx_live_record_recorder_delete(ngx_live_record_recorder_t *rec)
         ngx_queue_remove(&rec->queue);
     }
 
+    ngx_live_record_recorder_free(shpool, rec);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* called with the mutex held */
+
+static void
+ngx_live_record_recorder_free(ngx_slab_pool_t *shpool,
+    ngx_live_record_recorder_t *rec)
+{
     ngx_live_record_shm_str_free(shpool, &rec->app);
     ngx_live_record_shm_str_free(shpool, &rec->stream);
     ngx_live_record_shm_str_free(shpool, &rec->domain);
@@ -1084,8 +1099,6 @@ ngx_live_record_recorder_delete(ngx_live_record_recorder_t *rec)
     ngx_live_record_shm_str_free(shpool, &rec->plan);
     ngx_live_record_shm_str_free(shpool, &rec->files);
     ngx_slab_free_locked(shpool, rec);
-
-    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 
@@ -1213,13 +1226,7 @@ ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
         }
 
         ngx_queue_remove(&rec->queue);
-        ngx_live_record_shm_str_free(shpool, &rec->app);
-        ngx_live_record_shm_str_free(shpool, &rec->stream);
-        ngx_live_record_shm_str_free(shpool, &rec->domain);
-        ngx_live_record_shm_str_free(shpool, &rec->session);
-        ngx_live_record_shm_str_free(shpool, &rec->plan);
-        ngx_live_record_shm_str_free(shpool, &rec->files);
-        ngx_slab_free_locked(shpool, rec);
+        ngx_live_record_recorder_free(shpool, rec);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1309,12 +1316,9 @@ ngx_live_record_ids_json(cJSON *o, ngx_str_t *ids)
         id.data = p;
         id.len = (sp ? sp : last) - p;
 
-        if (id.len && ngx_live_record_json_set(o, "_", &id) == NULL) {
+        if (id.len && !cJSON_AddItemToArray(a, ngx_live_record_json_str(&id)))
+        {
             return NULL;
-        }
-
-        if (id.len) {
-            cJSON_AddItemToArray(a, cJSON_DetachItemFromObject(o, "_"));
         }
 
         p = sp ? sp + 1 : NULL;
