@@ -14,7 +14,9 @@
 #include "ngx_rtmp_codec_module.h"
 #include "ngx_live_record.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_upload.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_tasks.h"
 
@@ -82,8 +84,6 @@ static ngx_rtmp_publish_pt        next_publish;
 static ngx_rtmp_delete_stream_pt  next_delete_stream;
 static ngx_rtmp_close_stream_pt   next_close_stream;
 
-
-extern ngx_module_t  ngx_rtmp_module;
 
 
 static ngx_live_record_msec_bounds_t  ngx_live_record_interval_bounds = {
@@ -553,26 +553,6 @@ ngx_live_record_find_template(ngx_conf_t *cf, ngx_str_t *name)
     return ngx_live_record_template(
                ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module),
                name);
-}
-
-
-ngx_live_record_template_t *
-ngx_live_record_template(ngx_live_record_main_conf_t *lmcf, ngx_str_t *name)
-{
-    ngx_uint_t                     i;
-    ngx_live_record_template_t   **tpl;
-
-    tpl = lmcf->templates.elts;
-
-    for (i = 0; i < lmcf->templates.nelts; i++) {
-        if (tpl[i]->name.len == name->len
-            && ngx_strncmp(tpl[i]->name.data, name->data, name->len) == 0)
-        {
-            return tpl[i];
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -1050,7 +1030,7 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_live_record_segmenter_init();
+    ngx_live_record_writer_init();
     ngx_live_record_stats_init(cycle);
 
     ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
@@ -1079,8 +1059,9 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_live_record_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_rtmp_handler_pt        *h;
-    ngx_rtmp_core_main_conf_t  *cmcf;
+    ngx_rtmp_handler_pt          *h;
+    ngx_rtmp_core_main_conf_t    *cmcf;
+    ngx_live_record_main_conf_t  *lmcf;
 
     cmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_rtmp_core_module);
 
@@ -1109,8 +1090,21 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
 
     ngx_live_record_part_done = ngx_live_record_part_done_last;
 
-    return ngx_live_record_add_paths(cf,
-               ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module));
+    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
+
+    /* uploads that wait and parts open at a crash are in the spool too */
+
+    if (ngx_live_record_spool_loader(cf, lmcf, "handoff",
+                                     ngx_live_record_upload_load)
+        != NGX_OK
+        || ngx_live_record_spool_loader(cf, lmcf, "open",
+                                        ngx_live_record_recover_load)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_live_record_add_paths(cf, lmcf);
 }
 
 

@@ -11,9 +11,7 @@
 #include <openssl/hmac.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_notify.h"
-#include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
-#include "ngx_live_record_upload.h"
 #include "ngx_live_record_shm.h"
 
 
@@ -30,8 +28,6 @@ typedef struct {
     ngx_uint_t                  scanned;
     ngx_str_t                   dir;            /* spool/notify */
     ngx_str_t                   dead;           /* spool/dead */
-    ngx_str_t                   handoff;        /* spool/handoff */
-    ngx_str_t                   open;           /* spool/open */
     ngx_log_t                  *log;
 } ngx_live_record_notify_t;
 
@@ -66,6 +62,8 @@ static void ngx_live_record_job_failed(ngx_live_record_job_t *job,
 static void ngx_live_record_job_retry(ngx_event_t *ev);
 static void ngx_live_record_job_free(ngx_live_record_job_t *job);
 static void ngx_live_record_notify_scan(ngx_event_t *ev);
+static ngx_int_t ngx_live_record_spool_dirs(ngx_cycle_t *cycle,
+    ngx_live_record_main_conf_t *lmcf);
 static ngx_int_t ngx_live_record_spool_claim(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir, ngx_str_t *name,
     ngx_live_record_spool_load_pt load);
@@ -193,7 +191,7 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     nt->log = cycle->log;
     ngx_queue_init(&nt->jobs);
 
-    p = ngx_pnalloc(cycle->pool, 4 * (lmcf->spool.len + sizeof("/handoff/")));
+    p = ngx_pnalloc(cycle->pool, 2 * (lmcf->spool.len + sizeof("/notify/")));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -206,19 +204,9 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     p = ngx_sprintf(p, "%V/dead/%Z", &lmcf->spool);
     nt->dead.len = p - nt->dead.data - 1;
 
-    nt->handoff.data = p;
-    p = ngx_sprintf(p, "%V/handoff/%Z", &lmcf->spool);
-    nt->handoff.len = p - nt->handoff.data - 1;
-
-    nt->open.data = p;
-    p = ngx_sprintf(p, "%V/open/%Z", &lmcf->spool);
-    nt->open.len = p - nt->open.data - 1;
-
     if (ngx_live_record_create_dirs(nt->dir.data, cycle->log) != NGX_OK
         || ngx_live_record_create_dirs(nt->dead.data, cycle->log) != NGX_OK
-        || ngx_live_record_create_dirs(nt->handoff.data, cycle->log)
-           != NGX_OK
-        || ngx_live_record_create_dirs(nt->open.data, cycle->log) != NGX_OK)
+        || ngx_live_record_spool_dirs(cycle, lmcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -226,8 +214,6 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     /* no trailing slash */
     nt->dir.len--;
     nt->dead.len--;
-    nt->handoff.len--;
-    nt->open.len--;
 
     lmcf->curl = nt->curl;
 
@@ -240,6 +226,75 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
 
     /* what earlier workers left is picked up at once */
     ngx_live_record_notify_scan(&nt->scan);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Spool files of other folders (uploads that wait, parts that were open
+ * at a crash) are picked up by the same scan as notify's own, through
+ * loaders registered before the workers start: notify knows no more of
+ * them than a directory name and a function.
+ */
+
+ngx_int_t
+ngx_live_record_spool_loader(ngx_conf_t *cf,
+    ngx_live_record_main_conf_t *lmcf, char *dir,
+    ngx_live_record_spool_load_pt load)
+{
+    ngx_live_record_spool_loader_t  *loader;
+
+    if (lmcf->loaders.elts == NULL
+        && ngx_array_init(&lmcf->loaders, cf->pool, 2,
+                          sizeof(ngx_live_record_spool_loader_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    loader = ngx_array_push(&lmcf->loaders);
+    if (loader == NULL) {
+        return NGX_ERROR;
+    }
+
+    loader->dir.data = (u_char *) dir;
+    loader->dir.len = ngx_strlen(dir);
+    ngx_str_null(&loader->path);
+    loader->load = load;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_spool_dirs(ngx_cycle_t *cycle,
+    ngx_live_record_main_conf_t *lmcf)
+{
+    u_char                          *p;
+    ngx_uint_t                       i;
+    ngx_live_record_spool_loader_t  *loader;
+
+    loader = lmcf->loaders.elts;
+
+    for (i = 0; i < lmcf->loaders.nelts; i++) {
+        p = ngx_pnalloc(cycle->pool,
+                        lmcf->spool.len + loader[i].dir.len + 3);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        loader[i].path.data = p;
+        loader[i].path.len = ngx_sprintf(p, "%V/%V/%Z", &lmcf->spool,
+                                         &loader[i].dir) - p - 1;
+
+        if (ngx_live_record_create_dirs(p, cycle->log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* no trailing slash */
+        loader[i].path.len--;
+    }
 
     return NGX_OK;
 }
@@ -626,16 +681,20 @@ ngx_live_record_notify_scan(ngx_event_t *ev)
 {
     ngx_live_record_main_conf_t *lmcf = ev->data;
 
-    ngx_live_record_notify_t  *nt;
+    ngx_uint_t                       i;
+    ngx_live_record_notify_t        *nt;
+    ngx_live_record_spool_loader_t  *loader;
 
     nt = lmcf->notify;
 
     ngx_live_record_spool_scan(lmcf, &nt->dir, !nt->scanned,
                                ngx_live_record_notify_load);
-    ngx_live_record_spool_scan(lmcf, &nt->handoff, !nt->scanned,
-                               ngx_live_record_upload_load);
-    ngx_live_record_spool_scan(lmcf, &nt->open, !nt->scanned,
-                               ngx_live_record_recover_load);
+    loader = lmcf->loaders.elts;
+
+    for (i = 0; i < lmcf->loaders.nelts; i++) {
+        ngx_live_record_spool_scan(lmcf, &loader[i].path, !nt->scanned,
+                                   loader[i].load);
+    }
 
     nt->scanned = 1;
 

@@ -33,6 +33,15 @@ ngx_int_t ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
 typedef ngx_int_t (*ngx_live_record_spool_load_pt)(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
 
+typedef struct {
+    ngx_str_t                      dir;         /* under live_record_spool */
+    ngx_str_t                      path;        /* in a worker */
+    ngx_live_record_spool_load_pt  load;
+} ngx_live_record_spool_loader_t;
+
+ngx_int_t ngx_live_record_spool_loader(ngx_conf_t *cf,
+    ngx_live_record_main_conf_t *lmcf, char *dir,
+    ngx_live_record_spool_load_pt load);
 void ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf,
     ngx_str_t *dir, ngx_uint_t first, ngx_live_record_spool_load_pt load);
 ngx_live_record_receiver_t *ngx_live_record_find_receiver(

@@ -14,7 +14,7 @@
 #include <ngx_thread_pool.h>
 #endif
 #include "ngx_live_record_codec.h"
-#include "ngx_live_record_segmenter.h"
+#include "ngx_live_record_writer.h"
 
 
 #define NGX_LIVE_RECORD_REASON_INTERVAL      0
@@ -110,6 +110,7 @@ typedef struct {
     ngx_str_t                   index;
     ngx_msec_t                  notify_retry;
     ngx_array_t                 receivers;      /* receiver * */
+    ngx_array_t                 loaders;        /* spool_loader_t */
     ngx_array_t                 remote;         /* store * */
     void                       *notify;         /* per-worker state */
     void                       *curl;
@@ -147,6 +148,7 @@ typedef struct {
     u_char                     *tmp;            /* mp4 being finalized */
     u_char                     *sidecar;        /* for crash recovery */
     off_t                       size;
+    ngx_uint_t                  segments;       /* hls, once finalized */
     ngx_int_t                   status;
     ngx_str_t                   file_id;
     ngx_str_t                   url;
@@ -200,56 +202,29 @@ typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_part_t *p);
 
 extern ngx_live_record_part_done_pt  ngx_live_record_part_done;
 extern ngx_module_t                  ngx_live_record_module;
+extern ngx_module_t                  ngx_rtmp_module;   /* rtmp declares none */
 
 
-ngx_live_record_part_t *ngx_live_record_part_open(
-    ngx_live_record_stream_t *st, ngx_live_record_template_t *tpl,
-    ngx_live_record_app_conf_t *lacf, ngx_live_record_main_conf_t *lmcf,
-    ngx_uint_t formats, ngx_uint_t n, int64_t base);
-void ngx_live_record_part_write(ngx_live_record_part_t *p,
-    ngx_live_record_tag_t *tag, int64_t ts);
-void ngx_live_record_part_flush(ngx_live_record_part_t *p);
-ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st);
-void ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
-    ngx_uint_t sync);
-
-ngx_int_t ngx_live_record_hls_init(ngx_live_record_part_t *p);
-void ngx_live_record_hls_write(ngx_live_record_part_t *p,
-    ngx_live_record_frame_t *f);
-void ngx_live_record_hls_end_segment(ngx_live_record_part_t *p);
-ngx_int_t ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st);
-void ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
-ngx_live_record_part_t *ngx_live_record_hls_take(
-    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label);
-ngx_int_t ngx_live_record_hls_resume(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st, int64_t base);
-void ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf);
-off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
-ngx_uint_t ngx_live_record_hls_segments(ngx_live_record_part_t *p);
-ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
-    ngx_log_t *log);
-void ngx_live_record_part_recover(ngx_live_record_part_t *p);
+/* core/ngx_live_record_util.c */
+uint64_t ngx_live_record_now_ms(void);
+ngx_int_t ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b);
+ngx_int_t ngx_live_record_valid_name(ngx_str_t *name, size_t max);
+const char *ngx_live_record_reason_name(ngx_uint_t reason);
 ngx_live_record_template_t *ngx_live_record_template(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *name);
-void ngx_live_record_busy_handler(ngx_event_t *ev);
-
-ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);
-void ngx_live_record_sidecars_update(ngx_live_record_part_t *p);
-void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
-    ngx_log_t *log);
-ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
-    u_char *path, ngx_str_t *text);
-ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
-    ngx_log_t *log);
-const char *ngx_live_record_reason_name(ngx_uint_t reason);
-
-uint64_t ngx_live_record_now_ms(void);
 
 /* the rtmp side's configuration; NULL without an rtmp{} block */
 ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
     ngx_cycle_t *cycle);
+
+/* core/ngx_live_record_file.c */
+ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
+ngx_int_t ngx_live_record_delete_tree(u_char *path, ngx_log_t *log);
+u_char *ngx_live_record_join(u_char *dir, ngx_str_t *name, ngx_log_t *log);
+ngx_int_t ngx_live_record_write_atomic(u_char *path, ngx_str_t *data,
+    ngx_uint_t n, ngx_log_t *log);
+ngx_int_t ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,
+    const char *what, ngx_str_t *secret);
 
 
 #endif /* _NGX_LIVE_RECORD_H_INCLUDED_ */

@@ -7,7 +7,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_live_record_shm.h"
-#include "ngx_live_record_tasks.h"
 
 
 static void *ngx_live_record_core_create_conf(ngx_cycle_t *cycle);

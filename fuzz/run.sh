@@ -26,9 +26,9 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
     -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
     -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
-    -I"$build/ngx" -I"$top" \
+    -I"$build/ngx" -I"$top" -I"$top/mux" \
     -o "$dir/fuzz_tag.tmp" "$top/fuzz/fuzz_tag.c" \
-    "$top/ngx_live_record_codec.c"
+    "$top/mux/ngx_live_record_codec.c"
 mv "$dir/fuzz_tag.tmp" "$dir/fuzz_tag"
 
 "$top/fuzz/seeds.sh" "$dir"

@@ -33,7 +33,14 @@ typedef struct {
 } ngx_http_live_record_console_loc_conf_t;
 
 
+#if (NGX_LIVE_RECORD_HAVE_CONSOLE)
 #include "ngx_http_live_record_console_assets.h"
+#else
+/* configure found no generated assets: the directive says so */
+static ngx_http_live_record_console_asset_t
+    ngx_http_live_record_console_assets[] = { { ngx_null_string,
+    ngx_null_string, ngx_null_string, NULL, 0 } };
+#endif
 
 
 #define NGX_HTTP_LIVE_RECORD_CONSOLE_INDEX  "index.html"
@@ -368,6 +375,15 @@ ngx_http_live_record_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (lccf->api.data) {
         return "is duplicate";
     }
+
+#if !(NGX_LIVE_RECORD_HAVE_CONSOLE)
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"live_record_console\": this build of "
+                       "ngx_live_record has no web console; run \"make\" in "
+                       "its source tree (it generates the console's files) "
+                       "and rebuild");
+    return NGX_CONF_ERROR;
+#endif
 
     value = cf->args->elts;
 

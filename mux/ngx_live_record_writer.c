@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_live_record_segmenter.h"
+#include "ngx_live_record_writer.h"
 
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
@@ -57,7 +57,7 @@ static const char  *ngx_live_record_exts[] = { "mp4", "flv", "aac", "hls" };
 /* libav's own messages go to the nginx error log, not to stderr */
 
 void
-ngx_live_record_segmenter_init(void)
+ngx_live_record_writer_init(void)
 {
     av_log_set_level(AV_LOG_WARNING);
     av_log_set_callback(ngx_live_record_av_log);

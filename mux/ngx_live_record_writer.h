@@ -4,8 +4,8 @@
  */
 
 
-#ifndef _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_
-#define _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_
+#ifndef _NGX_LIVE_RECORD_WRITER_H_INCLUDED_
+#define _NGX_LIVE_RECORD_WRITER_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -41,7 +41,7 @@ typedef struct {
 typedef struct ngx_live_record_writer_s  ngx_live_record_writer_t;
 
 
-void ngx_live_record_segmenter_init(void);
+void ngx_live_record_writer_init(void);
 ngx_uint_t ngx_live_record_format_tracks(ngx_uint_t format,
     ngx_live_record_track_t *tracks);
 const char *ngx_live_record_format_ext(ngx_uint_t format);
@@ -59,4 +59,4 @@ ngx_int_t ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label,
     u_char *src, u_char *dst, size_t moov_size);
 
 
-#endif /* _NGX_LIVE_RECORD_SEGMENTER_H_INCLUDED_ */
+#endif /* _NGX_LIVE_RECORD_WRITER_H_INCLUDED_ */

@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_live_record.h"
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_store.h"
 
 
@@ -392,18 +392,13 @@ ngx_live_record_hls_bytes(ngx_live_record_part_t *p)
 }
 
 
-ngx_uint_t
-ngx_live_record_hls_segments(ngx_live_record_part_t *p)
-{
-    return p->hls->segments.nelts;
-}
-
-
 /* runs in the finalize thread: the playlist becomes a VOD one */
 
 ngx_int_t
 ngx_live_record_hls_finalize(ngx_live_record_part_t *p, ngx_log_t *log)
 {
+    p->files[NGX_LIVE_RECORD_HLS].segments = p->hls->segments.nelts;
+
     return ngx_live_record_hls_write_playlist(p, 1, log);
 }
 
@@ -636,6 +631,7 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
     rc = ngx_live_record_write_atomic(path, &playlist, 1, log);
 
     p->last_ms = p->start_ms + p->duration;
+    f->segments = listed;
 
 done:
 

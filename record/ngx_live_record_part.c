@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_live_record.h"
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -1215,14 +1215,3 @@ ngx_live_record_busy_handler(ngx_event_t *ev)
     }
 }
 
-
-const char *
-ngx_live_record_reason_name(ngx_uint_t reason)
-{
-    static const char  *names[] = {
-        "interval", "unpublish", "drop", "param-change", "shutdown",
-        "recovered", "write-error", "task_start", "task_end"
-    };
-
-    return names[reason];
-}

@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_tasks.h"
 #include "ngx_live_record_index.h"

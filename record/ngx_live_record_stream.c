@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include "ngx_rtmp.h"
 #include "ngx_rtmp_codec_module.h"
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"

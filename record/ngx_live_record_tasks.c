@@ -39,7 +39,6 @@ static void ngx_live_record_tasks_write(ngx_cycle_t *cycle,
     uint64_t seq);
 static ngx_int_t ngx_live_record_task_from_json(cJSON *o,
     ngx_live_record_task_t *t, ngx_pool_t *pool);
-static ngx_int_t ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b);
 static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
@@ -52,27 +51,6 @@ static void ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
     ngx_slab_pool_t *shpool);
 
 
-/* wall clock, as the index and the events carry it */
-
-uint64_t
-ngx_live_record_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}
-
-
-static ngx_int_t
-ngx_live_record_str_eq(ngx_str_t *a, ngx_str_t *b)
-{
-    return a->len == b->len
-           && (a->len == 0 || ngx_memcmp(a->data, b->data, a->len) == 0);
-}
-
-
 static void
 ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool, ngx_str_t *s)
 {
@@ -82,22 +60,6 @@ ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool, ngx_str_t *s)
         s->len = 0;
     }
 }
-
-
-ngx_live_record_main_conf_t *
-ngx_live_record_rtmp_main_conf(ngx_cycle_t *cycle)
-{
-    ngx_rtmp_conf_ctx_t  *ctx;
-
-    ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
-
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    return ctx->main_conf[ngx_live_record_module.ctx_index];
-}
-
 
 
 /* the task API */
@@ -715,35 +677,6 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
 
     if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Ids and names the API takes, and tasks read back from tasks.json:
- * [A-Za-z0-9._-], not starting with a dot.
- */
-
-ngx_int_t
-ngx_live_record_valid_name(ngx_str_t *name, size_t max)
-{
-    u_char      c;
-    ngx_uint_t  i;
-
-    if (name->len == 0 || name->len > max || name->data[0] == '.') {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < name->len; i++) {
-        c = name->data[i];
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
-              || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' || c == '-'))
-        {
-            return NGX_ERROR;
-        }
     }
 
     return NGX_OK;

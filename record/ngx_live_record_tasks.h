@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
+#include "ngx_live_record_json.h"
 #include "ngx_live_record_shm.h"
 
 
@@ -87,7 +88,6 @@ cJSON *ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
 ngx_uint_t ngx_live_record_recording(ngx_cycle_t *cycle,
     ngx_str_t *file_id);
 
-ngx_int_t ngx_live_record_valid_name(ngx_str_t *name, size_t max);
 
 /* the master loads the tasks the zone does not already hold */
 ngx_int_t ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool);

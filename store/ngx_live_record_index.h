@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
+#include "ngx_live_record_json.h"
 
 
 ngx_int_t ngx_live_record_file_ids(ngx_live_record_part_t *p);
@@ -25,13 +26,6 @@ ngx_int_t ngx_live_record_index_write(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_log_t *log);
 ngx_int_t ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
     ngx_str_t *file_id, cJSON *entry, ngx_log_t *log);
-cJSON *ngx_live_record_json_str(ngx_str_t *v);
-cJSON *ngx_live_record_json_set(cJSON *o, const char *name,
-    ngx_str_t *v);
-ngx_int_t ngx_live_record_json_get(ngx_pool_t *pool, cJSON *o,
-    const char *name, ngx_str_t *dst);
-ngx_int_t ngx_live_record_json_text(ngx_pool_t *pool, cJSON *v,
-    ngx_str_t *dst);
 ngx_int_t ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log);
 
 

@@ -21,14 +21,8 @@
 
 
 char *ngx_live_record_store_conf(ngx_conf_t *cf, ngx_live_record_store_t *st);
-ngx_int_t ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,
-    const char *what, ngx_str_t *secret);
 ngx_int_t ngx_live_record_handoff(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f);
-ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
-ngx_int_t ngx_live_record_delete_tree(u_char *path, ngx_log_t *log);
-ngx_int_t ngx_live_record_write_atomic(u_char *path, ngx_str_t *data,
-    ngx_uint_t n, ngx_log_t *log);
 
 
 #endif /* _NGX_LIVE_RECORD_STORE_H_INCLUDED_ */

@@ -169,7 +169,7 @@ ngx_live_record_upload(ngx_live_record_part_t *p, ngx_uint_t format)
         }
 
     } else {
-        n = ngx_live_record_hls_segments(p);
+        n = f->segments;
 
         for (i = 0; i <= n; i++) {
             rel.data = ngx_pnalloc(u->pool, p->rel.len + NGX_INT_T_LEN + 16);

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # The fuzz target's inputs, without clang: fuzz/fuzz_tag.c and
-# ngx_live_record_codec.c are built with gcc, ASan and UBSan as a plain
+# mux/ngx_live_record_codec.c are built with gcc, ASan and UBSan as a plain
 # program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in
 # fuzz/regress/ and, when `make fuzz` has made them, the seeds cut from
 # ffmpeg output (build/fuzz/corpus/seed-*).  A run must exit 0 and print
@@ -42,8 +42,8 @@ my @cc = ('gcc', '-DNGX_LIVE_RECORD_FUZZ_MAIN',
           '-fsanitize=address,undefined', '-g', '-O1',
           '-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter', '-Werror',
           (map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
-          "-I$conf", "-I$top",
-          '-o', $bin, "$top/fuzz/fuzz_tag.c", "$top/ngx_live_record_codec.c");
+          "-I$conf", "-I$top", "-I$top/mux",
+          '-o', $bin, "$top/fuzz/fuzz_tag.c", "$top/mux/ngx_live_record_codec.c");
 
 my ($rc, $out) = run(@cc);
 is($rc, 0, 'fuzz_tag.c and the codec build with gcc, ASan and UBSan')

@@ -1,0 +1,64 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_LIVE_RECORD_PART_H_INCLUDED_
+#define _NGX_LIVE_RECORD_PART_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_live_record.h"
+
+
+/*
+ * record/: one publish (stream.c) and what records it (plan.c, tasks.c),
+ * its parts (part.c) and HLS recordings (hls.c), and crash recovery
+ * (recover.c).  This header: the parts, HLS recordings and sidecars, for
+ * the files of this folder.
+ */
+
+
+ngx_live_record_part_t *ngx_live_record_part_open(
+    ngx_live_record_stream_t *st, ngx_live_record_template_t *tpl,
+    ngx_live_record_app_conf_t *lacf, ngx_live_record_main_conf_t *lmcf,
+    ngx_uint_t formats, ngx_uint_t n, int64_t base);
+void ngx_live_record_part_write(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t ts);
+void ngx_live_record_part_flush(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
+void ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
+    ngx_uint_t sync);
+
+ngx_int_t ngx_live_record_hls_init(ngx_live_record_part_t *p);
+void ngx_live_record_hls_write(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f);
+void ngx_live_record_hls_end_segment(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
+void ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
+ngx_live_record_part_t *ngx_live_record_hls_take(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label);
+ngx_int_t ngx_live_record_hls_resume(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st, int64_t base);
+void ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf);
+off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
+    ngx_log_t *log);
+void ngx_live_record_part_recover(ngx_live_record_part_t *p);
+void ngx_live_record_busy_handler(ngx_event_t *ev);
+
+ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);
+void ngx_live_record_sidecars_update(ngx_live_record_part_t *p);
+void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
+    ngx_log_t *log);
+ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
+    u_char *path, ngx_str_t *text);
+ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
+    ngx_log_t *log);
+
+
+#endif /* _NGX_LIVE_RECORD_PART_H_INCLUDED_ */
