@@ -616,31 +616,25 @@ static ngx_int_t
 ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
     ngx_pool_t *pool)
 {
-    cJSON  *ext;
+    ngx_live_record_json_field_t  fields[] = {
+        { "task_id", NGX_LIVE_RECORD_JSON_STR, &t->id },
+        { "app", NGX_LIVE_RECORD_JSON_STR, &t->app },
+        { "stream", NGX_LIVE_RECORD_JSON_STR, &t->stream },
+        { "domain", NGX_LIVE_RECORD_JSON_STR, &t->domain },
+        { "template", NGX_LIVE_RECORD_JSON_STR_OPT, &t->tpl },
+        { "start_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->start_ms },
+        { "end_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->end_ms },
+        { "created_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->created_ms },
+        { "stopped_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->stopped_ms },
+        { "extension", NGX_LIVE_RECORD_JSON_TEXT, &t->extension },
+        { NULL, 0, NULL }
+    };
 
     ngx_memzero(t, sizeof(ngx_live_record_task_t));
 
-    if (ngx_live_record_json_get(pool, o, "task_id", &t->id) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "app", &t->app) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "stream", &t->stream) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "domain", &t->domain) != NGX_OK)
-    {
+    if (ngx_live_record_json_read(pool, o, fields) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    if (cJSON_IsString(cJSON_GetObjectItem(o, "template"))
-        && ngx_live_record_json_get(pool, o, "template", &t->tpl) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    t->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                           "start_time_ms"));
-    t->end_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "end_time_ms"));
-    t->created_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                     "created_time_ms"));
-    t->stopped_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                     "stopped_time_ms"));
 
     if (ngx_live_record_valid_name(&t->id, 64) != NGX_OK
         || ngx_live_record_valid_name(&t->app, 255) != NGX_OK
@@ -650,12 +644,6 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
         || (t->tpl.len && ngx_live_record_valid_name(&t->tpl, 255) != NGX_OK)
         || t->end_ms <= t->start_ms)
     {
-        return NGX_ERROR;
-    }
-
-    ext = cJSON_GetObjectItem(o, "extension");
-
-    if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
         return NGX_ERROR;
     }
 
