@@ -163,7 +163,6 @@ ngx_http_live_record_job_end(ngx_http_live_record_job_t *job, ngx_int_t rc,
 }
 
 
-
 /* finished jobs are kept a day, and no more than a hundred of them */
 
 static void
@@ -228,7 +227,6 @@ ngx_http_live_record_job_free(ngx_slab_pool_t *shpool,
 
     ngx_slab_free_locked(shpool, job);
 }
-
 
 
 /* a worker that died with its jobs running leaves them failed */
