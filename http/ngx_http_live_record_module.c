@@ -375,7 +375,11 @@ ngx_http_live_record_route(ngx_http_request_t *r, cJSON *body)
 
     path = r->uri;
 
-    if (!clcf->regex && clcf->name.len <= path.len
+    if (
+#if (NGX_PCRE)
+        clcf->regex == NULL &&
+#endif
+        clcf->name.len <= path.len
         && ngx_strncmp(path.data, clcf->name.data, clcf->name.len) == 0)
     {
         path.data += clcf->name.len;
