@@ -26,9 +26,6 @@ static ngx_int_t ngx_live_record_copy_dir(u_char *src, u_char *dst,
     ngx_log_t *log);
 
 
-ngx_live_record_part_done_pt  ngx_live_record_part_done;
-
-
 /*
  * live_record_store local DIR [url=BASE];
  * live_record_store http URL [header="Name: value"]... [path=DIR];
