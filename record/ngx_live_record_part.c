@@ -157,6 +157,10 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
                 return;
             }
 
+            ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                           "live record: \"%V\" part %ui: track %ui "
+                           "not waited for", &p->st.label, p->n, f->track);
+
             f->duration = p->last_duration[f->track]
                           ? p->last_duration[f->track] : 1;
         }
@@ -177,6 +181,12 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         if (p->hls) {
             ngx_live_record_hls_write(p, f);
         }
+
+        ngx_log_debug6(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                       "live record: \"%V\" part %ui: frame flushed: "
+                       "track %ui key %ui dts %L duration %L",
+                       &p->st.label, p->n, f->track, f->key, f->dts,
+                       f->duration);
 
         p->duration = ngx_max(p->duration, f->dts + f->duration);
         p->frames++;
@@ -267,6 +277,11 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
                       "the spool: a crash would leave it unrecovered",
                       &p->st.label, p->n);
     }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui open: formats %ui of %ui, "
+                   "base %L ms", &p->st.label, p->n, p->formats, p->want,
+                   p->base);
 
     ngx_live_record_announce(p, "record_started", NULL);
 
@@ -692,6 +707,12 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     p->end_ms = ngx_live_record_now_ms();
     p->reason = reason;
 
+    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui close: reason %s, "
+                   "%ui frames, %L ms, sync %ui", &p->st.label, p->n,
+                   ngx_live_record_reason_name(reason), p->frames,
+                   p->duration, sync);
+
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (p->files[i].writer == NULL) {
             continue;
@@ -724,6 +745,10 @@ static void
 ngx_live_record_discard(ngx_live_record_part_t *p)
 {
     ngx_uint_t  i;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: files deleted",
+                   &p->st.label, p->n);
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (!(p->formats & (1 << i))) {
@@ -786,6 +811,10 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
             task->event.log = p->log;
 
             if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
+                ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                               "live record: \"%V\" part %ui: finalize "
+                               "posted to \"%V\"", &p->st.label, p->n,
+                               &lacf->thread_pool_name);
                 return;
             }
         }
@@ -826,6 +855,10 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
                        NGX_LIVE_RECORD_THREAD_NICE);
 #endif
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" part %ui: finalize start, "
+                   "formats %ui", &p->st.label, p->n, p->formats);
+
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
     if ((p->formats & (1 << NGX_LIVE_RECORD_MP4))
@@ -854,8 +887,19 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
         }
 
         p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
+
+        ngx_log_debug5(NGX_LOG_DEBUG_RTMP, log, 0,
+                       "live record: \"%V\" part %ui %s: handoff %i, "
+                       "\"%s\"", &p->st.label, p->n,
+                       ngx_live_record_format_ext(i), p->files[i].status,
+                       p->files[i].store.data);
+
         ngx_live_record_finish_file(p, i, log);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" part %ui: finalize end",
+                   &p->st.label, p->n);
 }
 
 
@@ -1215,6 +1259,10 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
 
     ngx_uint_t               i;
     ngx_live_record_file_t  *f;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: finalized, back on "
+                   "the event loop", &p->st.label, p->n);
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         f = &p->files[i];

@@ -520,6 +520,11 @@ start:
     u->req = r;
     u->attempts++;
 
+    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload file %ui of %ui, "
+                   "attempt %ui: \"%V\"", &u->label, &u->file_id,
+                   u->next + 1, u->files.nelts, u->attempts, &r->url);
+
     if (ngx_live_record_request_start(u->lmcf->curl, r) != NGX_OK)
     {
         u->req = NULL;
@@ -645,6 +650,10 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
         ngx_live_record_upload_failed(u, why);
         return;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload answered %l",
+                   &u->label, &u->file_id, r->status);
 
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
 
@@ -930,6 +939,10 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
                   u->attempts);
 
     ngx_live_record_stat_handoff(NGX_OK);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload confirmed, indexed",
+                   &u->label, &u->file_id);
 
     v.lmcf = u->lmcf;
     v.receivers = &u->receivers;
