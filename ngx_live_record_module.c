@@ -77,7 +77,7 @@ static ngx_int_t ngx_live_record_av(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 
 static void ngx_live_record_ctx_cleanup(void *data);
-static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_part_t *p);
+static ngx_int_t ngx_live_record_part_done_last(ngx_live_record_done_t *v);
 
 
 static ngx_rtmp_publish_pt        next_publish;
@@ -1087,7 +1087,13 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
     next_close_stream = ngx_rtmp_close_stream;
     ngx_rtmp_close_stream = ngx_live_record_close_stream;
 
+    /* the part_done chain: its end here, then who hears of a file */
+
     ngx_live_record_part_done = ngx_live_record_part_done_last;
+
+    if (ngx_live_record_notify_postconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
 
@@ -1255,7 +1261,7 @@ ngx_live_record_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 
 
 static ngx_int_t
-ngx_live_record_part_done_last(ngx_live_record_part_t *p)
+ngx_live_record_part_done_last(ngx_live_record_done_t *v)
 {
     return NGX_OK;
 }

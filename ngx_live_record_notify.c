@@ -70,6 +70,11 @@ static ngx_int_t ngx_live_record_spool_claim(
     ngx_live_record_spool_load_pt load);
 static ngx_int_t ngx_live_record_notify_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
+static ngx_int_t ngx_live_record_notify_part_done(
+    ngx_live_record_done_t *v);
+
+
+static ngx_live_record_part_done_pt  next_part_done;
 
 
 /* live_record_notify URL [key=SECRET|key_file=F] [timeout=5s]; */
@@ -229,6 +234,50 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
     ngx_live_record_notify_scan(&nt->scan);
 
     return NGX_OK;
+}
+
+
+/* notify joins the part_done chain whose end the module set */
+
+ngx_int_t
+ngx_live_record_notify_postconfiguration(ngx_conf_t *cf)
+{
+    next_part_done = ngx_live_record_part_done;
+    ngx_live_record_part_done = ngx_live_record_notify_part_done;
+
+    return NGX_OK;
+}
+
+
+/* a delivered file: record_done or concat_done, with its index entry */
+
+static ngx_int_t
+ngx_live_record_notify_part_done(ngx_live_record_done_t *v)
+{
+    cJSON  *o;
+
+    if (v->receivers == NULL || v->receivers->nelts == 0) {
+        goto next;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: %s event",
+                   v->label, v->file_id, v->event);
+
+    o = cJSON_Duplicate(v->entry, 1);
+
+    if (o == NULL
+        || ngx_live_record_notify_event(v->lmcf, v->receivers, v->event, o)
+           == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" %V: the %s event could not be "
+                      "made", v->label, v->file_id, v->event);
+    }
+
+next:
+
+    return next_part_done(v);
 }
 
 

@@ -26,6 +26,9 @@ char *ngx_live_record_notify_conf(ngx_conf_t *cf,
 ngx_int_t ngx_live_record_notify_init(ngx_cycle_t *cycle,
     ngx_live_record_main_conf_t *lmcf);
 
+/* joins the part_done chain: delivered files are announced */
+ngx_int_t ngx_live_record_notify_postconfiguration(ngx_conf_t *cf);
+
 /* takes the event object; adds event_id, event_type and t */
 ngx_int_t ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
     ngx_array_t *receivers, const char *type, cJSON *event);

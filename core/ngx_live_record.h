@@ -197,7 +197,23 @@ struct ngx_live_record_part_s {
 };
 
 
-typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_part_t *p);
+/*
+ * A finished file in its store with its index entry written: what the
+ * part_done chain hears, once per file (a part's format, a concat
+ * result).  Notify joins the chain to send the event; the entry is the
+ * caller's, a member copies what it keeps.
+ */
+typedef struct {
+    ngx_live_record_main_conf_t *lmcf;
+    ngx_array_t                *receivers;      /* receiver *, or NULL */
+    ngx_str_t                  *label;          /* "app/name" */
+    ngx_str_t                  *file_id;
+    const char                 *event;          /* record_done, concat_done */
+    struct cJSON               *entry;
+} ngx_live_record_done_t;
+
+
+typedef ngx_int_t (*ngx_live_record_part_done_pt)(ngx_live_record_done_t *v);
 
 
 extern ngx_live_record_part_done_pt  ngx_live_record_part_done;

@@ -11,11 +11,10 @@
 #include "ngx_http_live_record_index.h"
 #include "ngx_http_live_record_jobs.h"
 #include "ngx_live_record_concat.h"
+#include "ngx_live_record_deliver.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_shm.h"
-#include "ngx_live_record_store.h"
-#include "ngx_live_record_upload.h"
 
 
 /*
@@ -81,6 +80,7 @@ typedef struct {
     ngx_str_t                   rel;            /* in the store */
     off_t                       size;
     ngx_live_record_concat_stats_t  stats;
+    ngx_live_record_delivery_t  delivery;       /* of the result */
 } ngx_http_live_record_cjob_t;
 
 
@@ -1101,8 +1101,9 @@ ngx_http_live_record_concat_remux(ngx_http_live_record_thread_t *t,
 {
     ngx_http_live_record_cjob_t *cj = t->data;
 
-    u_char           sha256[65];
-    ngx_file_info_t  fi;
+    u_char                       sha256[65];
+    ngx_file_info_t              fi;
+    ngx_live_record_delivery_t  *d;
 
 #if (NGX_LINUX)
     /* bulk work: where the pool shares a CPU with the worker, the loop wins */
@@ -1147,13 +1148,19 @@ ngx_http_live_record_concat_remux(ngx_http_live_record_thread_t *t,
         return;
     }
 
-    /* a remote store's entry waits for the upload */
+    d = &cj->delivery;
 
-    if (cj->lacf->store.type == NGX_LIVE_RECORD_STORE_LOCAL
-        && ngx_live_record_index_put(&cj->lmcf->index, &cj->label,
-                                     &cj->file_id, cj->entry, log)
-           != NGX_OK)
-    {
+    d->lmcf = cj->lmcf;
+    d->lacf = cj->lacf;
+    d->label = &cj->label;
+    d->file_id = &cj->file_id;
+    d->local = cj->path.data;
+    d->rel = cj->rel;
+    d->size = cj->size;
+    d->entry = cj->entry;
+    d->event = "concat_done";
+
+    if (ngx_live_record_deliver_index(d, log) == NGX_ERROR) {
         ngx_str_set(&cj->error, "the index entry could not be written");
         (void) ngx_delete_file(cj->path.data);
         return;
@@ -1380,29 +1387,15 @@ ngx_http_live_record_concat_remuxed(ngx_http_live_record_thread_t *t)
 static void
 ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
 {
-    cJSON                    *o;
-    ngx_uint_t                remote;
-    ngx_live_record_store_t  *st;
+    cJSON      *o;
+    ngx_int_t   rc;
 
-    st = &cj->lacf->store;
-    remote = (st->type != NGX_LIVE_RECORD_STORE_LOCAL);
+    rc = NGX_OK;
 
-    /* a remote store: the upload indexes it and sends concat_done */
+    if (cj->rc == NGX_OK) {
+        rc = ngx_live_record_deliver(&cj->delivery);
 
-    if (cj->rc == NGX_OK && remote) {
-        o = cJSON_Duplicate(cj->entry, 1);
-
-        if (o == NULL
-            || ngx_live_record_upload_file(cj->lmcf, cj->lacf, &cj->label,
-                                           &cj->file_id, &cj->rel, cj->size,
-                                           o, "concat_done")
-               != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                          "live record: \"%V\" concat %V: the upload could "
-                          "not start, the file stays in \"%V\"",
-                          &cj->label, &cj->job_id, &cj->path);
-
+        if (rc == NGX_ERROR) {
             ngx_str_set(&cj->error, "the upload could not start");
             cj->rc = NGX_ERROR;
         }
@@ -1439,24 +1432,11 @@ ngx_http_live_record_concat_finish(ngx_http_live_record_cjob_t *cj)
                   cj->stats.packets[0], cj->stats.packets[1],
                   (double) cj->stats.duration / 1000);
 
-    if (remote) {
+    if (rc == NGX_AGAIN) {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "live record: \"%V\" concat %V: uploading %V to "
                       "\"%V\"", &cj->label, &cj->job_id, &cj->file_id,
-                      &st->name);
-        return;
-    }
-
-    o = cJSON_Duplicate(cj->entry, 1);
-
-    if (o == NULL
-        || ngx_live_record_notify_event(cj->lmcf, cj->lacf->notify,
-                                        "concat_done", o)
-           == NGX_ERROR)
-    {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" concat %V: the concat_done event "
-                      "could not be made", &cj->label, &cj->job_id);
+                      &cj->lacf->store.name);
     }
 }
 

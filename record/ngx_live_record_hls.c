@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_store.h"
 
@@ -114,6 +115,10 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
 
     p->hls = h;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" hls recording in \"%V\"",
+                   &p->st.label, &p->files[NGX_LIVE_RECORD_HLS].work);
+
     return NGX_OK;
 }
 
@@ -196,6 +201,10 @@ ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
     h->end = f->dts;
     h->pdt = h->epoch_ms + (f->dts - h->epoch_dts);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" hls segment %ui opened at %L ms",
+                   &p->st.label, h->segments.nelts, f->dts);
+
     return NGX_OK;
 }
 
@@ -233,6 +242,11 @@ ngx_live_record_hls_end_segment(ngx_live_record_part_t *p)
     seg->pdt = (h->segments.nelts == 1 || h->discont) ? h->pdt : 0;
 
     h->discont = 0;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" hls segment %ui closed: %L ms, "
+                   "%O bytes so far", &p->st.label, h->segments.nelts - 1,
+                   seg->duration, h->bytes);
 
     (void) ngx_live_record_hls_write_playlist(p, 0, p->log);
 }
@@ -400,6 +414,10 @@ ngx_int_t
 ngx_live_record_hls_finalize(ngx_live_record_part_t *p, ngx_log_t *log)
 {
     p->files[NGX_LIVE_RECORD_HLS].segments = p->hls->segments.nelts;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" hls playlist final, %ui segments",
+                   &p->st.label, p->hls->segments.nelts);
 
     return ngx_live_record_hls_write_playlist(p, 1, log);
 }

@@ -6,11 +6,12 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_index.h"
+#include "ngx_live_record_deliver.h"
 #include "ngx_live_record_notify.h"
-#include "ngx_live_record_upload.h"
 #include "ngx_live_record_shm.h"
 
 
@@ -52,6 +53,10 @@ static void ngx_live_record_recover_duration(ngx_live_record_part_t *p,
     ngx_log_t *log);
 static void ngx_live_record_finish_file(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_log_t *log);
+static void ngx_live_record_delivery(ngx_live_record_part_t *p,
+    ngx_uint_t format, ngx_live_record_delivery_t *d);
+static void ngx_live_record_deliver_file(ngx_live_record_part_t *p,
+    ngx_uint_t format);
 static void ngx_live_record_announce(ngx_live_record_part_t *p,
     const char *type, const char *reason);
 static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
@@ -152,6 +157,10 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
                 return;
             }
 
+            ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                           "live record: \"%V\" part %ui: track %ui "
+                           "not waited for", &p->st.label, p->n, f->track);
+
             f->duration = p->last_duration[f->track]
                           ? p->last_duration[f->track] : 1;
         }
@@ -172,6 +181,12 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         if (p->hls) {
             ngx_live_record_hls_write(p, f);
         }
+
+        ngx_log_debug6(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                       "live record: \"%V\" part %ui: frame flushed: "
+                       "track %ui key %ui dts %L duration %L",
+                       &p->st.label, p->n, f->track, f->key, f->dts,
+                       f->duration);
 
         p->duration = ngx_max(p->duration, f->dts + f->duration);
         p->frames++;
@@ -262,6 +277,11 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
                       "the spool: a crash would leave it unrecovered",
                       &p->st.label, p->n);
     }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui open: formats %ui of %ui, "
+                   "base %L ms", &p->st.label, p->n, p->formats, p->want,
+                   p->base);
 
     ngx_live_record_announce(p, "record_started", NULL);
 
@@ -687,6 +707,12 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     p->end_ms = ngx_live_record_now_ms();
     p->reason = reason;
 
+    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui close: reason %s, "
+                   "%ui frames, %L ms, sync %ui", &p->st.label, p->n,
+                   ngx_live_record_reason_name(reason), p->frames,
+                   p->duration, sync);
+
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (p->files[i].writer == NULL) {
             continue;
@@ -719,6 +745,10 @@ static void
 ngx_live_record_discard(ngx_live_record_part_t *p)
 {
     ngx_uint_t  i;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: files deleted",
+                   &p->st.label, p->n);
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (!(p->formats & (1 << i))) {
@@ -781,6 +811,10 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
             task->event.log = p->log;
 
             if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
+                ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                               "live record: \"%V\" part %ui: finalize "
+                               "posted to \"%V\"", &p->st.label, p->n,
+                               &lacf->thread_pool_name);
                 return;
             }
         }
@@ -821,6 +855,10 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
                        NGX_LIVE_RECORD_THREAD_NICE);
 #endif
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" part %ui: finalize start, "
+                   "formats %ui", &p->st.label, p->n, p->formats);
+
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
     if ((p->formats & (1 << NGX_LIVE_RECORD_MP4))
@@ -849,8 +887,19 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
         }
 
         p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
+
+        ngx_log_debug5(NGX_LOG_DEBUG_RTMP, log, 0,
+                       "live record: \"%V\" part %ui %s: handoff %i, "
+                       "\"%s\"", &p->st.label, p->n,
+                       ngx_live_record_format_ext(i), p->files[i].status,
+                       p->files[i].store.data);
+
         ngx_live_record_finish_file(p, i, log);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" part %ui: finalize end",
+                   &p->st.label, p->n);
 }
 
 
@@ -1028,8 +1077,10 @@ static void
 ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
     ngx_log_t *log)
 {
-    u_char                  *path;
-    ngx_live_record_file_t  *f;
+    u_char                      *path;
+    ngx_int_t                    rc;
+    ngx_live_record_file_t      *f;
+    ngx_live_record_delivery_t   d;
 
     f = &p->files[format];
 
@@ -1061,18 +1112,96 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
         ngx_free(path);
     }
 
-    if (p->lacf->store.type != NGX_LIVE_RECORD_STORE_LOCAL) {
-        /* the index entry waits for the upload */
+    ngx_live_record_delivery(p, format, &d);
+
+    rc = ngx_live_record_deliver_index(&d, log);
+
+    cJSON_Delete(d.entry);
+
+    if (rc == NGX_DECLINED) {
+        /* the sidecar stays until the upload's spool file takes over */
         return;
     }
 
-    if (ngx_live_record_index_write(p, format, log) != NGX_OK) {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_CRIT, log, 0,
                       "live record: \"%V\" part %ui %s: no index entry",
                       &p->st.label, p->n, ngx_live_record_format_ext(format));
     }
 
     ngx_live_record_sidecar_delete(f, log);
+}
+
+
+/* what store/ needs of a part's file; in the thread too: no pool */
+
+static void
+ngx_live_record_delivery(ngx_live_record_part_t *p, ngx_uint_t format,
+    ngx_live_record_delivery_t *d)
+{
+    ngx_live_record_file_t  *f;
+
+    f = &p->files[format];
+
+    d->lmcf = p->lmcf;
+    d->lacf = p->lacf;
+    d->label = &p->st.label;
+    d->file_id = &f->file_id;
+    d->local = f->store.data;
+    d->rel = p->rel;
+    d->size = f->size;
+    d->segments = f->segments;
+    d->hls = (format == NGX_LIVE_RECORD_HLS);
+    d->entry = ngx_live_record_entry_json(p, format);
+    d->event = "record_done";
+}
+
+
+/* on the event loop, once the file is in the store's local directory */
+
+static void
+ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
+{
+    u_char                      *s;
+    ngx_int_t                    rc;
+    const char                  *ext;
+    ngx_live_record_delivery_t   d;
+
+    ngx_live_record_delivery(p, format, &d);
+
+    if (!d.hls) {
+        /* a file's name in the store has its extension */
+
+        ext = ngx_live_record_format_ext(format);
+        s = ngx_pnalloc(p->pool, p->rel.len + 1 + ngx_strlen(ext));
+
+        if (s == NULL) {
+            cJSON_Delete(d.entry);
+            d.entry = NULL;
+
+        } else {
+            d.rel.data = s;
+            d.rel.len = ngx_sprintf(s, "%V.%s", &p->rel, ext) - s;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui %s: delivering",
+                   &p->st.label, p->n, ngx_live_record_format_ext(format));
+
+    rc = ngx_live_record_deliver(&d);
+
+    cJSON_Delete(d.entry);
+
+    if (rc == NGX_AGAIN) {
+        /* the upload's own spool file takes over */
+        ngx_live_record_sidecar_delete(&p->files[format], p->log);
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_live_record_announce_file(p, format, "record_failed", "handoff");
+    }
 }
 
 
@@ -1100,20 +1229,15 @@ ngx_live_record_announce_file(ngx_live_record_part_t *p, ngx_uint_t format,
         return;
     }
 
-    if (ngx_strcmp(type, "record_done") == 0) {
-        o = ngx_live_record_entry_json(p, format);
+    o = ngx_live_record_part_json(p, format);
 
-    } else {
-        o = ngx_live_record_part_json(p, format);
-
-        if (o && ngx_strcmp(type, "record_started") != 0
-            && (cJSON_AddNumberToObject(o, "duration",
-                                        (double) p->duration / 1000) == NULL
-                || cJSON_AddStringToObject(o, "reason", reason) == NULL))
-        {
-            cJSON_Delete(o);
-            o = NULL;
-        }
+    if (o && reason
+        && (cJSON_AddNumberToObject(o, "duration",
+                                    (double) p->duration / 1000) == NULL
+            || cJSON_AddStringToObject(o, "reason", reason) == NULL))
+    {
+        cJSON_Delete(o);
+        o = NULL;
     }
 
     if (o == NULL
@@ -1135,6 +1259,10 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
 
     ngx_uint_t               i;
     ngx_live_record_file_t  *f;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: finalized, back on "
+                   "the event loop", &p->st.label, p->n);
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         f = &p->files[i];
@@ -1171,28 +1299,8 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       (double) p->duration / 1000, f->size,
                       ngx_live_record_reason_name(p->reason));
 
-        if (p->lacf->store.type == NGX_LIVE_RECORD_STORE_LOCAL) {
-            ngx_live_record_stat_handoff(NGX_OK);
-            ngx_live_record_announce_file(p, i, "record_done", NULL);
-            continue;
-        }
-
-        if (ngx_live_record_upload(p, i) == NGX_OK) {
-            /* the upload's own spool file takes over */
-            ngx_live_record_sidecar_delete(f, p->log);
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                      "live record: \"%V\" part %ui %s: the upload could "
-                      "not start, the file stays in \"%s\"",
-                      &p->st.label, p->n, ngx_live_record_format_ext(i),
-                      f->store.data);
-        ngx_live_record_stat_handoff(NGX_ERROR);
-        ngx_live_record_announce_file(p, i, "record_failed", "handoff");
+        ngx_live_record_deliver_file(p, i);
     }
-
-    (void) ngx_live_record_part_done(p);
 
     p->lmcf->busy.n--;
 

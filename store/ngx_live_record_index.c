@@ -193,29 +193,6 @@ ngx_live_record_local_url(ngx_live_record_part_t *p, ngx_uint_t format)
 }
 
 
-/* runs in a thread */
-
-ngx_int_t
-ngx_live_record_index_write(ngx_live_record_part_t *p, ngx_uint_t format,
-    ngx_log_t *log)
-{
-    cJSON      *o;
-    ngx_int_t   rc;
-
-    o = ngx_live_record_entry_json(p, format);
-    if (o == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_live_record_index_put(&p->lmcf->index, &p->st.label,
-                                   &p->files[format].file_id, o, log);
-
-    cJSON_Delete(o);
-
-    return rc;
-}
-
-
 ngx_int_t
 ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
     ngx_str_t *file_id, cJSON *entry, ngx_log_t *log)

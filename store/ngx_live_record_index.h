@@ -22,8 +22,6 @@ cJSON *ngx_live_record_part_json(ngx_live_record_part_t *p,
     ngx_uint_t format);
 cJSON *ngx_live_record_entry_json(ngx_live_record_part_t *p,
     ngx_uint_t format);
-ngx_int_t ngx_live_record_index_write(ngx_live_record_part_t *p,
-    ngx_uint_t format, ngx_log_t *log);
 ngx_int_t ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
     ngx_str_t *file_id, cJSON *entry, ngx_log_t *log);
 ngx_int_t ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log);

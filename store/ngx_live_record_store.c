@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_rtmp.h"
 #include "ngx_live_record_store.h"
 
 
@@ -24,9 +25,6 @@ static ngx_int_t ngx_live_record_copy_file(u_char *src, u_char *dst,
     ngx_log_t *log);
 static ngx_int_t ngx_live_record_copy_dir(u_char *src, u_char *dst,
     ngx_log_t *log);
-
-
-ngx_live_record_part_done_pt  ngx_live_record_part_done;
 
 
 /*
@@ -270,6 +268,10 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
     }
 
     f->size = ngx_file_size(&fi);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: \"%s\" in the store, "
+                   "%O bytes", &p->st.label, p->n, f->store.data, f->size);
 
     return NGX_OK;
 }

@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include "ngx_rtmp.h"
 #include "ngx_live_record_upload.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -69,6 +70,8 @@ typedef struct {
 
 static ngx_live_record_upload_t *ngx_live_record_upload_alloc(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_store_t *store);
+static ngx_int_t ngx_live_record_upload_list(ngx_live_record_upload_t *u,
+    ngx_live_record_delivery_t *d);
 static ngx_int_t ngx_live_record_upload_add(ngx_live_record_upload_t *u,
     u_char *path, ngx_str_t *rel, off_t size);
 static ngx_int_t ngx_live_record_upload_spool(ngx_live_record_upload_t *u);
@@ -100,100 +103,62 @@ static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
     ngx_str_t *path, ngx_str_t *key, double size);
 
 
-/* on the event loop, once the part's files are in the local directory */
+/*
+ * On the event loop, once the file (or an hls recording's directory) is
+ * in the store's local directory: a job that uploads it, then indexes it
+ * and announces it.  The entry is copied.
+ */
 
 ngx_int_t
-ngx_live_record_upload(ngx_live_record_part_t *p, ngx_uint_t format)
+ngx_live_record_upload(ngx_live_record_delivery_t *d)
 {
-    u_char                    *path;
-    ngx_str_t                  rel;
-    ngx_uint_t                 i, n;
-    ngx_live_record_file_t    *f;
+    size_t                     len;
+    ngx_uint_t                 n;
     ngx_live_record_upload_t  *u;
 
-    f = &p->files[format];
-
-    if (p->lmcf->curl == NULL) {
+    if (d->lmcf->curl == NULL) {
         /* notify did not start in this worker: nothing can be sent */
         return NGX_ERROR;
     }
 
-    u = ngx_live_record_upload_alloc(p->lmcf, &p->lacf->store);
+    u = ngx_live_record_upload_alloc(d->lmcf, &d->lacf->store);
     if (u == NULL) {
         return NGX_ERROR;
     }
 
-    u->keep_local = p->lacf->keep_local;
-    u->label.data = ngx_pstrdup(u->pool, &p->st.label);
-    u->label.len = p->st.label.len;
-    u->file_id.data = ngx_pstrdup(u->pool, &f->file_id);
-    u->file_id.len = f->file_id.len;
-    u->local = ngx_pnalloc(u->pool, f->store.len + 1);
-    u->entry = ngx_live_record_entry_json(p, format);
+    len = ngx_strlen(d->event) + 1;
 
-    if (u->label.data == NULL || u->file_id.data == NULL || u->local == NULL
-        || u->entry == NULL)
+    u->keep_local = d->lacf->keep_local;
+    u->event = ngx_pnalloc(u->pool, len);
+    u->label.data = ngx_pstrdup(u->pool, d->label);
+    u->label.len = d->label->len;
+    u->file_id.data = ngx_pstrdup(u->pool, d->file_id);
+    u->file_id.len = d->file_id->len;
+    u->local = ngx_pnalloc(u->pool, ngx_strlen(d->local) + 1);
+    u->entry = cJSON_Duplicate(d->entry, 1);
+
+    if (u->event == NULL || u->label.data == NULL || u->file_id.data == NULL
+        || u->local == NULL || u->entry == NULL)
     {
         goto failed;
     }
 
-    ngx_sprintf(u->local, "%V%Z", &f->store);
+    ngx_memcpy(u->event, d->event, len);
+    ngx_sprintf(u->local, "%s%Z", d->local);
 
-    if (p->lacf->notify) {
-        n = p->lacf->notify->nelts;
+    if (d->lacf->notify) {
+        n = d->lacf->notify->nelts;
 
         if (ngx_array_push_n(&u->receivers, n) == NULL) {
             goto failed;
         }
 
-        ngx_memcpy(u->receivers.elts, p->lacf->notify->elts,
+        ngx_memcpy(u->receivers.elts, d->lacf->notify->elts,
                    n * sizeof(ngx_live_record_receiver_t *));
     }
 
-    /* an hls recording: its segments first, the playlist last */
-
-    rel.data = ngx_pnalloc(u->pool, p->rel.len + NGX_INT_T_LEN + 16);
-    path = ngx_pnalloc(u->pool, f->store.len + NGX_INT_T_LEN + 16);
-
-    if (rel.data == NULL || path == NULL) {
+    if (ngx_live_record_upload_list(u, d) != NGX_OK) {
         goto failed;
-    }
-
-    if (format != NGX_LIVE_RECORD_HLS) {
-        rel.len = ngx_sprintf(rel.data, "%V.%s", &p->rel,
-                              ngx_live_record_format_ext(format))
-                  - rel.data;
-
-        if (ngx_live_record_upload_add(u, u->local, &rel, f->size) != NGX_OK) {
-            goto failed;
-        }
-
-    } else {
-        n = f->segments;
-
-        for (i = 0; i <= n; i++) {
-            rel.data = ngx_pnalloc(u->pool, p->rel.len + NGX_INT_T_LEN + 16);
-            path = ngx_pnalloc(u->pool, f->store.len + NGX_INT_T_LEN + 16);
-
-            if (rel.data == NULL || path == NULL) {
-                goto failed;
-            }
-
-            if (i < n) {
-                rel.len = ngx_sprintf(rel.data, "%V/%ui.ts", &p->rel, i)
-                          - rel.data;
-                ngx_sprintf(path, "%V/%ui.ts%Z", &f->store, i);
-
-            } else {
-                rel.len = ngx_sprintf(rel.data, "%V/index.m3u8", &p->rel)
-                          - rel.data;
-                ngx_sprintf(path, "%V/index.m3u8%Z", &f->store);
-            }
-
-            if (ngx_live_record_upload_add(u, path, &rel, -1) != NGX_OK) {
-                goto failed;
-            }
-        }
     }
 
     if (ngx_live_record_upload_spool(u) != NGX_OK) {
@@ -219,80 +184,46 @@ failed:
 }
 
 
-/*
- * A finished file that is no part's (a concat result), in the store's
- * local directory at STORE_PATH/REL: uploaded like a part's, then its
- * entry indexed and the event sent.  The entry is taken.
- */
+/* an hls recording: its segments first, the playlist last */
 
-ngx_int_t
-ngx_live_record_upload_file(ngx_live_record_main_conf_t *lmcf,
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *label, ngx_str_t *file_id,
-    ngx_str_t *rel, off_t size, cJSON *entry, const char *event)
+static ngx_int_t
+ngx_live_record_upload_list(ngx_live_record_upload_t *u,
+    ngx_live_record_delivery_t *d)
 {
-    ngx_uint_t                 n;
-    ngx_live_record_upload_t  *u;
+    u_char      *path;
+    ngx_str_t    rel;
+    ngx_uint_t   i;
 
-    if (lmcf->curl == NULL) {
-        cJSON_Delete(entry);
-        return NGX_ERROR;
+    if (!d->hls) {
+        return ngx_live_record_upload_add(u, u->local, &d->rel, d->size);
     }
 
-    u = ngx_live_record_upload_alloc(lmcf, &lacf->store);
-    if (u == NULL) {
-        cJSON_Delete(entry);
-        return NGX_ERROR;
-    }
+    for (i = 0; i <= d->segments; i++) {
+        rel.data = ngx_pnalloc(u->pool, d->rel.len + NGX_INT_T_LEN + 16);
+        path = ngx_pnalloc(u->pool, ngx_strlen(u->local) + NGX_INT_T_LEN
+                                    + 16);
 
-    u->entry = entry;
-    u->keep_local = lacf->keep_local;
-    u->event = ngx_pnalloc(u->pool, ngx_strlen(event) + 1);
-    u->label.data = ngx_pstrdup(u->pool, label);
-    u->label.len = label->len;
-    u->file_id.data = ngx_pstrdup(u->pool, file_id);
-    u->file_id.len = file_id->len;
-    u->local = ngx_pnalloc(u->pool, lacf->store.path.len + rel->len + 2);
-
-    if (u->event == NULL || u->label.data == NULL || u->file_id.data == NULL
-        || u->local == NULL)
-    {
-        goto failed;
-    }
-
-    ngx_memcpy(u->event, event, ngx_strlen(event) + 1);
-    ngx_sprintf(u->local, "%V/%V%Z", &lacf->store.path, rel);
-
-    if (lacf->notify) {
-        n = lacf->notify->nelts;
-
-        if (ngx_array_push_n(&u->receivers, n) == NULL) {
-            goto failed;
+        if (rel.data == NULL || path == NULL) {
+            return NGX_ERROR;
         }
 
-        ngx_memcpy(u->receivers.elts, lacf->notify->elts,
-                   n * sizeof(ngx_live_record_receiver_t *));
-    }
+        if (i < d->segments) {
+            rel.len = ngx_sprintf(rel.data, "%V/%ui.ts", &d->rel, i)
+                      - rel.data;
+            ngx_sprintf(path, "%s/%ui.ts%Z", u->local, i);
 
-    if (ngx_live_record_upload_add(u, u->local, rel, size) != NGX_OK) {
-        goto failed;
-    }
+        } else {
+            rel.len = ngx_sprintf(rel.data, "%V/index.m3u8", &d->rel)
+                      - rel.data;
+            ngx_sprintf(path, "%s/index.m3u8%Z", u->local);
+        }
 
-    if (ngx_live_record_upload_spool(u) != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" upload of %V is not spooled, it "
-                      "is not retried after a restart", &u->label,
-                      &u->file_id);
+        if (ngx_live_record_upload_add(u, path, &rel, -1) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
-
-    ngx_live_record_upload_step(u);
 
     return NGX_OK;
-
-failed:
-
-    ngx_live_record_upload_free(u);
-
-    return NGX_ERROR;
 }
 
 
@@ -589,6 +520,11 @@ start:
     u->req = r;
     u->attempts++;
 
+    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload file %ui of %ui, "
+                   "attempt %ui: \"%V\"", &u->label, &u->file_id,
+                   u->next + 1, u->files.nelts, u->attempts, &r->url);
+
     if (ngx_live_record_request_start(u->lmcf->curl, r) != NGX_OK)
     {
         u->req = NULL;
@@ -714,6 +650,10 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
         ngx_live_record_upload_failed(u, why);
         return;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload answered %l",
+                   &u->label, &u->file_id, r->status);
 
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
 
@@ -935,8 +875,8 @@ static void
 ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
 {
     u_char                         *p;
-    cJSON                          *o;
     ngx_str_t                       url;
+    ngx_live_record_done_t          v;
     ngx_live_record_store_t        *st;
     ngx_live_record_upload_file_t  *uf;
 
@@ -1000,12 +940,18 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
 
     ngx_live_record_stat_handoff(NGX_OK);
 
-    o = cJSON_Duplicate(u->entry, 1);
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
+                   "live record: \"%V\" %V: upload confirmed, indexed",
+                   &u->label, &u->file_id);
 
-    if (o) {
-        (void) ngx_live_record_notify_event(u->lmcf, &u->receivers,
-                                            u->event, o);
-    }
+    v.lmcf = u->lmcf;
+    v.receivers = &u->receivers;
+    v.label = &u->label;
+    v.file_id = &u->file_id;
+    v.event = u->event;
+    v.entry = u->entry;
+
+    (void) ngx_live_record_part_done(&v);
 
     if (!u->keep_local) {
         (void) ngx_live_record_delete_tree(u->local, ngx_cycle->log);

@@ -12,17 +12,12 @@
 #include <ngx_core.h>
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
+#include "ngx_live_record_deliver.h"
 
 
-ngx_int_t ngx_live_record_upload(ngx_live_record_part_t *p,
-    ngx_uint_t format);
+ngx_int_t ngx_live_record_upload(ngx_live_record_delivery_t *d);
 ngx_int_t ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
-
-/* a file that is no part's, at STORE_PATH/REL; entry is taken */
-ngx_int_t ngx_live_record_upload_file(ngx_live_record_main_conf_t *lmcf,
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *label, ngx_str_t *file_id,
-    ngx_str_t *rel, off_t size, cJSON *entry, const char *event);
 
 /* AWS's encoding, null-terminated; with keep_slash, '/' stays as it is */
 u_char *ngx_live_record_uri_encode(ngx_pool_t *pool, ngx_str_t *src,
