@@ -5,10 +5,11 @@
 
 
 /*
- * The boxes of a write-once MP4 (ngx_live_record_mp4.c): ftyp, and the moov
- * laid out from the per-track counters.  The same code runs twice: once
- * measuring every box, once writing the skeleton with each box's measured
- * size and leaving the room of each table, which the sidecar pass fills.
+ * The index of a write-once MP4 (ngx_live_record_mp4.c): the per-track
+ * counters kept while recording, and the moov built from them at close or
+ * recovery.  The boxes are laid out twice by the same code: once measuring
+ * every box, once writing the skeleton with each box's measured size and
+ * leaving the room of each table, which one pass over the sidecar fills.
  */
 
 
@@ -63,10 +64,518 @@ static void ngx_live_record_mp4_bytes(ngx_live_record_mp4_emit_t *em,
     u_char *p, size_t n);
 static void ngx_live_record_mp4_zero(ngx_live_record_mp4_emit_t *em,
     size_t n);
+static ngx_int_t ngx_live_record_mp4_moov(ngx_live_record_mp4_emit_t *em,
+    ngx_live_record_mp4_build_t *b);
 static void ngx_live_record_mp4_stage(ngx_live_record_mp4_emit_t *em);
+static void ngx_live_record_mp4_duration(ngx_live_record_mp4_index_t *ix,
+    uint32_t d, ngx_live_record_mp4_out_t *out);
+static void ngx_live_record_mp4_chunk_end(ngx_live_record_mp4_index_t *ix,
+    ngx_live_record_mp4_out_t *out);
+static void ngx_live_record_mp4_put(ngx_live_record_mp4_out_t *out,
+    uint32_t a, uint32_t b, uint32_t c, ngx_uint_t n);
+static void ngx_live_record_mp4_put64(ngx_live_record_mp4_out_t *out,
+    uint64_t v);
+static void ngx_live_record_mp4_out_flush(ngx_live_record_mp4_out_t *out);
+static ngx_int_t ngx_live_record_mp4_check(ngx_live_record_mp4_build_t *b,
+    ngx_live_record_mp4_walk_t *walk);
 
 
 static const u_char  ngx_live_record_mp4_zeros[32];
+
+
+/*
+ * The moov: laid out once to learn its size and so where it goes, then
+ * once more writing the skeleton and leaving each table's place; then the
+ * sidecar is read once and every table is written where it belongs.
+ */
+
+ngx_int_t
+ngx_live_record_mp4_build(ngx_live_record_mp4_build_t *b, uint64_t entries)
+{
+    u_char                        *p, *tables, hdr[8];
+    size_t                         n, want;
+    off_t                          offset, moov, left;
+    uint64_t                       i, data_end;
+    ngx_uint_t                     t, k;
+    ngx_live_record_mp4_walk_t     walk;
+    ngx_live_record_mp4_emit_t     em;
+    ngx_live_record_mp4_index_t   *ix;
+    ngx_live_record_mp4_entry_t    e;
+
+    data_end = b->walk->offset;
+
+    b->ntracks = 0;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        b->ids[t] = b->walk->ix[t].samples ? ++b->ntracks : 0;
+    }
+
+    if (b->ntracks == 0) {
+        ngx_log_error(NGX_LOG_ERR, b->log, 0,
+                      "live record: \"%V\": \"%s\" has no sample",
+                      b->label, b->path);
+        return NGX_DECLINED;
+    }
+
+    /* each table keeps a buffer of its own when it is written at all */
+
+    tables = b->scratch + NGX_LIVE_RECORD_MP4_STAGE + NGX_LIVE_RECORD_MP4_READ;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        ix = &b->walk->ix[t];
+
+        for (k = 0; k < NGX_LIVE_RECORD_MP4_NTABLES; k++) {
+            b->out[t][k].fd = b->fd;
+            b->out[t][k].len = 0;
+            b->out[t][k].error = 0;
+            b->out[t][k].buf = tables
+                + (t * NGX_LIVE_RECORD_MP4_NTABLES + k)
+                  * NGX_LIVE_RECORD_MP4_TABLE_BUF;
+        }
+
+        if (!ix->ctts_need) {
+            b->out[t][NGX_LIVE_RECORD_MP4_CTTS].buf = NULL;
+        }
+
+        if (!ix->video || ix->syncs == ix->samples) {
+            b->out[t][NGX_LIVE_RECORD_MP4_STSS].buf = NULL;
+        }
+
+        b->out[t][NGX_LIVE_RECORD_MP4_STCO].wide =
+                                             (ix->last_chunk > 0xffffffff);
+    }
+
+    ngx_memzero(&em, sizeof(ngx_live_record_mp4_emit_t));
+    em.measure = 1;
+
+    if (ngx_live_record_mp4_moov(&em, b) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    moov = em.pos;
+
+    /* into the reserved region if what is left of it can be a box too */
+
+    left = (off_t) b->sc->reserve - moov;
+
+    if (left == 0 || left >= 8) {
+        b->moov = NGX_LIVE_RECORD_MP4_FTYP_SIZE;
+
+    } else {
+        b->moov = data_end;
+    }
+
+    em.measure = 0;
+    em.fd = b->fd;
+    em.buf = b->scratch;
+    em.len = 0;
+    em.start = b->moov;
+    em.pos = b->moov;
+    em.depth = 0;
+    em.nboxes = 0;
+
+    if (ngx_live_record_mp4_moov(&em, b) != NGX_OK || em.error) {
+        ngx_log_error(NGX_LOG_CRIT, b->log, em.err,
+                      "live record: \"%V\": writing the moov of \"%s\" "
+                      "failed", b->label, b->path);
+        return NGX_ERROR;
+    }
+
+    /* the sidecar, once */
+
+    ngx_live_record_mp4_walk_init(&walk, b->sc);
+    walk.offset = b->sc->mdat + 16;
+
+    p = b->scratch + NGX_LIVE_RECORD_MP4_STAGE;
+    offset = b->sc->header_len;
+    i = 0;
+
+    while (i < entries) {
+        want = ngx_min((uint64_t) NGX_LIVE_RECORD_MP4_READ,
+                       (entries - i) * NGX_LIVE_RECORD_MP4_ENTRY);
+
+        if (ngx_live_record_mp4_pread(b->sfd, p, want, offset, &n) != NGX_OK
+            || n != want)
+        {
+            ngx_log_error(NGX_LOG_CRIT, b->log, ngx_errno,
+                          "live record: \"%V\": reading the mp4 sidecar "
+                          "of \"%s\" failed", b->label, b->path);
+            return NGX_ERROR;
+        }
+
+        for (k = 0; k < n; k += NGX_LIVE_RECORD_MP4_ENTRY) {
+            if (ngx_live_record_mp4_entry_parse(p + k, i, b->sc, &e)
+                != NGX_OK
+                || ngx_live_record_mp4_walk_add(&walk, &e, b->out) != NGX_OK)
+            {
+                goto changed;
+            }
+
+            i++;
+        }
+
+        offset += n;
+    }
+
+    ngx_live_record_mp4_walk_finish(&walk, b->out);
+
+    if (ngx_live_record_mp4_check(b, &walk) != NGX_OK) {
+        goto changed;
+    }
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        for (k = 0; k < NGX_LIVE_RECORD_MP4_NTABLES; k++) {
+            ngx_live_record_mp4_out_flush(&b->out[t][k]);
+
+            if (b->out[t][k].error) {
+                ngx_log_error(NGX_LOG_CRIT, b->log, ngx_errno,
+                              "live record: \"%V\": pwrite(\"%s\") failed",
+                              b->label, b->path);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    /* the mdat's size, and the free box after a moov in front */
+
+    (void) ngx_live_record_mp4_w64(hdr, data_end - b->sc->mdat);
+
+    if (ngx_live_record_mp4_pwrite(b->fd, hdr, 8, b->sc->mdat + 8) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (b->moov == NGX_LIVE_RECORD_MP4_FTYP_SIZE) {
+        b->size = data_end;
+
+        if (left) {
+            p = ngx_live_record_mp4_w32(hdr, (uint32_t) left);
+            ngx_memcpy(p, "free", 4);
+
+            if (ngx_live_record_mp4_pwrite(b->fd, hdr, 8, b->moov + moov)
+                != NGX_OK)
+            {
+                goto failed;
+            }
+        }
+
+    } else {
+        b->size = data_end + moov;
+    }
+
+    return NGX_OK;
+
+changed:
+
+    ngx_log_error(NGX_LOG_CRIT, b->log, 0,
+                  "live record: \"%V\": the mp4 sidecar of \"%s\" changed "
+                  "while its moov was written", b->label, b->path);
+
+    return NGX_ERROR;
+
+failed:
+
+    ngx_log_error(NGX_LOG_CRIT, b->log, ngx_errno,
+                  "live record: \"%V\": pwrite(\"%s\") failed",
+                  b->label, b->path);
+
+    return NGX_ERROR;
+}
+
+
+/* the second reading must give the tables the first one measured */
+
+static ngx_int_t
+ngx_live_record_mp4_check(ngx_live_record_mp4_build_t *b,
+    ngx_live_record_mp4_walk_t *walk)
+{
+    ngx_uint_t                    t;
+    ngx_live_record_mp4_index_t  *a, *c;
+
+    if (walk->offset != b->walk->offset) {
+        return NGX_ERROR;
+    }
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        a = &b->walk->ix[t];
+        c = &walk->ix[t];
+
+        if (a->samples != c->samples || a->stts_runs != c->stts_runs
+            || a->ctts_runs != c->ctts_runs || a->syncs != c->syncs
+            || a->chunks != c->chunks || a->stsc_runs != c->stsc_runs
+            || a->duration != c->duration || a->last_chunk != c->last_chunk)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_live_record_mp4_walk_init(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_sidecar_t *sc)
+{
+    ngx_uint_t  t;
+
+    ngx_memzero(walk, sizeof(ngx_live_record_mp4_walk_t));
+
+    walk->last_track = NGX_LIVE_RECORD_NTRACKS;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        walk->ix[t].video = (t == NGX_LIVE_RECORD_VIDEO);
+        walk->ix[t].default_dur = ngx_live_record_mp4_nominal(&sc->tracks[t]);
+    }
+}
+
+
+/*
+ * One sample into its track's counters, and into its tables when out is
+ * given: the same code counts while recording and writes at close, so the
+ * sizes laid out before are the sizes written.
+ */
+
+ngx_int_t
+ngx_live_record_mp4_walk_add(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_entry_t *e,
+    ngx_live_record_mp4_out_t (*out)[NGX_LIVE_RECORD_MP4_NTABLES])
+{
+    uint32_t                      delta;
+    uint64_t                      dts;
+    ngx_live_record_mp4_out_t    *o;
+    ngx_live_record_mp4_index_t  *ix;
+
+    ix = &walk->ix[e->track];
+    o = out ? out[e->track] : NULL;
+
+    if (ix->samples == NGX_LIVE_RECORD_MP4_MAX_SAMPLES
+        || e->size == 0 || e->size > NGX_LIVE_RECORD_MP4_MAX_SAMPLE
+        || e->cto < 0 || e->cto > NGX_LIVE_RECORD_MP4_MAX_CTO)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ix->samples == 0) {
+        dts = e->dts;
+
+    } else {
+        delta = e->dts - (uint32_t) ix->last_dts;
+
+        if (delta == 0 || delta > NGX_LIVE_RECORD_MP4_MAX_DELTA) {
+            return NGX_DECLINED;
+        }
+
+        dts = ix->last_dts + delta;
+
+        ngx_live_record_mp4_duration(ix, delta, o);
+    }
+
+    if (ix->ctts_runs == 0 || (uint32_t) e->cto != ix->ctts_val) {
+        if (ix->ctts_runs && o) {
+            ngx_live_record_mp4_put(&o[NGX_LIVE_RECORD_MP4_CTTS],
+                                    ix->ctts_count, ix->ctts_val, 0, 2);
+        }
+
+        ix->ctts_runs++;
+        ix->ctts_val = e->cto;
+        ix->ctts_count = 1;
+
+    } else {
+        ix->ctts_count++;
+    }
+
+    if (e->cto) {
+        ix->ctts_need = 1;
+    }
+
+    if (e->sync) {
+        ix->syncs++;
+
+        if (o) {
+            ngx_live_record_mp4_put(&o[NGX_LIVE_RECORD_MP4_STSS],
+                                    (uint32_t) ix->samples + 1, 0, 0, 1);
+        }
+    }
+
+    if (o) {
+        ngx_live_record_mp4_put(&o[NGX_LIVE_RECORD_MP4_STSZ], e->size, 0, 0,
+                                1);
+    }
+
+    /* a run of one track's samples in the file is one chunk */
+
+    if (walk->last_track != e->track || ix->samples == 0) {
+        if (ix->samples) {
+            ngx_live_record_mp4_chunk_end(ix, o);
+        }
+
+        ix->chunks++;
+        ix->chunk_samples = 0;
+        ix->last_chunk = walk->offset;
+
+        if (o) {
+            ngx_live_record_mp4_put64(&o[NGX_LIVE_RECORD_MP4_STCO],
+                                      walk->offset);
+        }
+    }
+
+    ix->chunk_samples++;
+
+    if (ix->samples == 0) {
+        ix->first_dts = dts;
+        ix->first_cto = e->cto;
+    }
+
+    ix->samples++;
+    ix->last_dts = dts;
+    ix->bytes += e->size;
+    ix->max_size = ngx_max(ix->max_size, e->size);
+
+    walk->last_track = e->track;
+    walk->offset += e->size;
+    walk->entries++;
+
+    return NGX_OK;
+}
+
+
+/* the last samples get their durations: video its previous one's */
+
+void
+ngx_live_record_mp4_walk_finish(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_out_t (*out)[NGX_LIVE_RECORD_MP4_NTABLES])
+{
+    uint32_t                      d;
+    ngx_uint_t                    t;
+    ngx_live_record_mp4_out_t    *o;
+    ngx_live_record_mp4_index_t  *ix;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        ix = &walk->ix[t];
+        o = out ? out[t] : NULL;
+
+        if (ix->samples == 0 || ix->finished) {
+            continue;
+        }
+
+        d = (ix->video && ix->samples > 1) ? ix->stts_dur : ix->default_dur;
+
+        ngx_live_record_mp4_duration(ix, d, o);
+
+        if (o) {
+            ngx_live_record_mp4_put(&o[NGX_LIVE_RECORD_MP4_STTS],
+                                    ix->stts_count, ix->stts_dur, 0, 2);
+            ngx_live_record_mp4_put(&o[NGX_LIVE_RECORD_MP4_CTTS],
+                                    ix->ctts_count, ix->ctts_val, 0, 2);
+        }
+
+        ngx_live_record_mp4_chunk_end(ix, o);
+
+        ix->finished = 1;
+    }
+}
+
+
+static void
+ngx_live_record_mp4_duration(ngx_live_record_mp4_index_t *ix, uint32_t d,
+    ngx_live_record_mp4_out_t *out)
+{
+    ix->duration += d;
+
+    if (ix->stts_runs && d == ix->stts_dur) {
+        ix->stts_count++;
+        return;
+    }
+
+    if (ix->stts_runs && out) {
+        ngx_live_record_mp4_put(&out[NGX_LIVE_RECORD_MP4_STTS],
+                                ix->stts_count, ix->stts_dur, 0, 2);
+    }
+
+    ix->stts_runs++;
+    ix->stts_dur = d;
+    ix->stts_count = 1;
+}
+
+
+static void
+ngx_live_record_mp4_chunk_end(ngx_live_record_mp4_index_t *ix,
+    ngx_live_record_mp4_out_t *out)
+{
+    if (ix->stsc_runs && ix->chunk_samples == ix->stsc_prev) {
+        return;
+    }
+
+    ix->stsc_runs++;
+    ix->stsc_prev = ix->chunk_samples;
+
+    if (out) {
+        ngx_live_record_mp4_put(&out[NGX_LIVE_RECORD_MP4_STSC],
+                                (uint32_t) ix->chunks, ix->chunk_samples, 1,
+                                3);
+    }
+}
+
+
+static void
+ngx_live_record_mp4_put(ngx_live_record_mp4_out_t *out, uint32_t a,
+    uint32_t b, uint32_t c, ngx_uint_t n)
+{
+    u_char  *p;
+
+    if (out->buf == NULL) {
+        return;
+    }
+
+    if (out->len + 12 > NGX_LIVE_RECORD_MP4_TABLE_BUF) {
+        ngx_live_record_mp4_out_flush(out);
+    }
+
+    p = ngx_live_record_mp4_w32(out->buf + out->len, a);
+
+    if (n > 1) {
+        p = ngx_live_record_mp4_w32(p, b);
+    }
+
+    if (n > 2) {
+        p = ngx_live_record_mp4_w32(p, c);
+    }
+
+    out->len = p - out->buf;
+}
+
+
+static void
+ngx_live_record_mp4_put64(ngx_live_record_mp4_out_t *out, uint64_t v)
+{
+    if (out->wide) {
+        ngx_live_record_mp4_put(out, (uint32_t) (v >> 32), (uint32_t) v, 0,
+                                2);
+
+    } else {
+        ngx_live_record_mp4_put(out, (uint32_t) v, 0, 0, 1);
+    }
+}
+
+
+static void
+ngx_live_record_mp4_out_flush(ngx_live_record_mp4_out_t *out)
+{
+    if (out->buf == NULL || out->len == 0 || out->error) {
+        return;
+    }
+
+    if (ngx_live_record_mp4_pwrite(out->fd, out->buf, out->len, out->offset)
+        != NGX_OK)
+    {
+        out->error = 1;
+        return;
+    }
+
+    out->offset += out->len;
+    out->len = 0;
+}
 
 
 void
@@ -79,7 +588,7 @@ ngx_live_record_mp4_ftyp(u_char *p)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_live_record_mp4_moov(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_build_t *b)
 {

@@ -143,8 +143,16 @@ typedef struct {
 } ngx_live_record_mp4_build_t;
 
 
-ngx_int_t ngx_live_record_mp4_moov(ngx_live_record_mp4_emit_t *em,
-    ngx_live_record_mp4_build_t *b);
+ngx_int_t ngx_live_record_mp4_build(ngx_live_record_mp4_build_t *b,
+    uint64_t entries);
+void ngx_live_record_mp4_walk_init(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_sidecar_t *sc);
+ngx_int_t ngx_live_record_mp4_walk_add(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_entry_t *e,
+    ngx_live_record_mp4_out_t (*out)[NGX_LIVE_RECORD_MP4_NTABLES]);
+void ngx_live_record_mp4_walk_finish(ngx_live_record_mp4_walk_t *walk,
+    ngx_live_record_mp4_out_t (*out)[NGX_LIVE_RECORD_MP4_NTABLES]);
+uint32_t ngx_live_record_mp4_nominal(ngx_live_record_mp4_track_info_t *t);
 void ngx_live_record_mp4_ftyp(u_char *p);
 ngx_int_t ngx_live_record_mp4_pwrite(ngx_fd_t fd, u_char *p, size_t len,
     off_t offset);

@@ -14,13 +14,15 @@
  * 250 ms of media, close().
  *
  *   mp4_drive [-r reserve] [-i interval_ms] [-o frames] [-l loops]
- *             [-c crash_ms [-t cut_bytes]] in.flv out.mp4 [sidecar]
+ *             [-d from_ms:to_ms] [-c crash_ms [-t cut_bytes]]
+ *             in.flv out.mp4 [sidecar]
  *   mp4_drive -R out.mp4 sidecar
  *
  * -c stops at the first frame at or after crash_ms without flushing or
  * closing, like kill -9 (the sidecar stays); -t then cuts bytes off the
  * part's end, tearing the last sample.  -R recovers such a part.  -l
- * writes the input that many times in a row, as one longer part.
+ * writes the input that many times in a row, as one longer part; -d drops
+ * the audio frames in [from_ms, to_ms), as a source that loses audio.
  */
 
 
@@ -48,6 +50,8 @@ typedef struct {
     int64_t                     last[NGX_LIVE_RECORD_NTRACKS];
     int64_t                     tick;
     int64_t                     crash;
+    int64_t                     gap_from;
+    int64_t                     gap_to;
     ngx_uint_t                  written[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  keys;
     ngx_uint_t                  frames;
@@ -106,7 +110,10 @@ main(int argc, char **argv)
         return drive_recover(&log, argv[2], argv[3]);
     }
 
-    while ((c = getopt(argc, argv, "r:i:o:l:c:t:")) != -1) {
+    ctx.gap_from = -1;
+    ctx.gap_to = -1;
+
+    while ((c = getopt(argc, argv, "r:i:o:l:c:t:d:")) != -1) {
         switch (c) {
         case 'r': reserve = atoll(optarg); break;
         case 'i': interval = atol(optarg); break;
@@ -114,6 +121,13 @@ main(int argc, char **argv)
         case 'l': loops = atoi(optarg); break;
         case 'c': ctx.crash = atoll(optarg); break;
         case 't': cut = atoll(optarg); break;
+        case 'd':
+            if (sscanf(optarg, "%lld:%lld", (long long *) &ctx.gap_from,
+                       (long long *) &ctx.gap_to) != 2)
+            {
+                return 2;
+            }
+            break;
         default: return 2;
         }
     }
@@ -195,8 +209,8 @@ main(int argc, char **argv)
 
         printf("crashed at=%lld\n", (long long) ctx.crash);
 
-        /* no pool cleanup either: the fds die with the process */
-        return 0;
+        /* no pool cleanup, no exit handlers: the fds die with the process */
+        _exit(0);
     }
 
     if (ngx_live_record_mp4_close(ctx.w, &size) != NGX_OK) {
@@ -403,6 +417,13 @@ drive_frame(drive_ctx_t *ctx, ngx_live_record_tag_t *tag, int64_t ts)
 
     if (ctx->crash >= 0 && dts >= ctx->crash) {
         ctx->crashed = 1;
+        return 0;
+    }
+
+    if (tag->track == NGX_LIVE_RECORD_AUDIO
+        && dts >= ctx->gap_from && dts < ctx->gap_to)
+    {
+        /* the source drops audio */
         return 0;
     }
 
