@@ -249,6 +249,81 @@ for my $name (qw(av audio video)) {
     is(-s $mp4, $size, 'and the part is left as it was');
 }
 
+# the fuzz target for recovery (fuzz/fuzz_mp4_sidecar.c) as a plain
+# program: real sidecars, each cut short and with bytes flipped, run clean
+
+{
+    my $fuzz = "$tmp/fuzz_mp4_sidecar";
+    my ($rc, $out) = run('gcc', '-DNGX_LIVE_RECORD_FUZZ_MAIN',
+                         '-fsanitize=address,undefined', '-g', '-O1',
+                         @warn, @inc, '-o', $fuzz,
+                         "$top/fuzz/fuzz_mp4_sidecar.c", @mp4, $codec,
+                         "$top/t/mp4/ngx_stub.c");
+    is($rc, 0, 'fuzz_mp4_sidecar.c builds with gcc, ASan and UBSan')
+        or diag($out);
+
+    my $dir = "$tmp/fuzz";
+    mkdir $dir;
+    my $n = 0;
+
+    for my $name (qw(av audio video mp3)) {
+        my $mp4 = "$tmp/seed-$name.mp4";
+        run($bin, '-c', 1500, "$tmp/$name.flv", $mp4);
+
+        open(my $fh, '<:raw', "$mp4.lrsc") or die "$mp4.lrsc: $!";
+        local $/;
+        my $sc = <$fh>;
+        close $fh;
+
+        my $hlen = unpack('N', substr($sc, 8, 4));
+        my $payload = (-s $mp4) - unpack('N', substr($sc, 28, 4)) - 16;
+
+        my @inputs = (pack('N', $payload) . $sc,
+                      pack('N', $payload / 2) . $sc,
+                      pack('N', 0) . $sc);
+
+        for my $cut (1, 4, 9, 40, $hlen - 1, $hlen, $hlen + 15,
+                     length($sc) - 7)
+        {
+            push @inputs, pack('N', $payload) . substr($sc, 0, $cut);
+        }
+
+        # flipped bytes: in the header with its checksum made right again
+        # (the top bit of the first byte), and in the entries
+
+        for my $i (map { int($_ * $hlen / 24) } 0 .. 23) {
+            my $x = $sc;
+            substr($x, $i, 1) = chr(ord(substr($x, $i, 1)) ^ 0x5a);
+            push @inputs, pack('N', 0x80000000 | $payload) . $x;
+        }
+
+        for my $i (map { $hlen + 16 * $_ * 7 + $_ % 16 } 0 .. 23) {
+            last if $i >= length $sc;
+            my $x = $sc;
+            substr($x, $i, 1) = chr(ord(substr($x, $i, 1)) ^ 0xa5);
+            push @inputs, pack('N', $payload) . $x;
+        }
+
+        for my $in (@inputs) {
+            open(my $fh, '>:raw', sprintf("$dir/%s-%03d", $name, $n++))
+                or die;
+            print $fh $in;
+            close $fh;
+        }
+    }
+
+    SKIP: {
+        skip 'no fuzz_mp4_sidecar built', 1 unless $rc == 0;
+
+        local $ENV{TMPDIR} = $tmp;
+        ($rc, $out) = run($fuzz, $dir);
+        ok($rc == 0 && $out =~ /$n inputs run/
+           && $out !~ /Sanitizer|runtime error:|check failed/,
+           "fuzz_mp4_sidecar: $n sidecars, cut and flipped, run clean")
+            or diag($out);
+    }
+}
+
 # a 30-minute part of a small stream, looped: memory and I/O stay bounded
 
 {
