@@ -12,16 +12,7 @@
 #include <ngx_core.h>
 #include "ngx_live_record_codec.h"
 
-/* ngx_live_record_frame_t: in mux/ngx_live_record_writer.h since the move */
-#if defined(__has_include)
-#if __has_include("ngx_live_record_writer.h")
 #include "ngx_live_record_writer.h"
-#else
-#include "ngx_live_record_segmenter.h"
-#endif
-#else
-#include "ngx_live_record_writer.h"
-#endif
 
 
 /*
