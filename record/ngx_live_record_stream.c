@@ -151,6 +151,10 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ngx_live_record_apply_plan(ctx, ngx_live_record_plan(ctx));
     ngx_live_record_log_plan(ctx);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, s->connection->log, 0,
+                   "live record: \"%V\" publish: formats 0x%Xi, %V",
+                   &ctx->st.label, ctx->formats, &ctx->rule);
+
     if (ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) {
         ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
     }
@@ -512,6 +516,10 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" stops: %s", &ctx->st.label,
+                   ngx_live_record_reason_name(reason));
+
     ctx->active = 0;
     ctx->seg.replan = 0;
 
@@ -551,6 +559,12 @@ ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
         return;
     }
 
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s message: %uz bytes, time %uD",
+                   &ctx->st.label,
+                   h->type == NGX_RTMP_MSG_VIDEO ? "video" : "audio",
+                   len, h->timestamp);
+
     if (ngx_live_record_parse_tag(h->type, p, len, &tag) != NGX_OK) {
         ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_MALFORMED,
                                  NGX_LOG_ERR, "malformed %s tag skipped",
@@ -571,12 +585,28 @@ ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
                                  "as continuous", out.jump);
     }
 
+    if (out.flags & NGX_LIVE_RECORD_SEG_HEADER) {
+        ngx_log_debug5(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" %s track: %s, %uz bytes of "
+                       "parameters%s", &ctx->st.label,
+                       ngx_live_record_track_name(tag.track),
+                       ngx_live_record_codec_name(tag.codec),
+                       ctx->st.tracks[tag.track].extradata_len,
+                       ctx->seg.changed ? ", a new part at the next boundary"
+                                        : "");
+    }
+
     switch (rc) {
 
     case NGX_OK:
         break;
 
     case NGX_AGAIN:
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" %s frame at %L ms held, "
+                       "%ui held", &ctx->st.label,
+                       ngx_live_record_track_name(tag.track), out.ts,
+                       ctx->seg.npending);
         return;
 
     default: /* NGX_DECLINED, NGX_ERROR */
@@ -744,6 +774,10 @@ ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s tag skipped: %s", &ctx->st.label,
+                   ngx_live_record_track_name(tag->track),
+                   ngx_live_record_segmenter_why(out->drop));
 }
 
 
@@ -754,8 +788,17 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     ngx_live_record_segmenter_out_t *out)
 {
     if (out->flags & NGX_LIVE_RECORD_SEG_CUT) {
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" cut at %L ms (%s), part %ui "
+                       "ends", &ctx->st.label, out->ts,
+                       ngx_live_record_reason_name(out->reason),
+                       ctx->part ? ctx->part->n : 0);
+
         if (ngx_live_record_cut(ctx, out->reason, out->ts) != NGX_OK) {
             /* the frame was the next part's first */
+            ngx_log_debug1(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" next part not open, frame "
+                           "skipped", &ctx->st.label);
             return;
         }
     }
@@ -763,6 +806,12 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     if ((out->flags & NGX_LIVE_RECORD_SEG_OPEN) && ctx->part == NULL) {
         (void) ngx_live_record_open(ctx, out->ts);
     }
+
+    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s frame at %L ms, key %ui, "
+                   "to part %ui", &ctx->st.label,
+                   ngx_live_record_track_name(tag->track), out->ts, tag->key,
+                   ctx->part ? ctx->part->n : 0);
 
     ngx_live_record_write(ctx, tag, out->ts);
 
@@ -797,6 +846,10 @@ ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx)
     if (ctx->retry == 0) {
         ctx->retry = 1;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" no new part for %d ms",
+                   &ctx->st.label, NGX_LIVE_RECORD_RETRY_MS);
 }
 
 
@@ -851,11 +904,20 @@ ngx_live_record_flush(ngx_live_record_ctx_t *ctx, int64_t base)
 {
     ngx_live_record_pending_t  *pf;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %ui frames held, recording starts "
+                   "at %L ms", &ctx->st.label, ctx->seg.npending, base);
+
     (void) ngx_live_record_open(ctx, base);
     (void) ngx_live_record_open_hls(ctx, base);
 
     if (ctx->part || ctx->hls) {
         while ((pf = ngx_live_record_segmenter_release(&ctx->seg)) != NULL) {
+            ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" held %s frame at %L ms "
+                           "released", &ctx->st.label,
+                           ngx_live_record_track_name(pf->tag.track), pf->ts);
+
             ngx_live_record_write(ctx, &pf->tag, pf->ts);
         }
     }
@@ -941,6 +1003,9 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
     }
 
     if (ngx_live_record_space(ctx) != NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" part %ui not opened: disk low",
+                       &ctx->st.label, ctx->parts + 1);
         return NGX_DECLINED;
     }
 
@@ -960,6 +1025,10 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
     ctx->part = p;
     ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_PART,
                                      p->base, p->st.tracks);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" part %ui open at %L ms, formats "
+                   "0x%Xi", &ctx->st.label, p->n, base, formats);
 
     return NGX_OK;
 }
@@ -987,8 +1056,15 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
                                              NGX_LIVE_RECORD_SEG_HLS, base,
                                              p->st.tracks);
 
+            ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" hls recording goes on at "
+                           "%L ms", &ctx->st.label, base);
             return NGX_OK;
         }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" hls recording cannot go on: "
+                       "other parameters", &ctx->st.label);
 
         ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
     }
@@ -1014,6 +1090,10 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
     ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS, base,
                                      p->st.tracks);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" hls recording %ui open at %L ms",
+                   &ctx->st.label, p->n, base);
+
     return NGX_OK;
 }
 
@@ -1027,6 +1107,11 @@ ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     p = ctx->part;
 
     if (p) {
+        ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" part %ui closes: %s",
+                       &ctx->st.label, p->n,
+                       ngx_live_record_reason_name(reason));
+
         ctx->part = NULL;
         ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_PART);
         ngx_live_record_part_close(p, reason, sync);
@@ -1059,6 +1144,11 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     wait = p->tpl->hls_continue && !sync
            && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
                || reason == NGX_LIVE_RECORD_REASON_DROP);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" hls recording %s: %s",
+                   &ctx->st.label, wait ? "pauses" : "closes",
+                   ngx_live_record_reason_name(reason));
 
     if (wait) {
         ngx_live_record_hls_pause(p, reason);
