@@ -8,6 +8,8 @@
 #   make test-asan  the suite with the module built with ASan and UBSan
 #   make valgrind    one record/handoff/notify cycle under valgrind memcheck
 #   make bench   build, then run the benchmark; rewrites docs/benchmarks.md
+#   make layout  check that includes point down the folders and files stay
+#                under 1500 lines (t/layout.t, also part of make test)
 
 SHELL   := /bin/bash
 TOP     := $(CURDIR)
@@ -23,7 +25,8 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h) \
 
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
-.PHONY: all deps build run stop test test-asan valgrind bench clean fuzz
+.PHONY: all deps build run stop test test-asan valgrind bench clean fuzz \
+        layout
 
 all: build
 
@@ -94,6 +97,9 @@ test-asan: deps $(ASAN)/ngx_live_record_module.so
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	prove -r -j2 t/
+
+layout:
+	prove t/layout.t
 
 valgrind: deps build
 	@$(TOP)/scripts/valgrind.sh

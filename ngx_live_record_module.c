@@ -85,7 +85,6 @@ static ngx_rtmp_delete_stream_pt  next_delete_stream;
 static ngx_rtmp_close_stream_pt   next_close_stream;
 
 
-
 static ngx_live_record_msec_bounds_t  ngx_live_record_interval_bounds = {
     ngx_live_record_check_msec, 60000, 7200000, "between 1m and 120m"
 };
@@ -1183,18 +1182,6 @@ next:
 }
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 static ngx_int_t
 ngx_live_record_delete_stream(ngx_rtmp_session_t *s,
     ngx_rtmp_delete_stream_t *v)
@@ -1242,8 +1229,6 @@ ngx_live_record_close_stream(ngx_rtmp_session_t *s,
 }
 
 
-
-
 static void
 ngx_live_record_ctx_cleanup(void *data)
 {
@@ -1267,38 +1252,6 @@ ngx_live_record_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 
     return NGX_OK;
 }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 static ngx_int_t

@@ -18,6 +18,7 @@
 #define NGX_LIVE_RECORD_BACKOFF_MIN   1000
 #define NGX_LIVE_RECORD_BACKOFF_MAX   600000
 #define NGX_LIVE_RECORD_SCAN_MS       10000
+#define NGX_LIVE_RECORD_SPOOL_MAX     (64 * 1024 * 1024 - 1)
 
 
 typedef struct {
@@ -759,12 +760,9 @@ static ngx_int_t
 ngx_live_record_spool_claim(ngx_live_record_main_conf_t *lmcf,
     ngx_str_t *dir, ngx_str_t *name, ngx_live_record_spool_load_pt load)
 {
-    u_char           *from, *to, *rest;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_int_t         rc;
-    ngx_str_t         text;
-    ngx_file_info_t   fi;
+    u_char     *from, *to, *rest;
+    ngx_int_t   rc;
+    ngx_str_t   text;
 
     rest = ngx_strlchr(name->data, name->data + name->len, '.') + 1;
 
@@ -784,26 +782,10 @@ ngx_live_record_spool_claim(ngx_live_record_main_conf_t *lmcf,
         return NGX_DECLINED;
     }
 
-    text.data = NULL;
-    n = -1;
+    rc = ngx_live_record_read_file(to, NGX_LIVE_RECORD_SPOOL_MAX, &text,
+                                   ngx_cycle->log);
 
-    fd = ngx_open_file(to, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd != NGX_INVALID_FILE) {
-        if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
-            && ngx_file_size(&fi) < 64 * 1024 * 1024)
-        {
-            text.data = ngx_alloc(ngx_file_size(&fi) + 1, ngx_cycle->log);
-
-            if (text.data) {
-                n = ngx_read_fd(fd, text.data, ngx_file_size(&fi));
-            }
-        }
-
-        ngx_close_file(fd);
-    }
-
-    if (n <= 0) {
+    if (rc != NGX_OK || text.len == 0) {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
                       "live record: spool file \"%s\" is unreadable, left "
                       "in place", to);
@@ -811,9 +793,6 @@ ngx_live_record_spool_claim(ngx_live_record_main_conf_t *lmcf,
         ngx_free(from);
         return NGX_ERROR;
     }
-
-    text.len = n;
-    text.data[n] = '\0';
 
     rc = load(lmcf, to, &text);
 

@@ -207,6 +207,8 @@ ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
 ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
 ngx_int_t ngx_live_record_delete_tree(u_char *path, ngx_log_t *log);
 u_char *ngx_live_record_join(u_char *dir, ngx_str_t *name, ngx_log_t *log);
+ngx_int_t ngx_live_record_read_file(u_char *path, size_t max,
+    ngx_str_t *text, ngx_log_t *log);
 ngx_int_t ngx_live_record_write_atomic(u_char *path, ngx_str_t *data,
     ngx_uint_t n, ngx_log_t *log);
 ngx_int_t ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,

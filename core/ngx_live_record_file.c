@@ -14,6 +14,10 @@
 #include "ngx_live_record.h"
 
 
+/* 1 to 1023 bytes, and blanks after them */
+#define NGX_LIVE_RECORD_SECRET_MAX  4096
+
+
 ngx_int_t
 ngx_live_record_create_dirs(u_char *path, ngx_log_t *log)
 {
@@ -173,9 +177,9 @@ ngx_int_t
 ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,
     const char *what, ngx_str_t *secret)
 {
-    ssize_t    n;
-    ngx_fd_t   fd;
-    ngx_str_t  name;
+    size_t     n;
+    ngx_int_t  rc;
+    ngx_str_t  name, text;
 
     name = *file;
 
@@ -183,37 +187,119 @@ ngx_live_record_conf_secret(ngx_conf_t *cf, ngx_str_t *file,
         return NGX_ERROR;
     }
 
-    secret->data = ngx_pnalloc(cf->pool, 1024);
-    if (secret->data == NULL) {
-        return NGX_ERROR;
-    }
+    rc = ngx_live_record_read_file(name.data, NGX_LIVE_RECORD_SECRET_MAX,
+                                   &text, cf->log);
 
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf,
+                           (rc == NGX_DECLINED) ? NGX_ENOENT : 0,
                            "%s: " ngx_open_file_n " \"%V\" failed",
                            what, &name);
         return NGX_ERROR;
     }
 
-    n = ngx_read_fd(fd, secret->data, 1024);
-    ngx_close_file(fd);
+    n = text.len;
 
-    while (n > 0 && (secret->data[n - 1] == '\n'
-                     || secret->data[n - 1] == '\r'
-                     || secret->data[n - 1] == ' '))
+    while (n > 0 && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r'
+                     || text.data[n - 1] == ' '))
     {
         n--;
     }
 
-    if (n <= 0 || n == 1024) {
+    secret->data = (n > 0 && n < 1024) ? ngx_pnalloc(cf->pool, n) : NULL;
+
+    if (secret->data) {
+        ngx_memcpy(secret->data, text.data, n);
+        secret->len = n;
+    }
+
+    ngx_explicit_memzero(text.data, text.len);
+    ngx_free(text.data);
+
+    if (secret->data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "%s \"%V\" must hold 1 to 1023 bytes",
                            what, &name);
         return NGX_ERROR;
     }
 
-    secret->len = n;
-
     return NGX_OK;
+}
+
+
+/*
+ * A small file read whole, null-terminated, into memory from ngx_alloc()
+ * that the caller frees.  NGX_DECLINED: there is no such file (not
+ * logged: it may be gone since a directory was read); NGX_ERROR: it could
+ * not be read or is larger than max, logged.
+ */
+
+ngx_int_t
+ngx_live_record_read_file(u_char *path, size_t max, ngx_str_t *text,
+    ngx_log_t *log)
+{
+    off_t            size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_err_t        err;
+    ngx_int_t        rc;
+    ngx_file_info_t  fi;
+
+    ngx_str_null(text);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "live record: " ngx_open_file_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_fd_info_n " \"%s\" failed", path);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size > (off_t) max) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "live record: \"%s\" is %O bytes, more than the %uz "
+                      "expected", path, size, max);
+        goto done;
+    }
+
+    text->data = ngx_alloc((size_t) size + 1, log);
+    if (text->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, text->data, (size_t) size);
+
+    if (n != (ssize_t) size) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_read_fd_n " \"%s\" failed", path);
+        ngx_free(text->data);
+        text->data = NULL;
+        goto done;
+    }
+
+    text->len = (size_t) size;
+    text->data[size] = '\0';
+    rc = NGX_OK;
+
+done:
+
+    ngx_close_file(fd);
+
+    return rc;
 }

@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
+#include "ngx_live_record_json.h"
 
 
 /* a JSON string of an ngx_str_t, which need not be null-terminated */
@@ -109,4 +110,70 @@ ngx_live_record_json_text(ngx_pool_t *pool, cJSON *v, ngx_str_t *dst)
     cJSON_free(text);
 
     return dst->data ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The members of an object read into C variables by a table: the fields
+ * of the sidecars, the spool and tasks.json.  A required string that is
+ * missing or not a string fails (NGX_DECLINED); an optional one, and a
+ * number, that is missing leaves its variable as it was.
+ */
+
+ngx_int_t
+ngx_live_record_json_read(ngx_pool_t *pool, cJSON *o,
+    ngx_live_record_json_field_t *fields)
+{
+    cJSON                         *v;
+    ngx_int_t                      rc;
+    ngx_live_record_json_field_t  *f;
+
+    for (f = fields; f->name; f++) {
+        v = cJSON_GetObjectItemCaseSensitive(o, f->name);
+
+        switch (f->type) {
+
+        case NGX_LIVE_RECORD_JSON_STR:
+        case NGX_LIVE_RECORD_JSON_STR_OPT:
+
+            if (!cJSON_IsString(v)) {
+                if (f->type == NGX_LIVE_RECORD_JSON_STR) {
+                    return NGX_DECLINED;
+                }
+
+                break;
+            }
+
+            rc = ngx_live_record_json_get(pool, o, f->name, f->dst);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            break;
+
+        case NGX_LIVE_RECORD_JSON_TEXT:
+
+            if (ngx_live_record_json_text(pool, v, f->dst) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            break;
+
+        case NGX_LIVE_RECORD_JSON_UINT:
+
+            if (cJSON_IsNumber(v)) {
+                *(ngx_uint_t *) f->dst = (ngx_uint_t) v->valueint;
+            }
+
+            break;
+
+        default: /* NGX_LIVE_RECORD_JSON_MS */
+
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
+                *(uint64_t *) f->dst = (uint64_t) v->valuedouble;
+            }
+        }
+    }
+
+    return NGX_OK;
 }

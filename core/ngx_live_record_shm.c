@@ -152,6 +152,21 @@ ngx_live_record_shm(ngx_cycle_t *cycle, ngx_slab_pool_t **shpool)
 }
 
 
+ngx_live_record_shm_t *
+ngx_live_record_shm_lock(ngx_cycle_t *cycle, ngx_slab_pool_t **shpool)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm(cycle, shpool);
+
+    if (sh) {
+        ngx_shmtx_lock(&(*shpool)->mutex);
+    }
+
+    return sh;
+}
+
+
 ngx_int_t
 ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,
     ngx_str_t *src)

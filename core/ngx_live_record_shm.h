@@ -97,6 +97,9 @@ extern ngx_module_t  ngx_live_record_core_module;
 /* NULL before the zone is mapped */
 ngx_live_record_shm_t *ngx_live_record_shm(ngx_cycle_t *cycle,
     ngx_slab_pool_t **shpool);
+/* the same, with shpool->mutex held when it is not NULL */
+ngx_live_record_shm_t *ngx_live_record_shm_lock(ngx_cycle_t *cycle,
+    ngx_slab_pool_t **shpool);
 ngx_shm_zone_t *ngx_live_record_shm_add(ngx_conf_t *cf, size_t size);
 
 /*

@@ -313,62 +313,17 @@ ngx_http_live_record_entry_path(ngx_pool_t *pool,
 cJSON *
 ngx_http_live_record_read_entry(u_char *path, ngx_log_t *log)
 {
-    u_char           *buf;
-    off_t             size;
-    cJSON            *json;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_err_t         err;
-    ngx_file_info_t   fi;
+    cJSON      *json;
+    ngx_str_t   text;
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        err = ngx_errno;
-
-        /* deleted since the directory was read */
-
-        if (err != NGX_ENOENT) {
-            ngx_log_error(NGX_LOG_CRIT, log, err,
-                          "live record: " ngx_open_file_n " \"%s\" failed",
-                          path);
-        }
-
+    if (ngx_live_record_read_file(path, NGX_HTTP_LIVE_RECORD_ENTRY_MAX,
+                                  &text, log)
+        != NGX_OK)
+    {
         return NULL;
     }
 
-    json = NULL;
-    buf = NULL;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: " ngx_fd_info_n " \"%s\" failed", path);
-        goto done;
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size > NGX_HTTP_LIVE_RECORD_ENTRY_MAX) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "live record: index entry \"%s\" is %O bytes, "
-                      "skipped", path, size);
-        goto done;
-    }
-
-    buf = ngx_alloc((size_t) size + 1, log);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_fd(fd, buf, (size_t) size);
-
-    if (n != (ssize_t) size) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: " ngx_read_fd_n " \"%s\" failed", path);
-        goto done;
-    }
-
-    json = cJSON_ParseWithLength((char *) buf, (size_t) n);
+    json = cJSON_ParseWithLength((char *) text.data, text.len);
 
     if (json == NULL || !cJSON_IsObject(json)) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
@@ -378,10 +333,7 @@ ngx_http_live_record_read_entry(u_char *path, ngx_log_t *log)
         json = NULL;
     }
 
-done:
-
-    ngx_free(buf);
-    ngx_close_file(fd);
+    ngx_free(text.data);
 
     return json;
 }

@@ -128,5 +128,4 @@ ngx_live_record_app_conf_t *ngx_http_live_record_store_app(
     ngx_cycle_t *cycle, ngx_str_t *app, ngx_str_t *store);
 
 
-
 #endif /* _NGX_HTTP_LIVE_RECORD_INDEX_H_INCLUDED_ */

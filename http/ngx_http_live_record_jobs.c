@@ -133,12 +133,10 @@ ngx_http_live_record_job_end(ngx_http_live_record_job_t *job, ngx_int_t rc,
     ngx_slab_pool_t        *shpool;
     ngx_live_record_shm_t  *sh;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
     if (sh == NULL) {
         return;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     job->finished_ms = ngx_live_record_now_ms();
 
@@ -163,7 +161,6 @@ ngx_http_live_record_job_end(ngx_http_live_record_job_t *job, ngx_int_t rc,
 
     ngx_shmtx_unlock(&shpool->mutex);
 }
-
 
 
 /* finished jobs are kept a day, and no more than a hundred of them */
@@ -232,7 +229,6 @@ ngx_http_live_record_job_free(ngx_slab_pool_t *shpool,
 }
 
 
-
 /* a worker that died with its jobs running leaves them failed */
 
 cJSON *
@@ -246,15 +242,16 @@ ngx_http_live_record_jobs_json(ngx_str_t *id)
     ngx_http_live_record_job_t  *job;
 
     list = cJSON_CreateArray();
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-
-    if (list == NULL || sh == NULL) {
-        return list;
+    if (list == NULL) {
+        return NULL;
     }
 
     ngx_str_set(&gone, "the worker process running the job exited");
 
-    ngx_shmtx_lock(&shpool->mutex);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return list;
+    }
 
     for (q = ngx_queue_head(&sh->jobs);
          q != ngx_queue_sentinel(&sh->jobs);
@@ -378,14 +375,12 @@ ngx_http_live_record_concat_uses(ngx_cycle_t *cycle, ngx_str_t *file_id)
     ngx_live_record_shm_t       *sh;
     ngx_http_live_record_job_t  *job;
 
-    sh = ngx_live_record_shm(cycle, &shpool);
+    found = 0;
+
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
     if (sh == NULL) {
         return 0;
     }
-
-    found = 0;
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     for (q = ngx_queue_head(&sh->jobs);
          q != ngx_queue_sentinel(&sh->jobs) && !found;

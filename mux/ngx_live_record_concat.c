@@ -162,7 +162,6 @@ ngx_live_record_concat_probe(ngx_pool_t *pool, ngx_log_t *log,
 }
 
 
-
 static ngx_int_t
 ngx_live_record_concat_open(ngx_pool_t *pool,
     ngx_live_record_concat_src_t *src, ngx_live_record_concat_in_t *in,

@@ -22,6 +22,8 @@
 
 
 #define NGX_LIVE_RECORD_PLAYLIST      "index.m3u8"
+/* a day of 2 s segments with long names is about 2 MB */
+#define NGX_LIVE_RECORD_PLAYLIST_MAX  (16 * 1024 * 1024)
 
 
 typedef struct {
@@ -519,8 +521,6 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
 {
     u_char                  *path, *s, *e, *last, *out, *o;
     double                   d, longest;
-    ssize_t                  n;
-    ngx_fd_t                 fd;
     ngx_int_t                rc;
     ngx_str_t                text, playlist;
     ngx_uint_t               listed;
@@ -540,27 +540,15 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
 
     ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z", &f->work);
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        goto done;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || (text.data = ngx_alloc(ngx_file_size(&fi) + 1, log)) == NULL)
+    if (ngx_live_record_read_file(path, NGX_LIVE_RECORD_PLAYLIST_MAX, &text,
+                                  log)
+        != NGX_OK
+        || text.len == 0)
     {
-        ngx_close_file(fd);
         goto done;
     }
 
-    n = ngx_read_fd(fd, text.data, ngx_file_size(&fi));
-    ngx_close_file(fd);
-
-    if (n <= 0) {
-        goto done;
-    }
-
-    text.len = n;
-    last = text.data + n;
+    last = text.data + text.len;
 
     out = ngx_alloc(text.len + sizeof("#EXT-X-ENDLIST\n") + 64, log);
     if (out == NULL) {

@@ -58,9 +58,6 @@ static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *type, const char *reason);
 
 
-
-
-
 void
 ngx_live_record_part_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts)

@@ -25,6 +25,9 @@
 
 static ngx_int_t ngx_live_record_sidecar_json(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_str_t *text);
+static ngx_int_t ngx_live_record_recover_fields(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f, cJSON *o, ngx_str_t *work, ngx_str_t *store,
+    ngx_str_t *tpl);
 static ngx_int_t ngx_live_record_recover_part(ngx_live_record_part_t *p,
     cJSON *o);
 static ngx_live_record_app_conf_t *ngx_live_record_find_app(
@@ -251,6 +254,67 @@ failed:
 
 
 static ngx_int_t
+ngx_live_record_recover_fields(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f, cJSON *o, ngx_str_t *work, ngx_str_t *store,
+    ngx_str_t *tpl)
+{
+    ngx_live_record_track_t  *v = &p->st.tracks[NGX_LIVE_RECORD_VIDEO];
+    ngx_live_record_track_t  *a = &p->st.tracks[NGX_LIVE_RECORD_AUDIO];
+
+    ngx_live_record_json_field_t  fields[] = {
+        { "work_root", NGX_LIVE_RECORD_JSON_STR, work },
+        { "store", NGX_LIVE_RECORD_JSON_STR, store },
+        { "template", NGX_LIVE_RECORD_JSON_STR, tpl },
+        { "app", NGX_LIVE_RECORD_JSON_STR, &p->st.app },
+        { "stream_id", NGX_LIVE_RECORD_JSON_STR, &p->st.name },
+        { "domain", NGX_LIVE_RECORD_JSON_STR, &p->st.domain },
+        { "stream_param", NGX_LIVE_RECORD_JSON_STR, &p->st.args },
+        { "session_id", NGX_LIVE_RECORD_JSON_STR, &p->st.session },
+        { "rel", NGX_LIVE_RECORD_JSON_STR, &p->rel },
+        { "work", NGX_LIVE_RECORD_JSON_STR, &f->work },
+        { "store_path", NGX_LIVE_RECORD_JSON_STR, &f->store },
+        { "file_id", NGX_LIVE_RECORD_JSON_STR, &f->file_id },
+        { "task_id", NGX_LIVE_RECORD_JSON_STR_OPT, &p->st.task_id },
+        { "sources", NGX_LIVE_RECORD_JSON_TEXT, &p->st.sources },
+        { "extension", NGX_LIVE_RECORD_JSON_TEXT, &p->st.extension },
+        { "part", NGX_LIVE_RECORD_JSON_UINT, &p->n },
+        { "start_time_ms", NGX_LIVE_RECORD_JSON_MS, &p->start_ms },
+        { NULL, 0, NULL }
+    };
+
+    ngx_live_record_json_field_t  video[] = {
+        { "codec", NGX_LIVE_RECORD_JSON_UINT, &v->codec },
+        { NULL, 0, NULL }
+    };
+
+    ngx_live_record_json_field_t  audio[] = {
+        { "codec", NGX_LIVE_RECORD_JSON_UINT, &a->codec },
+        { NULL, 0, NULL }
+    };
+
+    ngx_live_record_json_field_t  size[] = {
+        { "width", NGX_LIVE_RECORD_JSON_UINT, &v->width },
+        { "height", NGX_LIVE_RECORD_JSON_UINT, &v->height },
+        { NULL, 0, NULL }
+    };
+
+    p->n = 1;
+
+    if (ngx_live_record_json_read(p->pool, o, fields) != NGX_OK
+        || ngx_live_record_json_read(p->pool,
+               cJSON_GetObjectItemCaseSensitive(o, "video"), video) != NGX_OK
+        || ngx_live_record_json_read(p->pool,
+               cJSON_GetObjectItemCaseSensitive(o, "audio"), audio) != NGX_OK
+        || ngx_live_record_json_read(p->pool, o, size) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
 {
     u_char                  *s;
@@ -269,41 +333,8 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
     format = item->valueint;
     f = &p->files[format];
 
-    if (ngx_live_record_json_get(p->pool, o, "work_root", &work) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "store", &store) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "template", &tpl) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "app", &p->st.app) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "stream_id", &p->st.name)
-           != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "domain", &p->st.domain)
-           != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "stream_param",
-                                     &p->st.args) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "session_id",
-                                     &p->st.session) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "rel", &p->rel) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "work", &f->work) != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "store_path", &f->store)
-           != NGX_OK
-        || ngx_live_record_json_get(p->pool, o, "file_id", &f->file_id)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(o, "task_id");
-
-    if ((cJSON_IsString(item)
-         && ngx_live_record_json_get(p->pool, o, "task_id", &p->st.task_id)
-            != NGX_OK)
-        || ngx_live_record_json_text(p->pool,
-                                     cJSON_GetObjectItemCaseSensitive(
-                                         o, "sources"),
-                                     &p->st.sources) != NGX_OK
-        || ngx_live_record_json_text(p->pool,
-                                     cJSON_GetObjectItemCaseSensitive(
-                                         o, "extension"),
-                                     &p->st.extension) != NGX_OK)
+    if (ngx_live_record_recover_fields(p, f, o, &work, &store, &tpl)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -323,30 +354,7 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
     p->st.label.data = s;
     p->st.label.len = ngx_sprintf(s, "%V/%V", &p->st.app, &p->st.name) - s;
 
-    item = cJSON_GetObjectItemCaseSensitive(o, "part");
-    p->n = cJSON_IsNumber(item) ? (ngx_uint_t) item->valueint : 1;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, "start_time_ms");
-    p->start_ms = cJSON_IsNumber(item) ? (uint64_t) item->valuedouble : 0;
     p->last_ms = p->start_ms;
-
-    item = cJSON_GetObjectItemCaseSensitive(
-               cJSON_GetObjectItemCaseSensitive(o, "video"), "codec");
-    p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec = cJSON_IsNumber(item)
-                                                ? item->valueint : 0;
-
-    item = cJSON_GetObjectItemCaseSensitive(
-               cJSON_GetObjectItemCaseSensitive(o, "audio"), "codec");
-    p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec = cJSON_IsNumber(item)
-                                                ? item->valueint : 0;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, "width");
-    p->st.tracks[NGX_LIVE_RECORD_VIDEO].width = cJSON_IsNumber(item)
-                                                ? item->valueint : 0;
-
-    item = cJSON_GetObjectItemCaseSensitive(o, "height");
-    p->st.tracks[NGX_LIVE_RECORD_VIDEO].height = cJSON_IsNumber(item)
-                                                 ? item->valueint : 0;
 
     p->want = 1 << format;
     p->formats = 1 << format;

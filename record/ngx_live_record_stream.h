@@ -83,7 +83,6 @@ typedef struct {
 } ngx_live_record_ctx_t;
 
 
-
 ngx_int_t ngx_live_record_stream_start(ngx_rtmp_session_t *s,
     ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
 void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,

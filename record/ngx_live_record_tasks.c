@@ -77,12 +77,10 @@ ngx_live_record_task_add(ngx_cycle_t *cycle, ngx_live_record_task_t *t,
     ngx_live_record_task_t *nt;
     ngx_live_record_shm_t  *sh;
 
-    sh = ngx_live_record_shm(cycle, &shpool);
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
     if (sh == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     ngx_live_record_tasks_expire(shpool, sh, t->created_ms);
 
@@ -135,12 +133,10 @@ ngx_live_record_task_get(ngx_cycle_t *cycle, ngx_str_t *id)
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t;
 
-    sh = ngx_live_record_shm(cycle, &shpool);
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
     if (sh == NULL) {
         return NULL;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     t = ngx_live_record_task_find(sh, id);
     o = t ? ngx_live_record_task_json(t, ngx_live_record_now_ms()) : NULL;
@@ -169,14 +165,12 @@ ngx_live_record_task_list(ngx_cycle_t *cycle, ngx_live_record_task_t *filter,
         return NULL;
     }
 
-    sh = ngx_live_record_shm(cycle, &shpool);
+    now = ngx_live_record_now_ms();
+
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
     if (sh == NULL) {
         return a;
     }
-
-    now = ngx_live_record_now_ms();
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     for (q = ngx_queue_head(&sh->tasks);
          q != ngx_queue_sentinel(&sh->tasks);
@@ -235,12 +229,10 @@ ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t;
 
-    sh = ngx_live_record_shm(cycle, &shpool);
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
     if (sh == NULL) {
         return NGX_DECLINED;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     t = ngx_live_record_task_find(sh, id);
 
@@ -527,13 +519,11 @@ ngx_int_t
 ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
 {
     cJSON                   *a, *o;
-    u_char                  *buf;
-    ssize_t                  n;
     uint64_t                 now;
-    ngx_fd_t                 fd;
+    ngx_int_t                rc;
+    ngx_str_t                text;
     ngx_uint_t               loaded;
     ngx_slab_pool_t         *shpool;
-    ngx_file_info_t          fi;
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t   t, *nt;
     u_char                   path[NGX_MAX_PATH];
@@ -551,26 +541,16 @@ ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
 
     ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", spool);
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
+    rc = ngx_live_record_read_file(path, NGX_LIVE_RECORD_TASKS_MAX - 1,
+                                   &text, cycle->log);
+    if (rc == NGX_DECLINED) {
         return NGX_OK;
     }
 
-    buf = NULL;
-    n = -1;
+    a = (rc == NGX_OK) ? cJSON_ParseWithLength((char *) text.data, text.len)
+                       : NULL;
 
-    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
-        && ngx_file_size(&fi) < NGX_LIVE_RECORD_TASKS_MAX)
-    {
-        buf = ngx_pnalloc(cycle->pool, ngx_file_size(&fi) + 1);
-        if (buf) {
-            n = ngx_read_fd(fd, buf, ngx_file_size(&fi));
-        }
-    }
-
-    ngx_close_file(fd);
-
-    a = (n >= 0) ? cJSON_ParseWithLength((char *) buf, n) : NULL;
+    ngx_free(text.data);
 
     if (!cJSON_IsArray(a)) {
         ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
@@ -636,31 +616,25 @@ static ngx_int_t
 ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
     ngx_pool_t *pool)
 {
-    cJSON  *ext;
+    ngx_live_record_json_field_t  fields[] = {
+        { "task_id", NGX_LIVE_RECORD_JSON_STR, &t->id },
+        { "app", NGX_LIVE_RECORD_JSON_STR, &t->app },
+        { "stream", NGX_LIVE_RECORD_JSON_STR, &t->stream },
+        { "domain", NGX_LIVE_RECORD_JSON_STR, &t->domain },
+        { "template", NGX_LIVE_RECORD_JSON_STR_OPT, &t->tpl },
+        { "start_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->start_ms },
+        { "end_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->end_ms },
+        { "created_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->created_ms },
+        { "stopped_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->stopped_ms },
+        { "extension", NGX_LIVE_RECORD_JSON_TEXT, &t->extension },
+        { NULL, 0, NULL }
+    };
 
     ngx_memzero(t, sizeof(ngx_live_record_task_t));
 
-    if (ngx_live_record_json_get(pool, o, "task_id", &t->id) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "app", &t->app) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "stream", &t->stream) != NGX_OK
-        || ngx_live_record_json_get(pool, o, "domain", &t->domain) != NGX_OK)
-    {
+    if (ngx_live_record_json_read(pool, o, fields) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    if (cJSON_IsString(cJSON_GetObjectItem(o, "template"))
-        && ngx_live_record_json_get(pool, o, "template", &t->tpl) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    t->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                           "start_time_ms"));
-    t->end_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "end_time_ms"));
-    t->created_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                     "created_time_ms"));
-    t->stopped_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(o,
-                                                     "stopped_time_ms"));
 
     if (ngx_live_record_valid_name(&t->id, 64) != NGX_OK
         || ngx_live_record_valid_name(&t->app, 255) != NGX_OK
@@ -670,12 +644,6 @@ ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
         || (t->tpl.len && ngx_live_record_valid_name(&t->tpl, 255) != NGX_OK)
         || t->end_ms <= t->start_ms)
     {
-        return NGX_ERROR;
-    }
-
-    ext = cJSON_GetObjectItem(o, "extension");
-
-    if (ngx_live_record_json_text(pool, ext, &t->extension) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -697,15 +665,13 @@ ngx_live_record_session_join(ngx_str_t *label, ngx_str_t *session,
     ngx_live_record_shm_t   *sh;
     ngx_live_record_memo_t  *m;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-    if (sh == NULL) {
-        return NGX_DECLINED;
-    }
-
     now = ngx_live_record_now_ms();
     rc = NGX_DECLINED;
 
-    ngx_shmtx_lock(&shpool->mutex);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_DECLINED;
+    }
 
     for (q = ngx_queue_head(&sh->memos);
          q != ngx_queue_sentinel(&sh->memos);
@@ -746,12 +712,10 @@ ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
     ngx_live_record_shm_t   *sh;
     ngx_live_record_memo_t  *m;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
     if (sh == NULL) {
         return;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     m = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_memo_t));
 
@@ -812,15 +776,13 @@ ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
     ngx_live_record_shm_t   *sh;
     ngx_live_record_task_t  *t, *m;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-    if (sh == NULL) {
-        return NGX_OK;
-    }
-
     rc = NGX_OK;
     *next = (uint64_t) -1;
 
-    ngx_shmtx_lock(&shpool->mutex);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_OK;
+    }
 
     for (q = ngx_queue_head(&sh->tasks);
          q != ngx_queue_sentinel(&sh->tasks);
@@ -888,12 +850,10 @@ ngx_live_record_recorder_add(ngx_live_record_stream_t *st, void *owner)
     ngx_live_record_shm_t       *sh;
     ngx_live_record_recorder_t  *rec;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
     if (sh == NULL) {
         return NULL;
     }
-
-    ngx_shmtx_lock(&shpool->mutex);
 
     rec = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_recorder_t));
 
@@ -1002,12 +962,14 @@ ngx_live_record_recorder_delete(ngx_live_record_recorder_t *rec)
     ngx_slab_pool_t        *shpool;
     ngx_live_record_shm_t  *sh;
 
-    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, &shpool);
-    if (sh == NULL || rec == NULL) {
+    if (rec == NULL) {
         return;
     }
 
-    ngx_shmtx_lock(&shpool->mutex);
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return;
+    }
 
     if (rec->queue.next) {
         ngx_queue_remove(&rec->queue);

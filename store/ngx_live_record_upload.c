@@ -1182,11 +1182,30 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     ngx_str_t *text)
 {
     cJSON                        *o, *files, *f, *rcvs, *r;
-    ngx_str_t                     s, key;
+    ngx_str_t                     s, key, event, local, app, name, id;
     ngx_uint_t                    i;
     ngx_live_record_store_t     **st, *store;
     ngx_live_record_receiver_t   *rcv, **rp;
     ngx_live_record_upload_t     *u;
+
+    ngx_live_record_json_field_t  job[] = {
+        { "event", NGX_LIVE_RECORD_JSON_STR_OPT, &event },
+        { "local", NGX_LIVE_RECORD_JSON_STR, &local },
+        { NULL, 0, NULL }
+    };
+
+    ngx_live_record_json_field_t  entry[] = {
+        { "file_id", NGX_LIVE_RECORD_JSON_STR, &id },
+        { "app", NGX_LIVE_RECORD_JSON_STR, &app },
+        { "stream_id", NGX_LIVE_RECORD_JSON_STR, &name },
+        { NULL, 0, NULL }
+    };
+
+    ngx_live_record_json_field_t  file[] = {
+        { "path", NGX_LIVE_RECORD_JSON_STR, &s },
+        { "key", NGX_LIVE_RECORD_JSON_STR, &key },
+        { NULL, 0, NULL }
+    };
 
     o = cJSON_ParseWithLength((char *) text->data, text->len);
     if (o == NULL) {
@@ -1233,44 +1252,36 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     u->keep_local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
                                                                 "keep_local"));
 
-    /* a spool file of before "event" was a part's */
-
-    if (ngx_live_record_json_get(u->pool, o, "event", &s) == NGX_OK) {
-        u->event = (char *) s.data;
-    }
-
     files = cJSON_GetObjectItemCaseSensitive(o, "files");
     rcvs = cJSON_GetObjectItemCaseSensitive(o, "receivers");
 
+    /* a spool file of before "event" was a part's */
+    ngx_str_null(&event);
+
     if (u->spool == NULL || u->entry == NULL || !cJSON_IsArray(files)
-        || ngx_live_record_json_get(u->pool, u->entry, "file_id",
-                                    &u->file_id) != NGX_OK
-        || ngx_live_record_json_get(u->pool, o, "local", &s) != NGX_OK)
+        || ngx_live_record_json_read(u->pool, o, job) != NGX_OK
+        || ngx_live_record_json_read(u->pool, u->entry, entry) != NGX_OK)
     {
         goto failed;
     }
 
-    u->local = s.data;
-
-    if (ngx_live_record_json_get(u->pool, u->entry, "app", &s) != NGX_OK
-        || ngx_live_record_json_get(u->pool, u->entry, "stream_id", &key)
-           != NGX_OK)
-    {
-        goto failed;
+    if (event.data) {
+        u->event = (char *) event.data;
     }
 
-    u->label.data = ngx_pnalloc(u->pool, s.len + 1 + key.len);
+    u->local = local.data;
+    u->file_id = id;
+
+    u->label.data = ngx_pnalloc(u->pool, app.len + 1 + name.len);
     if (u->label.data == NULL) {
         goto failed;
     }
 
-    u->label.len = ngx_sprintf(u->label.data, "%V/%V", &s, &key)
+    u->label.len = ngx_sprintf(u->label.data, "%V/%V", &app, &name)
                    - u->label.data;
 
     cJSON_ArrayForEach(f, files) {
-        if (ngx_live_record_json_get(u->pool, f, "path", &s) != NGX_OK
-            || ngx_live_record_json_get(u->pool, f, "key", &key) != NGX_OK)
-        {
+        if (ngx_live_record_json_read(u->pool, f, file) != NGX_OK) {
             goto failed;
         }
 
