@@ -15,24 +15,10 @@
 #endif
 #include "ngx_live_record_codec.h"
 #include "ngx_live_record_writer.h"
+#include "ngx_live_record_segmenter.h"
 
 
-#define NGX_LIVE_RECORD_REASON_INTERVAL      0
-#define NGX_LIVE_RECORD_REASON_UNPUBLISH     1
-#define NGX_LIVE_RECORD_REASON_DROP          2
-#define NGX_LIVE_RECORD_REASON_PARAM_CHANGE  3
-#define NGX_LIVE_RECORD_REASON_SHUTDOWN      4
-#define NGX_LIVE_RECORD_REASON_RECOVERED     5
-#define NGX_LIVE_RECORD_REASON_WRITE_ERROR   6
-#define NGX_LIVE_RECORD_REASON_TASK_START    7
-#define NGX_LIVE_RECORD_REASON_TASK_END      8
-#define NGX_LIVE_RECORD_NREASONS             9
-
-/*
- * How long media may wait for a track: before the first part opens, for
- * its sequence header; in a part, for the next frame that dates the last.
- */
-#define NGX_LIVE_RECORD_WAIT_MS              1000
+/* the end reasons and NGX_LIVE_RECORD_WAIT_MS: ngx_live_record_segmenter.h */
 
 
 typedef struct {

@@ -5,26 +5,31 @@
 
 
 /*
- * libFuzzer target for ngx_live_record_codec.c: FLV tag bodies as
+ * libFuzzer target for the codec parsers (mux/ngx_live_record_codec.c) and
+ * the segmenter (ngx_live_record_segmenter.c): FLV tag bodies as
  * nginx-rtmp delivers RTMP audio and video message bodies.  The first byte
  * of an input, modulo 6, picks the path; the rest is the body, copied to a
  * buffer of exactly its size so that ASan sees a read past either end:
  *
- *   0  a video tag body (FLV type 9): parse_tag, then the stream model
- *   1  an audio tag body (FLV type 8): parse_tag, then the stream model
+ *   0  a video tag body (FLV type 9): parse_tag, then the segmenter
+ *   1  an audio tag body (FLV type 8): parse_tag, then the segmenter
  *   2  an AVCDecoderConfigurationRecord alone: parse_header as H.264
  *   3  an AudioSpecificConfig alone: parse_header as AAC
  *   4  an MPEG audio frame alone: parse_mp3
  *   5  FLV tags one after another, with or without the FLV file header:
- *      each through parse_tag and one stream model
+ *      each through parse_tag and one segmenter
  *
- * The stream model is a small copy of what ngx_live_record_stream.c does
- * with a parsed tag, without nginx: a header replaces the track's
- * parameters if it parses, a frame needs a header of its own codec first
- * (mp3: its first frame tells), frames wait for a keyframe before the first
- * part opens, and a changed header or the interval cuts a new part at the
- * next boundary.  Whatever a parser returns is checked: data inside the
- * input, sizes and rates in range; a failed check aborts.
+ * The segmenter is the module's own; the harness plays
+ * record/ngx_live_record_stream.c around it: it carries out each decision
+ * on one interval part and, when asked, an hls recording (opened, cut,
+ * written) and checks it: a cut or an open only at a boundary, an interval
+ * cut only past the interval, held frames released in time order from the
+ * part's base, no frame written outside a part or before its track's
+ * sequence header, every byte of a held frame readable.  In path 5 the
+ * tag's stream id (0 in a real file) plays what the segmenter cannot see:
+ * NGX_LIVE_RECORD_FUZZ_FAIL and the other bits below.  Whatever a parser
+ * returns is checked too: data inside the input, sizes and rates in range;
+ * a failed check aborts.
  *
  * Built with -DNGX_LIVE_RECORD_FUZZ_MAIN it is a plain program that runs
  * each file named on its command line, or each file in a directory named
@@ -35,6 +40,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_live_record_codec.h"
+#include "ngx_live_record_segmenter.h"
 
 
 #define NGX_LIVE_RECORD_FUZZ_VIDEO        0
@@ -45,16 +51,22 @@
 #define NGX_LIVE_RECORD_FUZZ_FLV          5
 #define NGX_LIVE_RECORD_FUZZ_NPATHS       6
 
-/* as NGX_LIVE_RECORD_WAIT_MS and _WAIT_FRAMES in the module */
-#define NGX_LIVE_RECORD_FUZZ_WAIT_MS      1000
-#define NGX_LIVE_RECORD_FUZZ_WAIT_FRAMES  512
-
 /* live_record_interval */
 #define NGX_LIVE_RECORD_FUZZ_INTERVAL     10000
 
 /* the SPS parser refuses more than 1024 macroblocks a side */
 #define NGX_LIVE_RECORD_FUZZ_MAX_WIDTH    (1024 * 16)
 #define NGX_LIVE_RECORD_FUZZ_MAX_HEIGHT   (1024 * 16 * 2)
+
+/* the world around the segmenter, from an FLV tag's stream id */
+#define NGX_LIVE_RECORD_FUZZ_FAIL         0x01  /* a part fails to open */
+#define NGX_LIVE_RECORD_FUZZ_REPLAN       0x02  /* a task started */
+#define NGX_LIVE_RECORD_FUZZ_TASK_END     0x04  /* ... or ended */
+#define NGX_LIVE_RECORD_FUZZ_PAUSED       0x08  /* the retry timer runs */
+#define NGX_LIVE_RECORD_FUZZ_META_VIDEO   0x10  /* onMetaData: video */
+#define NGX_LIVE_RECORD_FUZZ_META_AUDIO   0x20  /* onMetaData: audio */
+#define NGX_LIVE_RECORD_FUZZ_OFF          0x40  /* no format records */
+#define NGX_LIVE_RECORD_FUZZ_HLS          0x80  /* hls records too */
 
 
 #define ngx_live_record_fuzz_check(c)                                        \
@@ -68,52 +80,58 @@
 
 
 typedef struct {
-    ngx_live_record_tag_t       tag;
-    int64_t                     ts;
-} ngx_live_record_fuzz_pending_t;
-
-
-typedef struct {
-    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
-    ngx_live_record_track_t     part[NGX_LIVE_RECORD_NTRACKS];
-    ngx_live_record_fuzz_pending_t
-                                pending[NGX_LIVE_RECORD_FUZZ_WAIT_FRAMES];
-    ngx_uint_t                  npending;
-    ngx_uint_t                  parts;
-    ngx_uint_t                  frames;
-    ngx_uint_t                  sum;
-    uint32_t                    last_raw;
-    int64_t                     ts;
-    int64_t                     base;
-    unsigned                    started:1;
-    unsigned                    open:1;
-    unsigned                    changed:1;
+    ngx_live_record_segmenter_t  seg;
+    ngx_live_record_track_t      tracks[NGX_LIVE_RECORD_NTRACKS];
+    ngx_live_record_track_t      part[NGX_LIVE_RECORD_NTRACKS];
+    ngx_live_record_track_t      hls[NGX_LIVE_RECORD_NTRACKS];
+    ngx_uint_t                   world;
+    ngx_uint_t                   parts;
+    ngx_uint_t                   frames;
+    ngx_uint_t                   sum;
+    int64_t                      base;          /* of the open part */
+    int64_t                      last;          /* extended time */
+    unsigned                     open:1;
+    unsigned                     hls_open:1;
+    unsigned                     keyed:1;       /* the part has video */
+    unsigned                     hls_keyed:1;
+    unsigned                     started:1;
 } ngx_live_record_fuzz_ctx_t;
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void ngx_live_record_fuzz_stream(ngx_uint_t path, u_char *p,
+    size_t len);
 static void ngx_live_record_fuzz_flv(ngx_live_record_fuzz_ctx_t *ctx,
     u_char *p, size_t len);
 static void ngx_live_record_fuzz_av(ngx_live_record_fuzz_ctx_t *ctx,
     ngx_uint_t type, u_char *p, size_t len, uint32_t timestamp);
-static void ngx_live_record_fuzz_header(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, u_char *p, size_t len);
-static void ngx_live_record_fuzz_frame(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_fuzz_hold(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_fuzz_ready(ngx_live_record_fuzz_ctx_t *ctx);
-static void ngx_live_record_fuzz_flush(ngx_live_record_fuzz_ctx_t *ctx);
-static ngx_int_t ngx_live_record_fuzz_cut(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static void ngx_live_record_fuzz_open(ngx_live_record_fuzz_ctx_t *ctx,
+static void ngx_live_record_fuzz_world(ngx_live_record_fuzz_ctx_t *ctx);
+static void ngx_live_record_fuzz_check_out(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_int_t rc,
+    ngx_live_record_segmenter_out_t *out);
+static void ngx_live_record_fuzz_carry_out(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out);
+static void ngx_live_record_fuzz_flush(ngx_live_record_fuzz_ctx_t *ctx,
     int64_t base);
-static ngx_uint_t ngx_live_record_fuzz_changed(ngx_live_record_track_t *old,
-    ngx_live_record_track_t *cur);
+static ngx_int_t ngx_live_record_fuzz_cut(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_uint_t reason, int64_t ts);
+static ngx_int_t ngx_live_record_fuzz_open(ngx_live_record_fuzz_ctx_t *ctx,
+    int64_t base);
+static void ngx_live_record_fuzz_open_hls(ngx_live_record_fuzz_ctx_t *ctx);
+static void ngx_live_record_fuzz_copy(ngx_live_record_track_t *dst,
+    ngx_live_record_track_t *src);
+static void ngx_live_record_fuzz_close(ngx_live_record_fuzz_ctx_t *ctx);
+static void ngx_live_record_fuzz_close_hls(ngx_live_record_fuzz_ctx_t *ctx);
 static void ngx_live_record_fuzz_write(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag);
-static void ngx_live_record_fuzz_free(ngx_live_record_fuzz_ctx_t *ctx);
+    ngx_live_record_tag_t *tag, ngx_uint_t held);
+static void ngx_live_record_fuzz_write_to(ngx_live_record_track_t *tracks,
+    unsigned *keyed, ngx_live_record_tag_t *tag, ngx_uint_t held,
+    ngx_uint_t *sum);
+static ngx_uint_t ngx_live_record_fuzz_boundary(
+    ngx_live_record_fuzz_ctx_t *ctx, ngx_live_record_tag_t *tag);
+static void *ngx_live_record_fuzz_alloc(size_t size, void *data);
+static void ngx_live_record_fuzz_free(void *p, void *data);
 static void ngx_live_record_fuzz_check_tag(ngx_live_record_tag_t *tag,
     ngx_uint_t type, u_char *p, size_t len);
 static void ngx_live_record_fuzz_check_track(ngx_live_record_track_t *t,
@@ -124,12 +142,11 @@ static ngx_uint_t ngx_live_record_fuzz_touch(u_char *p, size_t len);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                      *p;
-    size_t                       len;
-    ngx_uint_t                   path;
-    ngx_live_record_tag_t        tag;
-    ngx_live_record_track_t      t;
-    ngx_live_record_fuzz_ctx_t  *ctx;
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                path;
+    ngx_live_record_tag_t     tag;
+    ngx_live_record_track_t   t;
 
     if (size == 0) {
         return 0;
@@ -176,27 +193,60 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
 
     default:
-        ctx = calloc(1, sizeof(ngx_live_record_fuzz_ctx_t));
-        ngx_live_record_fuzz_check(ctx != NULL);
-
-        if (path == NGX_LIVE_RECORD_FUZZ_FLV) {
-            ngx_live_record_fuzz_flv(ctx, p, len);
-
-        } else {
-            ngx_live_record_fuzz_av(ctx,
-                                    path == NGX_LIVE_RECORD_FUZZ_VIDEO
-                                    ? NGX_LIVE_RECORD_FLV_VIDEO
-                                    : NGX_LIVE_RECORD_FLV_AUDIO,
-                                    p, len, 0);
-        }
-
-        ngx_live_record_fuzz_free(ctx);
-        free(ctx);
+        ngx_live_record_fuzz_stream(path, p, len);
     }
 
     free(p);
 
     return 0;
+}
+
+
+/* one publish: a segmenter and the part it cuts */
+
+static void
+ngx_live_record_fuzz_stream(ngx_uint_t path, u_char *p, size_t len)
+{
+    ngx_uint_t                   n;
+    ngx_live_record_fuzz_ctx_t  *ctx;
+
+    ctx = calloc(1, sizeof(ngx_live_record_fuzz_ctx_t));
+    ngx_live_record_fuzz_check(ctx != NULL);
+
+    ngx_live_record_segmenter_init(&ctx->seg, ctx->tracks,
+                                   ngx_live_record_fuzz_alloc,
+                                   ngx_live_record_fuzz_free, ctx);
+
+    ctx->seg.interval = NGX_LIVE_RECORD_FUZZ_INTERVAL;
+    ctx->seg.recording = 1;
+
+    if (path == NGX_LIVE_RECORD_FUZZ_FLV) {
+        ngx_live_record_fuzz_flv(ctx, p, len);
+
+    } else {
+        ngx_live_record_fuzz_av(ctx,
+                                path == NGX_LIVE_RECORD_FUZZ_VIDEO
+                                ? NGX_LIVE_RECORD_FLV_VIDEO
+                                : NGX_LIVE_RECORD_FLV_AUDIO,
+                                p, len, 0);
+    }
+
+    /* the end of the publish: everything the segmenter holds is freed */
+
+    ngx_live_record_fuzz_close(ctx);
+    ngx_live_record_fuzz_close_hls(ctx);
+    ngx_live_record_segmenter_free(&ctx->seg);
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        ngx_live_record_fuzz_check(ctx->tracks[n].extradata == NULL);
+        free(ctx->part[n].extradata);
+        free(ctx->hls[n].extradata);
+    }
+
+    ngx_live_record_fuzz_check(ctx->seg.npending == 0
+                               && ngx_queue_empty(&ctx->seg.pending));
+
+    free(ctx);
 }
 
 
@@ -222,6 +272,7 @@ ngx_live_record_fuzz_flv(ngx_live_record_fuzz_ctx_t *ctx, u_char *p,
         n = ((size_t) p[1] << 16) | ((size_t) p[2] << 8) | p[3];
         timestamp = ((uint32_t) p[7] << 24) | ((uint32_t) p[4] << 16)
                     | ((uint32_t) p[5] << 8) | p[6];
+        ctx->world = p[8];
 
         p += 11;
         len -= 11;
@@ -249,9 +300,11 @@ static void
 ngx_live_record_fuzz_av(ngx_live_record_fuzz_ctx_t *ctx, ngx_uint_t type,
     u_char *p, size_t len, uint32_t timestamp)
 {
-    u_char                 *body;
-    int64_t                 ts;
-    ngx_live_record_tag_t   tag;
+    u_char                           *body;
+    ngx_int_t                         rc;
+    ngx_live_record_tag_t             tag;
+    ngx_live_record_track_t           t;
+    ngx_live_record_segmenter_out_t   out;
 
     /* the body alone, in a buffer of its own size, as copy_body makes it */
 
@@ -268,31 +321,22 @@ ngx_live_record_fuzz_av(ngx_live_record_fuzz_ctx_t *ctx, ngx_uint_t type,
 
     ngx_live_record_fuzz_check_tag(&tag, type, body, len);
 
-    switch (tag.kind) {
-
-    case NGX_LIVE_RECORD_TAG_SKIP:
-    case NGX_LIVE_RECORD_TAG_CODEC:
-        goto done;
-
-    case NGX_LIVE_RECORD_TAG_HEADER:
-        ngx_live_record_fuzz_header(ctx, &tag, body, len);
-        goto done;
+    if (tag.kind == NGX_LIVE_RECORD_TAG_HEADER
+        && ngx_live_record_parse_header(&tag, &t) == NGX_OK)
+    {
+        /* the parser alone first: its result points into the body */
+        ngx_live_record_fuzz_check_track(&t, tag.codec, body, len);
     }
 
-    /* 32-bit rtmp time, extended so that wrapping keeps it monotonic */
+    ngx_live_record_fuzz_world(ctx);
 
-    if (ctx->started) {
-        ctx->ts += (int32_t) (timestamp - ctx->last_raw);
+    rc = ngx_live_record_segmenter_push(&ctx->seg, &tag, timestamp, &out);
 
-    } else {
-        ctx->ts = timestamp;
-        ctx->started = 1;
+    ngx_live_record_fuzz_check_out(ctx, &tag, rc, &out);
+
+    if (rc == NGX_OK) {
+        ngx_live_record_fuzz_carry_out(ctx, &tag, &out);
     }
-
-    ctx->last_raw = timestamp;
-    ts = ctx->ts;
-
-    ngx_live_record_fuzz_frame(ctx, &tag, ts);
 
 done:
 
@@ -300,341 +344,481 @@ done:
 }
 
 
+/* what ngx_live_record_stream.c tells the segmenter before a push */
+
 static void
-ngx_live_record_fuzz_header(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, u_char *p, size_t len)
+ngx_live_record_fuzz_world(ngx_live_record_fuzz_ctx_t *ctx)
 {
-    u_char                   *s;
-    ngx_live_record_track_t   t, *cur;
+    ngx_uint_t  w;
 
-    if (ngx_live_record_parse_header(tag, &t) != NGX_OK) {
+    w = ctx->world;
+
+    ctx->seg.paused = (w & NGX_LIVE_RECORD_FUZZ_PAUSED) != 0;
+    ctx->seg.announced =
+        ((w & NGX_LIVE_RECORD_FUZZ_META_VIDEO) ? 1 << NGX_LIVE_RECORD_VIDEO
+                                               : 0)
+        | ((w & NGX_LIVE_RECORD_FUZZ_META_AUDIO) ? 1 << NGX_LIVE_RECORD_AUDIO
+                                                 : 0);
+
+    if (w & NGX_LIVE_RECORD_FUZZ_OFF) {
+        if (ctx->seg.recording) {
+            /* a plan without formats: all closes, nothing is held */
+            ctx->seg.replan = 0;
+            ngx_live_record_fuzz_close(ctx);
+            ngx_live_record_fuzz_close_hls(ctx);
+            ngx_live_record_segmenter_drop(&ctx->seg);
+        }
+
+        ctx->seg.recording = 0;
         return;
     }
 
-    ngx_live_record_fuzz_check_track(&t, tag->codec, p, len);
+    ctx->seg.recording = 1;
 
-    cur = &ctx->tracks[tag->track];
-
-    if (!ngx_live_record_fuzz_changed(cur, &t)) {
-        return;
-    }
-
-    s = malloc(t.extradata_len);
-    ngx_live_record_fuzz_check(s != NULL);
-
-    ngx_memcpy(s, t.extradata, t.extradata_len);
-
-    free(cur->extradata);
-
-    *cur = t;
-    cur->extradata = s;
-
-    if (ctx->open) {
-        ctx->changed = 1;
+    if ((w & NGX_LIVE_RECORD_FUZZ_REPLAN) && (ctx->open || ctx->hls_open))
+    {
+        ctx->seg.replan = 1 + ((w & NGX_LIVE_RECORD_FUZZ_TASK_END)
+                               ? NGX_LIVE_RECORD_REASON_TASK_END
+                               : NGX_LIVE_RECORD_REASON_TASK_START);
     }
 }
 
 
+/* the decision alone, before it is carried out */
+
 static void
-ngx_live_record_fuzz_frame(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts)
+ngx_live_record_fuzz_check_out(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_int_t rc,
+    ngx_live_record_segmenter_out_t *out)
 {
-    ngx_live_record_track_t  *t, mp3;
+    ngx_uint_t                 boundary;
+    ngx_live_record_track_t   *t;
 
     t = &ctx->tracks[tag->track];
 
-    if (tag->codec == NGX_LIVE_RECORD_CODEC_MP3
-        && t->codec != NGX_LIVE_RECORD_CODEC_MP3)
+    ngx_live_record_fuzz_check(ctx->seg.npending
+                               < NGX_LIVE_RECORD_WAIT_FRAMES);
+    ngx_live_record_fuzz_check((ctx->seg.open[NGX_LIVE_RECORD_SEG_PART]
+                                != NULL) == ctx->open);
+    ngx_live_record_fuzz_check((ctx->seg.open[NGX_LIVE_RECORD_SEG_HLS]
+                                != NULL) == ctx->hls_open);
+
+    if (out->flags & NGX_LIVE_RECORD_SEG_HEADER) {
+        /* the new parameters are the segmenter's own copy */
+        ngx_live_record_fuzz_check_track(t, t->codec, t->extradata,
+                                         t->extradata_len);
+        ngx_live_record_fuzz_check(t->codec == tag->codec);
+    }
+
+    if (tag->kind == NGX_LIVE_RECORD_TAG_FRAME
+        && (out->flags & NGX_LIVE_RECORD_SEG_JUMP) == 0
+        && out->drop != NGX_LIVE_RECORD_SEG_DROP_SKIP
+        && out->drop != NGX_LIVE_RECORD_SEG_DROP_CODEC)
     {
-        /* mp3 has no sequence header: its first frame tells */
+        /* extended time moves by at most MAX_JUMP, never wraps */
 
-        if (ngx_live_record_parse_mp3(tag->data, tag->len, &mp3) != NGX_OK) {
-            return;
-        }
-
-        ngx_live_record_fuzz_check_track(&mp3, NGX_LIVE_RECORD_CODEC_MP3,
-                                         tag->data, tag->len);
-
-        free(t->extradata);
-        *t = mp3;
-
-        if (ctx->open) {
-            ctx->changed = 1;
+        if (ctx->started) {
+            ngx_live_record_fuzz_check(out->ts - ctx->last
+                                       <= NGX_LIVE_RECORD_MAX_JUMP
+                                       && ctx->last - out->ts
+                                          <= NGX_LIVE_RECORD_MAX_JUMP);
         }
     }
 
-    if (t->codec != tag->codec) {
-        /* frames before the sequence header */
+    if (tag->kind == NGX_LIVE_RECORD_TAG_FRAME) {
+        if (out->flags & NGX_LIVE_RECORD_SEG_JUMP) {
+            ngx_live_record_fuzz_check(out->jump > NGX_LIVE_RECORD_MAX_JUMP
+                                       || out->jump
+                                          < -NGX_LIVE_RECORD_MAX_JUMP);
+            ngx_live_record_fuzz_check(out->ts == ctx->last);
+        }
+
+        ctx->last = out->ts;
+        ctx->started = 1;
+    }
+
+    switch (rc) {
+
+    case NGX_DECLINED:
+    case NGX_ERROR:
+        ngx_live_record_fuzz_check(out->drop > NGX_LIVE_RECORD_SEG_DROP_NONE
+                                   && out->drop
+                                      < NGX_LIVE_RECORD_SEG_NDROPS);
+        ngx_live_record_fuzz_check((out->flags
+                                    & ~(NGX_LIVE_RECORD_SEG_JUMP
+                                        | NGX_LIVE_RECORD_SEG_HEADER))
+                                   == 0);
+        (void) ngx_live_record_fuzz_touch(
+            (u_char *) ngx_live_record_segmenter_why(out->drop),
+            ngx_strlen(ngx_live_record_segmenter_why(out->drop)));
+        return;
+
+    case NGX_AGAIN:
+        ngx_live_record_fuzz_check(out->flags & NGX_LIVE_RECORD_SEG_HELD);
+        ngx_live_record_fuzz_check(!ctx->open && !ctx->hls_open
+                                   && ctx->seg.npending > 0);
+        return;
+
+    case NGX_OK:
+        break;
+
+    default:
+        ngx_live_record_fuzz_check(0);
+    }
+
+    ngx_live_record_fuzz_check(out->drop == NGX_LIVE_RECORD_SEG_DROP_NONE);
+
+    if (tag->kind == NGX_LIVE_RECORD_TAG_HEADER) {
+        ngx_live_record_fuzz_check(out->flags == NGX_LIVE_RECORD_SEG_HEADER);
         return;
     }
 
-    if (!ctx->open) {
-        if (ngx_live_record_fuzz_hold(ctx, tag, ts) != NGX_OK) {
-            return;
-        }
+    /* a frame of a track with a header, while something records */
 
-        if (ngx_live_record_fuzz_ready(ctx) == NGX_OK) {
-            ngx_live_record_fuzz_flush(ctx);
-        }
+    ngx_live_record_fuzz_check(t->codec == tag->codec);
+    ngx_live_record_fuzz_check(ctx->seg.recording);
 
+    if (out->flags & NGX_LIVE_RECORD_SEG_FLUSH) {
+        ngx_live_record_fuzz_check(!ctx->open && !ctx->hls_open);
+        ngx_live_record_fuzz_check(out->base != INT64_MAX);
+        ngx_live_record_fuzz_check((out->flags
+                                    & (NGX_LIVE_RECORD_SEG_CUT
+                                       | NGX_LIVE_RECORD_SEG_OPEN
+                                       | NGX_LIVE_RECORD_SEG_WRITE))
+                                   == 0);
         return;
     }
 
-    if (ngx_live_record_fuzz_cut(ctx, tag, ts) != NGX_OK) {
-        return;
-    }
+    ngx_live_record_fuzz_check(out->flags & NGX_LIVE_RECORD_SEG_WRITE);
+    ngx_live_record_fuzz_check(ctx->open || ctx->hls_open);
 
-    ngx_live_record_fuzz_write(ctx, tag);
-}
+    boundary = ngx_live_record_fuzz_boundary(ctx, tag);
 
+    if (out->flags & NGX_LIVE_RECORD_SEG_CUT) {
+        ngx_live_record_fuzz_check(boundary);
 
-static ngx_int_t
-ngx_live_record_fuzz_hold(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts)
-{
-    ngx_uint_t                       i;
-    ngx_live_record_fuzz_pending_t  *pf;
+        switch (out->reason) {
 
-    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
-        && ctx->npending == 0)
-    {
-        /* a part starts at a keyframe */
-        return NGX_DECLINED;
-    }
-
-    /* ready() flushes at WAIT_FRAMES: there is always room for one more */
-
-    ngx_live_record_fuzz_check(ctx->npending
-                               < NGX_LIVE_RECORD_FUZZ_WAIT_FRAMES);
-
-    /* kept in time order: the first frame a muxer sees is the earliest */
-
-    for (i = ctx->npending; i > 0; i--) {
-        if (ctx->pending[i - 1].ts <= ts) {
+        case NGX_LIVE_RECORD_REASON_INTERVAL:
+            ngx_live_record_fuzz_check(ctx->open);
+            ngx_live_record_fuzz_check(out->ts - ctx->base
+                                       >= NGX_LIVE_RECORD_FUZZ_INTERVAL);
             break;
+
+        case NGX_LIVE_RECORD_REASON_PARAM_CHANGE:
+        case NGX_LIVE_RECORD_REASON_TASK_START:
+        case NGX_LIVE_RECORD_REASON_TASK_END:
+            break;
+
+        default:
+            ngx_live_record_fuzz_check(0);
         }
     }
 
-    pf = &ctx->pending[i];
-
-    ngx_memmove(pf + 1, pf,
-                (ctx->npending - i) * sizeof(ngx_live_record_fuzz_pending_t));
-
-    pf->tag = *tag;
-    pf->ts = ts;
-    pf->tag.data = malloc(tag->len);
-    ngx_live_record_fuzz_check(pf->tag.data != NULL);
-
-    ngx_memcpy(pf->tag.data, tag->data, tag->len);
-
-    ctx->npending++;
-
-    return NGX_OK;
+    if (out->flags & NGX_LIVE_RECORD_SEG_OPEN) {
+        /* an hls recording goes on and the part failed: it starts again */
+        ngx_live_record_fuzz_check(!ctx->open && boundary
+                                   && !ctx->seg.paused);
+    }
 }
 
 
-static ngx_int_t
-ngx_live_record_fuzz_ready(ngx_live_record_fuzz_ctx_t *ctx)
+/* ngx_live_record_stream.c: flush, cut, open, write */
+
+static void
+ngx_live_record_fuzz_carry_out(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out)
 {
-    ngx_uint_t  i;
+    if (out->flags & NGX_LIVE_RECORD_SEG_FLUSH) {
+        ngx_live_record_fuzz_flush(ctx, out->base);
+        return;
+    }
 
-    if (ctx->pending[ctx->npending - 1].ts - ctx->pending[0].ts
-        >= NGX_LIVE_RECORD_FUZZ_WAIT_MS
-        || ctx->npending >= NGX_LIVE_RECORD_FUZZ_WAIT_FRAMES)
+    if (!(out->flags & NGX_LIVE_RECORD_SEG_WRITE)) {
+        return;
+    }
+
+    if (out->flags & NGX_LIVE_RECORD_SEG_CUT
+        && ngx_live_record_fuzz_cut(ctx, out->reason, out->ts) != NGX_OK)
     {
-        return NGX_OK;
+        /* the frame was the next part's first */
+        return;
     }
 
-    /* no onMetaData here: the tracks with a header are the ones to wait for */
-
-    if (ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec == 0) {
-        return NGX_OK;
+    if ((out->flags & NGX_LIVE_RECORD_SEG_OPEN) && !ctx->open) {
+        (void) ngx_live_record_fuzz_open(ctx, out->ts);
     }
 
-    for (i = 0; i < ctx->npending; i++) {
-        if (ctx->pending[i].tag.track == NGX_LIVE_RECORD_VIDEO
-            && ctx->pending[i].tag.key)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return NGX_AGAIN;
+    ngx_live_record_fuzz_write(ctx, tag, 0);
 }
 
 
 static void
-ngx_live_record_fuzz_flush(ngx_live_record_fuzz_ctx_t *ctx)
+ngx_live_record_fuzz_flush(ngx_live_record_fuzz_ctx_t *ctx, int64_t base)
 {
-    int64_t                          base;
-    ngx_uint_t                       i, video, seen_key;
-    ngx_live_record_fuzz_pending_t  *pf;
+    int64_t                     last;
+    ngx_uint_t                  n, key;
+    ngx_live_record_pending_t  *pf;
 
-    video = (ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
-    base = INT64_MAX;
-    seen_key = 0;
+    n = ctx->seg.npending;
 
-    for (i = 0; i < ctx->npending; i++) {
-        pf = &ctx->pending[i];
+    ngx_live_record_fuzz_check(n > 0);
 
-        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
-            seen_key = 1;
-        }
+    (void) ngx_live_record_fuzz_open(ctx, base);
+    ngx_live_record_fuzz_open_hls(ctx);
 
-        if (pf->tag.track == NGX_LIVE_RECORD_AUDIO || seen_key || !video) {
-            base = ngx_min(base, pf->ts);
-        }
-    }
+    if (ctx->open || ctx->hls_open) {
+        last = base;
+        key = 0;
 
-    if (base != INT64_MAX) {
-        ngx_live_record_fuzz_open(ctx, base);
+        while ((pf = ngx_live_record_segmenter_release(&ctx->seg)) != NULL) {
 
-        seen_key = 0;
+            /* in time order from the base, video from a keyframe on */
 
-        for (i = 0; i < ctx->npending; i++) {
-            pf = &ctx->pending[i];
+            ngx_live_record_fuzz_check(pf->ts >= last);
+            ngx_live_record_fuzz_check(n-- > 0);
 
             if (pf->tag.track == NGX_LIVE_RECORD_VIDEO) {
-                seen_key |= pf->tag.key;
-
-                if (!seen_key) {
-                    continue;
-                }
+                key |= pf->tag.key;
+                ngx_live_record_fuzz_check(key);
             }
 
-            ngx_live_record_fuzz_write(ctx, &pf->tag);
+            last = pf->ts;
+
+            ngx_live_record_fuzz_write(ctx, &pf->tag, 1);
         }
     }
 
-    for (i = 0; i < ctx->npending; i++) {
-        free(ctx->pending[i].tag.data);
-    }
+    ngx_live_record_segmenter_drop(&ctx->seg);
 
-    ctx->npending = 0;
+    ngx_live_record_fuzz_check(ctx->seg.npending == 0
+                               && ngx_queue_empty(&ctx->seg.pending)
+                               && ctx->seg.released == NULL);
 }
 
 
-/* where a part ends: decided on media time, never on the wall clock */
+/* ngx_live_record_cut(): what closes and what opens, by the reason */
 
 static ngx_int_t
-ngx_live_record_fuzz_cut(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts)
+ngx_live_record_fuzz_cut(ngx_live_record_fuzz_ctx_t *ctx, ngx_uint_t reason,
+    int64_t ts)
 {
-    ngx_uint_t  boundary;
+    switch (reason) {
 
-    boundary = (ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
-               || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key);
+    case NGX_LIVE_RECORD_REASON_PARAM_CHANGE:
 
-    if (ctx->changed) {
-        if (!boundary) {
-            /* the changed track's frames wait for the new part */
-            return ngx_live_record_fuzz_changed(&ctx->part[tag->track],
-                                                &ctx->tracks[tag->track])
-                   ? NGX_DECLINED : NGX_OK;
+        /* ngx_live_record_hls_param_change(): it goes on, new tracks */
+
+        if (ctx->hls_open) {
+            ngx_live_record_fuzz_copy(ctx->hls, ctx->tracks);
         }
 
-        ctx->changed = 0;
-        ngx_live_record_fuzz_open(ctx, ts);
+        if (!ctx->open) {
+            return NGX_OK;
+        }
 
-        return NGX_OK;
+        break;
+
+    case NGX_LIVE_RECORD_REASON_INTERVAL:
+        break;
+
+    default:
+        if (!(ctx->world & NGX_LIVE_RECORD_FUZZ_HLS)
+            || reason == NGX_LIVE_RECORD_REASON_TASK_END)
+        {
+            ngx_live_record_fuzz_close_hls(ctx);
+        }
+
+        ngx_live_record_fuzz_close(ctx);
+
+        if (!ctx->hls_open) {
+            ngx_live_record_fuzz_open_hls(ctx);
+        }
+
+        return ngx_live_record_fuzz_open(ctx, ts);
     }
 
-    if (boundary && ts - ctx->base >= NGX_LIVE_RECORD_FUZZ_INTERVAL) {
-        ngx_live_record_fuzz_open(ctx, ts);
-    }
+    ngx_live_record_fuzz_close(ctx);
 
-    return NGX_OK;
+    return ngx_live_record_fuzz_open(ctx, ts);
 }
 
 
 /* a part takes its own copy of the stream's parameters */
 
-static void
+static ngx_int_t
 ngx_live_record_fuzz_open(ngx_live_record_fuzz_ctx_t *ctx, int64_t base)
 {
-    ngx_uint_t                n;
-    ngx_live_record_track_t  *t;
+    ngx_live_record_fuzz_check(!ctx->open);
 
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        t = &ctx->part[n];
-
-        free(t->extradata);
-
-        *t = ctx->tracks[n];
-        t->extradata = malloc(t->extradata_len + 1);
-        ngx_live_record_fuzz_check(t->extradata != NULL);
-
-        if (t->extradata_len) {
-            ngx_memcpy(t->extradata, ctx->tracks[n].extradata,
-                       t->extradata_len);
-        }
+    if (ctx->world & NGX_LIVE_RECORD_FUZZ_FAIL) {
+        return NGX_ERROR;
     }
 
+    ngx_live_record_fuzz_copy(ctx->part, ctx->tracks);
+
     ctx->open = 1;
+    ctx->keyed = 0;
     ctx->base = base;
     ctx->parts++;
+
+    ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_PART,
+                                     base, ctx->part);
+
+    return NGX_OK;
 }
 
 
-static ngx_uint_t
-ngx_live_record_fuzz_changed(ngx_live_record_track_t *old,
-    ngx_live_record_track_t *cur)
+/* an hls recording never fails here: it opens and goes on */
+
+static void
+ngx_live_record_fuzz_open_hls(ngx_live_record_fuzz_ctx_t *ctx)
 {
-    return old->codec != cur->codec
-           || old->extradata_len != cur->extradata_len
-           || (cur->extradata_len
-               && ngx_memcmp(old->extradata, cur->extradata,
-                             cur->extradata_len) != 0);
+    if (!(ctx->world & NGX_LIVE_RECORD_FUZZ_HLS)) {
+        return;
+    }
+
+    ngx_live_record_fuzz_check(!ctx->hls_open);
+
+    ngx_live_record_fuzz_copy(ctx->hls, ctx->tracks);
+
+    ctx->hls_open = 1;
+    ctx->hls_keyed = 0;
+
+    ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS, 0,
+                                     ctx->hls);
 }
 
 
-/* ngx_live_record_part_write(): a part takes frames of its own codecs */
+static void
+ngx_live_record_fuzz_copy(ngx_live_record_track_t *dst,
+    ngx_live_record_track_t *src)
+{
+    ngx_uint_t  n;
+
+    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
+        free(dst[n].extradata);
+
+        dst[n] = src[n];
+        dst[n].extradata = malloc(src[n].extradata_len + 1);
+        ngx_live_record_fuzz_check(dst[n].extradata != NULL);
+
+        if (src[n].extradata_len) {
+            ngx_memcpy(dst[n].extradata, src[n].extradata,
+                       src[n].extradata_len);
+        }
+    }
+}
+
+
+static void
+ngx_live_record_fuzz_close_hls(ngx_live_record_fuzz_ctx_t *ctx)
+{
+    if (ctx->hls_open) {
+        ctx->hls_open = 0;
+        ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS);
+    }
+}
+
+
+static void
+ngx_live_record_fuzz_close(ngx_live_record_fuzz_ctx_t *ctx)
+{
+    if (ctx->open) {
+        ctx->open = 0;
+        ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_PART);
+    }
+}
+
+
+/*
+ * ngx_live_record_part_write(): a part takes frames of its own codecs,
+ * video from a keyframe on.  A frame the segmenter writes has its track's
+ * parameters in the part; a held one may predate a new header.
+ */
 
 static void
 ngx_live_record_fuzz_write(ngx_live_record_fuzz_ctx_t *ctx,
-    ngx_live_record_tag_t *tag)
+    ngx_live_record_tag_t *tag, ngx_uint_t held)
 {
-    ngx_live_record_track_t  *t;
+    unsigned  keyed;
 
-    ngx_live_record_fuzz_check(ctx->open);
     ngx_live_record_fuzz_check(tag->kind == NGX_LIVE_RECORD_TAG_FRAME);
     ngx_live_record_fuzz_check(tag->len > 0);
 
-    t = &ctx->part[tag->track];
+    if (ctx->open) {
+        keyed = ctx->keyed;
+        ngx_live_record_fuzz_write_to(ctx->part, &keyed, tag, held,
+                                      &ctx->sum);
+        ctx->keyed = keyed;
+        ctx->frames++;
+    }
+
+    if (ctx->hls_open) {
+        keyed = ctx->hls_keyed;
+        ngx_live_record_fuzz_write_to(ctx->hls, &keyed, tag, held,
+                                      &ctx->sum);
+        ctx->hls_keyed = keyed;
+        ctx->frames++;
+    }
+}
+
+
+static void
+ngx_live_record_fuzz_write_to(ngx_live_record_track_t *tracks,
+    unsigned *keyed, ngx_live_record_tag_t *tag, ngx_uint_t held,
+    ngx_uint_t *sum)
+{
+    ngx_live_record_track_t  *t;
+
+    t = &tracks[tag->track];
+
+    if (!held) {
+        ngx_live_record_fuzz_check(t->codec == tag->codec);
+    }
 
     if (t->codec != tag->codec) {
         return;
     }
 
-    /* a track with a sequence header has its parameters */
-
     if (t->codec == NGX_LIVE_RECORD_CODEC_H264) {
         ngx_live_record_fuzz_check(t->width && t->height);
+
+        *keyed |= tag->key;
+
+        if (!*keyed) {
+            return;
+        }
 
     } else {
         ngx_live_record_fuzz_check(t->sample_rate && t->channels);
     }
 
-    ctx->sum += ngx_live_record_fuzz_touch(tag->data, tag->len);
-    ctx->frames++;
+    *sum += ngx_live_record_fuzz_touch(tag->data, tag->len);
+}
+
+
+static ngx_uint_t
+ngx_live_record_fuzz_boundary(ngx_live_record_fuzz_ctx_t *ctx,
+    ngx_live_record_tag_t *tag)
+{
+    return ctx->tracks[NGX_LIVE_RECORD_VIDEO].codec == 0
+           || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key);
+}
+
+
+static void *
+ngx_live_record_fuzz_alloc(size_t size, void *data)
+{
+    return malloc(size);
 }
 
 
 static void
-ngx_live_record_fuzz_free(ngx_live_record_fuzz_ctx_t *ctx)
+ngx_live_record_fuzz_free(void *p, void *data)
 {
-    ngx_uint_t  n;
-
-    for (n = 0; n < ctx->npending; n++) {
-        free(ctx->pending[n].tag.data);
-    }
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        free(ctx->tracks[n].extradata);
-        free(ctx->part[n].extradata);
-    }
+    free(p);
 }
-
 
 static void
 ngx_live_record_fuzz_check_tag(ngx_live_record_tag_t *tag, ngx_uint_t type,

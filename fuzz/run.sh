@@ -1,9 +1,9 @@
 #!/bin/bash
-# `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag with clang
-# (libFuzzer, ASan, UBSan), makes the seed corpus once (fuzz/seeds.sh), adds
-# fuzz/regress/ to it, and fuzzes for FUZZ_SECONDS (default 60).  The log is
-# build/fuzz/fuzz.log; crashes go to build/fuzz/crashes/.  Exits non-zero
-# if the fuzzer found something.
+# `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag (the codec
+# parsers and the segmenter) with clang (libFuzzer, ASan, UBSan), makes the
+# seed corpus once (fuzz/seeds.sh), adds fuzz/regress/ to it, and fuzzes for
+# FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
+# build/fuzz/crashes/.  Exits non-zero if the fuzzer found something.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
     -I"$build/ngx" -I"$top" -I"$top/mux" \
     -o "$dir/fuzz_tag.tmp" "$top/fuzz/fuzz_tag.c" \
-    "$top/mux/ngx_live_record_codec.c"
+    "$top/mux/ngx_live_record_codec.c" "$top/ngx_live_record_segmenter.c"
 mv "$dir/fuzz_tag.tmp" "$dir/fuzz_tag"
 
 "$top/fuzz/seeds.sh" "$dir"

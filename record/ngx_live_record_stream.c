@@ -15,13 +15,8 @@
 #include "ngx_live_record_tasks.h"
 
 
-#define NGX_LIVE_RECORD_WAIT_FRAMES  512
-
 /* after a failed open or write, the next part is tried this much later */
 #define NGX_LIVE_RECORD_RETRY_MS     5000
-
-/* a timestamp jump larger than this is a discontinuity, not media */
-#define NGX_LIVE_RECORD_MAX_JUMP     10000
 
 /* one log line per stream for each kind of bad input */
 #define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
@@ -49,19 +44,16 @@ static u_char *ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx,
 static void ngx_live_record_log_once(ngx_live_record_ctx_t *ctx,
     ngx_uint_t kind, ngx_uint_t level, const char *fmt, ...);
 static u_char *ngx_live_record_track_name(ngx_uint_t track);
-static void ngx_live_record_header(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag);
+static void *ngx_live_record_seg_alloc(size_t size, void *data);
+static void ngx_live_record_seg_free(void *p, void *data);
+static void ngx_live_record_prepare(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out);
 static void ngx_live_record_frame(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_hold(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_int_t ngx_live_record_ready(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx);
+    ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out);
+static void ngx_live_record_flush(ngx_live_record_ctx_t *ctx, int64_t base);
 static ngx_int_t ngx_live_record_cut(ngx_live_record_ctx_t *ctx,
-    ngx_live_record_tag_t *tag, int64_t ts);
-static ngx_uint_t ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx,
-    ngx_uint_t track);
+    ngx_uint_t reason, int64_t ts);
 static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
 static ngx_uint_t ngx_live_record_waiting(ngx_live_record_ctx_t *ctx);
@@ -146,7 +138,10 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ctx->st.args.data = v->args;
     ctx->st.args.len = ngx_strlen(v->args);
 
-    ngx_queue_init(&ctx->pending);
+    ngx_live_record_segmenter_init(&ctx->seg, ctx->st.tracks,
+                                   ngx_live_record_seg_alloc,
+                                   ngx_live_record_seg_free, NULL);
+
     ngx_queue_insert_tail(&ctx->lmcf->active, &ctx->queue);
     ctx->active = 1;
 
@@ -155,6 +150,10 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ngx_live_record_apply_plan(ctx, ngx_live_record_plan(ctx));
     ngx_live_record_log_plan(ctx);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, s->connection->log, 0,
+                   "live record: \"%V\" publish: formats 0x%Xi, %V",
+                   &ctx->st.label, ctx->formats, &ctx->rule);
 
     if (ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) {
         ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
@@ -221,14 +220,17 @@ ngx_live_record_apply_plan(ngx_live_record_ctx_t *ctx,
         ngx_str_null(&ctx->st.sources);
         ngx_str_null(&ctx->st.task_id);
         ngx_str_null(&ctx->st.extension);
-        return;
+
+    } else {
+        ctx->tpl = plan->tpl;
+        ctx->formats = plan->formats;
+        ctx->st.sources = plan->sources;
+        ctx->st.task_id = plan->task_id;
+        ctx->st.extension = plan->extension;
     }
 
-    ctx->tpl = plan->tpl;
-    ctx->formats = plan->formats;
-    ctx->st.sources = plan->sources;
-    ctx->st.task_id = plan->task_id;
-    ctx->st.extension = plan->extension;
+    ctx->seg.recording = (ctx->formats != 0);
+    ctx->seg.interval = ctx->tpl ? ctx->tpl->interval : 0;
 }
 
 
@@ -317,13 +319,14 @@ ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx)
         }
 
     } else if (plan->formats == 0) {
-        ctx->replan = 0;
+        ctx->seg.replan = 0;
         ngx_live_record_close(ctx, reason, 0);
         ngx_live_record_close_hls(ctx, reason, 0);
-        ngx_live_record_free_pending(ctx);
+        ngx_live_record_segmenter_drop(&ctx->seg);
 
     } else if (ctx->part || ctx->hls) {
-        ctx->replan = reason + 1;
+        /* the segmenter cuts at the next boundary */
+        ctx->seg.replan = reason + 1;
     }
 
     ngx_live_record_apply_plan(ctx, plan);
@@ -509,18 +512,20 @@ void
 ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_uint_t sync)
 {
-    ngx_uint_t  n;
-
     if (!ctx->active) {
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" stops: %s", &ctx->st.label,
+                   ngx_live_record_reason_name(reason));
+
     ctx->active = 0;
-    ctx->replan = 0;
+    ctx->seg.replan = 0;
 
     ngx_live_record_close(ctx, reason, sync);
     ngx_live_record_close_hls(ctx, reason, sync);
-    ngx_live_record_free_pending(ctx);
+    ngx_live_record_segmenter_drop(&ctx->seg);
     ngx_live_record_remember_session(ctx);
 
     ngx_queue_remove(&ctx->queue);
@@ -529,13 +534,7 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ctx->recorder = NULL;
 
     ngx_live_record_apply_plan(ctx, NULL);
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        if (ctx->st.tracks[n].extradata) {
-            ngx_free(ctx->st.tracks[n].extradata);
-            ctx->st.tracks[n].extradata = NULL;
-        }
-    }
+    ngx_live_record_segmenter_free(&ctx->seg);
 
     if (ctx->buf) {
         ngx_free(ctx->buf);
@@ -549,16 +548,22 @@ void
 ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
     ngx_chain_t *in)
 {
-    u_char                 *p;
-    size_t                  len;
-    int32_t                 delta;
-    int64_t                 ts;
-    ngx_live_record_tag_t   tag;
+    u_char                           *p;
+    size_t                            len;
+    ngx_int_t                         rc;
+    ngx_live_record_tag_t             tag;
+    ngx_live_record_segmenter_out_t   out;
 
     p = ngx_live_record_copy_body(ctx, in, &len);
     if (p == NULL) {
         return;
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s message: %uz bytes, time %uD",
+                   &ctx->st.label,
+                   h->type == NGX_RTMP_MSG_VIDEO ? "video" : "audio",
+                   len, h->timestamp);
 
     if (ngx_live_record_parse_tag(h->type, p, len, &tag) != NGX_OK) {
         ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_MALFORMED,
@@ -570,52 +575,53 @@ ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx, ngx_rtmp_header_t *h,
         return;
     }
 
-    switch (tag.kind) {
+    ngx_live_record_prepare(ctx);
 
-    case NGX_LIVE_RECORD_TAG_SKIP:
+    rc = ngx_live_record_segmenter_push(&ctx->seg, &tag, h->timestamp, &out);
+
+    if (out.flags & NGX_LIVE_RECORD_SEG_JUMP) {
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_JUMP, NGX_LOG_ERR,
+                                 "timestamp jumps by %D ms, recorded "
+                                 "as continuous", out.jump);
+    }
+
+    if (out.flags & NGX_LIVE_RECORD_SEG_HEADER) {
+        ngx_log_debug5(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" %s track: %s, %uz bytes of "
+                       "parameters%s", &ctx->st.label,
+                       ngx_live_record_track_name(tag.track),
+                       ngx_live_record_codec_name(tag.codec),
+                       ctx->st.tracks[tag.track].extradata_len,
+                       ctx->seg.changed ? ", a new part at the next boundary"
+                                        : "");
+    }
+
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_AGAIN:
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" %s frame at %L ms held, "
+                       "%ui held", &ctx->st.label,
+                       ngx_live_record_track_name(tag.track), out.ts,
+                       ctx->seg.npending);
         return;
 
-    case NGX_LIVE_RECORD_TAG_CODEC:
-        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag.track,
-                                 NGX_LOG_ERR,
-                                 "%s codec id %ui cannot be recorded, "
-                                 "track skipped",
-                                 ngx_live_record_track_name(tag.track),
-                                 tag.codec);
-        return;
-
-    case NGX_LIVE_RECORD_TAG_HEADER:
-        ngx_live_record_header(ctx, &tag);
+    default: /* NGX_DECLINED, NGX_ERROR */
+        ngx_live_record_dropped(ctx, &tag, &out);
         return;
     }
 
-    /* 32-bit rtmp time, extended so that wrapping keeps it monotonic */
-
-    if (ctx->started) {
-        delta = (int32_t) (h->timestamp - ctx->last_raw);
-
-        if (delta > NGX_LIVE_RECORD_MAX_JUMP
-            || delta < -NGX_LIVE_RECORD_MAX_JUMP)
-        {
-            /* the publisher's clock jumped: media goes on without a gap */
-            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_JUMP,
-                                     NGX_LOG_ERR,
-                                     "timestamp jumps by %D ms, recorded "
-                                     "as continuous", delta);
-            delta = 0;
-        }
-
-        ctx->ts += delta;
-
-    } else {
-        ctx->ts = h->timestamp;
-        ctx->started = 1;
+    if (out.flags & NGX_LIVE_RECORD_SEG_FLUSH) {
+        ngx_live_record_flush(ctx, out.base);
+        return;
     }
 
-    ctx->last_raw = h->timestamp;
-    ts = ctx->ts;
-
-    ngx_live_record_frame(ctx, &tag, ts);
+    if (out.flags & NGX_LIVE_RECORD_SEG_WRITE) {
+        ngx_live_record_frame(ctx, &tag, &out);
+    }
 }
 
 
@@ -690,80 +696,75 @@ ngx_live_record_track_name(ngx_uint_t track)
 }
 
 
-static void
-ngx_live_record_header(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag)
-{
-    u_char                   *p;
-    ngx_live_record_track_t   t, *cur;
+/* the segmenter holds frames and track parameters on the heap */
 
-    if (ngx_live_record_parse_header(tag, &t) != NGX_OK) {
+static void *
+ngx_live_record_seg_alloc(size_t size, void *data)
+{
+    return ngx_alloc(size, ngx_cycle->log);
+}
+
+
+static void
+ngx_live_record_seg_free(void *p, void *data)
+{
+    ngx_free(p);
+}
+
+
+/* what the segmenter cannot know: the retry timer and onMetaData */
+
+static void
+ngx_live_record_prepare(ngx_live_record_ctx_t *ctx)
+{
+    ngx_rtmp_codec_ctx_t  *codec;
+
+    ctx->seg.paused = ngx_live_record_waiting(ctx);
+    ctx->seg.announced = 0;
+
+    codec = ngx_rtmp_get_module_ctx(ctx->s, ngx_rtmp_codec_module);
+
+    if (codec && codec->video_codec_id) {
+        ctx->seg.announced |= 1 << NGX_LIVE_RECORD_VIDEO;
+    }
+
+    if (codec && codec->audio_codec_id) {
+        ctx->seg.announced |= 1 << NGX_LIVE_RECORD_AUDIO;
+    }
+}
+
+
+/* bad input is logged once a stream; the rest only in a debug log */
+
+static void
+ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
+    ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out)
+{
+    switch (out->drop) {
+
+    case NGX_LIVE_RECORD_SEG_DROP_CODEC:
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag->track,
+                                 NGX_LOG_ERR,
+                                 "%s codec id %ui cannot be recorded, "
+                                 "track skipped",
+                                 ngx_live_record_track_name(tag->track),
+                                 tag->codec);
+        return;
+
+    case NGX_LIVE_RECORD_SEG_DROP_BADHEADER:
         ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
                                  NGX_LOG_ERR,
                                  "invalid %s sequence header skipped",
                                  ngx_live_record_track_name(tag->track));
         return;
-    }
 
-    cur = &ctx->st.tracks[tag->track];
-
-    if (cur->codec == t.codec && cur->extradata_len == t.extradata_len
-        && ngx_memcmp(cur->extradata, t.extradata, t.extradata_len) == 0)
-    {
+    case NGX_LIVE_RECORD_SEG_DROP_BADMP3:
+        ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
+                                 NGX_LOG_ERR,
+                                 "invalid mp3 frame header skipped");
         return;
-    }
 
-    p = ngx_alloc(t.extradata_len, ngx_cycle->log);
-    if (p == NULL) {
-        return;
-    }
-
-    ngx_memcpy(p, t.extradata, t.extradata_len);
-
-    if (cur->extradata) {
-        ngx_free(cur->extradata);
-    }
-
-    *cur = t;
-    cur->extradata = p;
-
-    if (ctx->part || ctx->hls) {
-        ctx->changed = 1;
-    }
-}
-
-
-static void
-ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    ngx_live_record_track_t  *t, mp3;
-
-    t = &ctx->st.tracks[tag->track];
-
-    if (tag->codec == NGX_LIVE_RECORD_CODEC_MP3
-        && t->codec != NGX_LIVE_RECORD_CODEC_MP3)
-    {
-        /* mp3 has no sequence header: its first frame tells */
-
-        if (ngx_live_record_parse_mp3(tag->data, tag->len, &mp3) != NGX_OK) {
-            ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_BADHEADER,
-                                     NGX_LOG_ERR,
-                                     "invalid mp3 frame header skipped");
-            return;
-        }
-
-        if (t->extradata) {
-            ngx_free(t->extradata);
-        }
-
-        *t = mp3;
-
-        if (ctx->part || ctx->hls) {
-            ctx->changed = 1;
-        }
-    }
-
-    if (t->codec != tag->codec) {
+    case NGX_LIVE_RECORD_SEG_DROP_NOHEADER:
         ngx_live_record_log_once(ctx,
                                  NGX_LIVE_RECORD_LOG_NOHEADER << tag->track,
                                  NGX_LOG_ERR,
@@ -773,38 +774,46 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         return;
     }
 
-    if (ctx->formats == 0) {
-        /* no template and no task: the tracks are kept for a task */
-        return;
-    }
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s tag skipped: %s", &ctx->st.label,
+                   ngx_live_record_track_name(tag->track),
+                   ngx_live_record_segmenter_why(out->drop));
+}
 
-    if (ctx->part == NULL && ctx->hls == NULL) {
-        if (ngx_live_record_waiting(ctx)
-            || ngx_live_record_hold(ctx, tag, ts) != NGX_OK)
-        {
+
+/* a frame in a recording: the segmenter's cut and open, then the write */
+
+static void
+ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
+    ngx_live_record_segmenter_out_t *out)
+{
+    if (out->flags & NGX_LIVE_RECORD_SEG_CUT) {
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" cut at %L ms (%s), part %ui "
+                       "ends", &ctx->st.label, out->ts,
+                       ngx_live_record_reason_name(out->reason),
+                       ctx->part ? ctx->part->n : 0);
+
+        if (ngx_live_record_cut(ctx, out->reason, out->ts) != NGX_OK) {
+            /* the frame was the next part's first */
+            ngx_log_debug1(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" next part not open, frame "
+                           "skipped", &ctx->st.label);
             return;
         }
-
-        if (ngx_live_record_ready(ctx) == NGX_OK) {
-            ngx_live_record_flush_pending(ctx);
-        }
-
-        return;
     }
 
-    if (ngx_live_record_cut(ctx, tag, ts) != NGX_OK) {
-        return;
+    if ((out->flags & NGX_LIVE_RECORD_SEG_OPEN) && ctx->part == NULL) {
+        (void) ngx_live_record_open(ctx, out->ts);
     }
 
-    if (ctx->part == NULL && !ngx_live_record_waiting(ctx)
-        && (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0
-            || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key)))
-    {
-        /* after a failure, the interval formats start again here */
-        (void) ngx_live_record_open(ctx, ts);
-    }
+    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %s frame at %L ms, key %ui, "
+                   "to part %ui", &ctx->st.label,
+                   ngx_live_record_track_name(tag->track), out->ts, tag->key,
+                   ctx->part ? ctx->part->n : 0);
 
-    ngx_live_record_write(ctx, tag, ts);
+    ngx_live_record_write(ctx, tag, out->ts);
 
     if (ctx->part && ctx->part->write_failed) {
         ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
@@ -837,6 +846,10 @@ ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx)
     if (ctx->retry == 0) {
         ctx->retry = 1;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" no new part for %d ms",
+                   &ctx->st.label, NGX_LIVE_RECORD_RETRY_MS);
 }
 
 
@@ -884,200 +897,43 @@ ngx_live_record_space(ngx_live_record_ctx_t *ctx)
 }
 
 
-/* frames wait here until the part can open with every track it will hold */
-
-static ngx_int_t
-ngx_live_record_hold(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
-{
-    ngx_queue_t                *q;
-    ngx_live_record_pending_t  *pf, *prev;
-
-    if (tag->track == NGX_LIVE_RECORD_VIDEO && !tag->key
-        && ngx_queue_empty(&ctx->pending))
-    {
-        /* a part starts at a keyframe */
-        return NGX_DECLINED;
-    }
-
-    pf = ngx_alloc(sizeof(ngx_live_record_pending_t) + tag->len,
-                   ngx_cycle->log);
-    if (pf == NULL) {
-        return NGX_ERROR;
-    }
-
-    pf->tag = *tag;
-    pf->tag.data = (u_char *) &pf[1];
-    pf->ts = ts;
-    ngx_memcpy(pf->tag.data, tag->data, tag->len);
-
-    /* kept in time order: the first frame a muxer sees is the earliest */
-
-    for (q = ngx_queue_last(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_prev(q))
-    {
-        prev = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (prev->ts <= ts) {
-            break;
-        }
-    }
-
-    ngx_queue_insert_after(q, &pf->queue);
-    ctx->npending++;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_ready(ngx_live_record_ctx_t *ctx)
-{
-    ngx_uint_t                  want_video, want_audio, key;
-    ngx_queue_t                *q;
-    ngx_rtmp_codec_ctx_t       *codec;
-    ngx_live_record_pending_t  *first, *last, *pf;
-
-    first = ngx_queue_data(ngx_queue_head(&ctx->pending),
-                           ngx_live_record_pending_t, queue);
-    last = ngx_queue_data(ngx_queue_last(&ctx->pending),
-                          ngx_live_record_pending_t, queue);
-
-    if (last->ts - first->ts >= NGX_LIVE_RECORD_WAIT_MS
-        || ctx->npending >= NGX_LIVE_RECORD_WAIT_FRAMES)
-    {
-        return NGX_OK;
-    }
-
-    /* onMetaData tells which tracks to wait for */
-
-    codec = ngx_rtmp_get_module_ctx(ctx->s, ngx_rtmp_codec_module);
-
-    want_video = ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
-                 || (codec && codec->video_codec_id);
-    want_audio = ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec
-                 || (codec && codec->audio_codec_id);
-
-    if (want_audio && !ctx->st.tracks[NGX_LIVE_RECORD_AUDIO].codec) {
-        return NGX_AGAIN;
-    }
-
-    if (!want_video) {
-        return NGX_OK;
-    }
-
-    key = 0;
-
-    for (q = ngx_queue_head(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_next(q))
-    {
-        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
-            key = 1;
-            break;
-        }
-    }
-
-    return key ? NGX_OK : NGX_AGAIN;
-}
-
+/* the held frames are ready: the first part opens with them */
 
 static void
-ngx_live_record_flush_pending(ngx_live_record_ctx_t *ctx)
+ngx_live_record_flush(ngx_live_record_ctx_t *ctx, int64_t base)
 {
-    int64_t                     base;
-    ngx_uint_t                  video, seen_key;
-    ngx_queue_t                *q;
     ngx_live_record_pending_t  *pf;
 
-    video = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec != 0);
-    base = INT64_MAX;
-    seen_key = 0;
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" %ui frames held, recording starts "
+                   "at %L ms", &ctx->st.label, ctx->seg.npending, base);
 
-    for (q = ngx_queue_head(&ctx->pending);
-         q != ngx_queue_sentinel(&ctx->pending);
-         q = ngx_queue_next(q))
-    {
-        pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-        if (pf->tag.track == NGX_LIVE_RECORD_VIDEO && pf->tag.key) {
-            seen_key = 1;
-        }
-
-        if (pf->tag.track == NGX_LIVE_RECORD_AUDIO || seen_key || !video) {
-            base = ngx_min(base, pf->ts);
-        }
-    }
-
-    if (base != INT64_MAX) {
-        (void) ngx_live_record_open(ctx, base);
-        (void) ngx_live_record_open_hls(ctx, base);
-    }
+    (void) ngx_live_record_open(ctx, base);
+    (void) ngx_live_record_open_hls(ctx, base);
 
     if (ctx->part || ctx->hls) {
-        seen_key = 0;
-
-        for (q = ngx_queue_head(&ctx->pending);
-             q != ngx_queue_sentinel(&ctx->pending);
-             q = ngx_queue_next(q))
-        {
-            pf = ngx_queue_data(q, ngx_live_record_pending_t, queue);
-
-            if (pf->tag.track == NGX_LIVE_RECORD_VIDEO) {
-                seen_key |= pf->tag.key;
-
-                if (!seen_key) {
-                    continue;
-                }
-            }
+        while ((pf = ngx_live_record_segmenter_release(&ctx->seg)) != NULL) {
+            ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" held %s frame at %L ms "
+                           "released", &ctx->st.label,
+                           ngx_live_record_track_name(pf->tag.track), pf->ts);
 
             ngx_live_record_write(ctx, &pf->tag, pf->ts);
         }
     }
 
-    ngx_live_record_free_pending(ctx);
+    ngx_live_record_segmenter_drop(&ctx->seg);
 }
 
 
-static void
-ngx_live_record_free_pending(ngx_live_record_ctx_t *ctx)
-{
-    ngx_queue_t  *q;
-
-    while (!ngx_queue_empty(&ctx->pending)) {
-        q = ngx_queue_head(&ctx->pending);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_live_record_pending_t, queue));
-    }
-
-    ctx->npending = 0;
-}
-
-
-/* where a part ends: decided on media time, never on the wall clock */
+/* the segmenter cut here: what closes and what opens, by the reason */
 
 static ngx_int_t
-ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
-    int64_t ts)
+ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_uint_t reason, int64_t ts)
 {
-    ngx_uint_t               boundary, reason;
-    ngx_live_record_part_t  *p;
+    switch (reason) {
 
-    boundary = (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
-               || (tag->track == NGX_LIVE_RECORD_VIDEO && tag->key);
-
-    if (ctx->changed) {
-        if (!boundary) {
-            /* the changed track's frames wait for the new part */
-            return ngx_live_record_track_changed(ctx, tag->track)
-                   ? NGX_DECLINED : NGX_OK;
-        }
-
-        ctx->changed = 0;
-
+    case NGX_LIVE_RECORD_REASON_PARAM_CHANGE:
         if (ctx->hls
             && ngx_live_record_hls_param_change(ctx->hls, &ctx->st) != NGX_OK)
         {
@@ -1085,17 +941,16 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
                                       0);
         }
 
-        if (ctx->part) {
-            ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
-            return ngx_live_record_open(ctx, ts);
+        if (ctx->part == NULL) {
+            return NGX_OK;
         }
 
-        return NGX_OK;
-    }
+        break;
 
-    if (ctx->replan && boundary) {
-        reason = ctx->replan - 1;
-        ctx->replan = 0;
+    case NGX_LIVE_RECORD_REASON_INTERVAL:
+        break;
+
+    default: /* TASK_START, TASK_END */
 
         /* an ended task's hls recording ends too, and may start again */
 
@@ -1115,14 +970,9 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         return ngx_live_record_open(ctx, ts);
     }
 
-    p = ctx->part;
+    ngx_live_record_close(ctx, reason, 0);
 
-    if (p && boundary && ts - p->base >= (int64_t) ctx->tpl->interval) {
-        ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_INTERVAL, 0);
-        return ngx_live_record_open(ctx, ts);
-    }
-
-    return NGX_OK;
+    return ngx_live_record_open(ctx, ts);
 }
 
 
@@ -1140,23 +990,6 @@ ngx_live_record_write(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 }
 
 
-static ngx_uint_t
-ngx_live_record_track_changed(ngx_live_record_ctx_t *ctx, ngx_uint_t track)
-{
-    ngx_live_record_track_t  *old, *cur;
-
-    old = ctx->part ? &ctx->part->st.tracks[track]
-                    : &ctx->hls->st.tracks[track];
-    cur = &ctx->st.tracks[track];
-
-    return old->codec != cur->codec
-           || old->extradata_len != cur->extradata_len
-           || (cur->extradata_len
-               && ngx_memcmp(old->extradata, cur->extradata,
-                             cur->extradata_len) != 0);
-}
-
-
 static ngx_int_t
 ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 {
@@ -1170,6 +1003,9 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
     }
 
     if (ngx_live_record_space(ctx) != NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" part %ui not opened: disk low",
+                       &ctx->st.label, ctx->parts + 1);
         return NGX_DECLINED;
     }
 
@@ -1187,6 +1023,12 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 
     ctx->parts++;
     ctx->part = p;
+    ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_PART,
+                                     p->base, p->st.tracks);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" part %ui open at %L ms, formats "
+                   "0x%Xi", &ctx->st.label, p->n, base, formats);
 
     return NGX_OK;
 }
@@ -1210,8 +1052,19 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
 
         if (ngx_live_record_hls_resume(p, &ctx->st, base) == NGX_OK) {
             ctx->hls = p;
+            ngx_live_record_segmenter_opened(&ctx->seg,
+                                             NGX_LIVE_RECORD_SEG_HLS, base,
+                                             p->st.tracks);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                           "live record: \"%V\" hls recording goes on at "
+                           "%L ms", &ctx->st.label, base);
             return NGX_OK;
         }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" hls recording cannot go on: "
+                       "other parameters", &ctx->st.label);
 
         ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_PARAM_CHANGE, 0);
     }
@@ -1234,6 +1087,12 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
     }
 
     ctx->hls = p;
+    ngx_live_record_segmenter_opened(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS, base,
+                                     p->st.tracks);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" hls recording %ui open at %L ms",
+                   &ctx->st.label, p->n, base);
 
     return NGX_OK;
 }
@@ -1248,7 +1107,13 @@ ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     p = ctx->part;
 
     if (p) {
+        ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" part %ui closes: %s",
+                       &ctx->st.label, p->n,
+                       ngx_live_record_reason_name(reason));
+
         ctx->part = NULL;
+        ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_PART);
         ngx_live_record_part_close(p, reason, sync);
     }
 }
@@ -1274,10 +1139,16 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
     ctx->hls = NULL;
     ctx->hls_wait = NULL;
+    ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS);
 
     wait = p->tpl->hls_continue && !sync
            && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
                || reason == NGX_LIVE_RECORD_REASON_DROP);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                   "live record: \"%V\" hls recording %s: %s",
+                   &ctx->st.label, wait ? "pauses" : "closes",
+                   ngx_live_record_reason_name(reason));
 
     if (wait) {
         ngx_live_record_hls_pause(p, reason);

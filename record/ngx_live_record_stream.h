@@ -16,8 +16,9 @@
 
 
 /*
- * One publish being recorded: which template, its tracks, the frames that
- * wait for the first part, where parts are cut, and the parts themselves.
+ * One publish being recorded: which template, its segmenter (tracks, the
+ * frames that wait for the first part, where parts are cut; see
+ * ngx_live_record_segmenter.h), and the parts themselves.
  */
 
 
@@ -29,13 +30,6 @@ typedef struct {
     ngx_live_record_template_t *tpl;
     ngx_uint_t                  wildcard;       /* unsigned */
 } ngx_live_record_domain_t;
-
-
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_live_record_tag_t       tag;
-    int64_t                     ts;
-} ngx_live_record_pending_t;
 
 
 /* what records a stream and why: see ngx_live_record_plan.c */
@@ -68,9 +62,9 @@ typedef struct {
     ngx_live_record_part_t     *hls;
     ngx_live_record_part_t     *hls_wait;       /* to continue */
     ngx_queue_t                 queue;          /* in lmcf->active */
-    ngx_queue_t                 pending;
 
-    ngx_live_record_stream_t    st;
+    ngx_live_record_stream_t    st;             /* st.tracks: the seg's */
+    ngx_live_record_segmenter_t seg;
     u_char                      strings[3 * NGX_LIVE_RECORD_MAX_NAME + 4];
     u_char                      session_id[64];
     u_char                      rule_buf[NGX_LIVE_RECORD_MAX_NAME + 8];
@@ -78,16 +72,10 @@ typedef struct {
     u_char                     *buf;
     size_t                      buf_size;
 
-    uint32_t                    last_raw;
-    int64_t                     ts;             /* extended to 64 bits */
     ngx_uint_t                  parts;
-    ngx_uint_t                  npending;
     ngx_uint_t                  logged;
-    ngx_uint_t                  replan;         /* reason + 1 */
 
     unsigned                    active:1;
-    unsigned                    started:1;
-    unsigned                    changed:1;
     unsigned                    dropped:1;
     unsigned                    low_space:1;
 

@@ -1,11 +1,11 @@
 #!/usr/bin/perl
 
-# The fuzz target's inputs, without clang: fuzz/fuzz_tag.c and
-# mux/ngx_live_record_codec.c are built with gcc, ASan and UBSan as a plain
-# program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in
-# fuzz/regress/ and, when `make fuzz` has made them, the seeds cut from
-# ffmpeg output (build/fuzz/corpus/seed-*).  A run must exit 0 and print
-# nothing from a sanitizer or from the harness's own checks.
+# The fuzz target's inputs, without clang: fuzz/fuzz_tag.c,
+# mux/ngx_live_record_codec.c and ngx_live_record_segmenter.c are built with
+# gcc, ASan and UBSan as a plain program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that
+# runs every file in fuzz/regress/ and, when `make fuzz` has made them, the
+# seeds cut from ffmpeg output (build/fuzz/corpus/seed-*).  A run must exit
+# 0 and print nothing from a sanitizer or from the harness's own checks.
 #
 # fuzz/crashers/ holds findings reported and not fixed yet: each runs as a
 # TODO test, so it shows without failing the suite; once one passes, move
@@ -43,10 +43,12 @@ my @cc = ('gcc', '-DNGX_LIVE_RECORD_FUZZ_MAIN',
           '-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter', '-Werror',
           (map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
           "-I$conf", "-I$top", "-I$top/mux",
-          '-o', $bin, "$top/fuzz/fuzz_tag.c", "$top/mux/ngx_live_record_codec.c");
+          '-o', $bin, "$top/fuzz/fuzz_tag.c", "$top/mux/ngx_live_record_codec.c",
+          "$top/ngx_live_record_segmenter.c");
 
 my ($rc, $out) = run(@cc);
-is($rc, 0, 'fuzz_tag.c and the codec build with gcc, ASan and UBSan')
+is($rc, 0, 'fuzz_tag.c, the codec and the segmenter build with gcc, ASan '
+    . 'and UBSan')
     or diag($out);
 
 SKIP: {
