@@ -17,6 +17,7 @@
 #include <ngx_core.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
+#include "ngx_live_record_shm.h"
 
 
 #define NGX_LIVE_RECORD_MP4_FLUSH_MS  250
@@ -258,6 +259,8 @@ ngx_live_record_mp4_hold(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
                            p->log))
            == NULL)
     {
+        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_MP4_DROPPED, 1);
+
         if (p->pending_dropped++ == 0) {
             ngx_log_error(NGX_LOG_WARN, p->log, 0,
                           "live record: \"%V\" part %ui: the mp4 is still "
