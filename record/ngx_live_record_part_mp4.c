@@ -208,6 +208,9 @@ ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p)
                   "be opened, the part goes on without it",
                   &p->st.label, p->n, f->work.data);
 
+    (void) ngx_delete_file(f->samples);
+    (void) ngx_delete_file(f->work.data);
+
     p->formats &= ~(1 << NGX_LIVE_RECORD_MP4);
     ngx_live_record_part_file_failed(p, NGX_LIVE_RECORD_MP4, "open");
 }
