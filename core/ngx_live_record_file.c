@@ -18,12 +18,31 @@
 #define NGX_LIVE_RECORD_SECRET_MAX  4096
 
 
+/*
+ * ngx_create_full_path() cuts its argument at each slash in turn: it gets
+ * a copy, as a thread may make the directories of a path that the event
+ * loop reads meanwhile (a part's work path, in its sidecar)
+ */
+
 ngx_int_t
 ngx_live_record_create_dirs(u_char *path, ngx_log_t *log)
 {
-    ngx_err_t  err;
+    u_char     *copy;
+    size_t      len;
+    ngx_err_t   err;
 
-    err = ngx_create_full_path(path, 0755);
+    len = ngx_strlen(path);
+
+    copy = ngx_alloc(len + 1, log);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, path, len + 1);
+
+    err = ngx_create_full_path(copy, 0755);
+
+    ngx_free(copy);
 
     if (err != 0) {
         ngx_log_error(NGX_LOG_CRIT, log, err,
