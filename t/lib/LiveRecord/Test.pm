@@ -433,7 +433,9 @@ sub media_packets {
 #   name => LABEL
 #
 # A file that libavformat wrote (its "Lavf" tag in moov/udta: main before
-# the write-once writer) keeps its 1/1000 s audio steps; every other file
+# the write-once writer, concat) keeps its 1/1000 s audio steps, and its
+# mdhd may end one sample past the stts sum (a dropped publisher); any
+# other file
 # must have exact timing too: the audio time scale is the sample rate and
 # every audio sample lasts one frame (1024 AAC, 1152/576 MP3), video at
 # 90 kHz.  Returns the reader (LiveRecord::MP4) for more checks.
@@ -447,6 +449,14 @@ sub mp4_ok {
     } else {
         $m = eval { LiveRecord::MP4->read($file) };
         @e = $m ? $m->check : ("unreadable: $@");
+    }
+    if ($m && ($m->{udta} // '') =~ /Lavf/) {
+        # libavformat ends mdhd at the last sample's composition end on a
+        # dropped connection: one sample past the stts sum, no more
+        @e = grep {
+            !(/^(\w+): mdhd duration (\d+) is not the stts sum (\d+)$/
+              && abs($2 - $3) <= _max_duration($m, $1))
+        } @e;
     }
     push @e, _mp4_expect($m, %o) if $m;
     Test::More::ok(!@e, "$name: mp4 box by box ("
@@ -545,6 +555,14 @@ sub _mp4_expect {
         }
     }
     return @e;
+}
+
+sub _max_duration {
+    my ($m, $handler) = @_;
+    my $t = $m->track($handler) or return 0;
+    my $max = 0;
+    $_ > $max and $max = $_ for $m->durations($t);
+    return $max;
 }
 
 sub _short {
