@@ -15,15 +15,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
-use JSON::PP qw(decode_json encode_json);
-use POSIX ();
+use JSON::PP qw(decode_json);
 use Test::More tests => 19;
 use LiveRecord::Test;
 use LiveRecord::MP4;
-
-my $REPO  = "$FindBin::Bin/..";
-my $TOOLS = $ENV{LIVE_RECORD_TOOLS} || "$REPO/build/tools";
-my $CHROMIUM = $ENV{CHROMIUM} || '/usr/bin/chromium';
 
 my $in = make_media(duration => 12);     # 320x240, 25 fps, a key every 2 s
 
@@ -95,21 +90,13 @@ my $in_video = media_packets($in)->{video};
 
 # 1. chromium plays it from the URL, and seeks
 
-my $node = `command -v node 2>/dev/null`;
-chomp $node;
-my $why = !-x $CHROMIUM
-            ? "$CHROMIUM missing: install Debian's chromium package "
-              . '(apt-get install chromium, as scripts/deps.sh does)'
-        : !$node ? 'node missing: install the nodejs package (make deps)'
-        : !-d "$TOOLS/node_modules/playwright-core"
-            ? "playwright-core missing in $TOOLS/node_modules (make deps)"
-        : undef;
+my $why = browser_missing();
 ok(!$why, 'chromium, node and playwright-core are installed')
     or diag $why;
 
-my $res = $why ? {} : run_browser({
+my $res = $why ? {} : play_in_chromium(
     page => 'http://127.0.0.1:' . port('HTTP') . '/play.html',
-    files => [ $url ], seek => 6 });
+    files => [ $url ], seek => 6);
 my $p = ($res->{files} || [])->[0] || {};
 ok($p->{ok}, 'chromium plays the mp4 past 2 s')
     or diag(($p->{error} // 'no answer') . '; ' . ($res->{fatal} // ''));
@@ -165,24 +152,3 @@ is_deeply([ log_lines(qr/\[error\]/) ], [], 'nginx logged no error');
 
 no_alerts();
 
-
-sub run_browser {
-    my ($c) = @_;
-    my $out = $c->{out} = prefix() . '/browser.json';
-    my $profile = $c->{profile} = prefix() . '/chromium-profile';
-    mkdir $profile;
-    @{$c}{qw(chromium tools)} = ($CHROMIUM, $TOOLS);
-    my $log = prefix() . '/logs/browser.log';
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', $log or POSIX::_exit(126);
-        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
-        exec 'node', "$FindBin::Bin/lib/mp4-play.js", encode_json($c)
-            or POSIX::_exit(127);
-    }
-    my $rc = wait_push($pid, 120);
-    my $res = eval { decode_json(slurp($out)) } || {};
-    $res->{fatal} //= "exit $rc: " . slurp($log) if $rc;
-    return $res;
-}

@@ -47,6 +47,8 @@ package LiveRecord::Test;
 #   mp4_top_boxes(FILE) -> ('ftyp', 'moov', ...)
 #   media_packets(FILE) -> { video => [ {dts, size, key} ], audio => [...] }
 #   mp4_ok(FILE, %expect) -> one test: the MP4 checked box by box (below)
+#   browser_missing() -> why chromium cannot run (undef when it can)
+#   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
 #   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE)
 #
@@ -62,7 +64,7 @@ use File::Path qw(make_path remove_tree);
 use File::Spec;
 use File::Temp qw(tempfile);
 use IO::Socket::INET;
-use JSON::PP qw(decode_json);
+use JSON::PP qw(decode_json encode_json);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More ();
@@ -74,6 +76,7 @@ our @EXPORT = qw(
     make_media push_stream push_stream_bg wait_push
     probe probe_ok probe_duration probe_streams probe_counts
     probe_video_packets mp4_top_boxes media_packets mp4_ok
+    browser_missing play_in_chromium
     wait_for wait_files find_files log_lines no_alerts
 );
 
@@ -568,6 +571,43 @@ sub _max_duration {
 sub _short {
     return @_ > 12 ? join(',', @_[0 .. 5], '...', @_[-3 .. -1])
                    : join(',', @_);
+}
+
+# Debian's chromium through playwright-core (make deps installs both):
+# browser_missing() names what is not installed; play_in_chromium() runs
+# t/lib/mp4-play.js with a fresh profile in the prefix and returns its
+# answer, { files => [ { url, ok, error, times, width, height, duration,
+# seeked } ], fatal => ... }.
+my $TOOLS    = $ENV{LIVE_RECORD_TOOLS} || "$REPO/build/tools";
+my $CHROMIUM = $ENV{CHROMIUM} || '/usr/bin/chromium';
+
+sub browser_missing {
+    return "$CHROMIUM missing: install Debian's chromium package "
+           . '(apt-get install chromium; scripts/deps.sh does)'
+        unless -x $CHROMIUM;
+    return 'node missing: install the nodejs package (make deps)'
+        unless grep { -x "$_/node" } split /:/, $ENV{PATH} // '';
+    return "playwright-core missing in $TOOLS/node_modules (make deps)"
+        unless -d "$TOOLS/node_modules/playwright-core";
+    return undef;
+}
+
+my $BROWSER_RUNS = 0;
+
+sub play_in_chromium {
+    my (%c) = @_;
+    my $n = ++$BROWSER_RUNS;
+    my $out = $c{out} = prefix() . "/browser.$n.json";
+    $c{profile} = prefix() . "/chromium-profile.$n";
+    make_path($c{profile});
+    @c{qw(chromium tools)} = ($CHROMIUM, $TOOLS);
+    my $log = prefix() . "/logs/browser.$n.log";
+    my $pid = _spawn([ 'node', "$REPO/t/lib/mp4-play.js", encode_json(\%c) ],
+                     $log, $log);
+    my $rc = wait_push($pid, $c{timeout} || 120);
+    my $res = eval { decode_json(_slurp($out)) } || {};
+    $res->{fatal} //= "exit $rc: " . _slurp($log) if $rc;
+    return $res;
 }
 
 # Polls CODE every 0.1 s until it returns true or TIMEOUT (s) passes.
