@@ -134,7 +134,9 @@ for my $case (['jump', 3 * 3600 * 1000], ['back', -3600 * 1000]) {
     ok(abs($dur - probe_duration($good)) < 0.5,
        "$name: recorded as continuous media") or diag "$dur s";
     is(probe_counts($f)->{video}, $frames, "$name: every frame");
-    mp4_ok($f, from => $in, name => $name);
+    # the segmenter rebases the jump onto the tag before it (often audio):
+    # the frame across it lasts less than the stream's 40 ms
+    mp4_ok($f, from => $in, odd_steps => 1, name => $name);
     is(lines($name, qr/timestamp jumps by -?\d+ ms/), 1, "$name: one log line");
     is(scalar(parts($name)), 1, "$name: one part");
 }
