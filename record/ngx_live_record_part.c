@@ -436,6 +436,10 @@ ngx_live_record_open_files(ngx_live_record_part_t *p)
 
         if (i == NGX_LIVE_RECORD_MP4) {
             if (ngx_live_record_part_mp4_open(p) != NGX_OK) {
+                if (f->samples) {
+                    (void) ngx_delete_file(f->samples);
+                }
+
                 (void) ngx_delete_file(f->work.data);
                 continue;
             }
