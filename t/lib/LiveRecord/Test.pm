@@ -442,7 +442,8 @@ sub media_packets {
 # first video sample may span the input's start, and its mdhd may end a
 # few samples past the stts sum (a dropped publisher); any other file
 # must have exact timing too: the audio time scale is the sample rate and
-# every audio sample lasts one frame (1024 AAC, 1152/576 MP3), video at
+# every audio sample lasts one frame (1024 AAC, 1152/576 MP3; the first
+# may also span up to 250 ms of lead-in from the part's start), video at
 # 90 kHz.  Returns the reader (LiveRecord::MP4) for more checks.
 sub mp4_ok {
     my ($file, %o) = @_;
@@ -551,8 +552,15 @@ sub _mp4_expect {
                 push @e, "audio: time scale $t->{timescale} is not the "
                          . "sample rate " . ($t->{rate} // '?')
                     if ($t->{timescale} // 0) != ($t->{rate} // -1);
+                # the first sample may also span the part's lead-in (audio
+                # starts with the part, as libavformat's files did), up to
+                # 250 ms more; every other sample lasts one frame
+                my ($first, @rest) = $m->durations($t);
                 my %odd;
-                $odd{$_}++ for grep { $_ != $frame } $m->durations($t);
+                $odd{$_}++ for grep { $_ != $frame } @rest;
+                $odd{"$first (the first)"}++ if defined $first
+                    && ($first < $frame
+                        || $first > $frame + 0.25 * ($t->{rate} // 0));
                 push @e, "audio: samples not one frame ($frame) long: "
                          . join(', ', map { "$odd{$_} x $_" } sort keys %odd)
                     if %odd;
