@@ -24,7 +24,7 @@ my %in = (av    => make_media(duration => 30),
           video => make_media(duration => 30, audio => 0));
 my @kinds = sort keys %in;
 
-plan tests => 3 + 2 * 5 * @kinds + 1;
+plan tests => 3 + 2 * (1 + 5 * @kinds) + 1;
 
 my $conf = <<'EOF';
 rtmp {
@@ -92,6 +92,19 @@ sub crash {
     }, 15);
     my $latest = (sort { $b <=> $a } values %t0)[0] // time;
     sleep 0.05 while time < $latest + $secs;
+    # what recovery will go by: each open part's record in spool/open
+    # names its work file (the path is written while the part's directories
+    # are made in the thread pool)
+    my @bad;
+    my %open = map { my $j = eval { decode_json(slurp($_)) } || {};
+                     (($j->{stream_id} // $_) => $j) }
+               find_files(prefix() . '/spool/open', qr/\.json$/);
+    for my $k (@kinds) {
+        my $w = $open{"$k$round"}{work} // '(no record)';
+        push @bad, "$k$round: \"work\" is $w" unless -f $w;
+    }
+    ok(!@bad, "round $round: the open-part records name the work files")
+        or diag join "\n", @bad;
     my @v = $victims->();
     kill 'KILL', @v;
     my $at = time;
