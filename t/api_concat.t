@@ -19,7 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use JSON::PP qw(decode_json);
 use List::Util qw(sum);
-use Test::More tests => 115;
+use Test::More tests => 124;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -142,6 +142,12 @@ ok(wait_for(sub { my @e = entries('cam'); @e >= 6 }, 30),
 my @mp4 = grep { $_->{file_format} eq 'mp4' } entries('cam');
 my @flv = grep { $_->{file_format} eq 'flv' } entries('cam');
 is(scalar @mp4, 3, 'three mp4 parts');
+for my $n (1 .. 3) {
+    # 25 fps, a keyframe every 2 s: part n holds frames 1500(n-1)+1..1500n
+    my ($e) = grep { $_->{part} == $n } @mp4;
+    mp4_ok($e ? $e->{path} : undef, from => $long, name => "cam part $n",
+           video_range => [1500 * ($n - 1) + 1, 1500 * $n]);
+}
 my $sid = $mp4[0]{session_id};
 is(scalar(grep { $_->{session_id} eq $sid } @mp4, @flv), 6,
    'one session');
@@ -153,6 +159,8 @@ for my $n (1 .. 3) {
 ok(wait_for(sub { my @e = entries('short'); @e >= 6 }, 20),
    'their parts indexed');
 my @short = grep { $_->{file_format} eq 'mp4' } entries('short');
+mp4_ok($short[$_ - 1] ? $short[$_ - 1]{path} : undef, from => $in,
+       name => "short push $_") for 1 .. 3;
 
 is(push_stream($in, rtmp_url('live', 'other')), 0, 'push another stream');
 ok(wait_for(sub { my @e = entries('other'); @e >= 2 }, 20),
@@ -306,6 +314,7 @@ sub monotonic {
 }
 
 ok(monotonic($out), 'decoding timestamps increase in both tracks');
+mp4_ok($out, from => $long, name => 'the concat of the three parts');
 my @boxes = grep { /^(moov|mdat)$/ } mp4_top_boxes($out);
 is_deeply(\@boxes, ['moov', 'mdat'], 'the index before the media');
 
@@ -360,6 +369,9 @@ ok(abs($d - $dsum) < 0.1, "three pushes: duration $d s, the parts' $dsum s");
 ok($t->{video} >= $sum->{video_s} && $t->{audio} >= $sum->{audio_s} - 0.05,
    'three pushes: no track shorter than its parts');
 ok(monotonic($out3), 'three pushes: timestamps increase');
+my $c4 = probe_counts($in);
+mp4_ok($out3, video => 3 * $c4->{video}, audio => 3 * $c4->{audio},
+       name => 'the concat of three pushes');
 
 # flv parts, into an mp4
 
@@ -379,6 +391,7 @@ is($c->{video}, $sum->{video}, 'flv parts: every video frame');
 is($c->{audio}, $sum->{audio}, 'flv parts: every audio frame');
 ok(monotonic($out2), 'flv parts: timestamps increase');
 is((probe_streams($out2))[0]{codec_name}, 'h264', 'h264 in mp4');
+mp4_ok($out2, from => $long, name => 'the concat of the flv parts');
 
 # 5. a part of another resolution: 400 naming it
 

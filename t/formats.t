@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use POSIX qw(strftime);
-use Test::More tests => 25;
+use Test::More tests => 26;
 use LiveRecord::Test;
 
 my $in = make_media(duration => 12);
@@ -87,6 +87,7 @@ is($boxes[0], 'ftyp', 'mp4 starts with ftyp') or diag "@boxes";
 ok(defined $at{moov} && defined $at{mdat} && $at{moov} < $at{mdat},
     'moov before mdat (faststart)') or diag "@boxes";
 ok(!grep({ $_ eq 'moof' } @boxes), 'mp4 is not fragmented') or diag "@boxes";
+mp4_ok($f{mp4}, from => $in, name => 'mp4');
 
 for my $fmt (qw(mp4 flv aac)) {
     ok(scalar log_lines(qr/live record: "live\/fmt" part 1 $fmt done: ".+" /

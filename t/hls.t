@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use POSIX qw(ceil);
-use Test::More tests => 45;
+use Test::More tests => 47;
 use LiveRecord::Test;
 
 my $in12 = make_media(duration => 12);
@@ -146,8 +146,10 @@ is($c->{video}, 2 * $c12->{video}, 'frames of both pushes');
 $dur = probe_duration($pl[0]);
 ok(abs($dur - 2 * probe_duration($in12)) <= 4,
     'duration is the sum of both pushes') or diag $dur;
-is(scalar(find_files(prefix() . '/store', qr{/cont/.*\.mp4$})), 2,
-    'mp4 beside hls: one part per push');
+my @cmp4 = find_files(prefix() . '/store', qr{/cont/.*\.mp4$});
+is(scalar @cmp4, 2, 'mp4 beside hls: one part per push');
+mp4_ok($cmp4[$_ - 1], from => $in12, name => "mp4 beside hls, push $_")
+    for 1 .. 2;
 is(scalar(log_lines(qr/"live\/cont" hls recording .* continues/)), 1,
     'continuation logged');
 

@@ -12,7 +12,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 32;
+use Test::More tests => 40;
 use LiveRecord::Test;
 use LiveRecord::Publisher;
 
@@ -77,6 +77,7 @@ publish('good', @tags);
 my ($good) = parts('good');
 my $ref = probe_counts($good);
 is($ref->{video}, $frames, 'raw publisher: every video frame recorded');
+mp4_ok($good, from => $in, name => 'good');
 
 # 2. truncated, zero-length and junk tags among good ones
 
@@ -86,6 +87,7 @@ publish('trunc', map { ++$i % 40 ? $_
                           [9, $_->[1], "\x27"]) } @tags);
 my ($f) = parts('trunc');
 is(probe_counts($f)->{video}, $frames, 'trunc: every good frame recorded');
+mp4_ok($f, from => $in, name => 'trunc');
 is(lines('trunc', qr/malformed video tag skipped/), 1,
    'trunc: one log line for all the malformed tags');
 
@@ -132,6 +134,9 @@ for my $case (['jump', 3 * 3600 * 1000], ['back', -3600 * 1000]) {
     ok(abs($dur - probe_duration($good)) < 0.5,
        "$name: recorded as continuous media") or diag "$dur s";
     is(probe_counts($f)->{video}, $frames, "$name: every frame");
+    # the segmenter rebases the jump onto the tag before it (often audio):
+    # the frame across it lasts less than the stream's 40 ms
+    mp4_ok($f, from => $in, odd_steps => 1, name => $name);
     is(lines($name, qr/timestamp jumps by -?\d+ ms/), 1, "$name: one log line");
     is(scalar(parts($name)), 1, "$name: one part");
 }
@@ -142,6 +147,7 @@ publish('wrap', map { [$_->[0], ($_->[1] + $base) % 2**32, $_->[2]] } @tags);
 ok(abs(probe_duration($f) - probe_duration($good)) < 0.5,
    'wrap: continuous across 2^32 ms');
 is(probe_counts($f)->{video}, $frames, 'wrap: every frame');
+mp4_ok($f, from => $in, name => 'wrap');
 is(lines('wrap', qr/timestamp jumps/), 0, 'wrap: no jump reported');
 
 # 6. negative composition times
@@ -158,6 +164,7 @@ publish('negcts', map {
 ($f) = parts('negcts');
 ok(probe_ok($f), 'negcts: playable');
 is(probe_counts($f)->{video}, $frames, 'negcts: every frame');
+mp4_ok($f, from => $in, name => 'negcts');
 my @pk = probe_video_packets($f);
 ok(!grep({ defined $_->{pts_time} && defined $_->{dts_time}
            && $_->{pts_time} < $_->{dts_time} } @pk), 'negcts: pts >= dts');
@@ -170,6 +177,7 @@ publish('speex', map { $_->[0] == 8 ? [8, $_->[1], "\xb6" . substr($_->[2], 2)]
 is_deeply([map { $_->{codec_type} } probe_streams($f)], ['video'],
           'speex: the video recorded alone');
 is(probe_counts($f)->{video}, $frames, 'speex: every video frame');
+mp4_ok($f, video => $frames, audio => 0, name => 'speex');
 is(lines('speex', qr/audio codec id 11 cannot be recorded/), 1,
    'speex: one log line');
 
@@ -197,5 +205,6 @@ $pub->close;
 $bad->close;
 ($f) = parts('beside');
 is(probe_counts($f)->{video}, $frames, 'a stream beside the noise is whole');
+mp4_ok($f, from => $in, name => 'beside the noise');
 
 no_alerts();

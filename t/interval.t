@@ -8,7 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 13;
+use Test::More tests => 16;
 use LiveRecord::Test;
 
 my $in = make_media(duration => 150);
@@ -51,6 +51,10 @@ my @expect = (60, 60, 30);
 my ($video, $audio) = (0, 0);
 for my $n (1 .. 3) {
     my $f = $by_part{$n} // '';
+    # 25 fps, a keyframe every 2 s: part n holds input frames
+    # 1500(n-1)+1 .. 1500n and the audio between their times
+    mp4_ok($f, from => $in, video_range => [1500 * ($n - 1) + 1, 1500 * $n],
+           name => "part $n");
     my $d = probe_duration($f) // -1;
     ok(abs($d - $expect[$n - 1]) <= 2.1, "part $n duration ~$expect[$n - 1] s")
         or diag "part $n: $d s";

@@ -9,7 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 12;
+use Test::More tests => 13;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 
@@ -53,6 +53,8 @@ for my $ext (qw(mp4 flv)) {
     my @boxes = mp4_top_boxes($f);
     ok((join ' ', @boxes) =~ /moov.*mdat/ && !grep({ $_ eq 'moof' } @boxes),
         'mp4 finalized, moov before mdat') or diag "@boxes";
+    mp4_ok($f, from => $in, prefix => 1, min_duration => 3,
+           name => 'mp4 of the killed publisher');
 }
 
 no_alerts();

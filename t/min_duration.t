@@ -8,7 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 11;
+use Test::More tests => 12;
 use LiveRecord::Test;
 
 my $short = make_media(duration => 1);
@@ -56,6 +56,7 @@ my @f = wait_files('store', qr/\.(?:mp4|flv)$/, 2);
 is(scalar @f, 2, '4 s: mp4 and flv in the store') or diag explain \@f;
 is(scalar(grep { m{/live/long/} && probe_ok($_) } @f), 2,
     '4 s: both playable, of the long stream');
+mp4_ok((grep { /\.mp4$/ } @f)[0], from => $long, name => '4 s');
 
 # 4 s with 5s
 is(push_stream($long, rtmp_url('strict', 'long')), 0, 'push 4 s, min 5s');

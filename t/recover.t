@@ -12,7 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 27;
+use Test::More tests => 29;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -100,6 +100,8 @@ sub check {
     ok($dur >= $lived - 1.5, "$label: media up to 1.5 s before the kill")
         or diag "recorded $dur s, the publisher pushed $lived s";
     ok(abs($mp4->{duration} - $dur) < 0.5, "$label: duration in the event");
+    mp4_ok($f, from => $in, prefix => 1, min_duration => $lived - 1.5,
+           name => "$label: recovered mp4");
     my ($hls) = grep { $_->{file_format} eq 'hls' } @d;
     my $pl = slurp($hls->{path} . '/index.m3u8');
     like($pl, qr/#EXT-X-PLAYLIST-TYPE:VOD\n(?s:.*)#EXT-X-ENDLIST\n$/,

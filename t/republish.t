@@ -9,7 +9,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 13;
+use Test::More tests => 17;
 use LiveRecord::Test;
 
 my @in = (make_media(duration => 3), make_media(duration => 6));
@@ -58,6 +58,10 @@ for my $app (qw(live fixed)) {
     is(scalar(grep { probe_ok($_) } @f), 2, "$app: both playable");
     is_deeply([sort { $a <=> $b } map { probe_counts($_)->{video} } @f],
         \@frames, "$app: each holds its own publish (no overwrite)");
+    # the shorter file is the 3 s push, the longer the 6 s one
+    my @by = sort { (-s $a) <=> (-s $b) } @f;
+    mp4_ok($by[$_], from => $in[$_], name => "$app: publish " . ($_ + 1))
+        for 0 .. 1;
 }
 
 no_alerts();

@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 35;
+use Test::More tests => 36;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -129,6 +129,7 @@ my ($hls) = grep { $_->{file_format} eq 'hls' } @done;
 my @put = find_files("$p/dav/files", qr/\.mp4$/);
 is(scalar @put, 1, 'mp4 PUT into the dav store');
 is(sha_file($put[0] // ''), $mp4->{sha256}, 'uploaded bytes match sha256');
+mp4_ok($put[0], from => $in, name => 'the mp4 PUT into the dav store');
 like($mp4->{video_url}, qr{^http://127\.0\.0\.1:\d+/ingest/live/cam/.*\.mp4$},
      'video_url is where it was PUT');
 ok(probe_ok($mp4->{video_url}), 'and plays from there');

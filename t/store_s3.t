@@ -22,7 +22,7 @@ use LiveRecord::Receiver;
 
 my $S3RVER = "$FindBin::Bin/../build/tools/node_modules/.bin/s3rver";
 plan(skip_all => 's3rver not installed: run make deps') unless -x $S3RVER;
-plan(tests => 25);
+plan(tests => 26);
 
 my $in = make_media(duration => 6);
 
@@ -149,6 +149,13 @@ my $obj = object($key);
 ok(defined $obj, 'object stored under the encoded key');
 is(sha256_hex($obj // ''), $mp4->{sha256}, 'object sha256 = index sha256');
 is(length($obj // ''), $mp4->{file_size}, 'object size');
+{
+    my $copy = prefix() . '/object.mp4';
+    open my $fh, '>:raw', $copy or die "$copy: $!";
+    print $fh $obj // '';
+    close $fh;
+    mp4_ok($copy, from => $in, name => 'the mp4 object read back from s3');
+}
 my @log = proxy_log();
 ok(@log >= 4, 'requests went through the proxy');
 is_deeply([grep { $_->{verdict} ne 'ok' } @log], [],

@@ -8,7 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 14;
+use Test::More tests => 16;
 use LiveRecord::Test;
 
 my $audio = make_media(duration => 5, video => 0);
@@ -52,6 +52,7 @@ for my $f ($mp4, $aac) {
 }
 my $d = probe_duration($mp4) // 0;
 ok(abs($d - 5) <= 0.5, 'audio only: mp4 duration') or diag "$d s";
+mp4_ok($mp4, from => $audio, name => 'audio only');
 
 # video only
 is(push_stream($video, rtmp_url('live', 'vonly')), 0, 'push video only');
@@ -64,6 +65,7 @@ is(probe_counts($mp4)->{video}, probe_counts($video)->{video},
     'video only: all frames');
 like((probe_video_packets($mp4))[0]{flags} // '', qr/K/,
     'video only: starts with a keyframe');
+mp4_ok($mp4, from => $video, name => 'video only');
 sleep 1;
 is(scalar find_files("$store/vonly", qr/\.aac$/), 0, 'video only: no aac');
 is(scalar find_files(prefix() . '/work', qr/\.(?:mp4|aac)$/), 0,

@@ -10,7 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 26;
+use Test::More tests => 29;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -53,6 +53,7 @@ for my $name (sort keys %in) {
     is($c->{video}, $c_in->{video}, "$name: video frames");
     ok(abs($c->{audio} - $c_in->{audio}) <= 2, "$name: audio packets")
         or diag "$c->{audio} packets, input $c_in->{audio}";
+    mp4_ok($mine[0], from => $in{$name}, name => $name);
 }
 
 wait_for(sub { grep({ /record_done/ } map { $_->{body} } $rcv->requests)

@@ -11,6 +11,7 @@ package LiveRecord::MP4;
 #                          sizes, stts, ctts, stss, stsc, chunks, co64,
 #                          elst, codec, width, height, channels, rate,
 #                          avcC, oti, asc } ... ]
+#   $mp4->{udta}       the moov's udta payload, raw (e.g. an encoder tag)
 #   $mp4->track('vide'), $mp4->durations($track), $mp4->stts_sum($track)
 
 use strict;
@@ -149,6 +150,10 @@ sub _moov {
 
         } elsif ($type eq 'trak') {
             push @{$self->{tracks}}, $self->_trak($data);
+
+        } elsif ($type eq 'udta') {
+            # kept raw: the tests tell libavformat's files by its tag
+            $self->{udta} .= $data;
         }
     }
 }

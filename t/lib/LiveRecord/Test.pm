@@ -45,6 +45,10 @@ package LiveRecord::Test;
 #   probe(FILE, ffprobe args) -> JSON;  probe_ok  probe_duration
 #   probe_streams  probe_counts -> {video, audio}  probe_video_packets
 #   mp4_top_boxes(FILE) -> ('ftyp', 'moov', ...)
+#   media_packets(FILE) -> { video => [ {dts, size, key} ], audio => [...] }
+#   mp4_ok(FILE, %expect) -> one test: the MP4 checked box by box (below)
+#   browser_missing() -> why chromium cannot run (undef when it can)
+#   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
 #   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE)
 #
@@ -60,16 +64,19 @@ use File::Path qw(make_path remove_tree);
 use File::Spec;
 use File::Temp qw(tempfile);
 use IO::Socket::INET;
-use JSON::PP qw(decode_json);
+use JSON::PP qw(decode_json encode_json);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More ();
+
+use LiveRecord::MP4;
 
 our @EXPORT = qw(
     prefix port rtmp_url start_nginx stop_nginx nginx_test_config
     make_media push_stream push_stream_bg wait_push
     probe probe_ok probe_duration probe_streams probe_counts
-    probe_video_packets mp4_top_boxes
+    probe_video_packets mp4_top_boxes media_packets mp4_ok
+    browser_missing play_in_chromium
     wait_for wait_files find_files log_lines no_alerts
 );
 
@@ -384,6 +391,238 @@ sub mp4_top_boxes {
         $pos += $len;
     }
     return @types;
+}
+
+# media_packets(FILE): every packet of FILE as ffprobe reads it, per type,
+# in file order: { video => [ { dts (ms), size, key } ], audio => [...] }.
+# Cached per file (the inputs are pushed several times).
+my %PACKETS;
+
+sub media_packets {
+    my ($file) = @_;
+    return $PACKETS{$file} if $PACKETS{$file};
+    my $j = probe($file, '-show_entries',
+        'packet=codec_type,dts_time,size,flags');
+    my %p = (video => [], audio => []);
+    for my $k (@{ $j ? $j->{packets} || [] : [] }) {
+        next unless $p{ $k->{codec_type} // '' };
+        push @{ $p{ $k->{codec_type} } }, {
+            dts => int(($k->{dts_time} // 0) * 1000 + 0.5),
+            size => $k->{size}, key => ($k->{flags} // '') =~ /K/ ? 1 : 0 };
+    }
+    return $j ? ($PACKETS{$file} = \%p) : \%p;
+}
+
+# mp4_ok(FILE, %expect): one test, passing when the MP4 is whole by the
+# independent box reader (t/lib/LiveRecord/MP4.pm) and holds what was
+# pushed.  Always: the top-level boxes tile the file, one ftyp first, one
+# moov, one mdat; per track stts/ctts/stsc cover every sample, mdhd's
+# duration is the stts sum (exact to the sample), every sample (stco/co64
+# + stsc + stsz) lies inside the mdat's payload and none overlaps another;
+# audio has no stss (all sync).  Then, per track, against %expect:
+#
+#   from => INPUT      the pushed file: its packets (media_packets) are the
+#                      expected samples: counts, sizes, keyframes = stss,
+#                      video durations = the input's dts steps
+#   video_range => [FIRST, LAST]   this part holds input video packets
+#                      FIRST..LAST (1-based), e.g. one interval part, and
+#                      the audio packets from FIRST's time to LAST+1's
+#   prefix => 1        the file holds the first n packets of each track
+#                      (recovery after a kill): n <= the input's
+#   audio_slack => N   the audio count may differ by N (part boundaries);
+#                      audio sizes are then not compared
+#   video => N, audio => N   explicit counts (without from; 0 = no track)
+#   odd_steps => N     up to N video samples may last other than the
+#                      input's step (a clock jump the segmenter rebased)
+#   min_duration => S  every track lasts at least S seconds
+#   name => LABEL
+#
+# A file that libavformat wrote (its "Lavf" tag in moov/udta: main before
+# the write-once writer, concat) keeps its 1/1000 s audio steps, its
+# first video sample may span the input's start, and its mdhd may end a
+# few samples past the stts sum (a dropped publisher); any other file
+# must have exact timing too: the audio time scale is the sample rate and
+# every audio sample lasts one frame (1024 AAC, 1152/576 MP3; the first
+# may also span up to 250 ms of lead-in from the part's start), video at
+# 90 kHz.  Returns the reader (LiveRecord::MP4) for more checks.
+sub mp4_ok {
+    my ($file, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $name = $o{name} // (File::Spec->splitpath($file // ''))[2];
+    my ($m, @e);
+    if (!defined $file || !-f $file) {
+        @e = ('no such file: ' . ($file // 'undef'));
+    } else {
+        $m = eval { LiveRecord::MP4->read($file) };
+        @e = $m ? $m->check : ("unreadable: $@");
+    }
+    if ($m && ($m->{udta} // '') =~ /Lavf/) {
+        # libavformat ends mdhd at the last sample's composition end on a
+        # dropped connection: a sample or two past the stts sum
+        @e = grep {
+            !(/^(\w+): mdhd duration (\d+) is not the stts sum (\d+)$/
+              && abs($2 - $3) <= 4 * _max_duration($m, $1))
+        } @e;
+    }
+    push @e, _mp4_expect($m, %o) if $m;
+    Test::More::ok(!@e, "$name: mp4 box by box ("
+        . ($m ? join(', ', map { ($_->{handler} // '?')
+            . " $_->{samples}" } @{ $m->{tracks} }) : 'unread') . ')')
+        or Test::More::diag(join "\n", "$file:", $m ? 'boxes: '
+            . $m->top_types : (), @e[0 .. ($#e > 19 ? 19 : $#e)]);
+    return $m;
+}
+
+sub _mp4_expect {
+    my ($m, %o) = @_;
+    my @e;
+    my $in = $o{from} ? media_packets($o{from}) : undef;
+    my $lavf = ($m->{udta} // '') =~ /Lavf/;
+    for my $kind (qw(video audio)) {
+        my $t = $m->track($kind eq 'video' ? 'vide' : 'soun');
+        my @want = $in ? @{ $in->{$kind} } : ();
+        if ($in && $o{video_range}) {
+            # the part's video frames; its audio: the packets from the
+            # part's first frame's time (the first part: from the start)
+            # to the next part's (the last part: to the end)
+            my ($a, $b) = @{ $o{video_range} };
+            my $v = $in->{video};
+            if ($kind eq 'video') {
+                @want = @want[$a - 1 .. ($b > @$v ? $#$v : $b - 1)];
+            } else {
+                my $t0 = $a > 1 ? $v->[$a - 1]{dts} : -1e18;
+                my $t1 = $b < @$v ? $v->[$b]{dts} : 1e18;
+                @want = grep { $_->{dts} >= $t0 && $_->{dts} < $t1 } @want;
+            }
+        }
+        my $count = $in ? scalar @want : $o{$kind};
+        my $n = $t ? $t->{samples} : 0;
+        my $slack = $kind eq 'audio' ? $o{audio_slack} // 0 : 0;
+        if ($in && $o{prefix}) {
+            push @e, "$kind: $n samples, more than the input's $count"
+                if $n > $count;
+            push @e, "$kind: no samples" if $count && !$n;
+            @want = @want[0 .. $n - 1] if $n <= @want;
+        } elsif (defined $count) {
+            push @e, "$kind: $n samples, expected $count"
+                     . ($slack ? " +-$slack" : '')
+                if abs($n - $count) > $slack;
+        }
+        next unless $t;
+        my @sizes = @{ $t->{sizes} };
+        if (@want && @want == $n && ($kind eq 'video' || !$slack)) {
+            my ($i) = grep { $sizes[$_] != $want[$_]{size} } 0 .. $n - 1;
+            push @e, "$kind: sample " . ($i + 1) . " is $sizes[$i] bytes, "
+                     . "the input's packet $want[$i]{size}" if defined $i;
+        }
+        if ($kind eq 'video') {
+            my @stss = @{ $t->{stss} // [ 1 .. $n ] };
+            push @e, "video: first sample is not a sync sample"
+                if $n && (!@stss || $stss[0] != 1);
+            if (@want && @want == $n) {
+                my @keys = grep { $want[$_ - 1]{key} } 1 .. $n;
+                push @e, "video: stss @{[_short(@stss)]} is not the input's "
+                         . "keyframes @{[_short(@keys)]}"
+                    if "@stss" ne "@keys";
+                my @d = $m->durations($t);
+                my $ts = $t->{timescale} || 1;
+                my $odd = $o{odd_steps} // 0;
+                for my $i (0 .. $n - 2) {
+                    my $step = ($want[$i + 1]{dts} - $want[$i]{dts}) * $ts;
+                    next if $step % 1000;   # not representable: skip
+                    next if $d[$i] == $step / 1000;
+                    # libavformat starts the track at 0: its first sample
+                    # also spans the input's first dts
+                    next if $lavf && $i == 0;
+                    next if $odd-- > 0;
+                    push @e, "video: sample " . ($i + 1) . " lasts $d[$i] "
+                             . "of $ts, the input's step is "
+                             . ($step / 1000);
+                    last;
+                }
+            }
+            push @e, "video: time scale $t->{timescale}, not 90000"
+                if !$lavf && ($t->{timescale} // 0) != 90000;
+        } else {
+            push @e, "audio: has an stss (@{[_short(@{ $t->{stss} })]})"
+                if $t->{stss} && @{ $t->{stss} } != $n;
+            if (!$lavf) {
+                my $frame = ($t->{oti} // 0x40) == 0x40 ? 1024
+                          : ($t->{rate} // 0) >= 32000 ? 1152 : 576;
+                push @e, "audio: time scale $t->{timescale} is not the "
+                         . "sample rate " . ($t->{rate} // '?')
+                    if ($t->{timescale} // 0) != ($t->{rate} // -1);
+                # the first sample may also span the part's lead-in (audio
+                # starts with the part, as libavformat's files did), up to
+                # 250 ms more; every other sample lasts one frame
+                my ($first, @rest) = $m->durations($t);
+                my %odd;
+                $odd{$_}++ for grep { $_ != $frame } @rest;
+                $odd{"$first (the first)"}++ if defined $first
+                    && ($first < $frame
+                        || $first > $frame + 0.25 * ($t->{rate} // 0));
+                push @e, "audio: samples not one frame ($frame) long: "
+                         . join(', ', map { "$odd{$_} x $_" } sort keys %odd)
+                    if %odd;
+            }
+        }
+        if (defined $o{min_duration}) {
+            my $s = $m->stts_sum($t) / ($t->{timescale} || 1);
+            push @e, sprintf("$kind: lasts %.3f s, less than %s s", $s,
+                             $o{min_duration}) if $s < $o{min_duration};
+        }
+    }
+    return @e;
+}
+
+sub _max_duration {
+    my ($m, $handler) = @_;
+    my $t = $m->track($handler) or return 0;
+    my $max = 0;
+    $_ > $max and $max = $_ for $m->durations($t);
+    return $max;
+}
+
+sub _short {
+    return @_ > 12 ? join(',', @_[0 .. 5], '...', @_[-3 .. -1])
+                   : join(',', @_);
+}
+
+# Debian's chromium through playwright-core (make deps installs both):
+# browser_missing() names what is not installed; play_in_chromium() runs
+# t/lib/mp4-play.js with a fresh profile in the prefix and returns its
+# answer, { files => [ { url, ok, error, times, width, height, duration,
+# seeked } ], fatal => ... }.
+my $TOOLS    = $ENV{LIVE_RECORD_TOOLS} || "$REPO/build/tools";
+my $CHROMIUM = $ENV{CHROMIUM} || '/usr/bin/chromium';
+
+sub browser_missing {
+    return "$CHROMIUM missing: install Debian's chromium package "
+           . '(apt-get install chromium; scripts/deps.sh does)'
+        unless -x $CHROMIUM;
+    return 'node missing: install the nodejs package (make deps)'
+        unless grep { -x "$_/node" } split /:/, $ENV{PATH} // '';
+    return "playwright-core missing in $TOOLS/node_modules (make deps)"
+        unless -d "$TOOLS/node_modules/playwright-core";
+    return undef;
+}
+
+my $BROWSER_RUNS = 0;
+
+sub play_in_chromium {
+    my (%c) = @_;
+    my $n = ++$BROWSER_RUNS;
+    my $out = $c{out} = prefix() . "/browser.$n.json";
+    $c{profile} = prefix() . "/chromium-profile.$n";
+    make_path($c{profile});
+    @c{qw(chromium tools)} = ($CHROMIUM, $TOOLS);
+    my $log = prefix() . "/logs/browser.$n.log";
+    my $pid = _spawn([ 'node', "$REPO/t/lib/mp4-play.js", encode_json(\%c) ],
+                     $log, $log);
+    my $rc = wait_push($pid, $c{timeout} || 120);
+    my $res = eval { decode_json(_slurp($out)) } || {};
+    $res->{fatal} //= "exit $rc: " . _slurp($log) if $rc;
+    return $res;
 }
 
 # Polls CODE every 0.1 s until it returns true or TIMEOUT (s) passes.
