@@ -118,6 +118,13 @@ static ngx_str_t  ngx_live_record_format_names[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_live_record_checksums[] = {
+    { ngx_string("off"), 0 },
+    { ngx_string("sha256"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_live_record_commands[] = {
 
     { ngx_string("live_record_template"),
@@ -217,6 +224,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       NGX_RTMP_APP_CONF_OFFSET,
       offsetof(ngx_live_record_app_conf_t, tasks),
       NULL },
+
+    { ngx_string("live_record_checksum"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_app_conf_t, checksum),
+      &ngx_live_record_checksums },
 
     { ngx_string("live_record_keep_local"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
@@ -372,6 +386,7 @@ ngx_live_record_create_app_conf(ngx_conf_t *cf)
     lacf->domains = NGX_CONF_UNSET_PTR;
     lacf->notify = NGX_CONF_UNSET_PTR;
     lacf->keep_local = NGX_CONF_UNSET;
+    lacf->checksum = NGX_CONF_UNSET_UINT;
     lacf->tasks = NGX_CONF_UNSET;
     lacf->min_free = NGX_CONF_UNSET;
     lacf->store.type = NGX_CONF_UNSET_UINT;
@@ -405,6 +420,7 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->domains, prev->domains, NULL);
     ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
     ngx_conf_merge_value(conf->keep_local, prev->keep_local, 0);
+    ngx_conf_merge_uint_value(conf->checksum, prev->checksum, 1);
     ngx_conf_merge_off_value(conf->min_free, prev->min_free,
                              100 * 1024 * 1024);
 

@@ -15,6 +15,7 @@
 #endif
 #include "ngx_live_record_codec.h"
 #include "ngx_live_record_writer.h"
+#include "ngx_live_record_mp4.h"
 #include "ngx_live_record_segmenter.h"
 
 
@@ -114,6 +115,7 @@ typedef struct {
     ngx_uint_t                  inherited;      /* template from server */
     ngx_live_record_store_t     store;
     ngx_flag_t                  keep_local;
+    ngx_uint_t                  checksum;       /* 1: sha256 */
     off_t                       min_free;
     ngx_array_t                *notify;         /* receiver * */
     ngx_str_t                   work;
@@ -129,9 +131,11 @@ typedef struct {
 /* one file of a part: one format */
 typedef struct {
     ngx_live_record_writer_t   *writer;
+    ngx_live_record_mp4_t      *mp4;            /* our own: mp4 only */
     ngx_str_t                   work;           /* null-terminated */
     ngx_str_t                   store;          /* null-terminated */
-    u_char                     *tmp;            /* mp4 being finalized */
+    u_char                     *samples;        /* mp4: the sample index */
+    ngx_int_t                   open_rc;        /* NGX_AGAIN: in a thread */
     u_char                     *sidecar;        /* for crash recovery */
     off_t                       size;
     ngx_uint_t                  segments;       /* hls, once finalized */
@@ -180,6 +184,11 @@ struct ngx_live_record_part_s {
     uint64_t                    start_ms;       /* wall clock */
     uint64_t                    last_ms;        /* of the last frame */
     uint64_t                    end_ms;
+
+    ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
+    ngx_uint_t                  opening;        /* opens in the pool */
+    unsigned                    close_pending:1;
+    unsigned                    close_sync:1;
 };
 
 

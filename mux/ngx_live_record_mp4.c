@@ -55,6 +55,7 @@ struct ngx_live_record_mp4_s {
     size_t                      slen;
     uint64_t                    last[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  dropped;
+    off_t                       allocated;    /* of the reserved region */
     unsigned                    opened:1;
     unsigned                    ready:1;
     unsigned                    failed:1;
@@ -72,6 +73,8 @@ static ngx_int_t ngx_live_record_mp4_entry(ngx_live_record_mp4_t *w,
 static ngx_int_t ngx_live_record_mp4_drop(ngx_live_record_mp4_t *w,
     ngx_live_record_frame_t *f);
 static ngx_int_t ngx_live_record_mp4_flush_data(ngx_live_record_mp4_t *w);
+static void ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w);
+static off_t ngx_live_record_mp4_moov_bound(ngx_live_record_mp4_t *w);
 static ngx_int_t ngx_live_record_mp4_flush_sidecar(ngx_live_record_mp4_t *w);
 static void ngx_live_record_mp4_write_error(ngx_live_record_mp4_t *w,
     const char *call, u_char *path);
@@ -368,6 +371,8 @@ ngx_live_record_mp4_open(ngx_live_record_mp4_t *w, u_char *path,
     w->sfd = sfd;
     w->opened = 1;
 
+    ngx_live_record_mp4_allocate(w);
+
     return NGX_OK;
 
 failed:
@@ -592,6 +597,8 @@ ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w)
         return NGX_OK;
     }
 
+    ngx_live_record_mp4_allocate(w);
+
     /* bytes first, so that an entry on disk rarely lacks its bytes */
 
     if (ngx_live_record_mp4_flush_data(w) != NGX_OK
@@ -601,6 +608,79 @@ ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The reserved region is a hole until the moov needs it: its blocks are
+ * taken in steps as the sample index grows, while the disk has them, so
+ * that a disk that fills up still leaves room to finish the part.  One
+ * fallocate() per step: metadata only, no bytes written.
+ */
+
+static void
+ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w)
+{
+#if (NGX_LINUX)
+    off_t  need, body;
+
+    body = (off_t) w->sc.reserve - 8;
+
+    if (w->sc.reserve == 0 || w->allocated >= body) {
+        return;
+    }
+
+    need = ngx_live_record_mp4_moov_bound(w) + NGX_LIVE_RECORD_MP4_ALLOC_STEP;
+
+    if (need <= w->allocated) {
+        return;
+    }
+
+    need = ngx_min(ngx_align(need, NGX_LIVE_RECORD_MP4_ALLOC_STEP), body);
+
+    if (fallocate(w->fd, 0,
+                  NGX_LIVE_RECORD_MP4_FTYP_SIZE + 8 + w->allocated,
+                  need - w->allocated)
+        == -1)
+    {
+        if (ngx_errno == NGX_EOPNOTSUPP) {
+            /* a file system without it: the hole stays, as before */
+            w->allocated = body;
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, w->log, ngx_errno,
+                      "live record: \"%V\": fallocate(\"%s\") of the mp4 "
+                      "index's room failed", w->label, w->path);
+        return;
+    }
+
+    w->allocated = need;
+#endif
+}
+
+
+/* what the moov can take at most: the tables by the counters kept */
+
+static off_t
+ngx_live_record_mp4_moov_bound(ngx_live_record_mp4_t *w)
+{
+    off_t                         size;
+    ngx_uint_t                    t;
+    ngx_live_record_mp4_index_t  *ix;
+
+    size = 1024;
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        ix = &w->walk.ix[t];
+
+        size += 1024 + w->sc.tracks[t].extradata_len
+                + 8 * (ix->stts_runs + 1) + 8 * (ix->ctts_runs + 1)
+                + 4 * ix->syncs + 4 * ix->samples
+                + 12 * (ix->stsc_runs + 1) + 8 * (ix->chunks + 1);
+    }
+
+    return size;
 }
 
 

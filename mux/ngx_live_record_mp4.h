@@ -43,6 +43,9 @@
 #define NGX_LIVE_RECORD_MP4_FTYP_SIZE    32
 
 #define NGX_LIVE_RECORD_MP4_MIN_RESERVE  4096
+
+/* the reserved region's blocks are taken this many at a time */
+#define NGX_LIVE_RECORD_MP4_ALLOC_STEP   (64 * 1024)
 #define NGX_LIVE_RECORD_MP4_MAX_RESERVE  (256 * 1024 * 1024)
 
 

@@ -257,6 +257,13 @@ ngx_live_record_mp4_build(ngx_live_record_mp4_build_t *b, uint64_t entries)
             {
                 goto failed;
             }
+
+#if (NGX_LINUX)
+            /* what the moov did not take goes back to the disk */
+            (void) fallocate(b->fd,
+                             FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             b->moov + moov + 8, left - 8);
+#endif
         }
 
     } else {

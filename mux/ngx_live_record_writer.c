@@ -14,7 +14,6 @@
 
 /* crash loss bound: a fragment or a flush at least this often (ms) */
 #define NGX_LIVE_RECORD_FLUSH_MS      500
-#define NGX_LIVE_RECORD_FRAGMENT_US   "1000000"
 
 
 struct ngx_live_record_writer_s {
@@ -38,9 +37,6 @@ static ngx_int_t ngx_live_record_stream_params(AVStream *st,
     ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_writer_header(ngx_live_record_writer_t *w);
 static void ngx_live_record_writer_cleanup(void *data);
-static ngx_int_t ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label,
-    AVFormatContext *in, AVFormatContext *out, u_char *dst,
-    size_t moov_size);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
     ngx_str_t *label, const char *call, u_char *path, int err);
 static void ngx_live_record_av_log(void *avcl, int level, const char *fmt,
@@ -280,18 +276,8 @@ ngx_live_record_writer_header(ngx_live_record_writer_t *w)
 
     opts = NULL;
 
-    if (w->format == NGX_LIVE_RECORD_MP4) {
-        /*
-         * fragments cut on media time for every track kind, so a crash
-         * loses at most about a second; finalize makes a plain MP4
-         */
-        av_dict_set(&opts, "movflags", "+empty_moov+default_base_moof", 0);
-        av_dict_set(&opts, "frag_duration", NGX_LIVE_RECORD_FRAGMENT_US, 0);
-        w->fmt->flush_packets = 1;
-
-    } else {
-        w->fmt->flush_packets = 0;
-    }
+    /* FLV, ADTS and MPEG-TS are append-safe: libav's own buffering */
+    w->fmt->flush_packets = 0;
 
     rc = avformat_write_header(w->fmt, &opts);
     av_dict_free(&opts);
@@ -423,159 +409,6 @@ ngx_live_record_writer_cleanup(void *data)
 
     avformat_free_context(w->fmt);
     av_packet_free(&w->pkt);
-}
-
-
-/*
- * moov_size > 0 reserves that much room for the index after ftyp, so the
- * index goes to the front in place; 0 moves it there with a second pass
- * over the whole file ("faststart"), which writes everything twice.
- */
-
-ngx_int_t
-ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label, u_char *src,
-    u_char *dst, size_t moov_size)
-{
-    int               rc;
-    ngx_int_t         ret;
-    AVFormatContext  *in, *out;
-
-    in = NULL;
-    out = NULL;
-    ret = NGX_ERROR;
-
-    rc = avformat_open_input(&in, (char *) src, NULL, NULL);
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
-                                 "avformat_open_input", src, rc);
-        return NGX_ERROR;
-    }
-
-    rc = avformat_alloc_output_context2(&out, NULL, "mp4", (char *) dst);
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
-                                 "avformat_alloc_output_context2", dst, rc);
-        goto failed;
-    }
-
-    ret = ngx_live_record_remux(log, label, in, out, dst, moov_size);
-
-    if (out->pb) {
-        rc = avio_closep(&out->pb);
-
-        if (rc < 0) {
-            ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_close",
-                                     dst, rc);
-            ret = NGX_ERROR;
-        }
-    }
-
-failed:
-
-    avformat_free_context(out);
-    avformat_close_input(&in);
-
-    return ret;
-}
-
-
-static ngx_int_t
-ngx_live_record_remux(ngx_log_t *log, ngx_str_t *label, AVFormatContext *in,
-    AVFormatContext *out, u_char *dst, size_t moov_size)
-{
-    int            rc;
-    unsigned int   i;
-    AVPacket      *pkt;
-    AVStream      *st, *ost;
-    AVDictionary  *opts;
-
-    for (i = 0; i < in->nb_streams; i++) {
-        st = in->streams[i];
-        ost = avformat_new_stream(out, NULL);
-
-        if (ost == NULL
-            || avcodec_parameters_copy(ost->codecpar, st->codecpar) < 0)
-        {
-            return NGX_ERROR;
-        }
-
-        ost->codecpar->codec_tag = 0;
-        ost->time_base = st->time_base;
-
-        if (ost->codecpar->codec_id == AV_CODEC_ID_AAC
-            && ost->codecpar->frame_size == 0)
-        {
-            ost->codecpar->frame_size = 1024;
-        }
-    }
-
-    rc = avio_open(&out->pb, (char *) dst, AVIO_FLAG_WRITE);
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open", dst,
-                                 rc);
-        return NGX_ERROR;
-    }
-
-    opts = NULL;
-
-    if (moov_size) {
-        av_dict_set_int(&opts, "moov_size", (int64_t) moov_size, 0);
-
-    } else {
-        av_dict_set(&opts, "movflags", "+faststart", 0);
-    }
-
-    rc = avformat_write_header(out, &opts);
-    av_dict_free(&opts);
-
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
-                                 "avformat_write_header", dst, rc);
-        return NGX_ERROR;
-    }
-
-    pkt = av_packet_alloc();
-    if (pkt == NULL) {
-        return NGX_ERROR;
-    }
-
-    for ( ;; ) {
-        rc = av_read_frame(in, pkt);
-
-        if (rc < 0) {
-            /* EOF, or a torn last fragment: keep what is complete */
-            break;
-        }
-
-        if (pkt->flags & AV_PKT_FLAG_CORRUPT) {
-            av_packet_unref(pkt);
-            continue;
-        }
-
-        av_packet_rescale_ts(pkt, in->streams[pkt->stream_index]->time_base,
-                             out->streams[pkt->stream_index]->time_base);
-        pkt->pos = -1;
-
-        rc = av_interleaved_write_frame(out, pkt);
-
-        if (rc < 0) {
-            ngx_live_record_av_error(log, NGX_LOG_CRIT, label,
-                                     "av_interleaved_write_frame", dst, rc);
-            av_packet_free(&pkt);
-            return NGX_ERROR;
-        }
-    }
-
-    av_packet_free(&pkt);
-
-    rc = av_write_trailer(out);
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "av_write_trailer",
-                                 dst, rc);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -16,7 +16,8 @@
 /*
  * Frames to files: one writer is one open file of one format, written by
  * libavformat.  open/write/close over ngx core types, like
- * ngx_rtmp_mpegts.h; it knows nothing of sessions or streams.
+ * ngx_rtmp_mpegts.h; it knows nothing of sessions or streams.  FLV, ADTS
+ * and MPEG-TS only: MP4 parts are written by ngx_live_record_mp4.c.
  */
 
 
@@ -55,8 +56,6 @@ ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
 void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);
-ngx_int_t ngx_live_record_mp4_finalize(ngx_log_t *log, ngx_str_t *label,
-    u_char *src, u_char *dst, size_t moov_size);
 
 
 #endif /* _NGX_LIVE_RECORD_WRITER_H_INCLUDED_ */

@@ -17,11 +17,10 @@
 
 #define NGX_LIVE_RECORD_MAX_PATH     4096
 
-/* NAME_MAX less room for "_999.mp4.tmp" */
-#define NGX_LIVE_RECORD_MAX_FILE_NAME  240
+/* NAME_MAX less room for "_999.mp4.samples" */
+#define NGX_LIVE_RECORD_MAX_FILE_NAME  236
 #define NGX_LIVE_RECORD_BUSY_MS      1000
 #define NGX_LIVE_RECORD_THREAD_NICE  10
-#define NGX_LIVE_RECORD_MOOV_BASE    16384
 
 
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
@@ -44,8 +43,6 @@ static void ngx_live_record_finalize(void *data, ngx_log_t *log);
 static void ngx_live_record_finalize_done(ngx_event_t *ev);
 static ngx_uint_t ngx_live_record_finalize_needed(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f);
-static void ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
-    ngx_live_record_file_t *f, ngx_log_t *log);
 static void ngx_live_record_finalize_hls(ngx_live_record_part_t *p,
     ngx_log_t *log);
 static ngx_int_t ngx_live_record_sync(u_char *path, ngx_log_t *log);
@@ -90,11 +87,28 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
 
     pts = ngx_max(ts - p->base + tag->cts, dts);
 
+    if (p->last[tag->track] >= 0) {
+        p->last_duration[tag->track] = dts - p->last[tag->track];
+    }
+
+    /* a frame lasts until the next of its track; the last, as long */
+
+    p->duration = ngx_max(p->duration,
+                          dts + ngx_max(p->last_duration[tag->track], 1));
+    p->frames++;
+    p->count[tag->track]++;
+
     p->last[tag->track] = dts;
     p->bytes += tag->len;
     p->last_ms = ngx_live_record_now_ms();
 
-    ngx_live_record_queue_frame(p, tag, dts, pts);
+    if (p->files[NGX_LIVE_RECORD_MP4].mp4) {
+        ngx_live_record_part_mp4_write(p, tag, dts, pts);
+    }
+
+    if (p->formats & ~(1 << NGX_LIVE_RECORD_MP4)) {
+        ngx_live_record_queue_frame(p, tag, dts, pts);
+    }
 }
 
 
@@ -120,7 +134,6 @@ ngx_live_record_queue_frame(ngx_live_record_part_t *p,
 
     if (prev) {
         prev->frame.duration = dts - prev->frame.dts;
-        p->last_duration[tag->track] = prev->frame.duration;
     }
 
     qf->frame.track = tag->track;
@@ -168,13 +181,9 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
             if (p->files[i].writer
                 && ngx_live_record_writer_write(p->files[i].writer, f)
-                   == NGX_ERROR
-                && !p->write_failed)
+                   == NGX_ERROR)
             {
-                p->write_failed = 1;
-                ngx_live_record_stat_error();
-                ngx_live_record_announce_file(p, i, "record_failed",
-                                              "write");
+                ngx_live_record_part_write_failed(p, i);
             }
         }
 
@@ -188,10 +197,6 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
                        &p->st.label, p->n, f->track, f->key, f->dts,
                        f->duration);
 
-        p->duration = ngx_max(p->duration, f->dts + f->duration);
-        p->frames++;
-        p->count[f->track]++;
-
         if (p->tail[f->track] == qf) {
             p->tail[f->track] = NULL;
         }
@@ -199,6 +204,30 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         ngx_queue_remove(q);
         ngx_free(qf);
     }
+}
+
+
+/* a disk that is full fails every file of the part: said once */
+
+void
+ngx_live_record_part_write_failed(ngx_live_record_part_t *p,
+    ngx_uint_t format)
+{
+    if (p->write_failed) {
+        return;
+    }
+
+    p->write_failed = 1;
+    ngx_live_record_stat_error();
+    ngx_live_record_part_file_failed(p, format, "write");
+}
+
+
+void
+ngx_live_record_part_file_failed(ngx_live_record_part_t *p,
+    ngx_uint_t format, const char *reason)
+{
+    ngx_live_record_announce_file(p, format, "record_failed", reason);
 }
 
 
@@ -405,6 +434,17 @@ ngx_live_record_open_files(ngx_live_record_part_t *p)
             continue;
         }
 
+        if (i == NGX_LIVE_RECORD_MP4) {
+            if (ngx_live_record_part_mp4_open(p) != NGX_OK) {
+                (void) ngx_delete_file(f->work.data);
+                continue;
+            }
+
+            p->formats |= 1 << i;
+            opened++;
+            continue;
+        }
+
         if (ngx_live_record_create_dirs(f->work.data, p->log) != NGX_OK) {
             continue;
         }
@@ -435,11 +475,10 @@ ngx_live_record_make_paths(ngx_live_record_part_t *p)
 {
     ngx_live_record_app_conf_t  *lacf = p->lacf;
 
-    u_char                  *buf, *last;
-    size_t                   len;
-    ngx_uint_t               i, k, taken;
-    ngx_file_info_t          fi;
-    ngx_live_record_file_t  *f;
+    u_char           *buf, *last;
+    size_t            len;
+    ngx_uint_t        i, k, taken;
+    ngx_file_info_t   fi;
 
     buf = ngx_pnalloc(p->pool, NGX_LIVE_RECORD_MAX_PATH);
     if (buf == NULL) {
@@ -494,17 +533,6 @@ ngx_live_record_make_paths(ngx_live_record_part_t *p)
             {
                 return NGX_ERROR;
             }
-        }
-
-        f = &p->files[NGX_LIVE_RECORD_MP4];
-
-        if (f->work.data) {
-            f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
-            if (f->tmp == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
         }
 
         return NGX_OK;
@@ -713,6 +741,10 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
                    ngx_live_record_reason_name(reason), p->frames,
                    p->duration, sync);
 
+    if (p->flush.timer_set) {
+        ngx_del_timer(&p->flush);
+    }
+
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (p->files[i].writer == NULL) {
             continue;
@@ -725,6 +757,28 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
         p->files[i].status = ngx_live_record_writer_close(p->files[i].writer);
     }
 
+    if (p->opening) {
+        if (!sync || p->files[NGX_LIVE_RECORD_MP4].open_rc == NGX_AGAIN) {
+            /* the open in the thread pool finishes the close */
+            p->close_pending = 1;
+            p->close_sync = sync;
+            return;
+        }
+
+        /* a worker's exit: the pool ran the open, its event will not come */
+        p->opening = 0;
+        p->close_pending = 1;
+        ngx_live_record_part_mp4_ready(p);
+        p->close_pending = 0;
+    }
+
+    ngx_live_record_part_closed(p, sync);
+}
+
+
+void
+ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync)
+{
     if (p->duration < (int64_t) p->tpl->min_duration) {
         ngx_log_error(NGX_LOG_INFO, p->log, 0,
                       "live record: \"%V\" part %ui is %.3fs, shorter than "
@@ -760,6 +814,10 @@ ngx_live_record_discard(ngx_live_record_part_t *p)
         if (i == NGX_LIVE_RECORD_HLS) {
             (void) ngx_live_record_delete_tree(p->files[i].work.data, p->log);
             continue;
+        }
+
+        if (p->files[i].samples) {
+            (void) ngx_delete_file(p->files[i].samples);
         }
 
         if (ngx_delete_file(p->files[i].work.data) == NGX_FILE_ERROR) {
@@ -843,6 +901,7 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
 {
     ngx_live_record_part_t *p = data;
 
+    ngx_int_t                mp4;
     ngx_uint_t               i;
     ngx_live_record_file_t  *f;
 
@@ -861,10 +920,12 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
+    mp4 = NGX_OK;
+
     if ((p->formats & (1 << NGX_LIVE_RECORD_MP4))
         && ngx_live_record_finalize_needed(p, f))
     {
-        ngx_live_record_finalize_mp4(p, f, log);
+        mp4 = ngx_live_record_part_mp4_finalize(p, log);
     }
 
     if (p->reason == NGX_LIVE_RECORD_REASON_RECOVERED) {
@@ -886,7 +947,9 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
             (void) ngx_live_record_sync(p->files[i].work.data, log);
         }
 
-        p->files[i].status = ngx_live_record_handoff(p, &p->files[i]);
+        p->files[i].status = (i == NGX_LIVE_RECORD_MP4 && mp4 != NGX_OK)
+                             ? NGX_ERROR
+                             : ngx_live_record_handoff(p, &p->files[i]);
 
         ngx_log_debug5(NGX_LOG_DEBUG_RTMP, log, 0,
                        "live record: \"%V\" part %ui %s: handoff %i, "
@@ -900,67 +963,6 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
                    "live record: \"%V\" part %ui: finalize end",
                    &p->st.label, p->n);
-}
-
-
-/* fragmented while recording, a normal MP4 with its index first when done */
-
-static void
-ngx_live_record_finalize_mp4(ngx_live_record_part_t *p,
-    ngx_live_record_file_t *f, ngx_log_t *log)
-{
-    size_t     moov;
-    ngx_int_t  rc;
-
-    if (p->write_failed) {
-        /* no room to rewrite it: the fragmented file plays */
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "live record: \"%V\" part %ui: mp4 kept fragmented "
-                      "after a write error", &p->st.label, p->n);
-        return;
-    }
-
-    /*
-     * room for the index at the front, so no second pass over the file:
-     * video samples cost at most size, time, offset and composition
-     * entries, audio ones size and offset
-     */
-
-    moov = NGX_LIVE_RECORD_MOOV_BASE
-           + p->count[NGX_LIVE_RECORD_VIDEO] * 24
-           + p->count[NGX_LIVE_RECORD_AUDIO] * 12;
-
-    if (p->reason == NGX_LIVE_RECORD_REASON_RECOVERED) {
-        moov = 0;
-    }
-
-    rc = ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data, f->tmp,
-                                      moov);
-
-    if (rc != NGX_OK && moov) {
-        ngx_log_error(NGX_LOG_INFO, log, 0,
-                      "live record: \"%V\" part %ui: %uz bytes were not "
-                      "enough for the mp4 index, moving it instead",
-                      &p->st.label, p->n, moov);
-
-        rc = ngx_live_record_mp4_finalize(log, &p->st.label, f->work.data,
-                                          f->tmp, 0);
-    }
-
-    if (rc == NGX_OK
-        && ngx_live_record_sync(f->tmp, log) == NGX_OK
-        && ngx_rename_file(f->tmp, f->work.data) != NGX_FILE_ERROR)
-    {
-        return;
-    }
-
-    /* the fragmented file still plays: hand that off */
-
-    ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                  "live record: \"%V\" part %ui: finalizing \"%s\" failed, "
-                  "kept fragmented", &p->st.label, p->n, f->work.data);
-
-    (void) ngx_delete_file(f->tmp);
 }
 
 
@@ -1104,7 +1106,9 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
         }
     }
 
-    if (ngx_live_record_sha256(path, f->sha256, log) != NGX_OK) {
+    if (!p->lacf->checksum
+        || ngx_live_record_sha256(path, f->sha256, log) != NGX_OK)
+    {
         f->sha256[0] = '\0';
     }
 

@@ -49,6 +49,21 @@ off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
 void ngx_live_record_part_recover(ngx_live_record_part_t *p);
+void ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync);
+void ngx_live_record_part_write_failed(ngx_live_record_part_t *p,
+    ngx_uint_t format);
+void ngx_live_record_part_file_failed(ngx_live_record_part_t *p,
+    ngx_uint_t format, const char *reason);
+
+/* record/ngx_live_record_part_mp4.c: a part's file of our own mp4 writer */
+ngx_int_t ngx_live_record_part_mp4_open(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_part_mp4_paths(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f);
+void ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p);
+void ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
+    ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
+ngx_int_t ngx_live_record_part_mp4_finalize(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 
 ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);

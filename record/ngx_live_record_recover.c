@@ -360,13 +360,10 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
     p->formats = 1 << format;
     p->reason = NGX_LIVE_RECORD_REASON_RECOVERED;
 
-    if (format == NGX_LIVE_RECORD_MP4) {
-        f->tmp = ngx_pnalloc(p->pool, f->work.len + sizeof(".tmp"));
-        if (f->tmp == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(f->tmp, "%V.tmp%Z", &f->work);
+    if (format == NGX_LIVE_RECORD_MP4
+        && ngx_live_record_part_mp4_paths(p, f) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     return ngx_live_record_local_url(p, format) == NGX_ERROR ? NGX_ERROR
