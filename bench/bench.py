@@ -660,6 +660,7 @@ rtmp {
         'done': re.compile(r'live record: "[^"]+" part \d+ (\w+) done:'),
         'crash': re.compile(r'exited on signal|\[emerg\]|\[alert\]'),
         'crit': re.compile(r'\[crit\]|\[error\]'),
+        'drops': re.compile(r'\[warn\].*drops? frames'),
     }
 
     def scan_log(self):
@@ -683,7 +684,7 @@ rtmp {
                     if k == 'done':
                         kk = 'done_' + m.group(1)
                         self.log_counts[kk] = self.log_counts.get(kk, 0) + 1
-                    if k in ('crash', 'crit'):
+                    if k in ('crash', 'crit', 'drops'):
                         self.log_counts.setdefault(k + '_lines', []).append(
                             line[-300:])
         return self.log_counts
@@ -1179,6 +1180,7 @@ def mp4_counts_stream(path):
             a = 0
             moov = None
             tops = []
+            free = 0
             while a + 8 <= size:
                 f.seek(a)
                 h = f.read(16)
@@ -1192,6 +1194,8 @@ def mp4_counts_stream(path):
                 if sz < hl or a + sz > size:
                     return 'bad mp4: box %r overruns' % typ
                 tops.append(typ.decode(errors='replace'))
+                if typ in (b'free', b'skip'):
+                    free += sz
                 if typ == b'moov':
                     f.seek(a)
                     moov = f.read(sz)
@@ -1211,6 +1215,7 @@ def mp4_counts_stream(path):
     if isinstance(r, dict):
         r = dict(r)
         r['_boxes'] = ' '.join(tops)
+        r['_free'] = free
     return r
 
 
@@ -1219,8 +1224,11 @@ def run_long(cfg, minutes, media):
     publisher as fast as nginx takes it, into a 120m interval; strace counts
     the worker's file I/O; the error log is scanned for [error]/[crit]."""
     name = 'long-%s-%dm' % (cfg, minutes)
-    ng = Nginx(name, cfg, interval='120m')
-    res = {'cfg': cfg, 'minutes': minutes, 'name': name}
+    # the default interval where the part fits in it, else the longest
+    interval = '30m' if minutes <= 30 else '120m'
+    ng = Nginx(name, cfg, interval=interval)
+    res = {'cfg': cfg, 'minutes': minutes, 'name': name,
+           'interval': interval}
     loops = max(1, int(round(minutes * 60.0 / media['duration'])))
     res['in_mb'] = media['bytes'] * loops / 1e6
     st_dir = ng.prefix / 'logs' / 'strace'
@@ -1288,6 +1296,7 @@ def run_long(cfg, minutes, media):
         res['log'] = {k: v for k, v in ng.scan_log().items()}
         files = find_files(ng.prefix / 'store' / 'live' / 'big', '.mp4')
         res['out_bytes'] = sum(os.path.getsize(f) for f in files)
+        res['alloc_bytes'] = sum(os.stat(f).st_blocks * 512 for f in files)
         res['files'] = len(files)
         sums, calls = strace_sums(st_dir, ng.prefix, tids)
         for k, v in s0.items():
@@ -1301,6 +1310,7 @@ def run_long(cfg, minutes, media):
                 cnt = r
                 break
             res.setdefault('boxes', []).append(r.pop('_boxes', ''))
+            res['free_bytes'] = res.get('free_bytes', 0) + r.pop('_free', 0)
             for k, v in r.items():
                 cnt[k] = cnt.get(k, 0) + v
         res['counts'] = cnt
@@ -1819,13 +1829,14 @@ def suite(out_path):
                         R.setdefault('errors', []).append(r)
                         continue
                     R['long'].append(r)
-                    out = r.get('out_bytes') or 0
+                    out = ((r.get('out_bytes') or 0)
+                           - (r.get('free_bytes') or 0))
                     io = r.get('io', {})
                     wr = sum(v for k, v in io.items()
                              if k in ('w_mp4', 'w_rec'))
                     rd = sum(v for k, v in io.items()
                              if k in ('r_mp4', 'r_rec'))
-                    log('long %s %d min: %.0f MB out, write %.3fx read '
+                    log('long %s %d min: %.0f MB out (ftyp+moov+mdat), write %.3fx read '
                         '%.3fx, %d error/crit lines, ingest %.1f s, '
                         'finalize %s s, valid %s' % (
                             cfg, mm, out / 1e6, wr / out if out else -1,

@@ -27,18 +27,28 @@ def long_group(runs):
     for r in runs:
         d = dict(r)
         io = r.get('io', {})
-        o = r.get('out_bytes') or 0
+        fsz = r.get('out_bytes') or 0
+        # the denominator: the part's boxes other than free/skip (ftyp, moov,
+        # mdat): a reserved region the moov did not fill is not output
+        o = fsz - (r.get('free_bytes') or 0)
         d['out'] = o
+        d['file'] = fsz
         d['w_rec'] = io.get('w_rec', 0)
-        if o:
+        if fsz:
+            d['wr_file'] = (io.get('w_mp4', 0) + io.get('w_rec', 0)) / fsz
+            d['rd_file'] = (io.get('r_mp4', 0) + io.get('r_rec', 0)) / fsz
+        else:
+            d['wr_file'] = d['rd_file'] = None
+        if o > 0:
             d['wr'] = (io.get('w_mp4', 0) + io.get('w_rec', 0)) / o
             d['rd'] = (io.get('r_mp4', 0) + io.get('r_rec', 0)) / o
             d['wr_mp4'] = io.get('w_mp4', 0) / o
             d['rd_mp4'] = io.get('r_mp4', 0) / o
             d['wchar_ratio'] = r.get('proc_io', {}).get('wchar', 0) / o
+            d['rchar_ratio'] = r.get('proc_io', {}).get('rchar', 0) / o
         else:
             d['wr'] = d['rd'] = d['wr_mp4'] = d['rd_mp4'] = None
-            d['wchar_ratio'] = None
+            d['wchar_ratio'] = d['rchar_ratio'] = None
         lg = r.get('log', {})
         d['crit'] = lg.get('crit', 0)
         d['crit_lines'] = lg.get('crit_lines', [])
@@ -348,12 +358,13 @@ def main(inp, outp):
         r, o, k = lio(mm, 'c'), lio(mm, 'o'), lio(mm, 'k')
         if r and r.get('wr') is not None:
             w('| worker write() ≤ 1.02× output, %d-minute part (checksum on)'
-              ' | new **%.3f×**%s | %s |'
-              % (mm, r['wr'], '; old %.3f×' % o['wr'] if o and
+              ' | new **%.3f×** (%.3f× of the file size, reserved hole '
+              'included)%s | %s |'
+              % (mm, r['wr'], r['wr_file'], '; old %.3f×' % o['wr'] if o and
                  o.get('wr') is not None else '', verdict(r['wr'] <= 1.02)))
             w('| worker read() ≤ 1.02× output, %d-minute part (checksum on) '
-              '| new **%.3f×**%s | %s |'
-              % (mm, r['rd'], '; old %.3f×' % o['rd'] if o and
+              '| new **%.3f×** (%.3f× of the file size)%s | %s |'
+              % (mm, r['rd'], r['rd_file'], '; old %.3f×' % o['rd'] if o and
                  o.get('rd') is not None else '', verdict(r['rd'] <= 1.02)))
         if k and k.get('rd') is not None:
             w('| worker read() ≤ 0.02× output, %d-minute part (checksum off)'
@@ -374,7 +385,18 @@ def main(inp, outp):
              ', '.join('%d min: %d' % (mm, r['crit']) for mm, r in errs),
              ('; old: ' + ', '.join('%d min: %d' % (mm, r['crit'])
                                     for mm, r in oerr)) if oerr else '',
-             verdict(tot == 0 and all(r.get('valid') for _, r in errs))))
+             verdict(tot == 0)))
+        bad = [(mm, r) for mm, r in errs if not r.get('valid')]
+        w('| (not an issue-13 figure, checked alongside) every input packet '
+          'is in the part, parts of %s minutes | %s | %s |'
+          % (', '.join(str(mm) for mm, _ in errs),
+             '; '.join('%d min: %s of %s, %d "drops frames" warnings'
+                       % (mm, r.get('counts'), {k: v * max(1, round(
+                           mm * 60.0 / R['input']['duration']))
+                           for k, v in R['input']['counts'].items()},
+                          r.get('log', {}).get('drops', 0))
+                       for mm, r in bad) or 'all equal to the input',
+             verdict(not bad)))
 
     # 2. CPU
     def cpu_row(label, o, f, rl, extra):
@@ -556,15 +578,18 @@ def main(inp, outp):
     if LG:
         w('## Long parts: file I/O per output byte (issue 13)')
         w('')
-        w('One stream, one part: the 60 s input looped to 1, 6, 30 and 120 '
-          'minutes (2.66 Mbit/s, 1280x720 H.264 + AAC, ~20 MB per media '
+        w('One stream, one part: the 60 s input looped to %s minutes '
+          '(2.66 Mbit/s, 1280x720 H.264 + AAC, ~20 MB per media '
           'minute) and pushed by one `ffmpeg -stream_loop N-1 -i input.flv '
           '-c copy -f flv` as fast as nginx takes it, into '
-          '`live_record_interval 120m`. While it runs, `strace -f -ff -qq -y '
-          '-s 0 -e trace=%s -p WORKER` (attached before the publisher '
-          'connects, detached after the part is `done` in the store) logs '
-          'every such call of the worker and all its threads with the path '
-          'of its fd; "write/read per output" sums the returned byte counts '
+          '`live_record_interval 30m` (the default) for parts up to 30 '
+          'minutes, `120m` above. nginx runs under `strace -f -ff -qq -y -s '
+          '0 --seccomp-bpf -e trace=%s` (started under it, so that only '
+          'these calls stop; attaching with -p would stop every recv() and '
+          'epoll_wait), which logs every such call of every thread with the '
+          'path of its fd; the worker\'s threads\' files are summed from '
+          'just before the publisher connects until the part is `done` in '
+          'the store. "write/read per output" sums the returned byte counts '
           'of calls on regular files under the run\'s prefix (the part, '
           'its sidecar/temporary files, index and spool; not the error '
           'log, not sockets: nginx reads RTMP with recv(), which is not in '
@@ -574,32 +599,51 @@ def main(inp, outp):
           'error log during the run. The worker runs under strace here: its '
           'CPU and the ingest time are not comparable with the other '
           'sections (CPU is measured without strace in §1 and §3).'
-          % 'read,pread64,readv,preadv,preadv2,write,pwrite64,writev,'
-          'pwritev,pwritev2,copy_file_range,sendfile,splice')
+          % (', '.join(str(x) for x in lmins), 'read,pread64,readv,preadv,preadv2,write,pwrite64,writev,'
+          'pwritev,pwritev2,copy_file_range,sendfile,splice'))
         w('')
-        w('| minutes | config | output MB | write / output | read / output '
-          '| mp4 write / output | mp4 read / output | other files written '
-          'MB | `[error]`/`[crit]` | ingest s | publisher exit → done s | '
-          'top-level boxes | valid | `/proc/PID/io` wchar / output |')
-        w('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+        w('| minutes | config | interval | output MB (ftyp+moov+mdat) | file '
+          'MB (on disk) | write / output | read / output | write / file '
+          '| read / file | mp4 write / output | other files written MB | '
+          '`[error]`/`[crit]` | ingest s | publisher exit → done s | '
+          'top-level boxes | packets = input | `/proc/PID/io` wchar, rchar '
+          '/ output |')
+        w('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+          '---|')
         for mm in lmins:
             for c in 'ock':
                 for r in LG.get((c, mm), []):
-                    w('| %d | %s | %.1f | %s | %s | %s | %s | %.2f | %d | %.1f '
-                      '| %s | %s | %s | %s |'
-                      % (mm, SHORT[c], r['out'] / 1e6, fmt(r['wr']),
-                         fmt(r['rd']), fmt(r['wr_mp4']), fmt(r['rd_mp4']),
+                    w('| %d | %s | %s | %.1f | %.1f (%.1f) | %s | %s | %s | %s '
+                      '| %s | %.2f | %d | %.1f | %s | %s | %s | %s, %s |'
+                      % (mm, SHORT[c], r.get('interval', '120m'),
+                         r['out'] / 1e6, r['file'] / 1e6,
+                         (r.get('alloc_bytes') or 0) / 1e6, fmt(r['wr']),
+                         fmt(r['rd']), fmt(r['wr_file']), fmt(r['rd_file']),
+                         fmt(r['wr_mp4']),
                          r['w_rec'] / 1e6, r['crit'], r.get('ingest_s') or 0,
                          fmt(r.get('finalize_s'), '%.2f'),
                          '`%s`' % r['boxes'] if r.get('boxes') else 'n/a',
-                         'yes' if r.get('valid') else 'NO (%s)'
+                         'yes' if r.get('valid') else '**NO** %s'
                          % str(r.get('counts'))[:80],
-                         fmt(r.get('wchar_ratio'), '%.2f')))
+                         fmt(r.get('wchar_ratio'), '%.3f'),
+                         fmt(r.get('rchar_ratio'), '%.3f')))
+        w('')
+        w('"output" = the part\'s boxes other than `free` (the moov, the '
+          'mdat and ftyp): the bytes a one-pass writer has to write at '
+          'least. "file" = its size, which with the new writer includes '
+          'the unused part of the reserved region (a `free` box, punched '
+          'out, so the file is sparse: "on disk" is `st_blocks` × 512); the '
+          'checksum reads it whole. fallocate() and hole punching are not '
+          'write() calls and are not counted. Input: %s packets per media '
+          'minute; "packets = input" compares the part\'s `stsz` counts '
+          'with the input\'s.' % inp.get('counts'))
         w('')
         lines = [(r, x) for rs in LG.values() for r in rs
-                 for x in r.get('crit_lines', [])[:1]]
+                 for x in (r.get('crit_lines', [])[:1]
+                           + r.get('log', {}).get('drops_lines', [])[:1])]
         if lines:
-            w('First `[error]`/`[crit]` line of each run that had any:')
+            w('First `[error]`/`[crit]` line and first "drops frames" '
+              'warning of each run that had any:')
             w('')
             for r, x in lines:
                 w('- %s, %d min: `%s`' % (SHORT[r['cfg']], r['minutes'],
@@ -665,7 +709,8 @@ def main(inp, outp):
               % (SHORT[r['cfg']], r['n'], r['rep'],
                  'TIMEOUT, ' if r.get('timed_out') else '',
                  'NGINX CRASHED, ' if r.get('crashed') else '',
-                 '', r['valid_s'], r.get('pub_wall_s', 0),
+                 ('%d "drops frames" warnings, ' % r['log']['drops'])
+                 if r.get('log', {}).get('drops') else '', r['valid_s'], r.get('pub_wall_s', 0),
                  r.get('dur_media_s', 0), r.get('connect_s') or 0,
                  ('; e.g. ' + '; '.join(r['valid']['bad'][:2]))
                  if r.get('valid', {}).get('bad') else ''))
