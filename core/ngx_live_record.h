@@ -186,6 +186,9 @@ struct ngx_live_record_part_s {
     uint64_t                    end_ms;
 
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
+    ngx_queue_t                 pending;        /* mp4 frames before open */
+    size_t                      pending_size;
+    ngx_uint_t                  pending_dropped;
     ngx_uint_t                  opening;        /* opens in the pool */
     unsigned                    close_pending:1;
     unsigned                    close_sync:1;

@@ -31,6 +31,20 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     "$top/mux/ngx_live_record_codec.c" "$top/ngx_live_record_segmenter.c"
 mv "$dir/fuzz_tag.tmp" "$dir/fuzz_tag"
 
+# the MP4 sidecar read back at recovery: parser and recover() on hostile
+# bytes; t/mp4/ngx_stub.c stands in for the pool and log of nginx's core
+
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$top" -I"$top/mux" -I"$top/t/mp4" \
+    -o "$dir/fuzz_mp4_sidecar.tmp" "$top/fuzz/fuzz_mp4_sidecar.c" \
+    "$top/mux/ngx_live_record_mp4.c" "$top/mux/ngx_live_record_mp4_moov.c" \
+    "$top/mux/ngx_live_record_codec.c" "$top/t/mp4/ngx_stub.c"
+mv "$dir/fuzz_mp4_sidecar.tmp" "$dir/fuzz_mp4_sidecar"
+mkdir -p "$dir/corpus-mp4"
+
 "$top/fuzz/seeds.sh" "$dir"
 
 for f in "$top"/fuzz/regress/*; do
@@ -51,6 +65,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
     -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
     "$dir/corpus" > "$dir/fuzz.log" 2>&1 || rc=$?
 
+echo "fuzz: $dir/fuzz_mp4_sidecar for ${seconds}s, log in $dir/fuzz-mp4.log"
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_mp4_sidecar" -max_total_time="$seconds" -max_len=65536 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus-mp4" > "$dir/fuzz-mp4.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
 echo "fuzz: corpus $(find "$dir/corpus" -type f ! -name '.*' | wc -l) files;" \

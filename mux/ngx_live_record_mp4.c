@@ -517,7 +517,16 @@ ngx_live_record_mp4_entry(ngx_live_record_mp4_t *w,
         t = ((uint64_t) dts * ti->timescale + 500) / 1000;
         cto = 0;
 
-        if (ix->samples) {
+        /*
+         * audio starts with the part: a first frame that comes after the
+         * keyframe the part starts at lasts from the start, as MP4 muxers
+         * do, so the part's duration is what its tracks hold
+         */
+
+        if (ix->samples == 0) {
+            t = 0;
+
+        } else {
             nominal = ngx_live_record_mp4_nominal(ti);
             d = (int64_t) t - (int64_t) w->last[f->track];
 

@@ -20,18 +20,29 @@
 
 
 #define NGX_LIVE_RECORD_MP4_FLUSH_MS  250
+
+/*
+ * What frames may wait for an open in the thread pool: seconds of a
+ * stream pushed in real time, a burst of one pushed faster
+ */
+#define NGX_LIVE_RECORD_MP4_PENDING   (8 * 1024 * 1024)
 #define NGX_LIVE_RECORD_SAMPLES       ".samples"
 
 
 static void ngx_live_record_mp4_open_file(void *data, ngx_log_t *log);
 static void ngx_live_record_mp4_opened(ngx_event_t *ev);
 static void ngx_live_record_mp4_flush_handler(ngx_event_t *ev);
+static void ngx_live_record_mp4_hold(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f);
+static void ngx_live_record_mp4_release(ngx_live_record_part_t *p);
+static void ngx_live_record_mp4_free_pending(void *data);
 
 
 ngx_int_t
 ngx_live_record_part_mp4_open(ngx_live_record_part_t *p)
 {
     off_t                    reserve;
+    ngx_pool_cleanup_t      *cln;
     ngx_live_record_file_t  *f;
 #if (NGX_THREADS)
     ngx_thread_task_t       *task;
@@ -52,6 +63,16 @@ ngx_live_record_part_mp4_open(ngx_live_record_part_t *p)
     }
 
     f->open_rc = NGX_AGAIN;
+
+    cln = ngx_pool_cleanup_add(p->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_live_record_mp4_free_pending;
+    cln->data = p;
+
+    ngx_queue_init(&p->pending);
 
     p->flush.handler = ngx_live_record_mp4_flush_handler;
     p->flush.data = p;
@@ -170,12 +191,16 @@ ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p)
     ngx_live_record_mp4_ready(f->mp4, f->open_rc);
 
     if (f->open_rc == NGX_OK) {
+        ngx_live_record_mp4_release(p);
+
         if (!p->close_pending && !p->flush.timer_set) {
             ngx_add_timer(&p->flush, NGX_LIVE_RECORD_MP4_FLUSH_MS);
         }
 
         return;
     }
+
+    ngx_live_record_mp4_free_pending(p);
 
     ngx_log_error(NGX_LOG_CRIT, p->log, 0,
                   "live record: \"%V\" part %ui: the mp4 \"%s\" could not "
@@ -204,9 +229,107 @@ ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
     f.data = tag->data;
     f.len = tag->len;
 
+    /* open_rc is the thread's until its event: p->opening is the loop's */
+
+    if (p->opening) {
+        ngx_live_record_mp4_hold(p, &f);
+        return;
+    }
+
     if (ngx_live_record_mp4_write(file->mp4, &f) == NGX_ERROR) {
         ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
     }
+}
+
+
+/*
+ * While the thread pool opens the file, frames wait here in arrival order,
+ * up to NGX_LIVE_RECORD_MP4_PENDING bytes; past that they are dropped, and
+ * said so once, rather than the event loop waiting for a disk.
+ */
+
+static void
+ngx_live_record_mp4_hold(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
+{
+    ngx_live_record_queued_t  *qf;
+
+    if (p->pending_size + f->len > NGX_LIVE_RECORD_MP4_PENDING
+        || (qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + f->len,
+                           p->log))
+           == NULL)
+    {
+        if (p->pending_dropped++ == 0) {
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "live record: \"%V\" part %ui: the mp4 is still "
+                          "being opened and %uz bytes of frames wait: "
+                          "frames are dropped until it is open (is the "
+                          "thread pool \"%V\" busy?)", &p->st.label, p->n,
+                          p->pending_size, &p->lacf->thread_pool_name);
+        }
+
+        return;
+    }
+
+    qf->frame = *f;
+    qf->frame.data = (u_char *) &qf[1];
+    ngx_memcpy(qf->frame.data, f->data, f->len);
+
+    ngx_queue_insert_tail(&p->pending, &qf->queue);
+    p->pending_size += f->len;
+}
+
+
+static void
+ngx_live_record_mp4_release(ngx_live_record_part_t *p)
+{
+    ngx_queue_t               *q;
+    ngx_live_record_file_t    *file;
+    ngx_live_record_queued_t  *qf;
+
+    file = &p->files[NGX_LIVE_RECORD_MP4];
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" part %ui: mp4 open, %uz bytes of "
+                   "frames were waiting", &p->st.label, p->n,
+                   p->pending_size);
+
+    while (!ngx_queue_empty(&p->pending)) {
+        q = ngx_queue_head(&p->pending);
+        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+
+        if (ngx_live_record_mp4_write(file->mp4, &qf->frame) == NGX_ERROR) {
+            ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
+        }
+
+        ngx_queue_remove(q);
+        ngx_free(qf);
+    }
+
+    p->pending_size = 0;
+
+    if (p->pending_dropped) {
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: %ui frames were "
+                      "dropped while the mp4 was being opened",
+                      &p->st.label, p->n, p->pending_dropped);
+    }
+}
+
+
+static void
+ngx_live_record_mp4_free_pending(void *data)
+{
+    ngx_live_record_part_t  *p = data;
+
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&p->pending)) {
+        q = ngx_queue_head(&p->pending);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
+    }
+
+    p->pending_size = 0;
 }
 
 

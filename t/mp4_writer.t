@@ -164,7 +164,8 @@ for my $name (qw(av video audio mp3)) {
 
     my $a = $m->track('soun');
     my @d = $m->durations($a);
-    my @long = grep { $_ > 1024 } @d;
+    # the first sample lasts from the part's start (see below)
+    my @long = grep { $_ > 1024 } @d[1 .. $#d];
     is(scalar @long, 1, 'gap: one audio sample spans the gap');
     ok(@long && abs($long[0] - 0.5 * 44100) < 1536,
        'gap: and lasts as long as the gap (' . ($long[0] // '-') . ')');
@@ -508,8 +509,16 @@ sub same_media {
             my $frame = $t->{codec} eq 'mp4a' && ($t->{oti} // 0) == 0x40
                         ? 1024 : ($t->{rate} >= 32000 ? 1152 : 576);
 
-            is_deeply([ $m->durations($t) ], [ ($frame) x $n ],
-                      "$name: every audio duration $frame");
+            # audio starts with the part: a first frame that comes after
+            # the keyframe the part starts at lasts from the part's start
+            my @d = $m->durations($t);
+            my $first = shift @d;
+
+            is_deeply(\@d, [ ($frame) x ($n - 1) ],
+                      "$name: every audio duration $frame after the first");
+            ok(defined $first && $first >= $frame,
+               "$name: the first lasts from the part's start ("
+               . ($first // '-') . ')');
             is($t->{timescale}, $t->{rate}, "$name: audio time scale");
         }
     }
