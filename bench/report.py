@@ -100,6 +100,7 @@ def flatness(s):
 def old_vs_new(R, g, fg, LG, lmins, ours_add, old_add, flv_add, fours, fold,
                fflv, rss_n, F):
     rows = []
+    S = R['settings']
     for mm in lmins:
         o, c = LG.get(('o', mm)), LG.get(('c', mm))
         if not o or not c:
@@ -147,6 +148,31 @@ def old_vs_new(R, g, fg, LG, lmins, ours_add, old_add, flv_add, fours, fold,
         if ov is not None and cv is not None:
             rows.append(('worker RSS growth per recording, KiB, N=%d'
                          % rss_n, ov, cv, '%.0f'))
+    el = {r['cfg']: r for r in R.get('eventloop', []) if r.get('pinned')}
+    if 'o' in el and 'c' in el:
+        o, c = el['o'], el['c']
+        for ph in ('ingest', 'finalize'):
+            for src, lbl in (('loop', 'longest loop iteration'),
+                             ('phases', 'probe delay max')):
+                ov = o.get(src, {}).get(ph, {}).get('max_ms')
+                cv = c.get(src, {}).get(ph, {}).get('max_ms')
+                if ov is not None and cv is not None:
+                    rows.append(('%s, ms, one %d-minute part, %s'
+                                 % (lbl, S['big_loops'], ph), ov, cv,
+                                 '%.1f'))
+        if o.get('finalize_s') is not None and c.get('finalize_s') \
+                is not None:
+            rows.append(('publisher exit → %d-minute part in the store, s '
+                         '(§5, no strace)' % S['big_loops'],
+                         o['finalize_s'], c['finalize_s'], '%.2f'))
+        if o.get('ingest_cpu_s') and c.get('ingest_cpu_s'):
+            rows.append(('worker CPU while ingesting it, s',
+                         o['ingest_cpu_s'], c['ingest_cpu_s'], '%.2f'))
+        fo = flatness(o.get('rss_vs_media_min'))
+        fc = flatness(c.get('rss_vs_media_min'))
+        if fo and fc:
+            rows.append(('worker RSS growth from media minute 5 to the '
+                         'close, KiB', fo['growth'], fc['growth'], '%d'))
     for n in sorted({n for (c, n) in g if c == 'o'}):
         for ph in ('opening', 'closing'):
             for src, lbl in (('loop', 'longest loop iteration'),
@@ -448,8 +474,7 @@ def main(inp, outp):
           'from media minute 5 to the last sample before the close < 64 KiB, '
           'minutes 0–5 being allocator warm-up) | %+d KiB from minute 5 to '
           '%.0f (%+d KiB from minute 1; %.1f KiB per 10 media minutes) | %s |'
-          % (fl['end_min'] if fl['end_min'] > 100 else fl['last_min'],
-             SHORT[r['cfg']], src, fl['growth'], fl['end_min'],
+          % (fl['last_min'], SHORT[r['cfg']], src, fl['growth'], fl['end_min'],
              fl['growth1'], fl['slope10'], verdict(fl['growth'] < 64)
              if r['cfg'] != 'o' else 'old, for comparison'))
 
@@ -469,7 +494,7 @@ def main(inp, outp):
     for n in probe_ns:
         for cfg in ('c', 'd'):
             for ph, what in (('opening', '%d streams connect and open their '
-                              'parts within ~2 s'),
+                              'parts'),
                              ('recording', '%d real-time streams recording'),
                              ('closing', '%d parts close at once')):
                 lt = [r['loop'][ph] for r in g.get((cfg, n), [])
@@ -484,10 +509,13 @@ def main(inp, outp):
                     continue
                 cmax = med([x['max_ms'] for x in lt]) if lt else None
                 bmax = med([x['max_ms'] for x in bl]) if bl else None
+                cs = med([r.get('connect_s') for r in g.get((cfg, n), [])])
                 w('| loop iterations ≤ 5 ms, %s, %s | iterations: max %s ms, '
                   '%s of %s > 5 ms (baseline max %s ms%s); probe delay max '
                   '%s ms | %s |'
-                  % (SHORT[cfg], what % n,
+                  % (SHORT[cfg], (what % n) + (
+                      ' (all connected within %.1f s)' % cs
+                      if ph == 'opening' and cs else ''),
                      ms([x['max_ms'] for x in lt], '%.1f') if lt else 'n/a',
                      '/'.join(str(x['over5ms']) for x in lt) or 'n/a',
                      '/'.join(str(x['n']) for x in lt) or 'n/a',
@@ -807,7 +835,11 @@ def main(inp, outp):
               'back %s times as many (columns "worker write()/read() / '
               'output bytes", from `/proc/PID/io`: wchar/rchar count file '
               'I/O only here, nginx reads RTMP with recv(); the long-part '
-              'section checks this against strace); at that write rate the disk, '
+              'section checks this against strace; "output" here is the '
+              'files\' sizes in the store, which for the new writer include '
+              'the unused, punched-out part of the reserved region, so the '
+              'long-part section\'s ratios, against the boxes actually '
+              'written, are the exact ones); at that write rate the disk, '
               'not the CPU, would cap ours at about %s MB/s of input.'
               % (S['dd_mb'], ms(dd, '%.0f'), len(dd),
                  ms([r.get('wchar_ratio') for r in fg.get(('c', F), [])],
@@ -1083,6 +1115,18 @@ def main(inp, outp):
       'configuration. Real-time N points with one run are indicative '
       'only; the key N values ran %s times (`BENCH_SWEEP`).'
       % '/'.join(sorted({str(len(v)) for v in g.values()})))
+    w('- Loop iterations are wall time on a CPU the worker shares with its '
+      'own thread-pool threads and, on this shared VM, with whatever else '
+      'runs there: a single long iteration in a point that ran once can be '
+      'the machine, read the counts of iterations > 5 ms and the baseline '
+      'beside it; splitting each iteration into on-CPU and preempted time '
+      '(sched:sched_switch on the same perf record) is not done yet.')
+    w('- Real-time parts are 10 s long with `live_record_interval 30m`: '
+      'the new writer\'s reserved region (sized for 30 minutes) is then '
+      'larger than the media (see "output MB / stream-min", file sizes), '
+      'and the checksum reads it whole, so checksum-on CPU per stream-minute '
+      'in §1–2 weighs the hash more than a 30-minute part does; the '
+      'long-part section gives the per-part-length picture.')
     w('- Loop iterations: see §5. The perf tracepoints are on in the '
       'real-time runs that carry the probe (N ≥ %s) and in the event-loop '
       'stage; `BENCH_LOOPTRACE=0` turns them off.'
