@@ -1042,15 +1042,17 @@ def main(inp, outp):
     w('')
     rows = []
     for n in Ns:
-        lat = sorted(x for r in g.get(('c', n), [])
-                     for x in r.get('close_to_store_s', []))
-        if lat:
-            rows.append('| %d | %d | %.3f | %.3f | %.3f |'
-                        % (n, len(lat), pct(lat, 50), pct(lat, 99), lat[-1]))
+        for c in 'cok':
+            lat = sorted(x for r in g.get((c, n), [])
+                         for x in r.get('close_to_store_s', []))
+            if lat:
+                rows.append('| %d | %s | %d | %.3f | %.3f | %.3f |'
+                            % (n, SHORT[c], len(lat), pct(lat, 50),
+                               pct(lat, 99), lat[-1]))
     if rows:
-        w('| N streams closing at once (ours mp4) | parts | close→store p50 s '
+        w('| N streams closing at once | config | parts | close→store p50 s '
           '| p99 s | max s |')
-        w('|---|---|---|---|---|')
+        w('|---|---|---|---|---|---|')
         L.extend(rows)
         w('')
         w('(publisher exit → final file visible in the store, polled every '
