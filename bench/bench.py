@@ -39,9 +39,16 @@ CFG_NAMES = {
     'a': 'nginx-rtmp live only (baseline)',
     'b': 'nginx-rtmp record all (FLV)',
     'c': 'ours mp4',
+    'k': 'ours mp4, live_record_checksum off',
+    'o': 'ours mp4, old build (BENCH_OLD)',
     'd': 'ours mp4+hls',
     'e': 'ffmpeg -c copy segment puller per stream (MP4)',
 }
+# configurations that run this module (one MP4 per stream; d adds HLS)
+OURS = 'cdko'
+# the module built at the baseline commit (bench/run.sh, BENCH_OLD)
+OLD_MODULE = os.environ.get('BENCH_OLD_MODULE') or ''
+OLD_COMMIT = os.environ.get('BENCH_OLD_COMMIT') or ''
 
 
 def env(name, default):
@@ -55,12 +62,12 @@ S = {
     'rt_seconds': env('BENCH_RT_SECONDS', 10),
     'per_proc': env('BENCH_PER_PROC', 8),
     'probe_min_n': env('BENCH_PROBE_MIN_N', 128),
-    'sweep': env('BENCH_SWEEP', '1:1,8:1,32:3,128:3'),
+    'sweep': env('BENCH_SWEEP', '1:1,8:1,32:2,128:2'),
     'max_n': env('BENCH_MAX_N', '256:1'),
     'fast_streams': env('BENCH_FAST_STREAMS', 4),
     'fast_loops': env('BENCH_FAST_LOOPS', 6),
-    'fast_reps': env('BENCH_FAST_REPS', 3),
-    'big_loops': env('BENCH_BIG_LOOPS', 100),
+    'fast_reps': env('BENCH_FAST_REPS', 2),
+    'big_loops': env('BENCH_BIG_LOOPS', 120),
     'el_streams': env('BENCH_EL_STREAMS', 8),
     'el_steady': env('BENCH_EL_STEADY', 8.0),
     'el_unpinned': env('BENCH_EL_UNPINNED', 1),
@@ -69,8 +76,15 @@ S = {
     'perf': env('BENCH_PERF', 1),
     'dd_mb': env('BENCH_DD_MB', 1024),
     'dd_reps': env('BENCH_DD_REPS', 3),
-    'configs': env('BENCH_CONFIGS', 'abcde'),
-    'stages': env('BENCH_STAGES', 'dd,fast,rt,el,notify'),
+    'configs': env('BENCH_CONFIGS', 'abcdkoe'),
+    'stages': env('BENCH_STAGES', 'dd,long,fast,rt,el,notify'),
+    # issue 13: single parts of these many media minutes, pushed faster
+    # than real time, worker file I/O counted by strace
+    'long_minutes': env('BENCH_LONG_MINUTES', '1,6,30,120'),
+    # the N at which old build (o) and checksum off (k) also run
+    'cmp_n': env('BENCH_CMP_N', '32,128,256'),
+    'looptrace': env('BENCH_LOOPTRACE', 1),
+    'old': OLD_COMMIT,
 }
 
 T_START = time.monotonic()
@@ -465,8 +479,12 @@ def describe(path):
 # -- nginx ---------------------------------------------------------------------
 
 class Nginx:
+    # where `live_record_checksum off;` goes ('template', 'rtmp' or
+    # 'application'), found by nginx -t in suite(); None: not supported
+    checksum_where = None
+
     def __init__(self, name, cfg, interval='30m', notify_url=None,
-                 notify_spool=True, formats=None):
+                 notify_spool=True, formats=None, checksum_where=None):
         self.name = name
         self.cfg = cfg
         self.prefix = RUNS / name
@@ -480,8 +498,11 @@ class Nginx:
         self.notify_url = notify_url
         self.notify_spool = notify_spool
         self.formats = formats
+        self.checksum_where = checksum_where or Nginx.checksum_where
+        self.module = OLD_MODULE if cfg == 'o' else MODULE
         self.master = None
         self.worker = None
+        self.tracer = None
         self.log_off = 0
         self.log_counts = {}
         self.log_tail = ''
@@ -497,14 +518,24 @@ class Nginx:
         formats = self.formats or {'c': 'mp4', 'd': 'mp4 hls'}.get(cfg, 'mp4')
         rec = ''
         main = ''
+        tpl = ''
+        if cfg == 'k':
+            ck = 'live_record_checksum off;'
+            where = self.checksum_where or 'template'
+            if where == 'template':
+                tpl = ' ' + ck
+            elif where == 'rtmp':
+                main = ck
         if cfg == 'b':
             rec = 'record all; record_path %s/flv;' % P
-        elif cfg in ('c', 'd'):
+        elif cfg in OURS:
             rec = 'live_record rec;'
             if self.notify_url:
                 rec += ' live_record_notify %s;' % self.notify_url
                 if self.notify_spool:
-                    main = 'live_record_spool %s/spool;' % P
+                    main += ' live_record_spool %s/spool;' % P
+            if cfg == 'k' and self.checksum_where == 'application':
+                rec += ' live_record_checksum off;'
         text = """
 load_module %(rtmp)s;
 load_module %(mod)s;
@@ -513,7 +544,7 @@ error_log %(P)s/logs/error.log info; pid %(P)s/logs/nginx.pid;
 thread_pool live_record threads=4;
 events { worker_connections 4096; }
 rtmp {
-    live_record_template rec { live_record_formats %(formats)s; live_record_interval %(interval)s; }
+    live_record_template rec { live_record_formats %(formats)s; live_record_interval %(interval)s;%(tpl)s }
     live_record_store local %(P)s/store;
     live_record_work_path %(P)s/work;
     live_record_thread_pool live_record;
@@ -524,9 +555,9 @@ rtmp {
         application probe { live on; }
     }
 }
-""" % {'rtmp': RTMP_SO, 'mod': MODULE, 'P': P, 'formats': formats,
+""" % {'rtmp': RTMP_SO, 'mod': self.module, 'P': P, 'formats': formats,
        'interval': self.interval, 'port': self.port, 'rec': rec,
-       'main': main}
+       'main': main, 'tpl': tpl}
         (P / 'conf' / 'nginx.conf').write_text(text)
 
     def cmd(self, *extra):
@@ -540,11 +571,21 @@ rtmp {
         return r.returncode == 0, (r.stderr + r.stdout).decode(
             errors='replace').strip()
 
-    def start(self, cpus='nginx'):
+    def start(self, cpus='nginx', wrap=None):
+        """wrap: a tracer command nginx runs under (strace ... --); it
+        runs on the generator CPUs and nginx is pinned by taskset."""
         cpus = NGINX_CPUS if cpus == 'nginx' else cpus
-        p = REG.spawn(self.cmd(), cpus=cpus,
-                      out=self.prefix / 'logs' / 'stderr.log')
-        REG.wait(p, 15)
+        if wrap:
+            cmd = list(wrap)
+            if cpus:
+                cmd += ['taskset', '-c', ','.join(str(c) for c in
+                                                  sorted(cpus))]
+            self.tracer = REG.spawn(cmd + self.cmd(), cpus=GEN_CPUS,
+                                    out=self.prefix / 'logs' / 'stderr.log')
+        else:
+            p = REG.spawn(self.cmd(), cpus=cpus,
+                          out=self.prefix / 'logs' / 'stderr.log')
+            REG.wait(p, 15)
         pidf = self.prefix / 'logs' / 'nginx.pid'
         end = mono() + 10
         while mono() < end:
@@ -619,6 +660,7 @@ rtmp {
         'done': re.compile(r'live record: "[^"]+" part \d+ (\w+) done:'),
         'crash': re.compile(r'exited on signal|\[emerg\]|\[alert\]'),
         'crit': re.compile(r'\[crit\]|\[error\]'),
+        'drops': re.compile(r'\[warn\].*drops? frames'),
     }
 
     def scan_log(self):
@@ -642,7 +684,7 @@ rtmp {
                     if k == 'done':
                         kk = 'done_' + m.group(1)
                         self.log_counts[kk] = self.log_counts.get(kk, 0) + 1
-                    if k in ('crash', 'crit'):
+                    if k in ('crash', 'crit', 'drops'):
                         self.log_counts.setdefault(k + '_lines', []).append(
                             line[-300:])
         return self.log_counts
@@ -720,7 +762,7 @@ def outputs_of(ng, cfg, names):
         if cfg == 'b':
             f = ng.prefix / 'flv' / (n + '.flv')
             res[n] = [str(f)] if f.exists() else []
-        elif cfg in ('c', 'd'):
+        elif cfg in OURS:
             res[n] = find_files(ng.prefix / 'store' / 'live' / n, '.mp4')
         elif cfg == 'e':
             res[n] = sorted(str(x) for x in (ng.prefix / 'out').glob(
@@ -804,6 +846,7 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
     pulls = []
     perfp = None
     probe = None
+    ltrace = None
     probe_out = ng.prefix / 'logs' / 'probe.txt'
     marks = {}
     try:
@@ -836,6 +879,8 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
                               out=ng.prefix / 'logs' / 'perf.log')
             time.sleep(0.5)
         w = ng.worker
+        if probe:
+            ltrace = looptrace_start(ng)
         c0, io0, rss0, t0 = cpu_ns(w) or cpu_ns(w), proc_io(w), rss_kb(w), \
             mono()
         marks['t0'] = time.monotonic_ns()
@@ -869,14 +914,14 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
                     rss_samples.append((now - t0, r, connect_s is not None
                                         and not exited))
                 next_rss = now + 0.25
-            if exited and cfg in ('c', 'd'):
+            if exited and cfg in OURS:
                 for nm, files in outputs_of(ng, cfg, names).items():
                     if files and nm not in seen:
                         seen[nm] = now
             if len(exited) == len(pubs):
                 if t_last_exit is None:
                     t_last_exit = now
-                if cfg in ('c', 'd'):
+                if cfg in OURS:
                     fin = ng.count('done') >= n * (2 if cfg == 'd' else 1)
                 elif cfg == 'e':
                     fin = all(REG.poll(p) for p in pulls)
@@ -893,10 +938,15 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
         c1, io1, t1 = cpu_ns(w) or cpu_ns(w), proc_io(w), mono()
         if probe:
             REG.stop(probe, signal.SIGTERM, 10)
-            res['probe'] = probe_phases(probe_out, {
-                'opening': (marks.get('t0'), marks.get('rec')),
-                'recording': (marks.get('rec'), marks.get('close')),
-                'closing': (marks.get('close'), marks.get('end'))})
+            phs = {'opening': (marks.get('t0'), marks.get('rec')),
+                   'recording': (marks.get('rec'), marks.get('close')),
+                   'closing': (marks.get('close'), marks.get('end'))}
+            res['probe'] = probe_phases(probe_out, phs)
+            if ltrace:
+                iters, note = looptrace_stop(ltrace)
+                ltrace = None
+                res['loop'] = loop_phases(iters, phs)
+                res['loop_note'] = note
         res['cpu_raw'] = [c0, c1]
         if perfp:
             REG.stop(perfp, signal.SIGINT, 20)
@@ -929,7 +979,7 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
             res['puller_maxrss_kb'] = sorted(
                 p.ru.ru_maxrss for p in pulls if p.ru) or None
             res['puller_rc'] = sorted({p.returncode for p in pulls})
-        if cfg in ('c', 'd'):
+        if cfg in OURS:
             lat = []
             for p in pubs:
                 for nm in p.names:
@@ -948,7 +998,8 @@ def run_one(cfg, n, rep, media, clip, realtime=True, loops=0, tag='rt',
                            and res['pub_wall_s'] <= (connect_s or 0) + dur
                            + slack)
     finally:
-        for p in pulls + ([probe] if probe else []):
+        for p in pulls + ([probe] if probe else []) + (
+                [ltrace] if ltrace else []):
             if p.returncode is None:
                 REG.stop(p, signal.SIGKILL)
         ng.stop()
@@ -980,6 +1031,317 @@ def summarize_run(r):
     return s
 
 
+# -- event-loop iterations, measured directly ------------------------------------
+
+def looptrace_start(ng):
+    """perf records the worker's main thread entering and leaving
+    epoll_wait (kernel tracepoints, CLOCK_MONOTONIC timestamps, no ptrace
+    stop); the time between leaving epoll_wait and entering it again is one
+    event-loop iteration (handlers, timers, posted events)."""
+    if not S['looptrace'] or not shutil.which('perf'):
+        return None
+    data = ng.prefix / 'logs' / 'loop.data'
+    flt = 'common_pid == %d' % ng.worker
+    cmd = ['perf', 'record', '-q', '-a', '-k', 'mono', '-m', '4M',
+           '-o', data]
+    for ev in ('enter', 'exit'):
+        for sc in ('epoll_wait', 'epoll_pwait'):
+            cmd += ['-e', 'syscalls:sys_%s_%s' % (ev, sc), '--filter', flt]
+    p = REG.spawn(cmd, cpus=GEN_CPUS, out=ng.prefix / 'logs' / 'loop.log')
+    p.data = data
+    p.logf = ng.prefix / 'logs' / 'loop.log'
+    time.sleep(0.5)
+    if REG.poll(p):
+        return None
+    return p
+
+
+def looptrace_stop(p):
+    """[(start_ns, duration_ns)] of every loop iteration, and a note."""
+    if p is None:
+        return None, 'not run'
+    REG.stop(p, signal.SIGINT, 30)
+    r = subprocess.run(['perf', 'script', '-i', str(p.data), '-F',
+                        'time,event', '--ns'], capture_output=True,
+                       text=True)
+    iters = []
+    last_exit = None
+    bad = 0
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) < 2:
+            continue
+        sec, _, frac = f[0].rstrip(':').partition('.')
+        try:
+            t = int(sec) * 10**9 + int((frac + '000000000')[:9])
+        except ValueError:
+            continue
+        if 'sys_exit_epoll' in f[1]:
+            if last_exit is not None:
+                bad += 1
+            last_exit = t
+        elif 'sys_enter_epoll' in f[1]:
+            if last_exit is not None:
+                iters.append((last_exit, t - last_exit))
+            last_exit = None
+    lost = ''
+    try:
+        txt = Path(p.logf).read_text(errors='replace')
+        m = re.search(r'(\d+) (?:samples|events) lost|lost (\d+)', txt)
+        if m:
+            lost = m.group(0)
+    except OSError:
+        pass
+    try:
+        os.unlink(p.data)
+    except OSError:
+        pass
+    note = '%d iterations%s%s' % (len(iters),
+                                  ', %d unpaired exits' % bad if bad else '',
+                                  ', perf: ' + lost if lost else '')
+    return iters, note
+
+
+def loop_phases(iters, phases):
+    out = {}
+    if iters is None:
+        return out
+    for ph, (a, b) in phases.items():
+        if a is None or b is None:
+            continue
+        d = sorted(x[1] for x in iters if a <= x[0] < b)
+        if not d:
+            out[ph] = {'n': 0, 'secs': (b - a) / 1e9}
+            continue
+        out[ph] = {'n': len(d), 'secs': (b - a) / 1e9,
+                   'p50_ms': pct(d, 50) / 1e6, 'p99_ms': pct(d, 99) / 1e6,
+                   'p999_ms': pct(d, 99.9) / 1e6, 'max_ms': d[-1] / 1e6,
+                   'over5ms': sum(1 for x in d if x > 5 * 10**6),
+                   'over1ms': sum(1 for x in d if x > 10**6),
+                   'busy': sum(d) / (b - a)}
+    return out
+
+
+# -- long parts (issue 13): file I/O per output byte -----------------------------
+
+STRACE_CALLS = ('read,pread64,readv,preadv,preadv2,write,pwrite64,writev,'
+                'pwritev,pwritev2,copy_file_range,sendfile,splice')
+STRACE_RE = re.compile(r'^(\w+)\((\d+)<([^>]*)>.*\)\s+=\s+(-?\d+)')
+READS = {'read', 'pread64', 'readv', 'preadv', 'preadv2'}
+
+
+def strace_sums(d, prefix, tids):
+    """Sums the bytes that strace -ff -y saw the worker's threads transfer,
+    by direction and by what the fd was: 'mp4' (a file ending in .mp4,
+    in work or store), 'rec' (other files under the run's prefix:
+    sidecars, index, spool), 'log' (error log), 'other' (any other regular
+    file), 'nonfile' (sockets, pipes, eventfds)."""
+    sums = {}
+    calls = {}
+    pre = str(prefix).rstrip('/') + '/'
+    for tid in tids:
+        f = Path(d) / ('t.%d' % tid)
+        if not f.exists():
+            continue
+        with open(f, errors='replace') as fh:
+            for line in fh:
+                m = STRACE_RE.match(line)
+                if not m:
+                    continue
+                call, _, path, ret = m.groups()
+                ret = int(ret)
+                if ret <= 0:
+                    continue
+                kind = 'r' if call in READS else 'w'
+                if call in ('copy_file_range', 'sendfile', 'splice'):
+                    kind = 'w'
+                if not path.startswith('/'):
+                    cls = 'nonfile'
+                elif path.startswith(pre + 'logs/'):
+                    cls = 'log'
+                elif not path.startswith(pre):
+                    cls = 'other'
+                elif path.split(' (deleted)')[0].endswith('.mp4'):
+                    cls = 'mp4'
+                else:
+                    cls = 'rec'
+                k = kind + '_' + cls
+                sums[k] = sums.get(k, 0) + ret
+                calls[k] = calls.get(k, 0) + 1
+    return sums, calls
+
+
+def mp4_counts_stream(path):
+    """py_counts() for big files: reads only box headers and the moov."""
+    import struct
+    size = os.path.getsize(path)
+    try:
+        with open(path, 'rb') as f:
+            a = 0
+            moov = None
+            tops = []
+            free = 0
+            while a + 8 <= size:
+                f.seek(a)
+                h = f.read(16)
+                sz, typ = struct.unpack_from('>I4s', h, 0)
+                hl = 8
+                if sz == 1:
+                    sz = struct.unpack_from('>Q', h, 8)[0]
+                    hl = 16
+                elif sz == 0:
+                    sz = size - a
+                if sz < hl or a + sz > size:
+                    return 'bad mp4: box %r overruns' % typ
+                tops.append(typ.decode(errors='replace'))
+                if typ in (b'free', b'skip'):
+                    free += sz
+                if typ == b'moov':
+                    f.seek(a)
+                    moov = f.read(sz)
+                a += sz
+            if a != size:
+                return 'bad mp4: trailing bytes'
+            if moov is None:
+                return 'no moov'
+    except (OSError, struct.error) as e:
+        return 'bad mp4: %s' % e
+    tmp = CACHE / 'moov.tmp'
+    tmp.write_bytes(moov)
+    try:
+        r = py_counts(str(tmp))
+    finally:
+        tmp.unlink()
+    if isinstance(r, dict):
+        r = dict(r)
+        r['_boxes'] = ' '.join(tops)
+        r['_free'] = free
+    return r
+
+
+def run_long(cfg, minutes, media):
+    """One part of `minutes` media minutes (the input looped), pushed by one
+    publisher as fast as nginx takes it, into a 120m interval; strace counts
+    the worker's file I/O; the error log is scanned for [error]/[crit]."""
+    name = 'long-%s-%dm' % (cfg, minutes)
+    # the default interval where the part fits in it, else the longest
+    interval = '30m' if minutes <= 30 else '120m'
+    ng = Nginx(name, cfg, interval=interval)
+    res = {'cfg': cfg, 'minutes': minutes, 'name': name,
+           'interval': interval}
+    loops = max(1, int(round(minutes * 60.0 / media['duration'])))
+    res['in_mb'] = media['bytes'] * loops / 1e6
+    st_dir = ng.prefix / 'logs' / 'strace'
+    st_dir.mkdir(parents=True, exist_ok=True)
+    # nginx starts under strace, so its seccomp filter stops only the
+    # traced calls (attaching with -p would stop every recv and epoll_wait)
+    ng.start(wrap=['strace', '-f', '-ff', '-qq', '-y', '-s', '0',
+                   '--seccomp-bpf', '-e', 'signal=none',
+                   '-e', 'trace=' + STRACE_CALLS, '-o', st_dir / 't', '--'])
+    w = ng.worker
+    tr = ng.tracer
+    pub = []
+    try:
+        time.sleep(0.5)
+        ng.scan_log()
+        tids = [int(t) for t in os.listdir('/proc/%d/task' % w)]
+        s0, _ = strace_sums(st_dir, ng.prefix, tids)
+        io0, c0, rss0 = proc_io(w), cpu_ns(w), rss_kb(w)
+        t0 = mono()
+        pub = publishers(ng.port, ['big'], media['path'], realtime=False,
+                         loops=loops - 1, logf=ng.prefix / 'logs' / 'pub.log')
+        bpm = media['bytes'] / (media['duration'] / 60.0)
+        samples = []
+        while not REG.poll(pub[0]):
+            r = rss_kb(w)
+            sz = tree_bytes(ng.prefix / 'work' / 'live' / 'big', '.mp4')
+            if r:
+                samples.append((sz / bpm, r))
+            time.sleep(0.05)
+            if mono() - t0 > 900:
+                raise RuntimeError('publisher does not finish')
+        t1 = mono()
+        res['ingest_s'] = t1 - t0
+        res['pub_rc'] = pub[0].returncode
+        pat = re.compile(r'"live/big" part \d+ mp4 done: .* size=(\d+)')
+        done = []
+        while mono() - t1 < 600:
+            try:
+                done = pat.findall(ng.errlog.read_text(errors='replace'))
+            except OSError:
+                done = []
+            if done:
+                break
+            if not pid_alive(w, 'nginx'):
+                break
+            time.sleep(0.02)
+        t2 = mono()
+        res['finalize_s'] = t2 - t1 if done else None
+        res['parts'] = len(done)
+        time.sleep(0.5)
+        io1, c1 = proc_io(w), cpu_ns(w)
+        res['cpu_s_under_strace'] = ((c1 - c0) / 1e9
+                                     if c0 is not None and c1 else None)
+        res['proc_io'] = {k: io1.get(k, 0) - io0.get(k, 0)
+                          for k in ('rchar', 'wchar', 'read_bytes',
+                                    'write_bytes', 'syscr', 'syscw')}
+        res['rss_before_kb'] = rss0
+        res['rss_vs_media_min'] = samples[::max(1, len(samples) // 400)]
+        res['rss_after_kb'] = rss_kb(w)
+        tids = sorted(set(tids) | {int(t) for t in
+                                   os.listdir('/proc/%d/task' % w)})
+        res['crashed'] = not pid_alive(w, 'nginx')
+        ng.stop()
+        REG.wait(tr, 30)
+        res['log'] = {k: v for k, v in ng.scan_log().items()}
+        files = find_files(ng.prefix / 'store' / 'live' / 'big', '.mp4')
+        res['out_bytes'] = sum(os.path.getsize(f) for f in files)
+        res['alloc_bytes'] = sum(os.stat(f).st_blocks * 512 for f in files)
+        res['files'] = len(files)
+        sums, calls = strace_sums(st_dir, ng.prefix, tids)
+        for k, v in s0.items():
+            sums[k] = sums.get(k, 0) - v
+        res['io'] = sums
+        res['io_calls'] = calls
+        cnt = {}
+        for f in files:
+            r = mp4_counts_stream(f)
+            if not isinstance(r, dict):
+                cnt = r
+                break
+            res.setdefault('boxes', []).append(r.pop('_boxes', ''))
+            res['free_bytes'] = res.get('free_bytes', 0) + r.pop('_free', 0)
+            for k, v in r.items():
+                cnt[k] = cnt.get(k, 0) + v
+        res['counts'] = cnt
+        res['valid'] = cnt == expected_counts(media['counts'], loops)
+        if minutes <= 6 and files:
+            pr = probe_many(files[:1])
+            res['ffprobe'] = pr[files[0]]
+    finally:
+        if tr is not None and tr.returncode is None:
+            REG.stop(tr, signal.SIGTERM, 30)
+        for p in pub:
+            if p.returncode is None:
+                REG.stop(p, signal.SIGKILL)
+        ng.stop()
+        ng.clean_media()
+        shutil.rmtree(st_dir, ignore_errors=True)
+    return res
+
+
+def checksum_support():
+    """Where `live_record_checksum off;` is accepted, if anywhere."""
+    msg = ''
+    for where in ('template', 'rtmp', 'application'):
+        ng = Nginx('probe-checksum-%s' % where, 'k', checksum_where=where)
+        ok, msg = ng.test()
+        shutil.rmtree(ng.prefix, ignore_errors=True)
+        if ok:
+            return {'ok': True, 'where': where}
+    return {'ok': False, 'msg': msg}
+
+
 # -- event loop ------------------------------------------------------------------
 
 def run_eventloop(cfg, media, pinned=True):
@@ -997,6 +1359,8 @@ def run_eventloop(cfg, media, pinned=True):
     bg = []
     big = []
     probe = None
+    ltrace = None
+    iters = None
     phases = {}
     try:
         probe = REG.spawn([PY, PROBE, '--port', ng.port, '--out', probe_out,
@@ -1008,6 +1372,7 @@ def run_eventloop(cfg, media, pinned=True):
                 raise RuntimeError('probe failed: %s' % (
                     ng.prefix / 'logs' / 'probe.log').read_text()[-500:])
             time.sleep(0.02)
+        ltrace = looptrace_start(ng)
         k = S['el_streams']
         # other live streams, not recorded: the long part is the worker's
         # only recording, so its RSS is the part's own
@@ -1034,7 +1399,7 @@ def run_eventloop(cfg, media, pinned=True):
             # directory beside it is not counted)
             sz = tree_bytes(ng.prefix / 'work' / 'live' / 'big', '.mp4')
             r = rss_kb(w)
-            if cfg in ('c', 'd') and r:
+            if cfg in OURS and r:
                 samples.append((sz / bpm, r))
             time.sleep(0.02)
             if mono() - big[0].t_start > 600:
@@ -1044,7 +1409,7 @@ def run_eventloop(cfg, media, pinned=True):
         res['ingest_s'] = (b - a) / 1e9
         res['ingest_mb'] = media['bytes'] * (loops + 1) / 1e6
         res['ingest_cpu_s'] = (cpu_ns(w) - c0) / 1e9
-        if cfg in ('c', 'd'):
+        if cfg in OURS:
             t = mono()
             nfmt = 2 if cfg == 'd' else 1
             pat = re.compile(r'"live/big" part 1 \w+ done:')
@@ -1074,8 +1439,11 @@ def run_eventloop(cfg, media, pinned=True):
         for p in bg:
             REG.stop(p, signal.SIGTERM, 10)
         REG.stop(probe, signal.SIGTERM, 10)
+        if ltrace:
+            iters, res['loop_note'] = looptrace_stop(ltrace)
+            ltrace = None
         res['crashed'] = not pid_alive(w, 'nginx')
-        if cfg in ('c', 'd'):
+        if cfg in OURS:
             f = find_files(ng.prefix / 'store' / 'live' / 'big', '.mp4')
             if f:
                 r = probe_many(f, count=False)[f[0]]
@@ -1084,12 +1452,24 @@ def run_eventloop(cfg, media, pinned=True):
                 res['big_counts'] = r
         res['log'] = {k: v for k, v in ng.scan_log().items()}
     finally:
-        for p in bg + big + ([probe] if probe else []):
+        for p in bg + big + ([probe] if probe else []) + (
+                [ltrace] if ltrace else []):
             if p.returncode is None:
                 REG.stop(p, signal.SIGKILL)
         ng.stop()
         ng.clean_media()
     res['phases'] = probe_phases(probe_out, phases)
+    res['loop'] = loop_phases(iters, phases)
+    # the RSS samples: one per 0.1 media minute is plenty for the report
+    s = res.get('rss_vs_media_min')
+    if s:
+        keep, last = [], -1.0
+        for x in s:
+            if x[0] - last >= 0.1:
+                keep.append(x)
+                last = x[0]
+        keep.append(s[-1])
+        res['rss_vs_media_min'] = keep
     return res
 
 
@@ -1403,7 +1783,28 @@ def suite(out_path):
                media['bit_rate'] / 1e6, media['counts'], clip['duration']))
 
         # features present in this build
-        cfgs = [c for c in S['configs'] if c in 'abcde']
+        cfgs = [c for c in S['configs'] if c in 'abcdkoe']
+        R['old'] = {'commit': OLD_COMMIT, 'module': OLD_MODULE,
+                    'ok': bool(OLD_MODULE and os.path.exists(OLD_MODULE)),
+                    'same': os.environ.get('BENCH_OLD_SAME') or ''}
+        if 'o' in cfgs and not R['old']['ok']:
+            cfgs.remove('o')
+            log('old build: not available (BENCH_OLD unset or failed)')
+        elif 'o' in cfgs:
+            ng = Nginx('probe-old', 'o')
+            ok, msg = ng.test()
+            shutil.rmtree(ng.prefix, ignore_errors=True)
+            if not ok:
+                cfgs.remove('o')
+                R['old'].update({'ok': False, 'msg': msg})
+                log('old build: does not load: %s' % msg[-200:])
+        R['checksum'] = checksum_support()
+        if R['checksum']['ok']:
+            Nginx.checksum_where = R['checksum']['where']
+        elif 'k' in cfgs:
+            cfgs.remove('k')
+            log('checksum off: not supported by this build (%s)'
+                % R['checksum'].get('msg', '')[-160:])
         ng = Nginx('probe-hls', 'd')
         ok, msg = ng.test()
         shutil.rmtree(ng.prefix, ignore_errors=True)
@@ -1415,6 +1816,37 @@ def suite(out_path):
         log('features: hls=%s notify=%s' % (ok, R['notify']['ok']))
         R['configs'] = cfgs
         stages = S['stages'].split(',')
+        cmp_n = {int(x) for x in str(S['cmp_n']).split(',') if x.strip()}
+
+        if 'long' in stages:
+            R['long'] = []
+            mins = [int(x) for x in str(S['long_minutes']).split(',')
+                    if x.strip()]
+            for mm in mins:
+                for cfg in [c for c in 'ock' if c in cfgs]:
+                    r = guarded(run_long, cfg, mm, media)
+                    if r.get('error'):
+                        R.setdefault('errors', []).append(r)
+                        continue
+                    R['long'].append(r)
+                    out = ((r.get('out_bytes') or 0)
+                           - (r.get('free_bytes') or 0))
+                    io = r.get('io', {})
+                    wr = sum(v for k, v in io.items()
+                             if k in ('w_mp4', 'w_rec'))
+                    rd = sum(v for k, v in io.items()
+                             if k in ('r_mp4', 'r_rec'))
+                    log('long %s %d min: %.0f MB out (ftyp+moov+mdat), write %.3fx read '
+                        '%.3fx, %d error/crit lines, ingest %.1f s, '
+                        'finalize %s s, valid %s' % (
+                            cfg, mm, out / 1e6, wr / out if out else -1,
+                            rd / out if out else -1,
+                            r.get('log', {}).get('crit', 0),
+                            r.get('ingest_s') or -1,
+                            ('%.1f' % r['finalize_s'])
+                            if r.get('finalize_s') is not None else 'n/a',
+                            r.get('valid')))
+                    save()
 
         if 'dd' in stages:
             R['dd_mb_s'] = run_dd()
@@ -1423,7 +1855,7 @@ def suite(out_path):
             save()
 
         if 'fast' in stages:
-            fcfgs = [c for c in cfgs if c != 'e']
+            fcfgs = [c for c in 'abcokd' if c in cfgs]
             for rep in range(S['fast_reps']):
                 for cfg in fcfgs:
                     r = guarded(run_one, cfg, S['fast_streams'], rep, media,
@@ -1460,10 +1892,12 @@ def suite(out_path):
             for rep in range(reps):
                 for n, nreps in sweep:
                     if rep < nreps:
-                        plan += [(c, n, rep) for c in cfgs]
+                        plan += [(c, n, rep) for c in cfgs
+                                 if c not in 'ok' or n in cmp_n]
                 for n, nreps in maxn:
                     if rep < nreps:
-                        plan += [(c, n, rep) for c in cfgs if c in 'abc']
+                        plan += [(c, n, rep) for c in cfgs
+                                 if c in 'abc' or (c == 'o' and n in cmp_n)]
             log('real-time plan: %d runs of %.0f s media' % (
                 len(plan), clip['duration']))
             for cfg, n, rep in plan:
@@ -1480,6 +1914,8 @@ def suite(out_path):
             variants = [('c', True), ('a', True)]
             if 'd' in cfgs:
                 variants.insert(1, ('d', True))
+            if 'o' in cfgs:
+                variants.insert(1, ('o', True))
             if S['el_unpinned'] and NGINX_CPUS:
                 variants.append(('c', False))
             for cfg, pinned in variants:

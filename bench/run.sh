@@ -6,15 +6,23 @@
 # the build has it) and one ffmpeg `-c copy -f segment` MP4 puller per
 # stream; then rewrites docs/benchmarks.md.
 #
-# Loopback only, bounded counts and durations (~15 min on 2 cores).  Every
+# With BENCH_OLD (a commit, default 0df6410: main before the write-once MP4
+# writer, libavformat + faststart remux) the module is also built at that
+# commit (bench/cache/old-src, cached by commit) and runs as configuration
+# (o) beside the current tree's in the long-part, faster-than-real-time and
+# N=32/128/256 cases; BENCH_OLD=none leaves it out.
+#
+# Loopback only, bounded counts and durations (~22 min on 2 cores).  Every
 # process it starts is recorded in bench/cache/pids and stopped by PID on
 # exit; nginx runs with private prefixes under bench/cache/run/.
 #
 # Knobs (environment, all optional): BENCH_RT_SECONDS, BENCH_SWEEP
 # ("N:reps,..."), BENCH_MAX_N, BENCH_FAST_STREAMS, BENCH_FAST_LOOPS,
 # BENCH_FAST_REPS, BENCH_BIG_LOOPS, BENCH_EL_STREAMS, BENCH_PERF,
-# BENCH_CONFIGS (subset of "abcde"), BENCH_STAGES (dd,fast,rt,el,notify),
-# BENCH_OUT (default docs/benchmarks.md).
+# BENCH_CONFIGS (subset of "abcdkoe"), BENCH_STAGES
+# (dd,long,fast,rt,el,notify), BENCH_LONG_MINUTES (1,6,30,120), BENCH_CMP_N
+# (32,128,256), BENCH_LOOPTRACE (1), BENCH_OLD (commit or none), BENCH_OUT
+# (default docs/benchmarks.md).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,8 +66,10 @@ trap 'exit 130' INT TERM HUP
 # -- what the benchmark needs beyond `make deps` ------------------------------
 "$top/scripts/need-packages.sh" bench python3 ffmpeg nginx libnginx-mod-rtmp \
     coreutils
-# linux-perf only serves the optional profile: do not fail without it
+# linux-perf serves the profile and the direct loop-iteration measure,
+# strace the long parts' file I/O: the bench goes on without them
 "$top/scripts/need-packages.sh" bench linux-perf || true
+"$top/scripts/need-packages.sh" bench strace || true
 
 # -- the module: built, then copied so a rebuild cannot touch the loaded one --
 built=
@@ -77,9 +87,53 @@ mkdir -p "$cache/module"
 cp "$top/build/ngx_live_record_module.so" "$cache/module/.mod.tmp"
 mv -f "$cache/module/.mod.tmp" "$cache/module/ngx_live_record_module.so"
 
+# -- the same module at the baseline commit (old vs new in one run) -----------
+old=${BENCH_OLD-0df6410}
+export BENCH_OLD_MODULE= BENCH_OLD_COMMIT= BENCH_OLD_SAME=
+if [ -n "$old" ] && [ "$old" != none ]; then
+    if oldc=$(git -C "$top" rev-parse --verify -q "$old^{commit}"); then
+        osrc=$cache/old-src
+        if [ "$(cat "$osrc/.commit" 2>/dev/null)" != "$oldc" ] \
+           || [ ! -f "$osrc/build/ngx_live_record_module.so" ]; then
+            echo "bench: building the module at $old (${oldc:0:12}) in $osrc"
+            rm -rf "$osrc"
+            mkdir -p "$osrc/build"
+            git -C "$top" archive "$oldc" | tar -x -C "$osrc"
+            # nginx-rtmp's source, the console assets and hls.js: the
+            # current tree's, so nothing is fetched
+            for d in rtmp console tools; do
+                [ -d "$top/build/$d" ] && cp -a "$top/build/$d" "$osrc/build/"
+            done
+            if make -s -C "$osrc" build >"$cache/build-old.log" 2>&1; then
+                echo "$oldc" > "$osrc/.commit"
+            else
+                echo "bench: the old module does not build (see" \
+                     "$cache/build-old.log); configuration (o) left out"
+                tail -3 "$cache/build-old.log"
+            fi
+        fi
+        if [ -f "$osrc/.commit" ]; then
+            mkdir -p "$cache/module-old"
+            cp "$osrc/build/ngx_live_record_module.so" \
+               "$cache/module-old/.mod.tmp"
+            mv -f "$cache/module-old/.mod.tmp" \
+               "$cache/module-old/ngx_live_record_module.so"
+            BENCH_OLD_MODULE=$cache/module-old/ngx_live_record_module.so
+            BENCH_OLD_COMMIT=$(git -C "$top" rev-parse --short "$oldc")
+            # the C sources unchanged since then: old and new are one writer
+            if git -C "$top" diff --quiet "$oldc" -- '*.c' '*.h' config
+            then
+                export BENCH_OLD_SAME="no C source differs from $BENCH_OLD_COMMIT"
+            fi
+        fi
+    else
+        echo "bench: BENCH_OLD=$old is not a commit here; (o) left out"
+    fi
+fi
+
 # -- run ----------------------------------------------------------------------
 start=$(date +%s)
-echo "bench: running (about 15 minutes); progress below, raw results in" \
+echo "bench: running (about 22 minutes); progress below, raw results in" \
      "$results"
 "$py" "$top/bench/bench.py" suite "$results" &
 driver_pid=$!
