@@ -36,6 +36,7 @@ static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
     u_char *buf, size_t size);
 static u_char *ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir,
     ngx_str_t *rel, ngx_uint_t format, ngx_str_t *out);
+static void ngx_live_record_close_writers(ngx_live_record_part_t *p);
 static void ngx_live_record_discard(ngx_live_record_part_t *p);
 static void ngx_live_record_finish(ngx_live_record_part_t *p,
     ngx_uint_t sync);
@@ -728,8 +729,6 @@ void
 ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync)
 {
-    ngx_uint_t   i;
-
     ngx_live_record_drain(p, INT64_MAX);
 
     if (p->hls) {
@@ -749,17 +748,7 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
         ngx_del_timer(&p->flush);
     }
 
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (p->files[i].writer == NULL) {
-            continue;
-        }
-
-        if (p->write_failed) {
-            ngx_live_record_writer_fail(p->files[i].writer);
-        }
-
-        p->files[i].status = ngx_live_record_writer_close(p->files[i].writer);
-    }
+    /* the writers are closed where the part is finalized, off the loop */
 
     if (p->opening) {
         if (!sync || p->files[NGX_LIVE_RECORD_MP4].open_rc == NGX_AGAIN) {
@@ -799,6 +788,30 @@ ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync)
 }
 
 
+/*
+ * The libavformat writers' trailers and closes: in the finalize thread,
+ * or on the loop for a part deleted as too short
+ */
+
+static void
+ngx_live_record_close_writers(ngx_live_record_part_t *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].writer == NULL) {
+            continue;
+        }
+
+        if (p->write_failed) {
+            ngx_live_record_writer_fail(p->files[i].writer);
+        }
+
+        (void) ngx_live_record_writer_close(p->files[i].writer);
+    }
+}
+
+
 static void
 ngx_live_record_discard(ngx_live_record_part_t *p)
 {
@@ -807,6 +820,8 @@ ngx_live_record_discard(ngx_live_record_part_t *p)
     ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
                    "live record: \"%V\" part %ui: files deleted",
                    &p->st.label, p->n);
+
+    ngx_live_record_close_writers(p);
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (!(p->formats & (1 << i))) {
@@ -921,6 +936,8 @@ ngx_live_record_finalize(void *data, ngx_log_t *log)
     ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
                    "live record: \"%V\" part %ui: finalize start, "
                    "formats %ui", &p->st.label, p->n, p->formats);
+
+    ngx_live_record_close_writers(p);
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
