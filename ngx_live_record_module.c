@@ -1115,10 +1115,12 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
 
     /* uploads that wait and parts open at a crash are in the spool too */
 
-    if (ngx_live_record_spool_loader(cf, lmcf, "handoff",
+    if (ngx_live_record_spool_loader(cf, lmcf,
+                                     NGX_LIVE_RECORD_SPOOL_HANDOFF,
                                      ngx_live_record_upload_load)
         != NGX_OK
-        || ngx_live_record_spool_loader(cf, lmcf, "open",
+        || ngx_live_record_spool_loader(cf, lmcf,
+                                        NGX_LIVE_RECORD_SPOOL_OPEN,
                                         ngx_live_record_recover_load)
            != NGX_OK)
     {

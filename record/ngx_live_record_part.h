@@ -13,6 +13,10 @@
 #include "ngx_live_record.h"
 
 
+/* where the sidecars of open files are, under live_record_spool */
+#define NGX_LIVE_RECORD_SPOOL_OPEN     "open"
+
+
 /*
  * record/: one publish (stream.c) and what records it (plan.c, tasks.c),
  * its parts (part.c) and HLS recordings (hls.c), and crash recovery

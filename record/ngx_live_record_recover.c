@@ -51,14 +51,16 @@ ngx_live_record_sidecars_write(ngx_live_record_part_t *p)
         f = &p->files[i];
 
         f->sidecar = ngx_pnalloc(p->pool, p->lmcf->spool.len
-                                          + f->file_id.len + NGX_INT_T_LEN
-                                          + sizeof("/open/..json"));
+                                    + f->file_id.len + NGX_INT_T_LEN
+                                    + sizeof("/" NGX_LIVE_RECORD_SPOOL_OPEN
+                                             "/..json"));
         if (f->sidecar == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_sprintf(f->sidecar, "%V/open/%P.%V.json%Z", &p->lmcf->spool,
-                    ngx_pid, &f->file_id);
+        ngx_sprintf(f->sidecar,
+                    "%V/" NGX_LIVE_RECORD_SPOOL_OPEN "/%P.%V.json%Z",
+                    &p->lmcf->spool, ngx_pid, &f->file_id);
 
         if (ngx_live_record_sidecar_json(p, i, &text) != NGX_OK) {
             return NGX_ERROR;

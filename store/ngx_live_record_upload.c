@@ -338,13 +338,14 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
 
     u->spool = ngx_pnalloc(u->pool, u->lmcf->spool.len + u->file_id.len
                                     + NGX_INT_T_LEN
-                                    + sizeof("/handoff/..json"));
+                                    + sizeof("/" NGX_LIVE_RECORD_SPOOL_HANDOFF
+                                             "/..json"));
     if (u->spool == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(u->spool, "%V/handoff/%P.%V.json%Z", &u->lmcf->spool, ngx_pid,
-                &u->file_id);
+    ngx_sprintf(u->spool, "%V/" NGX_LIVE_RECORD_SPOOL_HANDOFF "/%P.%V.json%Z",
+                &u->lmcf->spool, ngx_pid, &u->file_id);
 
     o = cJSON_CreateObject();
     files = cJSON_AddArrayToObject(o, "files");

@@ -15,6 +15,10 @@
 #include "ngx_live_record_deliver.h"
 
 
+/* where waiting uploads are spooled, under live_record_spool */
+#define NGX_LIVE_RECORD_SPOOL_HANDOFF  "handoff"
+
+
 ngx_int_t ngx_live_record_upload(ngx_live_record_delivery_t *d);
 ngx_int_t ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
