@@ -19,6 +19,7 @@
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_writer.h"
 
 
 /* directives inside live_record_template {} */
@@ -911,7 +912,19 @@ ngx_live_record_init_module(ngx_cycle_t *cycle)
     ngx_file_info_t                store, work;
     ngx_rtmp_conf_ctx_t           *ctx;
     ngx_live_record_app_conf_t   **pc;
+    u_char                        *p, av[NGX_INT_T_LEN * 3 + 3];
     ngx_live_record_main_conf_t   *lmcf;
+
+    if (!ngx_test_config) {
+        /* which build runs, for bug reports: at every start and reload */
+        p = ngx_live_record_avformat_version(av, av + sizeof(av) - 1);
+        *p = '\0';
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "live record: ngx_live_record/%s (nginx/%s, "
+                      "libavformat %s)", NGX_LIVE_RECORD_VERSION,
+                      NGINX_VERSION, av);
+    }
 
     ctx = (ngx_rtmp_conf_ctx_t *) cycle->conf_ctx[ngx_rtmp_module.index];
     if (ctx == NULL) {

@@ -10,6 +10,7 @@
 #include "ngx_live_record.h"
 #include "ngx_live_record_shm.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_writer.h"
 
 
 /*
@@ -250,6 +251,16 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
     ngx_live_record_stats_t  *st;
 
     st = &sh->stats;
+
+    p = ngx_http_live_record_metrics_head(p, last, "live_record_build_info",
+            "gauge", "Always 1; the labels name the module's version and "
+                     "the nginx and libavformat it runs with.");
+
+    p = ngx_slprintf(p, last, "live_record_build_info{version=\"%s\","
+                     "nginx=\"%s\",libavformat=\"", NGX_LIVE_RECORD_VERSION,
+                     NGINX_VERSION);
+    p = ngx_live_record_avformat_version(p, last);
+    p = ngx_slprintf(p, last, "\"} 1\n");
 
     p = ngx_http_live_record_metrics_head(p, last, "live_record_recorders",
             "gauge", "Streams recording now, by format, in all workers.");

@@ -60,6 +60,18 @@ ngx_live_record_writer_init(void)
 }
 
 
+u_char *
+ngx_live_record_avformat_version(u_char *p, u_char *last)
+{
+    unsigned  v;
+
+    v = avformat_version();
+
+    return ngx_slprintf(p, last, "%ud.%ud.%ud", AV_VERSION_MAJOR(v),
+                        AV_VERSION_MINOR(v), AV_VERSION_MICRO(v));
+}
+
+
 static void
 ngx_live_record_av_log(void *avcl, int level, const char *fmt, va_list args)
 {

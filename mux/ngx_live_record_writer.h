@@ -46,6 +46,8 @@ void ngx_live_record_writer_init(void);
 ngx_uint_t ngx_live_record_format_tracks(ngx_uint_t format,
     ngx_live_record_track_t *tracks);
 const char *ngx_live_record_format_ext(ngx_uint_t format);
+/* the libavformat loaded at run time, "59.27.100" */
+u_char *ngx_live_record_avformat_version(u_char *p, u_char *last);
 
 ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
     ngx_log_t *log, ngx_str_t *label, ngx_uint_t format, u_char *path,
