@@ -35,7 +35,9 @@ package LiveRecord::Test;
 # (each distinct name a distinct free loopback port; port('RTMP') in Perl).
 #
 # API (all exported):
-#   start_nginx(conf =>, workers =>, dirs =>)  stop_nginx()  prefix()
+#   start_nginx(conf =>, workers =>, dirs =>, modules =>)  stop_nginx()
+#       prefix()  (modules: main-context text replacing the load_module
+#       lines, e.g. an include of modules-enabled/*.conf)
 #   port(NAME)  rtmp_url(APP, NAME)
 #   nginx_test_config(CONF, %opts)    -> (exit code, nginx -t output)
 #   make_media(duration =>, video =>, audio =>, format =>) -> cached file
@@ -130,7 +132,10 @@ sub _write_conf {
     my ($prefix, %o) = @_;
     my $workers = $o{workers} || 1;
     my $conf = "load_module $RTMP;\n";
-    if ($MODULE ne 'none') {
+    if (defined $o{modules}) {
+        # the test loads the modules itself (t/package.t: the packaged ones)
+        $conf = _expand($o{modules}, $prefix);
+    } elsif ($MODULE ne 'none') {
         # load a private copy: a rebuild that rewrites build/*.so in place
         # while tests run would crash their workers
         my $so = "$prefix/modules/live_record.so";
