@@ -2,8 +2,13 @@
 #
 #   make deps    install the Debian packages and nginx-rtmp's source (idempotent)
 #   make         build build/ngx_live_record_module.so against Debian's nginx
-#   make run     build, then start nginx with conf/example.conf on loopback
+#   make run     build, then start nginx with conf/example.conf on loopback;
+#                RTMP_PORT=1935 HTTP_PORT=8080 pick other ports
+#   make push    push a generated 10 s test clip (ffmpeg lavfi) to it
 #   make stop    stop the nginx started by `make run`
+#   make install install the module as Debian lays nginx modules out, under
+#                DESTDIR if set, enabled after nginx-rtmp (60-mod-live-record)
+#   make deb     build build/libnginx-mod-live-record_VERSION_ARCH.deb (pkg/)
 #   make test    build, then run the test suite (prove t/)
 #   make test-asan  the suite with the module built with ASan and UBSan
 #   make valgrind    one record/handoff/notify cycle under valgrind memcheck
@@ -26,7 +31,7 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h) \
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
 .PHONY: all deps build run stop test test-asan valgrind bench clean fuzz \
-        layout
+        layout install deb push
 
 all: build
 
@@ -35,7 +40,7 @@ build: $(MODULE)
 deps:
 	@$(TOP)/scripts/deps.sh
 
-$(BUILD)/ngx/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
+$(BUILD)/ngx/Makefile: config VERSION $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
 	@mkdir -p $(BUILD)/ngx
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
@@ -68,6 +73,25 @@ run: deps build
 stop:
 	@$(TOP)/scripts/run.sh stop
 
+push:
+	@$(TOP)/scripts/run.sh push
+
+# where Debian's nginx and libnginx-mod-* keep modules and their snippets
+NGX_MODULES := /usr/lib/nginx/modules
+NGX_SHARE   := /usr/share/nginx
+
+install: build
+	install -d $(DESTDIR)$(NGX_MODULES) $(DESTDIR)$(NGX_SHARE)/modules-available \
+	    $(DESTDIR)/etc/nginx/modules-enabled
+	install -m 0644 $(MODULE) $(DESTDIR)$(NGX_MODULES)/
+	install -m 0644 $(TOP)/pkg/mod-live-record.conf \
+	    $(DESTDIR)$(NGX_SHARE)/modules-available/
+	ln -sfn $(NGX_SHARE)/modules-available/mod-live-record.conf \
+	    $(DESTDIR)/etc/nginx/modules-enabled/60-mod-live-record.conf
+
+deb: build
+	@$(TOP)/pkg/build-deb.sh $(TOP) $(BUILD)
+
 test: deps build
 	prove -r -j2 t/
 
@@ -78,7 +102,7 @@ test: deps build
 ASAN    := $(BUILD)/asan
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 
-$(ASAN)/Makefile: config $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
+$(ASAN)/Makefile: config VERSION $(BUILD)/rtmp/ngx_rtmp.h | $(CONSOLE)
 	@mkdir -p $(ASAN)
 	cd $(NGX_SRC) && . ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(SANITIZE)" \
