@@ -184,6 +184,7 @@ struct ngx_live_record_part_s {
     uint64_t                    start_ms;       /* wall clock */
     uint64_t                    last_ms;        /* of the last frame */
     uint64_t                    end_ms;
+    ngx_msec_t                  closed;         /* ngx_current_msec */
 
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
     ngx_queue_t                 pending;        /* mp4 frames before open */

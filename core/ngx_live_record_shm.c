@@ -17,6 +17,23 @@ static ngx_int_t ngx_live_record_shm_init(ngx_shm_zone_t *zone, void *data);
 static ngx_str_t  ngx_live_record_shm_name = ngx_string("live_record");
 
 
+/*
+ * Seconds, from a thread pool's queue wait to an upload's retries over
+ * minutes: the same fixed buckets for every histogram, so that they
+ * compare and aggregate across nodes.
+ */
+
+ngx_msec_t  ngx_live_record_hist_le[NGX_LIVE_RECORD_HIST_BUCKETS] = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+    120000, 300000, 600000
+};
+
+char  *ngx_live_record_hist_le_text[NGX_LIVE_RECORD_HIST_BUCKETS] = {
+    "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+    "30", "60", "120", "300", "600"
+};
+
+
 static ngx_core_module_t  ngx_live_record_core_module_ctx = {
     ngx_string("live_record_core"),
     ngx_live_record_core_create_conf,
@@ -312,6 +329,29 @@ ngx_live_record_stat_handoff(ngx_int_t rc)
 
     ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_HANDOFF_FAILED, 1);
     ngx_live_record_stat_error();
+}
+
+
+void
+ngx_live_record_stat_observe(ngx_uint_t hist, ngx_msec_t ms)
+{
+    ngx_uint_t              i;
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
+
+    if (sh == NULL || hist >= NGX_LIVE_RECORD_NHISTS) {
+        return;
+    }
+
+    for (i = 0; i < NGX_LIVE_RECORD_HIST_BUCKETS; i++) {
+        if (ms <= ngx_live_record_hist_le[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->stats.hists[hist].buckets[i], 1);
+    (void) ngx_atomic_fetch_add(&sh->stats.hists[hist].sum_ms, ms);
 }
 
 

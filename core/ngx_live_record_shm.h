@@ -55,6 +55,26 @@
 #define NGX_LIVE_RECORD_NGAUGES                6
 
 
+/*
+ * Histograms of latencies, in milliseconds, counted per bucket (not
+ * cumulative; the scrape adds them up); the bounds are
+ * ngx_live_record_hist_le[], the last bucket is +Inf.
+ */
+
+#define NGX_LIVE_RECORD_HIST_FINALIZE          0   /* close -> finalized */
+#define NGX_LIVE_RECORD_HIST_HANDOFF           1   /* finalized -> stored */
+#define NGX_LIVE_RECORD_HIST_NOTIFY            2   /* last frame -> 2xx */
+#define NGX_LIVE_RECORD_NHISTS                 3
+
+#define NGX_LIVE_RECORD_HIST_BUCKETS           15  /* and +Inf */
+
+
+typedef struct {
+    ngx_atomic_t                buckets[NGX_LIVE_RECORD_HIST_BUCKETS + 1];
+    ngx_atomic_t                sum_ms;
+} ngx_live_record_hist_t;
+
+
 typedef struct {
     ngx_atomic_t                pid;            /* 0: free */
     ngx_atomic_t                gauges[NGX_LIVE_RECORD_NGAUGES];
@@ -68,6 +88,7 @@ typedef struct {
     ngx_atomic_t                bytes[NGX_LIVE_RECORD_NFORMATS];
     ngx_atomic_t                media_ms[NGX_LIVE_RECORD_NFORMATS];
     ngx_atomic_t                counters[NGX_LIVE_RECORD_NSTATS];
+    ngx_live_record_hist_t      hists[NGX_LIVE_RECORD_NHISTS];
     ngx_live_record_worker_stats_t  workers[NGX_MAX_PROCESSES];
 } ngx_live_record_stats_t;
 
@@ -94,6 +115,10 @@ typedef struct {
 
 extern ngx_module_t  ngx_live_record_core_module;
 
+/* the upper bounds of the histograms' buckets, ms and as Prometheus' le */
+extern ngx_msec_t  ngx_live_record_hist_le[NGX_LIVE_RECORD_HIST_BUCKETS];
+extern char       *ngx_live_record_hist_le_text[NGX_LIVE_RECORD_HIST_BUCKETS];
+
 
 /* NULL before the zone is mapped */
 ngx_live_record_shm_t *ngx_live_record_shm(ngx_cycle_t *cycle,
@@ -115,6 +140,7 @@ void ngx_live_record_stat_gauge(ngx_uint_t gauge, ngx_int_t n);
 void ngx_live_record_stat_part(ngx_uint_t format, ngx_uint_t reason,
     off_t size, int64_t ms);
 void ngx_live_record_stat_handoff(ngx_int_t rc);
+void ngx_live_record_stat_observe(ngx_uint_t hist, ngx_msec_t ms);
 void ngx_live_record_stat_error(void);
 
 ngx_uint_t ngx_live_record_process_alive(ngx_pid_t pid);
