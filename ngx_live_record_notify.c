@@ -58,6 +58,7 @@ static ngx_live_record_job_t *ngx_live_record_job_create(
 static ngx_int_t ngx_live_record_job_spool(ngx_live_record_job_t *job);
 static void ngx_live_record_job_send(ngx_live_record_job_t *job);
 static void ngx_live_record_job_done(ngx_live_record_request_t *r);
+static void ngx_live_record_job_delay(ngx_live_record_job_t *job);
 static void ngx_live_record_job_failed(ngx_live_record_job_t *job,
     u_char *why);
 static void ngx_live_record_job_retry(ngx_event_t *ev);
@@ -592,6 +593,46 @@ ngx_live_record_job_send(ngx_live_record_job_t *job)
 }
 
 
+/*
+ * A record_done delivered: the time since the file's last frame, which
+ * its event carries (so an event replayed from the spool after a restart
+ * counts all of its wait).
+ */
+
+static void
+ngx_live_record_job_delay(ngx_live_record_job_t *job)
+{
+    double       end;
+    cJSON       *o, *type, *ms;
+    uint64_t     now;
+    ngx_time_t  *tp;
+
+    o = cJSON_ParseWithLength((char *) job->body.data, job->body.len);
+    if (o == NULL) {
+        return;
+    }
+
+    type = cJSON_GetObjectItemCaseSensitive(o, "event_type");
+    ms = cJSON_GetObjectItemCaseSensitive(o, "end_time_ms");
+
+    if (cJSON_IsString(type) && ngx_strcmp(type->valuestring, "record_done")
+                                == 0
+        && cJSON_IsNumber(ms) && ms->valuedouble > 0)
+    {
+        end = ms->valuedouble;
+
+        tp = ngx_timeofday();
+        now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+        ngx_live_record_stat_observe(NGX_LIVE_RECORD_HIST_NOTIFY,
+                                     now > end ? (ngx_msec_t) (now - end)
+                                               : 0);
+    }
+
+    cJSON_Delete(o);
+}
+
+
 static void
 ngx_live_record_job_done(ngx_live_record_request_t *r)
 {
@@ -610,6 +651,7 @@ ngx_live_record_job_done(ngx_live_record_request_t *r)
                       &job->id, &job->rcv->url, r->status, job->attempts);
 
         ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_DELIVERED, 1);
+        ngx_live_record_job_delay(job);
 
         if (ngx_delete_file(job->path) == NGX_FILE_ERROR
             && ngx_errno != NGX_ENOENT)

@@ -38,6 +38,8 @@ static void ngx_http_live_record_metrics_collect(ngx_live_record_shm_t *sh,
     ngx_slab_pool_t *shpool, ngx_http_live_record_metrics_t *m);
 static u_char *ngx_http_live_record_metrics_write(u_char *p, u_char *last,
     ngx_live_record_shm_t *sh, ngx_http_live_record_metrics_t *m);
+static u_char *ngx_http_live_record_metrics_hist(u_char *p, u_char *last,
+    ngx_live_record_hist_t *h, const char *name, const char *help);
 static u_char *ngx_http_live_record_metrics_disk(u_char *p, u_char *last,
     ngx_live_record_main_conf_t *lmcf, ngx_log_t *log);
 static u_char *ngx_http_live_record_metrics_head(u_char *p, u_char *last,
@@ -391,12 +393,63 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
                      "live_record_last_error_timestamp_seconds %uA\n",
                      st->counters[NGX_LIVE_RECORD_STAT_LAST_ERROR]);
 
+    p = ngx_http_live_record_metrics_hist(p, last,
+            &st->hists[NGX_LIVE_RECORD_HIST_FINALIZE],
+            "live_record_finalize_seconds",
+            "From a file's close to its finalize's end (thread pool wait, "
+            "writer close, index, checksum, move into the store's "
+            "directory), per file.");
+
+    p = ngx_http_live_record_metrics_hist(p, last,
+            &st->hists[NGX_LIVE_RECORD_HIST_HANDOFF],
+            "live_record_handoff_seconds",
+            "From a finalized file to its store having it: 0 for a local "
+            "store, the upload with its retries for http and s3.");
+
+    p = ngx_http_live_record_metrics_hist(p, last,
+            &st->hists[NGX_LIVE_RECORD_HIST_NOTIFY],
+            "live_record_notify_delay_seconds",
+            "From a file's last frame to its record_done event's 2xx "
+            "answer, per receiver.");
+
     p = ngx_http_live_record_metrics_head(p, last, "live_record_workers",
             "gauge", "Worker processes counting into the zone.");
 
     p = ngx_slprintf(p, last, "live_record_workers %ui\n", m->workers);
 
     return p;
+}
+
+
+/*
+ * The buckets as Prometheus wants them, cumulative; _count is the +Inf
+ * bucket, so the two agree even when a scrape races an observation.
+ */
+
+static u_char *
+ngx_http_live_record_metrics_hist(u_char *p, u_char *last,
+    ngx_live_record_hist_t *h, const char *name, const char *help)
+{
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  n, ms;
+
+    p = ngx_http_live_record_metrics_head(p, last, name, "histogram", help);
+
+    n = 0;
+
+    for (i = 0; i < NGX_LIVE_RECORD_HIST_BUCKETS; i++) {
+        n += h->buckets[i];
+        p = ngx_slprintf(p, last, "%s_bucket{le=\"%s\"} %uA\n", name,
+                         ngx_live_record_hist_le_text[i], n);
+    }
+
+    n += h->buckets[NGX_LIVE_RECORD_HIST_BUCKETS];
+    ms = h->sum_ms;
+
+    return ngx_slprintf(p, last, "%s_bucket{le=\"+Inf\"} %uA\n"
+                        "%s_sum %uA.%03uA\n"
+                        "%s_count %uA\n",
+                        name, n, name, ms / 1000, ms % 1000, name, n);
 }
 
 

@@ -865,6 +865,8 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
     busy = &p->lmcf->busy;
     busy->n++;
 
+    p->closed = ngx_current_msec;
+
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         if (p->formats & (1 << i)) {
             ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_FINALIZING, 1);
@@ -1297,6 +1299,8 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
         }
 
         ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_FINALIZING, -1);
+        ngx_live_record_stat_observe(NGX_LIVE_RECORD_HIST_FINALIZE,
+                                     ngx_current_msec - p->closed);
 
         if (f->status != NGX_OK) {
             ngx_log_error(NGX_LOG_CRIT, p->log, 0,

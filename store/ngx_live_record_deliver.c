@@ -74,7 +74,9 @@ ngx_live_record_deliver(ngx_live_record_delivery_t *d)
         return NGX_ERROR;
     }
 
+    /* a local store's rename (or copy) was the finalize's last step */
     ngx_live_record_stat_handoff(NGX_OK);
+    ngx_live_record_stat_observe(NGX_LIVE_RECORD_HIST_HANDOFF, 0);
 
     ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
                    "live record: \"%V\" %V delivered to \"%V\"",

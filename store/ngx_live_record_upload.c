@@ -51,6 +51,7 @@ typedef struct {
     char                       *event;          /* record_done, or other */
     ngx_flag_t                  keep_local;
     time_t                      t;
+    ngx_msec_t                  started;        /* in this process */
     ngx_uint_t                  next;
 
     ngx_str_t                   upload_id;      /* percent-encoded */
@@ -262,6 +263,7 @@ ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
     u->store = store;
     u->event = "record_done";
     u->t = ngx_time();
+    u->started = ngx_current_msec;
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
 
     u->retry.handler = ngx_live_record_upload_retry;
@@ -940,6 +942,8 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
                   u->attempts);
 
     ngx_live_record_stat_handoff(NGX_OK);
+    ngx_live_record_stat_observe(NGX_LIVE_RECORD_HIST_HANDOFF,
+                                 ngx_current_msec - u->started);
 
     ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
                    "live record: \"%V\" %V: upload confirmed, indexed",

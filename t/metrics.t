@@ -13,7 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
 use JSON::PP qw(decode_json);
-use Test::More tests => 87;
+use Test::More tests => 94;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -23,8 +23,10 @@ my $short = make_media(duration => 6);
 my $live = make_media(duration => 30);
 
 my @FORMATS = qw(mp4 flv aac hls);
-my @REASONS = qw(interval unpublish drop param-change shutdown recovered
-                 write-error task_start task_end);
+my @REASONS = qw(interval unpublish drop param_change shutdown recovered
+                 write_error task_start task_end);
+my @HISTS = qw(finalize handoff notify_delay);
+my @LE = qw(0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 120 300 600 +Inf);
 
 my $conf = <<'EOF';
 rtmp {
@@ -129,21 +131,31 @@ my %documented;
     }
 }
 
-# parse one scrape strictly: returns ({ 'name{labels}' => value }, [errors])
+# parse one scrape strictly: returns ({ 'name{labels}' => value }, [errors]);
+# a histogram's buckets are the fixed ones, in order, cumulative, the
+# +Inf one equal to _count
 sub parse {
     my ($text) = @_;
-    my (%v, %help, %type, %samples, @bad);
+    my (%v, %help, %type, %samples, %le, @bad);
     my $label = qr/[a-zA-Z_]\w*="(?:[^"\\\n]|\\[\\"n])*"/;
     for my $line (split /\n/, $text) {
         if ($line =~ /^# HELP (live_record_\w+) \S.*$/) {
             push @bad, "second HELP for $1" if $help{$1}++;
-        } elsif ($line =~ /^# TYPE (live_record_\w+) (counter|gauge)$/) {
+        } elsif ($line =~ /^# TYPE (live_record_\w+) (counter|gauge|histogram)$/)
+        {
             push @bad, "TYPE after samples of $1" if $samples{$1};
             push @bad, "second TYPE for $1" if $type{$1};
             $type{$1} = $2;
         } elsif ($line =~ /^(live_record_\w+)(\{$label(?:,$label)*\})?
                             \ (\d+(?:\.\d+)?)$/x) {
             my ($name, $key, $value) = ($1, $1 . ($2 // ''), $3);
+            if ($name =~ /^(\w+)_(bucket|sum|count)$/
+                && ($type{$1} // '') eq 'histogram')
+            {
+                $name = $1;
+                push @{ $le{$name} }, [ $1, $value ]
+                    if $key =~ /_bucket\{le="([^"]+)"\}$/;
+            }
             push @bad, "no TYPE before $name" unless $type{$name};
             push @bad, "no HELP before $name" unless $help{$name};
             push @bad, "counter $name does not end in _total"
@@ -156,6 +168,17 @@ sub parse {
         }
     }
     push @bad, map { "$_ has no samples" } grep { !$samples{$_} } keys %type;
+    for my $h (grep { $type{$_} eq 'histogram' } sort keys %type) {
+        my @b = @{ $le{$h} || [] };
+        push @bad, "$h: buckets " . join(' ', map { $_->[0] } @b)
+            if join(' ', map { $_->[0] } @b) ne "@LE";
+        push @bad, "$h: buckets not cumulative"
+            if grep { $b[$_][1] < $b[$_ - 1][1] } 1 .. $#b;
+        push @bad, "$h: +Inf bucket is not _count"
+            if !@b || !defined $v{"${h}_count"}
+               || $b[-1][1] != $v{"${h}_count"};
+        push @bad, "$h: no _sum" unless defined $v{"${h}_sum"};
+    }
     return (\%v, \@bad, \%type);
 }
 
@@ -166,6 +189,23 @@ sub scrape {
     my ($v, $bad) = parse($r->{content});
     die "scrape: " . join('; ', @$bad) . "\n" if @$bad;
     return $v;
+}
+
+# promtool check metrics on a scrape: exit 0, nothing to say
+sub promtool_ok {
+    my ($text, $what) = @_;
+    my $file = "$p/scrape.txt";
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $text;
+    close $fh;
+    my $out = `promtool check metrics < $file 2>&1`;
+    is("exit " . ($? >> 8) . ": $out", 'exit 0: ',
+       "promtool check metrics: $what");
+}
+
+sub hist_count {
+    my ($from, $to, $h) = @_;
+    return delta($from, $to, "live_record_${h}_seconds_count");
 }
 
 sub val {
@@ -240,7 +280,13 @@ sub check_parts {
                    . ($probed{$fmt} // 0)
             if ($o{probe} // 1) && abs($secs - ($probed{$fmt} // 0)) > 0.3 * $k;
     }
-    ok(!@bad, "$what: parts by format and reason, bytes and seconds match "
+    my $fin = hist_count($from, $to, 'finalize');
+    my $n = 0;
+    $n += $disk{$_}{n} // 0 for @FORMATS;
+    push @bad, "finalize_seconds_count moved $fin, files on disk $n"
+        if $fin != $n;
+    ok(!@bad, "$what: parts by format and reason, bytes and seconds, "
+              . "finalize_seconds_count match "
               . scalar(@$files) . ' files')
         or diag join "\n", @bad;
 }
@@ -283,6 +329,9 @@ ok(!grep({ $_ != 0 } map { $s0->{$_} } grep { /_total/ } keys %$s0),
    'a new nginx starts every counter at 0');
 is(val($s0, 'live_record_last_error_timestamp_seconds'), 0,
    'no error yet: last_error_timestamp_seconds 0');
+is_deeply([map { val($s0, "live_record_${_}_seconds_count") } @HISTS],
+          [0, 0, 0], 'histograms start empty');
+promtool_ok($r->{content}, 'a new nginx');
 
 $r = $http->head("$url/metrics");
 is($r->{status}, 200, 'HEAD: 200');
@@ -340,6 +389,13 @@ is(delta($s1a, $s1, 'live_record_handoffs_total{result="ok"}'), 10,
    'handoffs ok: 10');
 is(delta($s1a, $s1, 'live_record_handoffs_total{result="failed"}'), 0,
    'handoffs failed: 0');
+is_deeply([hist_count($s1a, $s1, 'handoff'),
+           delta($s1a, $s1, 'live_record_handoff_seconds_bucket{le="0.01"}'),
+           delta($s1a, $s1, 'live_record_handoff_seconds_sum')],
+          [10, 10, 0], 'handoff_seconds: 10 handoffs to a local store, '
+                       . 'each 0 (the move was the finalize\'s)');
+is(hist_count($s1a, $s1, 'notify_delay'), 10,
+   'notify_delay_seconds: one per record_done delivered');
 my @reqs = $rcv->requests;
 is(delta($s1a, $s1, 'live_record_notify_total{result="delivered"}'),
    scalar @reqs, 'notify delivered: every request the receiver answered');
@@ -434,6 +490,15 @@ is(delta($s1, $s3, 'live_record_handoffs_total{result="failed"}'), 2,
 is(delta($s1, $s3, 'live_record_handoffs_total{result="ok"}'),
    2 + scalar(grep { $_->{method} eq 'PUT' } $put->requests),
    'handoffs ok: 2 local files and one per PUT to the working store');
+is(hist_count($s1, $s3, 'handoff'),
+   delta($s1, $s3, 'live_record_handoffs_total{result="ok"}'),
+   'handoff_seconds: one per handoff ok, none for those given up');
+is(hist_count($s1, $s3, 'notify_delay'),
+   scalar(events($rcv, 'record_done', 'up')),
+   'notify_delay_seconds: only the record_done delivered (2), not those '
+   . 'dead-lettered');
+promtool_ok($http->get("$url/metrics")->{content},
+            'after retries, dead letters and uploads');
 is_deeply([map { val($s3, $_) } 'live_record_handoffs_pending',
                               'live_record_notify_pending',
                               'live_record_spool_files{dir="notify"}',
@@ -450,7 +515,7 @@ check_parts('failing pushes and uploads', $s1, $s3,
 $fail->stop;
 $put->stop;
 
-# 3b. a work path that fills up: the part ends with "write-error", and
+# 3b. a work path that fills up: the part ends with "write_error", and
 #     that is an error
 
 SKIP: {
@@ -477,8 +542,8 @@ SKIP: {
     my $s3b = scrape();
     my @full = events($rcv, 'record_done', 'full');
     is_deeply([sort map { "$_->{file_format} $_->{end_reason}" } @full],
-              ['flv write-error', 'mp4 write-error'],
-              'both files ended with write-error');
+              ['flv write_error', 'mp4 write_error'],
+              'both files ended with write_error');
     # what a failed write held is lost: durations are not ffprobe's
     check_parts('full disk', $s3, $s3b, \@full, [files_of('full')],
                 probe => 0);
@@ -561,7 +626,8 @@ ok(wait_for(sub { my @w = worker_pids();
 ok(wait_for(sub { val(scrape(), 'live_record_workers') == 2 }, 10),
    'live_record_workers 2 after the reload');
 my $s5 = scrape();
-my @moved = grep { /_total/ && $s5->{$_} != $s4->{$_} } keys %$s4;
+my $counted = qr/_total|_seconds_(?:bucket|sum|count)/;
+my @moved = grep { /$counted/ && $s5->{$_} != $s4->{$_} } keys %$s4;
 is_deeply(\@moved, [], 'after a reload every counter is where it was');
 ok(val($s5, 'live_record_parts_total{format="mp4",reason="interval"}') >= 2,
    'and not at zero');
@@ -571,7 +637,7 @@ is(val($s5, 'live_record_last_error_timestamp_seconds'), $err,
 stop_nginx();
 $master = start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
 my $s6 = scrape();
-is_deeply([grep { /_total/ && $s6->{$_} != 0 } keys %$s6], [],
+is_deeply([grep { /$counted/ && $s6->{$_} != 0 } keys %$s6], [],
           'after a restart every counter is 0');
 is(val($s6, 'live_record_last_error_timestamp_seconds'), 0,
    'and last_error_timestamp_seconds 0');
