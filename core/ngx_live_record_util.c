@@ -89,8 +89,8 @@ const char *
 ngx_live_record_reason_name(ngx_uint_t reason)
 {
     static const char  *names[] = {
-        "interval", "unpublish", "drop", "param-change", "shutdown",
-        "recovered", "write-error", "task_start", "task_end"
+        "interval", "unpublish", "drop", "param_change", "shutdown",
+        "recovered", "write_error", "task_start", "task_end"
     };
 
     return names[reason];

@@ -118,7 +118,7 @@ ok(wait_for(sub { events('record_failed', 'full') }, 10),
    'record_failed event');
 my ($done) = grep { $_->{file_format} eq 'mp4' } events('record_done',
                                                         'full');
-is($done->{end_reason} // '', 'write-error', 'record_done says why it ended');
+is($done->{end_reason} // '', 'write_error', 'record_done says why it ended');
 
 # 2. free the space: a later part records
 

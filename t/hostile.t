@@ -119,8 +119,8 @@ is_deeply([map { (probe_streams($_))[0]{codec_type} eq 'video'
                  ? probe($_, '-show_entries', 'stream=width')
                    ->{streams}[0]{width} : 0 } @p], [320, 640],
           'change: each part has its own size');
-ok(scalar(log_lines(qr/"live\/change" part 1 mp4 done:.*reason=param-change/)),
-   'change: the first part ends with param-change');
+ok(scalar(log_lines(qr/"live\/change" part 1 mp4 done:.*reason=param_change/)),
+   'change: the first part ends with param_change');
 
 # 5. timestamps: forward by three hours, back by one, wrapping at 2^32
 
