@@ -9,7 +9,7 @@ build=${NGX_LIVE_RECORD_BUILD:-$top/build}
 
 pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
 libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
-lintian
+lintian prometheus
 ffmpeg
 perl curl python3 python3-botocore chromium"
 
