@@ -168,8 +168,12 @@ ngx_live_record_mp4_info(ngx_live_record_mp4_t *w, ngx_uint_t n,
         return NGX_OK;
 
     case NGX_LIVE_RECORD_CODEC_H264:
-        if (n != NGX_LIVE_RECORD_VIDEO || t->extradata_len < 7
-            || t->extradata[0] != 1 || t->width == 0 || t->height == 0
+    case NGX_LIVE_RECORD_CODEC_H265:
+    case NGX_LIVE_RECORD_CODEC_AV1:
+        if (n != NGX_LIVE_RECORD_VIDEO
+            || ngx_live_record_mp4_config_ok(t->codec, t->extradata,
+                                             t->extradata_len) != NGX_OK
+            || t->width == 0 || t->height == 0
             || t->width > 65535 || t->height > 65535)
         {
             goto invalid;
@@ -226,6 +230,27 @@ invalid:
                   ngx_live_record_codec_name(t->codec));
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The smallest configuration record a sample entry can carry: avcC's
+ * 7 bytes, hvcC's 23 (ISO 14496-15), av1C's 4 with marker and version 1.
+ */
+
+ngx_int_t
+ngx_live_record_mp4_config_ok(ngx_uint_t codec, u_char *p, size_t len)
+{
+    switch (codec) {
+    case NGX_LIVE_RECORD_CODEC_H264:
+        return (len >= 7 && p[0] == 1) ? NGX_OK : NGX_ERROR;
+    case NGX_LIVE_RECORD_CODEC_H265:
+        return (len >= 23 && p[0] == 1) ? NGX_OK : NGX_ERROR;
+    case NGX_LIVE_RECORD_CODEC_AV1:
+        return (len >= 4 && p[0] == 0x81) ? NGX_OK : NGX_ERROR;
+    default:
+        return NGX_ERROR;
+    }
 }
 
 
@@ -1160,12 +1185,16 @@ ngx_live_record_mp4_sidecar_parse(u_char *p, size_t len,
             continue;
 
         case NGX_LIVE_RECORD_CODEC_H264:
+        case NGX_LIVE_RECORD_CODEC_H265:
+        case NGX_LIVE_RECORD_CODEC_AV1:
             if (t != NGX_LIVE_RECORD_VIDEO
                 || ti->timescale != NGX_LIVE_RECORD_MP4_VIDEO_SCALE
                 || ti->width == 0 || ti->width > 65535
                 || ti->height == 0 || ti->height > 65535
                 || ti->sample_rate || ti->channels
-                || ti->extradata_len < 7 || ti->extradata[0] != 1)
+                || ngx_live_record_mp4_config_ok(ti->codec, ti->extradata,
+                                                 ti->extradata_len)
+                   != NGX_OK)
             {
                 return NGX_ERROR;
             }

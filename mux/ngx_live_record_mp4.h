@@ -88,6 +88,8 @@ typedef struct {
 ngx_live_record_mp4_t *ngx_live_record_mp4_create(ngx_pool_t *pool,
     ngx_log_t *log, ngx_str_t *label, ngx_live_record_track_t *tracks,
     off_t reserve);
+ngx_int_t ngx_live_record_mp4_config_ok(ngx_uint_t codec, u_char *p,
+    size_t len);
 off_t ngx_live_record_mp4_reserve(ngx_live_record_track_t *tracks,
     ngx_msec_t interval);
 

@@ -35,7 +35,7 @@ static void ngx_live_record_mp4_trak(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_build_t *b, ngx_uint_t t);
 static void ngx_live_record_mp4_stbl(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_build_t *b, ngx_uint_t t);
-static void ngx_live_record_mp4_avc1(ngx_live_record_mp4_emit_t *em,
+static void ngx_live_record_mp4_visual(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_track_info_t *ti);
 static void ngx_live_record_mp4_mp4a(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_build_t *b, ngx_uint_t t);
@@ -797,7 +797,7 @@ ngx_live_record_mp4_stbl(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_u32(em, 1);
 
     if (t == NGX_LIVE_RECORD_VIDEO) {
-        ngx_live_record_mp4_avc1(em, &b->sc->tracks[t]);
+        ngx_live_record_mp4_visual(em, &b->sc->tracks[t]);
 
     } else {
         ngx_live_record_mp4_mp4a(em, b, t);
@@ -836,11 +836,29 @@ ngx_live_record_mp4_stbl(ngx_live_record_mp4_emit_t *em,
 }
 
 
+/* avc1/avcC, hvc1/hvcC (ISO 14496-15), av01/av1C (AV1-ISOBMFF) */
+
 static void
-ngx_live_record_mp4_avc1(ngx_live_record_mp4_emit_t *em,
+ngx_live_record_mp4_visual(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_track_info_t *ti)
 {
-    ngx_live_record_mp4_box(em, "avc1");
+    const char  *entry, *config;
+
+    switch (ti->codec) {
+    case NGX_LIVE_RECORD_CODEC_H265:
+        entry = "hvc1";
+        config = "hvcC";
+        break;
+    case NGX_LIVE_RECORD_CODEC_AV1:
+        entry = "av01";
+        config = "av1C";
+        break;
+    default:
+        entry = "avc1";
+        config = "avcC";
+    }
+
+    ngx_live_record_mp4_box(em, entry);
     ngx_live_record_mp4_zero(em, 6);
     ngx_live_record_mp4_u16(em, 1);                   /* data reference */
     ngx_live_record_mp4_zero(em, 16);
@@ -854,7 +872,7 @@ ngx_live_record_mp4_avc1(ngx_live_record_mp4_emit_t *em,
     ngx_live_record_mp4_u16(em, 0x0018);              /* depth */
     ngx_live_record_mp4_u16(em, 0xffff);
 
-    ngx_live_record_mp4_box(em, "avcC");
+    ngx_live_record_mp4_box(em, config);
     ngx_live_record_mp4_bytes(em, ti->extradata, ti->extradata_len);
     ngx_live_record_mp4_end(em);
 
