@@ -25,6 +25,9 @@ struct ngx_live_record_writer_s {
     int                         index[NGX_LIVE_RECORD_NTRACKS];
     int64_t                     flushed;
     ngx_uint_t                  format;
+    AVIOContext                *pb;         /* raw FLV */
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    unsigned                    raw:1;
     unsigned                    header:1;
     unsigned                    closed:1;
     unsigned                    failed:1;
@@ -36,6 +39,15 @@ static ngx_int_t ngx_live_record_writer_streams(ngx_live_record_writer_t *w,
 static ngx_int_t ngx_live_record_stream_params(AVStream *st,
     ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_writer_header(ngx_live_record_writer_t *w);
+static ngx_int_t ngx_live_record_flv_open(ngx_live_record_writer_t *w,
+    ngx_live_record_track_t *tracks);
+static ngx_int_t ngx_live_record_flv_write(ngx_live_record_writer_t *w,
+    ngx_live_record_frame_t *f);
+static u_char *ngx_live_record_flv_fourcc(u_char *p, uint32_t fourcc);
+static void ngx_live_record_flv_tag(AVIOContext *pb, ngx_uint_t type,
+    int64_t ts, u_char *head, size_t head_len, u_char *data, size_t len);
+static ngx_int_t ngx_live_record_writer_flush(ngx_live_record_writer_t *w,
+    AVIOContext *pb, int64_t dts);
 static void ngx_live_record_writer_cleanup(void *data);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
     ngx_str_t *label, const char *call, u_char *path, int err);
@@ -129,8 +141,22 @@ ngx_live_record_format_tracks(ngx_uint_t format,
         }
         break;
 
+    case NGX_LIVE_RECORD_HLS:
+        /* no AV1 in MPEG-TS before libav 6 */
+        if (v == NGX_LIVE_RECORD_CODEC_H264 || v == NGX_LIVE_RECORD_CODEC_H265) {
+            mask |= 1 << NGX_LIVE_RECORD_VIDEO;
+        }
+
+        if (a == NGX_LIVE_RECORD_CODEC_AAC || a == NGX_LIVE_RECORD_CODEC_MP3) {
+            mask |= 1 << NGX_LIVE_RECORD_AUDIO;
+        }
+
+        break;
+
     default:
-        if (v == NGX_LIVE_RECORD_CODEC_H264) {
+        if (v == NGX_LIVE_RECORD_CODEC_H264 || v == NGX_LIVE_RECORD_CODEC_H265
+            || v == NGX_LIVE_RECORD_CODEC_AV1)
+        {
             mask |= 1 << NGX_LIVE_RECORD_VIDEO;
         }
 
@@ -169,6 +195,19 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
 
     cln->handler = ngx_live_record_writer_cleanup;
     cln->data = w;
+
+    /*
+     * libav 5.1 writes neither FLV codec id 12 nor enhanced FLV: such
+     * video is written here, the way it arrived.
+     */
+
+    if (format == NGX_LIVE_RECORD_FLV
+        && (tracks[NGX_LIVE_RECORD_VIDEO].fourcc
+            || tracks[NGX_LIVE_RECORD_VIDEO].codec
+               == NGX_LIVE_RECORD_CODEC_H265))
+    {
+        return (ngx_live_record_flv_open(w, tracks) == NGX_OK) ? w : NULL;
+    }
 
     rc = avformat_alloc_output_context2(&w->fmt, NULL,
                                         ngx_live_record_muxers[format],
@@ -247,8 +286,13 @@ ngx_live_record_stream_params(AVStream *st, ngx_live_record_track_t *t)
     switch (t->codec) {
 
     case NGX_LIVE_RECORD_CODEC_H264:
+    case NGX_LIVE_RECORD_CODEC_H265:
+    case NGX_LIVE_RECORD_CODEC_AV1:
         par->codec_type = AVMEDIA_TYPE_VIDEO;
-        par->codec_id = AV_CODEC_ID_H264;
+        par->codec_id = (t->codec == NGX_LIVE_RECORD_CODEC_H264)
+                        ? AV_CODEC_ID_H264
+                        : (t->codec == NGX_LIVE_RECORD_CODEC_H265)
+                        ? AV_CODEC_ID_HEVC : AV_CODEC_ID_AV1;
         par->width = t->width;
         par->height = t->height;
         break;
@@ -313,6 +357,10 @@ ngx_live_record_writer_write(ngx_live_record_writer_t *w,
     int        rc, index;
     AVPacket  *pkt;
 
+    if (w->raw) {
+        return ngx_live_record_flv_write(w, f);
+    }
+
     index = w->index[f->track];
 
     if (index < 0 || w->failed) {
@@ -344,20 +392,194 @@ ngx_live_record_writer_write(ngx_live_record_writer_t *w,
         return NGX_ERROR;
     }
 
-    if (f->dts - w->flushed >= NGX_LIVE_RECORD_FLUSH_MS) {
-        avio_flush(w->fmt->pb);
-        w->flushed = f->dts;
+    return ngx_live_record_writer_flush(w, w->fmt->pb, f->dts);
+}
 
-        if (w->fmt->pb->error < 0) {
-            ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
-                                     "avio_flush", w->path,
-                                     w->fmt->pb->error);
-            w->failed = 1;
-            return NGX_ERROR;
-        }
+
+static ngx_int_t
+ngx_live_record_writer_flush(ngx_live_record_writer_t *w, AVIOContext *pb,
+    int64_t dts)
+{
+    if (dts - w->flushed >= NGX_LIVE_RECORD_FLUSH_MS) {
+        avio_flush(pb);
+        w->flushed = dts;
+    }
+
+    if (pb->error < 0) {
+        ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
+                                 "avio_flush", w->path, pb->error);
+        w->failed = 1;
+        return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * FLV written here (FLV 10.1 and E-RTMP): the header, the sequence
+ * headers at time 0, then a tag a frame.  No onMetaData: its duration
+ * would need a seek back at the end.
+ */
+
+static ngx_int_t
+ngx_live_record_flv_open(ngx_live_record_writer_t *w,
+    ngx_live_record_track_t *tracks)
+{
+    int                       rc;
+    u_char                    head[8], flags, *p;
+    size_t                    n;
+    ngx_live_record_track_t  *v, *a;
+
+    ngx_memcpy(w->tracks, tracks, sizeof(w->tracks));
+    w->raw = 1;
+
+    v = &w->tracks[NGX_LIVE_RECORD_VIDEO];
+    a = &w->tracks[NGX_LIVE_RECORD_AUDIO];
+
+    if (a->codec == NGX_LIVE_RECORD_CODEC_AAC
+        || a->codec == NGX_LIVE_RECORD_CODEC_MP3)
+    {
+        w->index[NGX_LIVE_RECORD_AUDIO] = 1;
+    }
+
+    w->index[NGX_LIVE_RECORD_VIDEO] = 0;
+
+    rc = avio_open(&w->pb, (char *) w->path, AVIO_FLAG_WRITE);
+    if (rc < 0) {
+        ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label, "avio_open",
+                                 w->path, rc);
+        return NGX_ERROR;
+    }
+
+    flags = 0x01 | (w->index[NGX_LIVE_RECORD_AUDIO] == 1 ? 0x04 : 0);
+
+    avio_write(w->pb, (u_char *) "FLV\x01", 4);
+    avio_w8(w->pb, flags);
+    avio_wb32(w->pb, 9);
+    avio_wb32(w->pb, 0);                            /* previous tag size */
+
+    p = head;
+
+    if (v->fourcc) {
+        /* key frame, SequenceStart, FourCC */
+        *p++ = 0x90;
+        p = ngx_live_record_flv_fourcc(p, v->fourcc);
+
+    } else {
+        *p++ = 0x10 | NGX_LIVE_RECORD_FLV_HEVC;
+        *p++ = 0;                                   /* sequence header */
+        *p++ = 0;
+        *p++ = 0;
+        *p++ = 0;
+    }
+
+    n = p - head;
+    ngx_live_record_flv_tag(w->pb, NGX_LIVE_RECORD_FLV_VIDEO, 0, head, n,
+                            v->extradata, v->extradata_len);
+
+    if (a->codec == NGX_LIVE_RECORD_CODEC_AAC) {
+        head[0] = 0xaf;
+        head[1] = 0;
+        ngx_live_record_flv_tag(w->pb, NGX_LIVE_RECORD_FLV_AUDIO, 0, head, 2,
+                                a->extradata, a->extradata_len);
+    }
+
+    w->header = 1;
+
+    return ngx_live_record_writer_flush(w, w->pb, 0);
+}
+
+
+static ngx_int_t
+ngx_live_record_flv_write(ngx_live_record_writer_t *w,
+    ngx_live_record_frame_t *f)
+{
+    u_char                   *p, head[9];
+    int64_t                   cts;
+    ngx_uint_t                rate;
+    ngx_live_record_track_t  *t;
+
+    if (w->index[f->track] < 0 || w->failed) {
+        return NGX_DECLINED;
+    }
+
+    t = &w->tracks[f->track];
+    p = head;
+    cts = f->pts - f->dts;
+
+    if (f->track == NGX_LIVE_RECORD_AUDIO) {
+        if (t->codec == NGX_LIVE_RECORD_CODEC_AAC) {
+            *p++ = 0xaf;
+            *p++ = 1;
+
+        } else {
+            /* mp3: FLV has 5.5, 11, 22 and 44 kHz; 48 kHz is said as 44 */
+            rate = (t->sample_rate >= 44100) ? 3
+                   : (t->sample_rate >= 22050) ? 2
+                   : (t->sample_rate >= 11025) ? 1 : 0;
+            *p++ = (u_char) (0x22 | (rate << 2) | (t->channels > 1));
+        }
+
+    } else if (t->fourcc) {
+        *p++ = (u_char) (0x80 | (f->key ? 0x10 : 0x20) | 1);  /* Coded */
+        p = ngx_live_record_flv_fourcc(p, t->fourcc);
+
+        if (t->codec != NGX_LIVE_RECORD_CODEC_AV1) {
+            *p++ = (u_char) (cts >> 16);
+            *p++ = (u_char) (cts >> 8);
+            *p++ = (u_char) cts;
+        }
+
+    } else {
+        *p++ = (u_char) ((f->key ? 0x10 : 0x20) | NGX_LIVE_RECORD_FLV_HEVC);
+        *p++ = 1;
+        *p++ = (u_char) (cts >> 16);
+        *p++ = (u_char) (cts >> 8);
+        *p++ = (u_char) cts;
+    }
+
+    ngx_live_record_flv_tag(w->pb, f->track == NGX_LIVE_RECORD_VIDEO
+                                   ? NGX_LIVE_RECORD_FLV_VIDEO
+                                   : NGX_LIVE_RECORD_FLV_AUDIO,
+                            f->dts, head, p - head, f->data, f->len);
+
+    return ngx_live_record_writer_flush(w, w->pb, f->dts);
+}
+
+
+static u_char *
+ngx_live_record_flv_fourcc(u_char *p, uint32_t fourcc)
+{
+    *p++ = (u_char) (fourcc >> 24);
+    *p++ = (u_char) (fourcc >> 16);
+    *p++ = (u_char) (fourcc >> 8);
+    *p++ = (u_char) fourcc;
+
+    return p;
+}
+
+
+static void
+ngx_live_record_flv_tag(AVIOContext *pb, ngx_uint_t type, int64_t ts,
+    u_char *head, size_t head_len, u_char *data, size_t len)
+{
+    size_t  size;
+
+    size = head_len + len;
+
+    avio_w8(pb, (int) type);
+    avio_wb24(pb, (unsigned) size);
+    avio_wb24(pb, (unsigned) (ts & 0xffffff));
+    avio_w8(pb, (int) ((ts >> 24) & 0xff));
+    avio_wb24(pb, 0);                               /* stream id */
+    avio_write(pb, head, (int) head_len);
+
+    if (len) {
+        avio_write(pb, data, (int) len);
+    }
+
+    avio_wb32(pb, (unsigned) (11 + size));
 }
 
 
@@ -386,6 +608,20 @@ ngx_live_record_writer_close(ngx_live_record_writer_t *w)
 
     /* after a write error, the rest of the file's troubles are its echo */
     level = w->failed ? NGX_LOG_INFO : NGX_LOG_CRIT;
+
+    if (w->raw) {
+        if (w->pb) {
+            rc = avio_closep(&w->pb);
+
+            if (rc < 0) {
+                ngx_live_record_av_error(w->log, level, w->label,
+                                         "avio_close", w->path, rc);
+                ret = NGX_ERROR;
+            }
+        }
+
+        return ret;
+    }
 
     if (w->header) {
         rc = av_write_trailer(w->fmt);
