@@ -417,6 +417,23 @@ ngx_live_record_open_files(ngx_live_record_part_t *p)
 
         f = &p->files[i];
 
+        if (i != NGX_LIVE_RECORD_AAC
+            && p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
+            && !(ngx_live_record_format_tracks(i, p->st.tracks)
+                 & (1 << NGX_LIVE_RECORD_VIDEO)))
+        {
+            /* not a file without the video passed off as complete */
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "live record: \"%V\" part %ui: %s video cannot "
+                          "be recorded as %s, format refused",
+                          &p->st.label, p->n,
+                          ngx_live_record_codec_name(
+                              p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec),
+                          ngx_live_record_format_ext(i));
+            ngx_live_record_part_file_failed(p, i, "codec");
+            continue;
+        }
+
         if (ngx_live_record_format_tracks(i, p->st.tracks) == 0) {
             ngx_log_error(NGX_LOG_WARN, p->log, 0,
                           "live record: \"%V\" part %ui: no track of the "

@@ -59,8 +59,10 @@ static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
 static ngx_uint_t ngx_live_record_waiting(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx);
 static ngx_int_t ngx_live_record_space(ngx_live_record_ctx_t *ctx);
+static u_char *ngx_live_record_codec_refused(u_char *buf, u_char *last,
+    ngx_live_record_tag_t *tag);
 static void ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx,
-    const char *type, const char *reason);
+    const char *type, const char *reason, u_char *message);
 static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
 static ngx_int_t ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx,
@@ -740,15 +742,27 @@ static void
 ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
     ngx_live_record_tag_t *tag, ngx_live_record_segmenter_out_t *out)
 {
+    u_char  *p, *q, what[64], text[128];
+
     switch (out->drop) {
 
     case NGX_LIVE_RECORD_SEG_DROP_CODEC:
+        if (ctx->logged & (NGX_LIVE_RECORD_LOG_CODEC << tag->track)) {
+            return;
+        }
+
+        /* refused, and said so: never a file passed off as complete */
+
+        q = ngx_live_record_codec_refused(what, what + sizeof(what), tag);
+        p = ngx_slprintf(text, text + sizeof(text) - 1,
+                         "%s %*s cannot be recorded",
+                         ngx_live_record_track_name(tag->track),
+                         (size_t) (q - what), what);
+        *p = '\0';
+
         ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag->track,
-                                 NGX_LOG_ERR,
-                                 "%s codec id %ui cannot be recorded, "
-                                 "track skipped",
-                                 ngx_live_record_track_name(tag->track),
-                                 tag->codec);
+                                 NGX_LOG_ERR, "%s, track skipped", text);
+        ngx_live_record_stream_event(ctx, "record_failed", "codec", text);
         return;
 
     case NGX_LIVE_RECORD_SEG_DROP_BADHEADER:
@@ -778,6 +792,35 @@ ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
                    "live record: \"%V\" %s tag skipped: %s", &ctx->st.label,
                    ngx_live_record_track_name(tag->track),
                    ngx_live_record_segmenter_why(out->drop));
+}
+
+
+/* what a refused tag carried, for the log: "vp09", "codec id 2" */
+
+static u_char *
+ngx_live_record_codec_refused(u_char *buf, u_char *last,
+    ngx_live_record_tag_t *tag)
+{
+    ngx_uint_t  i;
+    u_char      c[4];
+
+    if (tag->fourcc == NGX_LIVE_RECORD_FOURCC_MULTI) {
+        return ngx_slprintf(buf, last, "multitrack (enhanced rtmp)");
+    }
+
+    if (tag->fourcc == 0) {
+        return ngx_slprintf(buf, last, "codec id %ui", tag->codec);
+    }
+
+    for (i = 0; i < 4; i++) {
+        c[i] = (u_char) (tag->fourcc >> (24 - 8 * i));
+
+        if (c[i] < 0x20 || c[i] > 0x7e || c[i] == '"' || c[i] == '\\') {
+            return ngx_slprintf(buf, last, "FourCC 0x%08xD", tag->fourcc);
+        }
+    }
+
+    return ngx_slprintf(buf, last, "FourCC \"%*s\"", (size_t) 4, c);
 }
 
 
@@ -888,7 +931,8 @@ ngx_live_record_space(ngx_live_record_ctx_t *ctx)
                       "below live_record_min_free %O: no new part starts",
                       &ctx->st.label, avail, &ctx->lacf->work,
                       ctx->lacf->min_free);
-        ngx_live_record_stream_event(ctx, "record_failed", "min_free");
+        ngx_live_record_stream_event(ctx, "record_failed", "min_free",
+                                     NULL);
     }
 
     ngx_live_record_retry_later(ctx);
@@ -1016,7 +1060,7 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
                       "live record: \"%V\" part %ui could not be opened, "
                       "trying again in %d s", &ctx->st.label, ctx->parts + 1,
                       NGX_LIVE_RECORD_RETRY_MS / 1000);
-        ngx_live_record_stream_event(ctx, "record_failed", "open");
+        ngx_live_record_stream_event(ctx, "record_failed", "open", NULL);
         ngx_live_record_retry_later(ctx);
         return NGX_ERROR;
     }
@@ -1080,6 +1124,15 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
                                   ctx->part ? ctx->part->n : ctx->parts + 1,
                                   base);
     if (p == NULL) {
+        if (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
+            && !(ngx_live_record_format_tracks(NGX_LIVE_RECORD_HLS,
+                                               ctx->st.tracks)
+                 & (1 << NGX_LIVE_RECORD_VIDEO)))
+        {
+            /* refused for its video codec, and said so by the part */
+            return NGX_DECLINED;
+        }
+
         ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
                       "live record: \"%V\" hls recording could not be "
                       "opened", &ctx->st.label);
@@ -1163,7 +1216,7 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
 static void
 ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
-    const char *reason)
+    const char *reason, u_char *message)
 {
     cJSON  *o;
 
@@ -1187,7 +1240,10 @@ ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx, const char *type,
             ? ngx_live_record_json_set(o, "task_id", &ctx->st.task_id)
             : cJSON_AddNullToObject(o, "task_id")) == NULL
         || cJSON_AddNumberToObject(o, "part", ctx->parts + 1) == NULL
-        || cJSON_AddStringToObject(o, "reason", reason) == NULL)
+        || cJSON_AddStringToObject(o, "reason", reason) == NULL
+        || (message
+            && cJSON_AddStringToObject(o, "message", (char *) message)
+               == NULL))
     {
         cJSON_Delete(o);
         return;
