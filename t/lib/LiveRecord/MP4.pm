@@ -10,7 +10,7 @@ package LiveRecord::MP4;
 #   $mp4->{tracks}     [ { id, handler, timescale, duration, samples,
 #                          sizes, stts, ctts, stss, stsc, chunks, co64,
 #                          elst, codec, width, height, channels, rate,
-#                          avcC, oti, asc } ... ]
+#                          avcC, config (avcC/hvcC/av1C), oti, asc } ... ]
 #   $mp4->{udta}       the moov's udta payload, raw (e.g. an encoder tag)
 #   $mp4->track('vide'), $mp4->durations($track), $mp4->stts_sum($track)
 
@@ -276,7 +276,7 @@ sub _need {
         if length($d) != $len;
 }
 
-# the sample entry: avc1 + avcC, or mp4a + esds
+# the sample entry: avc1/hvc1/av01 and its configuration, or mp4a + esds
 
 sub _entry {
     my ($self, $t, $d) = @_;
@@ -285,10 +285,11 @@ sub _entry {
     $t->{codec} = $codec;
     my $body = substr($d, 8, $size - 8);
 
-    if ($codec eq 'avc1') {
+    if ($codec =~ /^(?:avc1|hvc1|hev1|av01)$/) {
         @{$t}{qw(width height)} = unpack('x24 n n', $body);
-        for my $b ($self->_boxes(substr($body, 78), 'avc1')) {
+        for my $b ($self->_boxes(substr($body, 78), $codec)) {
             $t->{avcC} = $b->[1] if $b->[0] eq 'avcC';
+            $t->{config} = $b->[1] if $b->[0] =~ /^(?:avcC|hvcC|av1C)$/;
         }
 
     } elsif ($codec eq 'mp4a') {
