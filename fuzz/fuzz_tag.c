@@ -13,7 +13,9 @@
  *
  *   0  a video tag body (FLV type 9): parse_tag, then the segmenter
  *   1  an audio tag body (FLV type 8): parse_tag, then the segmenter
- *   2  an AVCDecoderConfigurationRecord alone: parse_header as H.264
+ *   2  a video configuration record alone: parse_header as H.264
+ *      (AVCDecoderConfigurationRecord), H.265 (HEVC...Record and its SPS)
+ *      and AV1 (AV1CodecConfigurationRecord and its sequence header OBU)
  *   3  an AudioSpecificConfig alone: parse_header as AAC
  *   4  an MPEG audio frame alone: parse_mp3
  *   5  FLV tags one after another, with or without the FLV file header:
@@ -54,9 +56,19 @@
 /* live_record_interval */
 #define NGX_LIVE_RECORD_FUZZ_INTERVAL     10000
 
-/* the SPS parser refuses more than 1024 macroblocks a side */
+/*
+ * the H.264 SPS parser refuses more than 1024 macroblocks a side, the
+ * HEVC and AV1 ones more than 16384 pixels
+ */
 #define NGX_LIVE_RECORD_FUZZ_MAX_WIDTH    (1024 * 16)
 #define NGX_LIVE_RECORD_FUZZ_MAX_HEIGHT   (1024 * 16 * 2)
+
+
+/* path 2 tries each */
+static ngx_uint_t  ngx_live_record_fuzz_video_codecs[] = {
+    NGX_LIVE_RECORD_CODEC_H264, NGX_LIVE_RECORD_CODEC_H265,
+    NGX_LIVE_RECORD_CODEC_AV1
+};
 
 /* the world around the segmenter, from an FLV tag's stream id */
 #define NGX_LIVE_RECORD_FUZZ_FAIL         0x01  /* a part fails to open */
@@ -144,7 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                   *p;
     size_t                    len;
-    ngx_uint_t                path;
+    ngx_uint_t                path, i;
     ngx_live_record_tag_t     tag;
     ngx_live_record_track_t   t;
 
@@ -167,6 +179,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (path) {
 
     case NGX_LIVE_RECORD_FUZZ_AVC:
+        for (i = 0; i < 3; i++) {
+            ngx_memzero(&tag, sizeof(ngx_live_record_tag_t));
+
+            tag.kind = NGX_LIVE_RECORD_TAG_HEADER;
+            tag.codec = ngx_live_record_fuzz_video_codecs[i];
+            tag.track = NGX_LIVE_RECORD_VIDEO;
+            tag.data = p;
+            tag.len = len;
+
+            if (ngx_live_record_parse_header(&tag, &t) == NGX_OK) {
+                ngx_live_record_fuzz_check_track(&t, tag.codec, p, len);
+            }
+        }
+
+        break;
+
     case NGX_LIVE_RECORD_FUZZ_AAC:
         ngx_memzero(&tag, sizeof(ngx_live_record_tag_t));
 
@@ -781,7 +809,7 @@ ngx_live_record_fuzz_write_to(ngx_live_record_track_t *tracks,
         return;
     }
 
-    if (t->codec == NGX_LIVE_RECORD_CODEC_H264) {
+    if (tag->track == NGX_LIVE_RECORD_VIDEO) {
         ngx_live_record_fuzz_check(t->width && t->height);
 
         *keyed |= tag->key;
@@ -839,10 +867,22 @@ ngx_live_record_fuzz_check_tag(ngx_live_record_tag_t *tag, ngx_uint_t type,
         ngx_live_record_fuzz_check(tag->data >= p && tag->data <= p + len);
         ngx_live_record_fuzz_check(tag->len <= (size_t) (p + len - tag->data));
         ngx_live_record_fuzz_check(tag->codec == NGX_LIVE_RECORD_CODEC_H264
+                                   || tag->codec == NGX_LIVE_RECORD_CODEC_H265
+                                   || tag->codec == NGX_LIVE_RECORD_CODEC_AV1
                                    || tag->codec == NGX_LIVE_RECORD_CODEC_AAC
                                    || tag->codec == NGX_LIVE_RECORD_CODEC_MP3);
-        ngx_live_record_fuzz_check((tag->codec == NGX_LIVE_RECORD_CODEC_H264)
-                                   == (tag->track == NGX_LIVE_RECORD_VIDEO));
+        ngx_live_record_fuzz_check((tag->codec == NGX_LIVE_RECORD_CODEC_AAC
+                                    || tag->codec == NGX_LIVE_RECORD_CODEC_MP3)
+                                   == (tag->track == NGX_LIVE_RECORD_AUDIO));
+
+        /* only enhanced RTMP names a FourCC, and only these three */
+        ngx_live_record_fuzz_check(tag->fourcc == 0
+                                   || tag->fourcc
+                                      == NGX_LIVE_RECORD_FOURCC_AVC1
+                                   || tag->fourcc
+                                      == NGX_LIVE_RECORD_FOURCC_HVC1
+                                   || tag->fourcc
+                                      == NGX_LIVE_RECORD_FOURCC_AV01);
 
         (void) ngx_live_record_fuzz_touch(tag->data, tag->len);
         break;
@@ -869,6 +909,8 @@ ngx_live_record_fuzz_check_track(ngx_live_record_track_t *t,
     switch (codec) {
 
     case NGX_LIVE_RECORD_CODEC_H264:
+    case NGX_LIVE_RECORD_CODEC_H265:
+    case NGX_LIVE_RECORD_CODEC_AV1:
         ngx_live_record_fuzz_check(t->width > 0
                                    && t->width
                                       <= NGX_LIVE_RECORD_FUZZ_MAX_WIDTH);
