@@ -143,7 +143,9 @@ ngx_live_record_format_tracks(ngx_uint_t format,
 
     case NGX_LIVE_RECORD_HLS:
         /* no AV1 in MPEG-TS before libav 6 */
-        if (v == NGX_LIVE_RECORD_CODEC_H264 || v == NGX_LIVE_RECORD_CODEC_H265) {
+        if (v == NGX_LIVE_RECORD_CODEC_H264
+            || v == NGX_LIVE_RECORD_CODEC_H265)
+        {
             mask |= 1 << NGX_LIVE_RECORD_VIDEO;
         }
 
