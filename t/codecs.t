@@ -16,7 +16,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 33;
+use Test::More tests => 36;
 use LiveRecord::Test;
 use LiveRecord::MP4;
 use LiveRecord::Publisher;
@@ -30,6 +30,9 @@ rtmp {
         live_record_formats mp4 flv hls;
         live_record_hls_fragment 2s;
     }
+    live_record_template m {
+        live_record_formats mp4;
+    }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
     live_record_index %%PREFIX%%/index;
@@ -41,6 +44,10 @@ rtmp {
             live on;
             live_record t;
             live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+        }
+        application crash {
+            live on;
+            live_record m;
         }
     }
 }
@@ -152,7 +159,7 @@ sub video_tags {
 }
 
 sub publish {
-    my ($name, $how, $src) = @_;
+    my ($name, $how, $src, %o) = @_;
     my $v = track($src, 'vide');
     my $au = track($src, 'soun');
     my @msgs = map { [9, @$_] } video_tags($how, $v);
@@ -165,9 +172,11 @@ sub publish {
     @msgs = sort { $a->[1] <=> $b->[1] || $b->[0] <=> $a->[0] }
             (@msgs, @audio);
 
-    my $pub = LiveRecord::Publisher->new(port => port('RTMP'), app => 'live',
+    my $pub = LiveRecord::Publisher->new(port => port('RTMP'),
+                                         app => $o{app} // 'live',
                                          name => $name);
     $pub->send(@$_) for @hdr, @msgs;
+    return ($v, $au, $pub) if $o{open};
     $pub->close;
 
     return ($v, $au);
@@ -319,5 +328,44 @@ is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @d],
 is(scalar log_lines(qr/video codec id 0/), 0,
    'nothing logged as "video codec id 0"');
 
+# the worker killed mid-part: the recovered mp4 keeps its hvc1 entry
+
+sub slurp { open my $fh, '<', $_[0] or return ''; local $/; <$fh> }
+
+sub worker {
+    my ($master) = slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/ or return;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        return $1 if slurp($stat) =~ /^(\d+) \(nginx\) \S (\d+) /
+                     && $2 == $master;
+    }
+    return;
+}
+
+my $old = worker();
+my ($cv, $ca, $pub) = publish('hvc1crash', 'ex_hvc1', $hevc,
+                              app => 'crash', open => 1);
+# the sample index (its header, then 16 bytes a sample) is flushed every
+# 250 ms; the last frame of a track waits for the next to date it
+my $sidecar = 28 * 2 + 40 + length($cv->{config}) + length($ca->{config});
+my $want = $sidecar + 16 * (@{ $cv->{frames} } + @{ $ca->{frames} } - 2);
+ok(wait_for(sub { my ($f) = find_files(prefix() . '/work',
+                                       qr/hvc1crash.*\.mp4\.samples$/);
+                  $f && -s $f >= $want }, 15),
+   'crash: the sample index holds the frames');
+kill 'KILL', $old;
+my @ie;
+wait_for(sub { my $w = worker(); $w && $w != $old
+               && (@ie = map { decode_json(slurp($_)) }
+                   find_files(prefix() . '/index/crash/hvc1crash',
+                              qr/\.json$/)) }, 30);
+is_deeply([map { "$_->{end_reason}:$_->{video_codec}" } @ie],
+          ['recovered:h265'], 'crash: recovered, h265 in the index');
+my $rs = decoded(($ie[0] || {})->{path} // '');
+is_deeply([@{ $rs->{video} || {} }{qw(codec_name width height
+                                       nb_read_frames)}],
+          ['hevc', $W, $H, scalar @{ $cv->{frames} }],
+          'crash: the recovered mp4 decodes every frame');
+$pub->close;
+
 $rcv->stop;
-no_alerts();
+no_alerts(allow => qr/worker process \d+ exited on signal 9/);
