@@ -25,6 +25,7 @@ const S = {
     timer: null,
     hls: null,
     pages: [null],      /* cursors of the recordings pages seen so far */
+    open: new Set(),    /* broadcasts whose files are shown */
     page: 0,
     next: null,
     query: null,
@@ -96,14 +97,31 @@ function pad(n) {
     return String(n).padStart(2, '0');
 }
 
-function fmtTime(t) {
-    if (typeof t !== 'number' || !isFinite(t) || t <= 0) {
-        return '—';
+/* this browser's offset from UTC at time t: "UTC", "UTC+01:00" */
+function zone(t) {
+    const off = -new Date(t * 1000).getTimezoneOffset();
+    if (off === 0) {
+        return 'UTC';
     }
+    const a = Math.abs(off);
+    return 'UTC' + (off > 0 ? '+' : '-') + pad(Math.floor(a / 60)) + ':'
+           + pad(a % 60);
+}
+
+/* local time, 24-hour, without the zone (the inputs' format) */
+function localTime(t) {
     const d = new Date(t * 1000);
     return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-'
            + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':'
            + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+}
+
+/* every time shown names its zone: the browser's, explicitly */
+function fmtTime(t) {
+    if (typeof t !== 'number' || !isFinite(t) || t <= 0) {
+        return '—';
+    }
+    return localTime(t) + ' ' + zone(t);
 }
 
 function fmtDuration(s) {
@@ -129,18 +147,53 @@ function fmtBytes(n) {
     return (i ? n.toFixed(n < 10 ? 1 : 0) : n) + ' ' + units[i];
 }
 
-/* <input type=datetime-local> <-> unix seconds, in local time */
+/*
+ * The time inputs are text, "YYYY-MM-DD HH:MM[:SS]" in 24-hour local
+ * time: <input type=datetime-local> shows a 12-hour clock in en-US
+ * browsers.  toUnix: NaN when the text is not such a time.
+ */
+
+const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
 function toUnix(value) {
+    value = (value || '').trim();
     if (!value) {
         return null;
     }
-    const t = new Date(value).getTime();
-    return isNaN(t) ? null : Math.floor(t / 1000);
+    const m = TIME_RE.exec(value);
+    if (!m) {
+        return NaN;
+    }
+    const d = new Date(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    if (d.getDate() !== +m[3] || d.getHours() !== +m[4]
+        || +m[5] > 59 || +(m[6] || 0) > 59)
+    {
+        return NaN;
+    }
+    return Math.floor(d.getTime() / 1000);
 }
 
 function toLocalInput(t) {
-    return fmtTime(t).replace(' ', 'T');
+    return localTime(t);
+}
+
+/* the zone next to each time input, as it is now */
+function showZones() {
+    const z = zone(Date.now() / 1000);
+    for (const s of document.querySelectorAll('.tz')) {
+        s.textContent = '(' + z + ')';
+    }
+}
+
+/* a time input's value, or a message naming the field */
+function timeField(input, what) {
+    const t = toUnix(input.value);
+    if (Number.isNaN(t)) {
+        throw new Error(what + ': "' + input.value + '" is not a time like '
+                        + localTime(Math.floor(Date.now() / 1000))
+                        + ' (24-hour, ' + zone(Date.now() / 1000) + ')');
+    }
+    return t;
 }
 
 
@@ -188,9 +241,11 @@ async function api(method, path, body) {
                                  (data && data.code) || 'http_' + res.status,
                                  (data && data.message)
                                  || res.status + ' ' + res.statusText);
-        if (res.status === 401 || res.status === 403) {
-            logout(res.status === 401 ? 'Log in: ' + err.message
-                                      : 'Wrong token: ' + err.message);
+        if (res.status === 401) {
+            logout('Log in: ' + err.message + '.');
+        } else if (res.status === 403) {
+            logout('The server refused this token. Enter the token from '
+                   + 'the file live_record_api_token_file names.');
         }
         throw err;
     }
@@ -379,14 +434,19 @@ function filesQuery() {
         stream: f.stream.value.trim(),
         session_id: f.session_id.value.trim(),
         format: f.format.value,
-        from: toUnix(f.from.value),
-        to: toUnix(f.to.value)
+        from: timeField(f.from, 'From'),
+        to: timeField(f.to, 'To')
     };
 }
 
 function searchFiles(ev) {
     if (ev) {
         ev.preventDefault();
+    }
+    try {
+        filesQuery();
+    } catch (e) {
+        return status(e.message, true);
     }
     S.query = null;
     loadFiles();
@@ -397,19 +457,125 @@ function isHls(f) {
            || /\.m3u8(\?|$)/.test(f.video_url || '');
 }
 
+/*
+ * Recordings are listed by broadcast: the files of one session (every
+ * part, every format) under one row with their totals, opened with
+ * "Files".  A page of the API's files names the sessions; each is then
+ * asked for whole (same filters), and shown on the page that holds its
+ * newest file, so that a session is counted once and in full.
+ */
+
+const SESSION_MAX = 1000;
+
+function fileRow(f, key) {
+    const url = f.video_url || null;
+    const hls = isHls(f);
+    const playable = url && (hls || /^(mp4|aac)$/.test(f.file_format));
+    return el('tr', { class: 'file', data: { fileId: f.file_id, group: key },
+                      hidden: !S.open.has(key) },
+        td('Stream', (f.app || '?') + '/' + (f.stream_id || f.stream || '?'),
+           f.domain || null),
+        td('Start', fmtTime(f.start_time), null, 'num'),
+        td('Duration', fmtDuration(f.duration), null, 'num'),
+        td('Size', fmtBytes(f.file_size), null, 'num'),
+        td('Format', f.file_format || '—',
+           f.task_id ? 'task ' + f.task_id : f.template || null),
+        td('Part', f.part ?? '—', null, 'num'),
+        td('End', f.end_reason || '—'),
+        el('td', { class: 'actions' },
+           playable ? button('Play', () => play(f), 'play') : null,
+           url ? el('a', { href: url, download: true, class: 'download',
+                           title: hls ? 'The playlist (.m3u8) only: its '
+                                        + 'segments stay on the server; '
+                                        + 'ffmpeg -i URL -c copy out.mp4 '
+                                        + 'saves the whole recording'
+                                      : null },
+                    hls ? 'Download playlist (.m3u8)' : 'Download')
+               : null,
+           button('Delete', () => deleteFile(f), 'danger')));
+}
+
+function groupRows(key, files) {
+    const f0 = files[files.length - 1];     /* the oldest */
+    const formats = [...new Set(files.map((f) => f.file_format || '?'))];
+    const parts = new Map();
+    let bytes = 0;
+    for (const f of files) {
+        /* a part: its number in its publish, and when it started; it
+           lasts as long as its longest format */
+        bytes += f.file_size || 0;
+        if (f.end_reason === 'concat') {
+            continue;   /* a joined file repeats parts listed beside it */
+        }
+        const k = (f.start_time_ms || f.start_time) + '/' + f.part;
+        parts.set(k, Math.max(parts.get(k) || 0, f.duration || 0));
+    }
+    let duration = 0;
+    for (const d of parts.values()) {
+        duration += d;
+    }
+    const open = S.open.has(key);
+    const session = f0.session_id;
+    /* joining makes one file of a format's parts: mp4, else flv */
+    const join = session && ['mp4', 'flv'].map(
+        (fmt) => files.filter((f) => f.file_format === fmt))
+        .find((list) => list.length > 1);
+    const toggle = el('button', { type: 'button', class: 'quiet toggle',
+                                  'aria-expanded': String(open) },
+                      (open ? 'Hide ' : 'Files (') + files.length
+                      + (open ? ' files' : ')'));
+    toggle.addEventListener('click', function () {
+        const now = !S.open.has(key);
+        if (now) {
+            S.open.add(key);
+        } else {
+            S.open.delete(key);
+        }
+        for (const r of document.querySelectorAll('#files-table tr.file')) {
+            if (r.dataset.group === key) {
+                r.hidden = !now;
+            }
+        }
+        toggle.setAttribute('aria-expanded', String(now));
+        toggle.textContent = (now ? 'Hide ' : 'Files (') + files.length
+                             + (now ? ' files' : ')');
+    });
+    const head = el('tr', { class: 'group', data: { group: key,
+                                                    session: session || '' } },
+        td('Stream', (f0.app || '?') + '/' + (f0.stream_id || f0.stream || '?'),
+           [f0.domain, session ? 'session ' + session : 'no session']
+           .filter(Boolean).join(' · ')),
+        td('Start', fmtTime(f0.start_time), null, 'num'),
+        td('Duration', fmtDuration(duration), null, 'num'),
+        td('Size', fmtBytes(bytes), null, 'num'),
+        td('Formats', formats.join(' ')),
+        td('Parts', parts.size, null, 'num'),
+        td('Files', files.length + (files.length === 1 ? ' file' : ' files'),
+           null, 'total'),
+        el('td', { class: 'actions' }, toggle,
+           join ? button('Join session (' + join[0].file_format + ')',
+                         () => concat(join[0])) : null));
+    return [head].concat(files.map((f) => fileRow(f, key)));
+}
+
 async function loadFiles() {
     if (!S.query) {
-        S.query = filesQuery();
+        try {
+            S.query = filesQuery();
+        } catch (e) {
+            return status(e.message, true);
+        }
         S.pages = [null];
         S.page = 0;
     }
 
     const seq = ++S.seq.files;
-    let data;
+    let data, groups;
     try {
         data = await api('GET', 'files' + query(Object.assign({},
                          S.query, { limit: PAGE_SIZE,
                                     cursor: S.pages[S.page] })));
+        groups = await sessions(data.files || []);
     } catch (e) {
         return failed('Recordings')(e);
     }
@@ -417,39 +583,54 @@ async function loadFiles() {
         return;
     }
 
-    const files = data.files || [];
     S.next = data.next_cursor || null;
 
-    const rows = files.map(function (f) {
-        const name = (f.app || '?') + '/' + (f.stream_id || f.stream || '?');
-        const url = f.video_url || null;
-        const playable = url && (isHls(f) || /^(mp4|aac)$/.test(f.file_format));
-        return el('tr', { data: { fileId: f.file_id } },
-            td('Stream', name,
-               [f.domain, f.session_id && 'session ' + f.session_id]
-               .filter(Boolean).join(' · ') || null),
-            td('Start', fmtTime(f.start_time), null, 'num'),
-            td('Duration', fmtDuration(f.duration), null, 'num'),
-            td('Size', fmtBytes(f.file_size), null, 'num'),
-            td('Format', f.file_format || '—',
-               f.task_id ? 'task ' + f.task_id : f.template || null),
-            td('Part', f.part ?? '—', null, 'num'),
-            td('End', f.end_reason || '—'),
-            el('td', { class: 'actions' },
-               playable ? button('Play', () => play(f), 'play') : null,
-               url ? el('a', { href: url, download: isHls(f) ? null : true,
-                               target: '_blank', rel: 'noopener' },
-                        isHls(f) ? 'Playlist' : 'Download') : null,
-               f.session_id && /^(mp4|flv)$/.test(f.file_format)
-               ? button('Join session', () => concat(f)) : null,
-               button('Delete', () => deleteFile(f), 'danger')));
-    });
+    const rows = [];
+    for (const [key, files] of groups) {
+        rows.push(...groupRows(key, files));
+    }
 
+    $('#files .empty').textContent = rows.length || !(data.files || []).length
+        ? 'No recordings match.'
+        : 'The files of this page belong to broadcasts listed in full on '
+          + 'a newer page.';
     fill($('#files-table'), rows);
+    const n = groups.length;
+    const total = groups.reduce((a, g) => a + g[1].length, 0);
+    $('#files-summary').textContent = n ? n + (n === 1 ? ' broadcast, '
+                                                       : ' broadcasts, ')
+                                          + total + ' files' : '';
     $('#files-newer').disabled = S.page === 0;
     $('#files-older').disabled = !S.next;
     $('#files-page').textContent = rows.length || S.page
                                    ? 'page ' + (S.page + 1) : '';
+}
+
+/* [[key, files newest first], ...] for the page's files, in page order */
+async function sessions(page) {
+    const ids = new Set(page.map((f) => f.file_id));
+    const keys = [];
+    const solo = new Map();
+    for (const f of page) {
+        const key = f.session_id ? 's:' + f.session_id : 'f:' + f.file_id;
+        if (!keys.includes(key)) {
+            keys.push(key);
+        }
+        if (!f.session_id) {
+            solo.set(key, [f]);
+        }
+    }
+    const whole = await Promise.all(keys.map(function (key) {
+        if (solo.has(key)) {
+            return solo.get(key);
+        }
+        return api('GET', 'files' + query(Object.assign({}, S.query, {
+                       session_id: key.slice(2), limit: SESSION_MAX })))
+               .then((d) => d.files || []);
+    }));
+    /* a session whose newest file was on a newer page was shown there */
+    return keys.map((k, i) => [k, whole[i]])
+               .filter((g) => g[1].length && ids.has(g[1][0].file_id));
 }
 
 function older() {
@@ -661,12 +842,18 @@ async function loadTasks() {
 async function createTask(ev) {
     ev.preventDefault();
     const f = ev.target.elements;
+    let start, end;
+    try {
+        start = timeField(f.start, 'Start');
+        end = timeField(f.end, 'End');
+    } catch (e) {
+        return status(e.message, true);
+    }
     const task = {
         app: f.app.value.trim(),
         stream: f.stream.value.trim(),
-        end_time: toUnix(f.end.value)
+        end_time: end
     };
-    const start = toUnix(f.start.value);
     if (start !== null) {
         task.start_time = start;
     }
@@ -736,6 +923,7 @@ async function start() {
         status('config.json: ' + e.message + '; using ' + S.api, true);
     }
     $('#api-base').textContent = S.api;
+    showZones();
 
     $('#login-form').addEventListener('submit', login);
     $('#logout').addEventListener('click', () => logout());

@@ -18,7 +18,7 @@ use File::Path qw(make_path);
 use HTTP::Tiny;
 use JSON::PP qw(decode_json encode_json);
 use POSIX ();
-use Test::More tests => 75;
+use Test::More tests => 84;
 use LiveRecord::Test;
 
 my $REPO  = "$FindBin::Bin/..";
@@ -194,7 +194,7 @@ my $why = !-x $CHROMIUM ? "$CHROMIUM not installed (make deps installs it)"
         : !-d "$TOOLS/node_modules/playwright-core"
           ? "playwright-core not in $TOOLS (make deps installs it)"
         : undef;
-skip $why, 37 if $why;
+skip $why, 46 if $why;
 
 my $prefix = prefix();
 open my $fh, '>', "$prefix/token" or die "token: $!";
@@ -256,11 +256,12 @@ my $in = make_media(duration => 8);
 is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1');
 is(push_stream($in, rtmp_url('live', 'cam1')), 0, 'push cam1 again');
 my @entries = wait_files('index', qr{/live/cam1/.*\.json$}, 6, 20);
-my (%entry, %session);
+my (%entry, %session, @all);
 for my $f (reverse sort @entries) {
     my $e = eval { decode_json(slurp($f)) } or next;
     $entry{ $e->{file_format} } //= $e;
     $session{ $e->{session_id} }++;
+    push @all, $e;
 }
 ok($entry{mp4} && $entry{flv} && $entry{hls} && keys %session == 1
    && @entries == 6, 'cam1: two parts of mp4, flv and hls in one session')
@@ -270,6 +271,13 @@ my $live = push_stream_bg(make_media(duration => 60), rtmp_url('live', 'cam2'),
                           realtime => 1);
 ok(wait_for(sub { my ($s) = api('GET', 'streams/live/cam2'); $s == 200 },
             15), 'cam2 is live');
+
+# the task's end: typed as 24-hour local time in the browser's zone
+# (+05:30), an afternoon hour within the API's 24 h limit
+my $task_end = (int(time / 3600) + 2) * 3600;
+$task_end += 3600 while (gmtime($task_end + 19800))[2] < 13;
+my $task_end_text = POSIX::strftime('%Y-%m-%d %H:%M:%S',
+                                    gmtime($task_end + 19800));
 
 make_path($SCREENS);
 my $case = {
@@ -281,6 +289,9 @@ my $case = {
     hls => $entry{hls}{file_id},
     delete => $entry{flv}{file_id},
     task_stream => 'cam9',
+    task_end => $task_end_text,
+    # no daylight saving time, a half-hour offset
+    timezone => 'Asia/Kolkata',
     screens => $SCREENS,
     chromium => $CHROMIUM,
     tools => $TOOLS,
@@ -299,7 +310,9 @@ sub step_ok {
 
 step_ok('page', 'the page loads and asks for the token');
 my $w = step_ok('wrong_token', 'a wrong token is refused');
-like($w->{status} // '', qr/wrong token/i, '... and says so');
+is($w->{status}, 'The server refused this token. Enter the token from the '
+                 . 'file live_record_api_token_file names.',
+   '... and says so once, and what to do');
 my $l = step_ok('login', 'logged in with the token');
 is($l->{stored}, $TOKEN, 'the token is kept in sessionStorage');
 step_ok('reload', 'a reload keeps the session');
@@ -309,12 +322,71 @@ like($lv->{formats} // '', qr/mp4/, '... with its formats');
 is($lv->{part}, '1', '... and its part');
 
 my $fl = step_ok('files', 'the recordings are listed');
-is($fl->{rows}, 4, '... four a page with ?limit=4')
+is($fl->{rows}, 7, '... the broadcast\'s row and its six files')
     or diag explain $fl;
 
+# what the page shows, computed here from the index entries: times in the
+# browser's zone (+05:30), sizes and durations as the page rounds them
+sub kolkata {
+    return POSIX::strftime('%Y-%m-%d %H:%M:%S', gmtime($_[0] + 19800))
+           . ' UTC+05:30';
+}
+sub bytes_text {
+    my ($n) = @_;
+    my @u = qw(B KB MB GB TB);
+    my $i = 0;
+    while ($n >= 1000 && $i < $#u) { $n /= 1000; $i++; }
+    return ($i ? sprintf($n < 10 ? '%.1f' : '%.0f', $n) : $n) . " $u[$i]";
+}
+# a part: its number in its publish, and when it started
+my (%part_len, $size);
+for my $e (@all) {
+    my $k = "$e->{start_time_ms}/$e->{part}";
+    $part_len{$k} = $e->{duration}
+        if $e->{duration} > ($part_len{$k} // 0);
+    $size += $e->{file_size};
+}
+my $secs = 0;
+$secs += $_ for values %part_len;
+$secs = int($secs + 0.5);
+my ($oldest) = sort { $a->{start_time} <=> $b->{start_time} } @all;
+my $sid = $entry{mp4}{session_id};
+
+my $g = step_ok('grouped', 'one row for the broadcast, its files under it');
+is_deeply([ @$g{qw(groups files hidden_before visible_after expanded
+                   hidden_again toggle summary)} ],
+          [ 1, 6, 6, 6, 'true', 6, 'Files (6)', '1 broadcast, 6 files' ],
+          '... closed, opened with "Files (6)", closed again; the total '
+          . 'above the table') or diag explain $g;
+my $head = $g->{head} || {};
+$head->{Formats} = join ' ', sort split / /, $head->{Formats} // '';
+is_deeply($head, { Stream => "live/cam1$oldest->{domain} \x{b7} "
+                             . "session $sid",
+                   Start => kolkata($oldest->{start_time}),
+                   Duration => sprintf('%d:%02d', $secs / 60, $secs % 60),
+                   Size => bytes_text($size),
+                   Formats => 'flv hls mp4', Parts => '2',
+                   Files => '6 files' },
+          '... its totals: first start, parts\' length, size, formats, '
+          . 'parts, files') or diag explain $g->{head};
+is_deeply({ map { @$_ } @{ $g->{starts} || [] } },
+          { map { ($_->{file_id} => kolkata($_->{start_time})) } @all },
+          'every start time in the browser\'s zone, 24-hour, the zone named');
+my $hl = $g->{hls_link} || {};
+ok(($hl->{text} // '') eq 'Download playlist (.m3u8)'
+   && ($hl->{href} // '') eq $entry{hls}{video_url}
+   && defined $hl->{download}
+   && ($hl->{title} // '') =~ /segments stay on the server/,
+   'HLS: a download of its playlist, which says what it is')
+    or diag explain $hl;
+
 my $pg = step_ok('paging', 'Older and Newer page through them');
-ok($pg->{second} == 2 && $pg->{distinct} == 6 && !$pg->{more}
-   && $pg->{same}, '... 4 then 2, six in all, and back') or diag explain $pg;
+is_deeply([ @$pg{qw(first second)}, map { $_ ? 1 : 0 } @$pg{qw(more same)} ],
+          [ 7, 0, 0, 1 ],
+          '... the broadcast in full on page 1 (4 of its files), none '
+          . 'again on page 2, and back') or diag explain $pg;
+is($pg->{note}, 'The files of this page belong to broadcasts listed in '
+                . 'full on a newer page.', '... page 2 says why it is empty');
 step_ok('window', 'a time window after the pushes lists none; around, all');
 
 my $st;
@@ -344,6 +416,15 @@ my $task = $tc->{task_id} // '';
 ($st, my $t) = api('GET', 'tasks/' . $task);
 ok($task && $st == 200 && $t->{stream} eq 'cam9', '... and exists in the API')
     or diag "$st ", explain $t;
+ok(($tc->{type} // '') eq 'text'
+   && ($tc->{default_end} // '') =~ /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/
+   && ($tc->{label} // '') =~ /^\s*End \(UTC\+05:30\)/,
+   'the end field: 24-hour text (no AM/PM in en-US), its zone named')
+    or diag explain $tc;
+is($t && $t->{end_time}, $task_end,
+   "... $task_end_text at +05:30 is what the API got");
+is(($tc->{cells} || {})->{End}, "$task_end_text UTC+05:30",
+   '... and the list shows it so');
 step_ok('task_stop', 'the task is stopped in the page');
 ($st, $t) = api('GET', 'tasks/' . $task);
 is($t && $t->{state}, 'stopped', '... and the API says stopped');

@@ -63,7 +63,21 @@ async function video(page) {
     });
 }
 
+/* a file's row, its broadcast opened first if the row is hidden */
+async function reveal(page, id) {
+    const row = page.locator(`tr[data-file-id="${id}"]`);
+    await row.waitFor({ state: 'attached' });
+    if (await row.isHidden()) {
+        const key = await row.getAttribute('data-group');
+        await page.locator(`tr.group[data-group="${key}"] button.toggle`)
+                  .click();
+        await row.waitFor();
+    }
+    return row;
+}
+
 async function play(page, id) {
+    await reveal(page, id);
     await page.locator(`tr[data-file-id="${id}"] button`,
                        { hasText: 'Play' }).click();
     try {
@@ -83,15 +97,22 @@ async function play(page, id) {
     return v;
 }
 
-/* unix seconds as <input type=datetime-local> takes them, in local time */
+/* unix seconds as the time inputs take them: 24-hour, local time */
 async function localInput(page, t) {
     return page.evaluate(function (t) {
         const d = new Date(t * 1000);
         const p = (n) => String(n).padStart(2, '0');
         return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-'
-               + p(d.getDate()) + 'T' + p(d.getHours()) + ':'
+               + p(d.getDate()) + ' ' + p(d.getHours()) + ':'
                + p(d.getMinutes()) + ':' + p(d.getSeconds());
     }, t);
+}
+
+/* a row's cells by their data-label */
+async function cells(row) {
+    return row.locator('td[data-label]').evaluateAll((tds) =>
+        Object.fromEntries(tds.map((td) => [td.dataset.label,
+                                            td.textContent])));
 }
 
 async function noOverflow(page) {
@@ -110,8 +131,11 @@ async function main() {
         args: ['--no-sandbox', '--disable-background-networking',
                '--disable-dev-shm-usage', '--mute-audio']
     });
+    /* en-US: where <input type=datetime-local> shows a 12-hour clock */
     const ctx = await browser.newContext({ viewport: { width: 1280,
-                                                       height: 800 } });
+                                                       height: 800 },
+                                           locale: 'en-US',
+                                           timezoneId: c.timezone });
     const page = await ctx.newPage();
     page.setDefaultTimeout(WAIT);
 
@@ -174,31 +198,71 @@ async function main() {
         await page.click('#tabs button[data-tab="files"]');
         await page.fill('#files-form input[name="stream"]', c.stream);
         await page.click('#files-form button[type="submit"]');
-        await page.locator(`tr[data-file-id="${c.mp4}"]`).waitFor();
-        const names = await page.locator('#files-table tbody tr td:first-child')
-                                .allTextContents();
-        const other = names.filter((n) => !n.startsWith('live/' + c.stream));
+        await page.locator(`tr[data-file-id="${c.mp4}"]`)
+                  .waitFor({ state: 'attached' });
+        const names = await page.locator('#files-table tbody tr '
+                                         + 'td:first-child > span')
+                                .evaluateAll((s) => s.map(
+                                    (x) => x.firstChild.textContent));
+        const other = names.filter((n) => n !== 'live/' + c.stream);
         if (other.length) {
             throw new Error('search for ' + c.stream + ' shows ' + other);
         }
         return { rows: names.length };
     });
 
+    /* one row for the broadcast, its files under it, closed */
+    await step('grouped', ['files'], async function () {
+        const group = page.locator('#files-table tr.group');
+        const files = page.locator('#files-table tr.file');
+        const out = { groups: await group.count(),
+                      head: await cells(group.first()),
+                      toggle: await group.first().locator('button.toggle')
+                                         .textContent(),
+                      summary: await page.textContent('#files-summary'),
+                      files: await files.count(),
+                      hidden_before: await files.evaluateAll(
+                          (r) => r.filter((x) => x.hidden).length) };
+        await group.first().locator('button.toggle').click();
+        out.visible_after = await files.evaluateAll(
+            (r) => r.filter((x) => !x.hidden).length);
+        out.expanded = await group.first().locator('button.toggle')
+                                  .getAttribute('aria-expanded');
+        out.starts = await files.evaluateAll((r) => r.map((x) =>
+            [x.dataset.fileId,
+             x.querySelector('td[data-label="Start"]').textContent]));
+        const hls = page.locator(`tr[data-file-id="${c.hls}"] a.download`);
+        out.hls_link = { text: await hls.textContent(),
+                         href: await hls.getAttribute('href'),
+                         download: await hls.getAttribute('download'),
+                         title: await hls.getAttribute('title') };
+        await shot(page, 'console-grouped-1280.png');
+        await group.first().locator('button.toggle').click();
+        out.hidden_again = await files.evaluateAll(
+            (r) => r.filter((x) => x.hidden).length);
+        return out;
+    });
+
     /* the case's URL asks for 4 a page: six files are two pages */
+    /* the case's URL asks for 4 files a page: the session's six are
+       listed whole on the page of its newest file, the next page says
+       where they are */
     await step('paging', ['files'], async function () {
         const ids = () => page.locator('#files-table tbody tr')
                               .evaluateAll((rows) => rows.map(
-                                  (r) => r.dataset.fileId));
+                                  (r) => r.dataset.fileId || r.dataset.group));
         const first = await ids();
         await page.click('#files-older');
-        await page.locator('#files-page', { hasText: 'page 2' }).waitFor();
+        await page.locator('#files .empty').waitFor();
         const second = await ids();
+        const note = await page.textContent('#files .empty');
         const more = !(await page.locator('#files-older').isDisabled());
         await page.click('#files-newer');
         await page.locator('#files-page', { hasText: 'page 1' }).waitFor();
+        await page.locator(`tr[data-file-id="${c.mp4}"]`)
+                  .waitFor({ state: 'attached' });
         const again = await ids();
-        return { first: first.length, second: second.length, more,
-                 distinct: new Set(first.concat(second)).size,
+        return { first: first.length, second: second.length, more, note,
                  same: JSON.stringify(first) === JSON.stringify(again) };
     });
 
@@ -212,7 +276,8 @@ async function main() {
         await page.fill('#files-form input[name="to"]',
                         await localInput(page, now + 3600));
         await page.click('#files-form button[type="submit"]');
-        await page.locator(`tr[data-file-id="${c.mp4}"]`).waitFor();
+        await page.locator(`tr[data-file-id="${c.mp4}"]`)
+                  .waitFor({ state: 'attached' });
     });
 
     await step('play_mp4', ['files'], () => play(page, c.mp4));
@@ -244,8 +309,10 @@ async function main() {
     });
 
     await step('concat', ['files'], async function () {
-        await page.locator(`tr[data-file-id="${c.mp4}"] button`,
-                           { hasText: 'Join session' }).click();
+        const key = await page.locator(`tr[data-file-id="${c.mp4}"]`)
+                              .getAttribute('data-group');
+        await page.locator(`tr.group[data-group="${key}"] button`,
+                           { hasText: 'Join session (mp4)' }).click();
         await page.locator('#status', { hasText: /joined|failed/ })
                   .waitFor({ timeout: 90000 });
         const text = await page.textContent('#status');
@@ -258,6 +325,15 @@ async function main() {
 
     await step('task_create', ['login'], async function () {
         await page.click('#tabs button[data-tab="tasks"]');
+        const end = page.locator('#task-form input[name="end"]');
+        await page.waitForFunction(() => document.querySelector(
+            '#task-form input[name="end"]').value !== '');
+        const form = { type: await end.getAttribute('type'),
+                       default_end: await end.inputValue(),
+                       label: await page.locator('#task-form label',
+                                                 { hasText: 'End' })
+                                        .textContent() };
+        await end.fill(c.task_end);
         await page.fill('#task-form input[name="stream"]', c.task_stream);
         await page.click('#task-form button[type="submit"]');
         await page.locator('#status', { hasText: 'Created task' }).waitFor();
@@ -266,8 +342,10 @@ async function main() {
         if (!m) {
             throw new Error('status: ' + text);
         }
-        await page.locator(`tr[data-task-id="${m[1]}"]`).waitFor();
-        return { task_id: m[1] };
+        const row = page.locator(`tr[data-task-id="${m[1]}"]`);
+        await row.waitFor();
+        return Object.assign(form, { task_id: m[1],
+                                     cells: await cells(row) });
     });
 
     await step('task_stop', ['task_create'], async function () {
@@ -281,8 +359,7 @@ async function main() {
 
     await step('delete', ['files'], async function () {
         await page.click('#tabs button[data-tab="files"]');
-        const row = page.locator(`tr[data-file-id="${c.delete}"]`);
-        await row.waitFor();
+        const row = await reveal(page, c.delete);
         let dialog = null;
         page.once('dialog', function (d) {
             dialog = d.message();
