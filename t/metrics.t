@@ -141,7 +141,8 @@ sub parse {
     for my $line (split /\n/, $text) {
         if ($line =~ /^# HELP (live_record_\w+) \S.*$/) {
             push @bad, "second HELP for $1" if $help{$1}++;
-        } elsif ($line =~ /^# TYPE (live_record_\w+) (counter|gauge|histogram)$/)
+        } elsif ($line
+                 =~ /^# TYPE (live_record_\w+) (counter|gauge|histogram)$/)
         {
             push @bad, "TYPE after samples of $1" if $samples{$1};
             push @bad, "second TYPE for $1" if $type{$1};
