@@ -11,6 +11,7 @@ pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
 libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
 lintian prometheus
 ffmpeg
+libpq-dev postgresql-15
 perl curl python3 python3-botocore chromium"
 
 "$top/scripts/need-packages.sh" deps $pkgs
