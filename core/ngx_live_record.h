@@ -100,6 +100,7 @@ typedef struct {
     ngx_array_t                 loaders;        /* spool_loader_t */
     ngx_array_t                 remote;         /* store * */
     void                       *notify;         /* per-worker state */
+    void                       *cluster;        /* live_record_cluster */
     void                       *curl;
     ngx_queue_t                 uploads;
     ngx_event_t                 tick;           /* tasks and /streams */
