@@ -23,7 +23,7 @@ NGX_SRC ?= /usr/share/nginx/src
 MODULE  := $(BUILD)/ngx_live_record_module.so
 CONSOLE := $(BUILD)/console/ngx_http_live_record_console_assets.h
 HLS_JS  := $(BUILD)/tools/node_modules/hls.js/dist/hls.min.js
-FOLDERS := mux core store record http
+FOLDERS := mux core cluster store record http
 SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h) \
            $(foreach d,$(FOLDERS),$(wildcard $(TOP)/$(d)/*.c $(TOP)/$(d)/*.h)) \
            $(CONSOLE)

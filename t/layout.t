@@ -1,9 +1,9 @@
 #!/usr/bin/perl
 
 # The house rules of the source tree (docs/architecture.md): dependencies
-# between folders run one way, http -> record -> store -> notify -> core
-# -> segmenter -> mux, so an #include may name a header of its own folder
-# or of a lower one, never of a higher one; every source file stays under
+# between folders run one way, http -> record -> store -> cluster ->
+# notify -> core -> segmenter -> mux, so an #include may name a header of
+# its own folder or of a lower one, never of a higher one; every source file stays under
 # 1500 lines; every folder says what it holds in a README.md; and config
 # builds every .c file there is.  No nginx is started.
 
@@ -23,6 +23,7 @@ my @levels = (
     [ 'segmenter', 'ngx_live_record_segmenter.*' ],
     [ 'core',      'core/*' ],
     [ 'notify',    'ngx_live_record_notify.*' ],
+    [ 'cluster',   'cluster/*' ],
     [ 'store',     'store/*' ],
     [ 'record',    'record/*' ],
     [ 'http',      'http/*' ],
@@ -74,7 +75,7 @@ for my $rel (@sources) {
                 @lines > 1500 ? ("$rel has more than 1500 lines") : ());
 }
 
-my @folders = grep { -d "$top/$_" } qw(mux core store record http);
+my @folders = grep { -d "$top/$_" } qw(mux core cluster store record http);
 my @bare = grep { !-f "$top/$_/README.md" } @folders;
 
 is("@bare", '', 'every folder has a README.md (' . "@folders" . ')');
