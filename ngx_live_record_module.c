@@ -16,6 +16,7 @@
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_upload.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_cluster.h"
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_tasks.h"
@@ -280,6 +281,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       ngx_conf_set_str_slot,
       NGX_RTMP_MAIN_CONF_OFFSET,
       offsetof(ngx_live_record_main_conf_t, node_id),
+      NULL },
+
+    { ngx_string("live_record_cluster"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_live_record_cluster_conf,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("live_record_thread_pool"),
@@ -938,6 +946,10 @@ ngx_live_record_init_module(ngx_cycle_t *cycle)
         (void) ngx_live_record_tasks_load(cycle, &lmcf->spool);
     }
 
+    if (ngx_live_record_cluster_init_module(cycle, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < lmcf->stores.nelts; i++) {
         if (ngx_file_info(pc[i]->store.path.data, &store) == NGX_FILE_ERROR
             || ngx_file_info(pc[i]->work.data, &work) == NGX_FILE_ERROR)
@@ -967,6 +979,13 @@ ngx_live_record_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t   i;
 
     ngx_conf_init_msec_value(lmcf->notify_retry, 24 * 3600 * 1000);
+
+    if (lmcf->node_id.data == NULL && lmcf->cluster) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "live_record_cluster needs live_record_node_id: "
+                           "each node of a cluster names itself, uniquely");
+        return NGX_CONF_ERROR;
+    }
 
     if (lmcf->node_id.data == NULL) {
         lmcf->node_id = cf->cycle->hostname;
@@ -1072,6 +1091,13 @@ ngx_live_record_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* before notify's first spool scan, which hands it spooled rows */
+
+    if (ngx_live_record_cluster_init_process(cycle, lmcf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "live record: the cluster client could not start");
+    }
+
     if (ngx_live_record_notify_init(cycle, lmcf) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "live record: notify could not start, events are "
@@ -1126,6 +1152,10 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
 
     lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
 
+    if (ngx_live_record_cluster_postconfiguration(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* uploads that wait and parts open at a crash are in the spool too */
 
     if (ngx_live_record_spool_loader(cf, lmcf,
@@ -1168,6 +1198,7 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_live_record_hls_finish_waiting(lmcf);
+    ngx_live_record_cluster_exit_process(lmcf);
     ngx_live_record_stats_exit(cycle);
 }
 
