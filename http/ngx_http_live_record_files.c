@@ -10,11 +10,13 @@
 #include "ngx_http_live_record.h"
 #include "ngx_http_live_record_index.h"
 #include "ngx_http_live_record_jobs.h"
+#include "ngx_http_live_record_files.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_store.h"
 #include "ngx_live_record_curl.h"
 #include "ngx_live_record_upload.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_cluster.h"
 
 
 /*
@@ -26,49 +28,7 @@
  */
 
 
-#define NGX_HTTP_LIVE_RECORD_LIMIT        100
-#define NGX_HTTP_LIVE_RECORD_MAX_LIMIT    1000
 #define NGX_HTTP_LIVE_RECORD_PLAYLIST_MAX (8 * 1024 * 1024)
-
-
-typedef struct {
-    ngx_str_t                   index;
-    ngx_str_t                   app;
-    ngx_str_t                   stream;
-    ngx_str_t                   session;
-    ngx_str_t                   format;
-    ngx_str_t                   cursor;
-    uint64_t                    from_ms;
-    uint64_t                    to_ms;
-    ngx_uint_t                  limit;
-    unsigned                    from:1;
-    unsigned                    to:1;
-
-    cJSON                      *response;
-    ngx_uint_t                  failed;
-} ngx_http_live_record_query_t;
-
-
-typedef struct {
-    ngx_str_t                   index;
-    ngx_str_t                   id;
-    ngx_http_live_record_entry_t  entry;
-    ngx_int_t                   found;
-    cJSON                      *response;
-
-    /* DELETE */
-    ngx_http_request_t         *r;
-    ngx_live_record_store_t    *store;
-    ngx_str_t                   path;           /* null-terminated */
-    ngx_str_t                   rel;            /* store-relative */
-    ngx_uint_t                  hls;
-    ngx_array_t                 keys;           /* ngx_str_t, encoded */
-    ngx_uint_t                  next;
-    ngx_pool_t                 *pool;           /* of the requests */
-    ngx_live_record_request_t  *req;
-    ngx_int_t                   rc;
-    ngx_err_t                   err;
-} ngx_http_live_record_one_t;
 
 
 static ngx_int_t ngx_http_live_record_files_list(ngx_http_request_t *r);
@@ -110,6 +70,10 @@ static void ngx_http_live_record_delete_files(
 static void ngx_http_live_record_delete_deleted(
     ngx_http_live_record_thread_t *t);
 static void ngx_http_live_record_delete_cleanup(void *data);
+static void ngx_http_live_record_delete_unrowed(ngx_http_request_t *r,
+    ngx_http_live_record_one_t *one, ngx_int_t rc);
+static ngx_int_t ngx_http_live_record_delete_answer(ngx_http_request_t *r,
+    ngx_http_live_record_one_t *one);
 
 
 static const char  *ngx_http_live_record_files_args[] = {
@@ -155,6 +119,7 @@ ngx_http_live_record_files_list(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
     ngx_pool_cleanup_t             *cln;
+    ngx_live_record_pg_t           *pg;
     ngx_live_record_main_conf_t    *lmcf;
     ngx_http_live_record_query_t   *q;
     ngx_http_live_record_thread_t  *t;
@@ -195,6 +160,14 @@ ngx_http_live_record_files_list(ngx_http_request_t *r)
 
     cln->handler = ngx_http_live_record_json_cleanup;
     cln->data = &q->response;
+
+    /* in a cluster, the rows are the index */
+
+    pg = ngx_live_record_cluster_client(lmcf);
+
+    if (pg) {
+        return ngx_http_live_record_rows_list(r, pg, q);
+    }
 
     t = ngx_http_live_record_thread(r, NULL, ngx_http_live_record_files_scan,
                                     ngx_http_live_record_files_listed, q);
@@ -531,6 +504,7 @@ ngx_http_live_record_files_one(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_int_t                       rc;
     ngx_pool_cleanup_t             *cln;
+    ngx_live_record_pg_t           *pg;
     ngx_live_record_main_conf_t    *lmcf;
     ngx_http_live_record_one_t     *one;
     ngx_http_live_record_thread_t  *t;
@@ -585,6 +559,15 @@ ngx_http_live_record_files_one(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    pg = ngx_live_record_cluster_client(lmcf);
+
+    if (pg) {
+        return ngx_http_live_record_rows_find(r, pg, one,
+                                              r->method == NGX_HTTP_DELETE
+                                              ? ngx_http_live_record_delete_found
+                                              : ngx_http_live_record_files_found);
+    }
+
     t = ngx_http_live_record_thread(r, NULL, ngx_http_live_record_files_find,
                                     r->method == NGX_HTTP_DELETE
                                     ? ngx_http_live_record_delete_found
@@ -626,6 +609,15 @@ ngx_http_live_record_files_found(ngx_http_live_record_thread_t *t)
         return;
     }
 
+    if (one->found == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "cluster_unavailable",
+                                       "the cluster database did not "
+                                       "answer, see the error log"));
+        return;
+    }
+
     o = (one->found == NGX_OK) ? cJSON_Duplicate(one->entry.json, 1) : NULL;
 
     if (o == NULL) {
@@ -654,6 +646,15 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
     ngx_live_record_app_conf_t  *lacf;
 
     r = t->r;
+
+    if (one->found == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "cluster_unavailable",
+                                       "the cluster database did not "
+                                       "answer, see the error log"));
+        return;
+    }
 
     if (one->found != NGX_OK) {
         ngx_http_finalize_request(r, one->found == NGX_DECLINED
@@ -690,6 +691,23 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
                                        "internal_error",
                                        "the index entry of \"%V\" has no "
                                        "store, path or format", &one->id));
+        return;
+    }
+
+    /* another node's disk is out of reach; a shared store is not */
+
+    if (one->foreign
+        && !(one->store_type.len == 2
+             && ngx_strncmp(one->store_type.data, "s3", 2) == 0)
+        && !(one->store_type.len == 4
+             && ngx_strncmp(one->store_type.data, "http", 4) == 0))
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_error(r, NGX_HTTP_CONFLICT, "other_node",
+                                       "\"%V\" was recorded by the node "
+                                       "\"%V\" into its local store: "
+                                       "delete it through that node",
+                                       &one->id, &one->node));
         return;
     }
 
@@ -1157,6 +1175,11 @@ ngx_http_live_record_delete_files(ngx_http_live_record_thread_t *t,
 
     one->rc = NGX_OK;
 
+    if (one->foreign) {
+        /* its local copy and entry are on its node */
+        return;
+    }
+
     if (ngx_file_info(one->path.data, &fi) != NGX_FILE_ERROR
         && ngx_live_record_delete_tree(one->path.data, log) != NGX_OK)
     {
@@ -1165,7 +1188,8 @@ ngx_http_live_record_delete_files(ngx_http_live_record_thread_t *t,
         return;
     }
 
-    if (ngx_delete_file(one->entry.file) == NGX_FILE_ERROR
+    if (one->entry.file
+        && ngx_delete_file(one->entry.file) == NGX_FILE_ERROR
         && ngx_errno != NGX_ENOENT)
     {
         one->err = ngx_errno;
@@ -1179,7 +1203,6 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
 {
     ngx_http_live_record_one_t *one = t->data;
 
-    cJSON               *o;
     ngx_http_request_t  *r;
 
     r = t->r;
@@ -1216,17 +1239,52 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
                   &one->entry.app, &one->entry.stream, &one->id,
                   &one->store->name);
 
+    if (one->row) {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_rows_delete(r,
+                ngx_live_record_cluster_client(
+                    ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle)),
+                one, ngx_http_live_record_delete_unrowed));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_live_record_delete_answer(r, one));
+}
+
+
+static void
+ngx_http_live_record_delete_unrowed(ngx_http_request_t *r,
+    ngx_http_live_record_one_t *one, ngx_int_t rc)
+{
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "cluster_unavailable",
+                                       "the file is deleted, its cluster "
+                                       "row is not: DELETE it again"));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_live_record_delete_answer(r, one));
+}
+
+
+static ngx_int_t
+ngx_http_live_record_delete_answer(ngx_http_request_t *r,
+    ngx_http_live_record_one_t *one)
+{
+    cJSON  *o;
+
     o = cJSON_CreateObject();
 
     if (o == NULL
         || ngx_live_record_json_set(o, "deleted", &one->id) == NULL)
     {
         cJSON_Delete(o);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_finalize_request(r, ngx_http_live_record_send(r, NGX_HTTP_OK, o));
+    return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
 }
 
 

@@ -1,0 +1,100 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#ifndef _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_
+#define _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <cjson/cJSON.h>
+#include "ngx_live_record.h"
+#include "ngx_live_record_curl.h"
+#include "ngx_live_record_pg.h"
+#include "ngx_http_live_record_index.h"
+
+
+/*
+ * /files: a listing's query and one file's lookup and delete, shared by
+ * the local index (ngx_http_live_record_files.c) and a cluster's rows
+ * (ngx_http_live_record_rows.c).
+ */
+
+
+#define NGX_HTTP_LIVE_RECORD_LIMIT        100
+#define NGX_HTTP_LIVE_RECORD_MAX_LIMIT    1000
+
+
+typedef struct {
+    ngx_str_t                   index;
+    ngx_str_t                   app;
+    ngx_str_t                   stream;
+    ngx_str_t                   session;
+    ngx_str_t                   format;
+    ngx_str_t                   cursor;
+    uint64_t                    from_ms;
+    uint64_t                    to_ms;
+    ngx_uint_t                  limit;
+    unsigned                    from:1;
+    unsigned                    to:1;
+
+    cJSON                      *response;
+    ngx_uint_t                  failed;
+} ngx_http_live_record_query_t;
+
+
+typedef struct {
+    ngx_str_t                   index;
+    ngx_str_t                   id;
+    ngx_http_live_record_entry_t  entry;
+    ngx_int_t                   found;
+    cJSON                      *response;
+
+    /* DELETE */
+    ngx_http_request_t         *r;
+    ngx_live_record_store_t    *store;
+    ngx_str_t                   path;           /* null-terminated */
+    ngx_str_t                   rel;            /* store-relative */
+    ngx_uint_t                  hls;
+    ngx_array_t                 keys;           /* ngx_str_t, encoded */
+    ngx_uint_t                  next;
+    ngx_pool_t                 *pool;           /* of the requests */
+    ngx_live_record_request_t  *req;
+    ngx_int_t                   rc;
+    ngx_err_t                   err;
+
+    /* a cluster's row */
+    ngx_str_t                   node;
+    ngx_str_t                   store_type;
+    unsigned                    row:1;
+    unsigned                    foreign:1;      /* another node's */
+} ngx_http_live_record_one_t;
+
+
+/* NGX_DONE with the query sent, else the answer (503 without a link) */
+ngx_int_t ngx_http_live_record_rows_list(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_query_t *q);
+
+/*
+ * The row of one->id fills one->entry, found, node and store_type, then
+ * done runs as after the local index's lookup (NGX_BUSY in found: the
+ * database did not answer).
+ */
+ngx_int_t ngx_http_live_record_rows_find(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
+    ngx_http_live_record_thread_done_pt done);
+
+/* the row goes after its file: done hears NGX_OK or NGX_ERROR */
+typedef void (*ngx_http_live_record_rows_done_pt)(ngx_http_request_t *r,
+    ngx_http_live_record_one_t *one, ngx_int_t rc);
+
+ngx_int_t ngx_http_live_record_rows_delete(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
+    ngx_http_live_record_rows_done_pt done);
+
+
+#endif /* _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_ */

@@ -1,0 +1,526 @@
+
+/*
+ * Copyright (C) ngx_live_record authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_live_record.h"
+#include "ngx_http_live_record_files.h"
+#include "ngx_live_record_cluster.h"
+
+
+/*
+ * /files in a cluster: the rows of live_record_files are the index of
+ * every node.  A row is read as if hostile (the database is shared): its
+ * id and names must be plain, its entry a JSON object naming the same
+ * file; a row that is not is left out with a log line.  Without the
+ * database these answer 503.
+ */
+
+
+#define NGX_HTTP_LIVE_RECORD_ROW_ID_MAX  200
+
+
+typedef struct {
+    ngx_http_request_t             *r;
+    ngx_live_record_pg_t           *pg;
+    ngx_live_record_pg_query_t     *query;
+    void                           *data;
+    ngx_http_live_record_thread_done_pt  found;
+    ngx_http_live_record_rows_done_pt    deleted;
+} ngx_http_live_record_rows_ctx_t;
+
+
+static ngx_http_live_record_rows_ctx_t *ngx_http_live_record_rows_ctx(
+    ngx_http_request_t *r, ngx_live_record_pg_t *pg, void *data);
+static void ngx_http_live_record_rows_cleanup(void *data);
+static ngx_int_t ngx_http_live_record_rows_unavailable(ngx_http_request_t *r,
+    const char *err);
+static void ngx_http_live_record_rows_listed(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static cJSON *ngx_http_live_record_rows_entry(ngx_http_request_t *r,
+    PGresult *res, int row, ngx_str_t *id);
+static void ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static void ngx_http_live_record_rows_unrowed(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+
+
+/* NULL is SQL NULL: a filter not given matches every row */
+
+static const char  ngx_http_live_record_rows_list_sql[] =
+    "SELECT file_id, entry FROM live_record_files"
+    " WHERE ($1::text IS NULL OR app = $1)"
+    " AND ($2::text IS NULL OR stream_id = $2)"
+    " AND ($3::text IS NULL OR session_id = $3)"
+    " AND ($4::text IS NULL OR file_format = $4)"
+    " AND ($5::text IS NULL OR file_id < $5)"
+    " AND ($6::bigint IS NULL OR start_time_ms < $6)"
+    " AND ($7::bigint IS NULL OR end_time_ms > $7)"
+    " ORDER BY file_id DESC LIMIT $8::integer";
+
+static const char  ngx_http_live_record_rows_find_sql[] =
+    "SELECT file_id, entry, node_id, store_type, app, stream_id"
+    " FROM live_record_files WHERE file_id = $1";
+
+static const char  ngx_http_live_record_rows_delete_sql[] =
+    "DELETE FROM live_record_files WHERE file_id = $1";
+
+
+ngx_int_t
+ngx_http_live_record_rows_list(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_query_t *q)
+{
+    u_char                           to[NGX_INT64_LEN], from[NGX_INT64_LEN];
+    u_char                           limit[NGX_INT_T_LEN];
+    ngx_str_t                        v[8];
+    ngx_uint_t                       i;
+    ngx_http_live_record_rows_ctx_t *ctx;
+
+    v[0] = q->app;
+    v[1] = q->stream;
+    v[2] = q->session;
+    v[3] = q->format;
+    v[4] = q->cursor;
+
+    for (i = 0; i < 5; i++) {
+        if (v[i].len == 0) {
+            v[i].data = NULL;
+        }
+    }
+
+    ngx_str_null(&v[5]);
+    ngx_str_null(&v[6]);
+
+    if (q->to) {
+        v[5].data = to;
+        v[5].len = ngx_sprintf(to, "%uL", q->to_ms) - to;
+    }
+
+    if (q->from) {
+        v[6].data = from;
+        v[6].len = ngx_sprintf(from, "%uL", q->from_ms) - from;
+    }
+
+    /* one more: is there a next page */
+
+    v[7].data = limit;
+    v[7].len = ngx_sprintf(limit, "%ui", q->limit + 1) - limit;
+
+    ctx = ngx_http_live_record_rows_ctx(r, pg, q);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->query = ngx_live_record_pg_query(pg,
+                                          ngx_http_live_record_rows_list_sql,
+                                          8, v,
+                                          ngx_http_live_record_rows_listed,
+                                          ctx, 0);
+    if (ctx->query == NULL) {
+        return ngx_http_live_record_rows_unavailable(r, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_http_live_record_rows_ctx_t *
+ngx_http_live_record_rows_ctx(ngx_http_request_t *r, ngx_live_record_pg_t *pg,
+    void *data)
+{
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_live_record_rows_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_live_record_rows_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (ctx == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    ctx->r = r;
+    ctx->pg = pg;
+    ctx->data = data;
+
+    /* a request that ends first takes its query back */
+
+    cln->handler = ngx_http_live_record_rows_cleanup;
+    cln->data = ctx;
+
+    return ctx;
+}
+
+
+static void
+ngx_http_live_record_rows_cleanup(void *data)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = data;
+
+    if (ctx->query) {
+        ngx_live_record_pg_cancel(ctx->pg, ctx->query);
+        ctx->query = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_live_record_rows_unavailable(ngx_http_request_t *r, const char *err)
+{
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "live record: cluster query failed: %s", err);
+    }
+
+    return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "cluster_unavailable",
+                                      "the cluster database %s, see the "
+                                      "error log",
+                                      err ? "did not answer"
+                                          : "is unreachable");
+}
+
+
+static void
+ngx_http_live_record_rows_listed(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = pq->data;
+
+    int                            i, n;
+    cJSON                         *files, *e, *response;
+    ngx_str_t                      id, last;
+    ngx_int_t                      rc;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_live_record_query_t  *q;
+
+    r = ctx->r;
+    q = ctx->data;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        rc = ngx_http_live_record_rows_unavailable(r, err);
+        goto done;
+    }
+
+    q->response = cJSON_CreateObject();
+    files = cJSON_AddArrayToObject(q->response, "files");
+
+    if (files == NULL) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    n = PQntuples(res);
+    ngx_str_null(&last);
+
+    for (i = 0; i < n && (ngx_uint_t) i < q->limit; i++) {
+        e = ngx_http_live_record_rows_entry(r, res, i, &id);
+
+        if (e == NULL) {
+            continue;
+        }
+
+        cJSON_AddItemToArray(files, e);
+        last = id;
+    }
+
+    if ((ngx_uint_t) n > q->limit && last.len) {
+        e = cJSON_CreateString((char *) last.data);
+
+        if (e == NULL || !cJSON_AddItemToObject(q->response, "next_cursor", e))
+        {
+            cJSON_Delete(e);
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+    } else if (cJSON_AddNullToObject(q->response, "next_cursor") == NULL) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    response = q->response;
+    q->response = NULL;
+
+    rc = ngx_http_live_record_send(r, NGX_HTTP_OK, response);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a row's entry, checked: NULL (logged) when the row is not sound */
+
+static cJSON *
+ngx_http_live_record_rows_entry(ngx_http_request_t *r, PGresult *res,
+    int row, ngx_str_t *id)
+{
+    char       *text;
+    cJSON      *e, *f;
+    ngx_str_t   name;
+
+    id->data = (u_char *) PQgetvalue(res, row, 0);
+    id->len = PQgetlength(res, row, 0);
+
+    if (ngx_live_record_valid_name(id, NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "live record: a cluster row with an invalid file_id "
+                      "is left out");
+        return NULL;
+    }
+
+    text = PQgetvalue(res, row, 1);
+    e = cJSON_ParseWithLength(text, PQgetlength(res, row, 1));
+
+    /* its index id, or its file id when there is no other */
+
+    f = cJSON_GetObjectItemCaseSensitive(e, "index_id");
+
+    if (f == NULL) {
+        f = cJSON_GetObjectItemCaseSensitive(e, "file_id");
+    }
+
+    if (!cJSON_IsObject(e) || !cJSON_IsString(f)) {
+        goto invalid;
+    }
+
+    name.data = (u_char *) f->valuestring;
+    name.len = ngx_strlen(f->valuestring);
+
+    if (!ngx_live_record_str_eq(&name, id)) {
+        goto invalid;
+    }
+
+    return e;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "live record: the cluster row %V is not an index entry "
+                  "of that file, left out", id);
+    cJSON_Delete(e);
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_live_record_rows_find(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
+    ngx_http_live_record_thread_done_pt done)
+{
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_live_record_rows_ctx_t  *ctx;
+
+    ctx = ngx_http_live_record_rows_ctx(r, pg, one);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (ctx == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_live_record_json_cleanup;
+    cln->data = &one->entry.json;
+
+    ctx->found = done;
+
+    ctx->query = ngx_live_record_pg_query(pg,
+                                          ngx_http_live_record_rows_find_sql,
+                                          1, &one->id,
+                                          ngx_http_live_record_rows_found,
+                                          ctx, 0);
+    if (ctx->query == NULL) {
+        return ngx_http_live_record_rows_unavailable(r, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = pq->data;
+
+    u_char                        *p;
+    cJSON                         *e;
+    ngx_str_t                      id, s[4];
+    ngx_uint_t                     i;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_live_record_one_t    *one;
+    ngx_live_record_main_conf_t   *lmcf;
+    ngx_http_live_record_thread_t  t;
+
+    r = ctx->r;
+    one = ctx->data;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "live record: cluster query failed: %s", err);
+        one->found = NGX_BUSY;
+        goto done;
+    }
+
+    if (PQntuples(res) != 1) {
+        one->found = NGX_DECLINED;
+        goto done;
+    }
+
+    e = ngx_http_live_record_rows_entry(r, res, 0, &id);
+
+    if (e == NULL) {
+        one->found = NGX_ERROR;
+        goto done;
+    }
+
+    one->entry.json = e;
+
+    /* node_id, store_type, app, stream_id: plain names, copied */
+
+    for (i = 0; i < 4; i++) {
+        s[i].len = PQgetlength(res, 0, 2 + i);
+        s[i].data = ngx_pnalloc(r->pool, s[i].len + 1);
+
+        if (s[i].data == NULL) {
+            one->found = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy(s[i].data, PQgetvalue(res, 0, 2 + i), s[i].len);
+        s[i].data[s[i].len] = '\0';
+
+        if (ngx_live_record_valid_name(&s[i], NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "live record: the cluster row %V has an invalid "
+                          "node, store type, app or stream", &one->id);
+            one->found = NGX_ERROR;
+            goto done;
+        }
+    }
+
+    one->node = s[0];
+    one->store_type = s[1];
+    one->entry.id = one->id;
+    one->entry.app = s[2];
+    one->entry.stream = s[3];
+    one->row = 1;
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+    one->foreign = !ngx_live_record_str_eq(&one->node, &lmcf->node_id);
+
+    if (!one->foreign) {
+        /* this node's own entry file goes with it */
+        p = ngx_pnalloc(r->pool, one->index.len + s[2].len + s[3].len
+                                 + one->id.len + sizeof("///.json"));
+        if (p == NULL) {
+            one->found = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_sprintf(p, "%V/%V/%V/%V.json%Z", &one->index, &s[2], &s[3],
+                    &one->id);
+        one->entry.file = p;
+    }
+
+    one->found = NGX_OK;
+
+done:
+
+    t.r = r;
+    t.pool = NULL;
+    t.handler = NULL;
+    t.done = ctx->found;
+    t.data = one;
+
+    ctx->found(&t);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_live_record_rows_delete(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
+    ngx_http_live_record_rows_done_pt done)
+{
+    ngx_http_live_record_rows_ctx_t  *ctx;
+
+    if (pg == NULL) {
+        return ngx_http_live_record_rows_unavailable(r, NULL);
+    }
+
+    ctx = ngx_http_live_record_rows_ctx(r, pg, one);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->deleted = done;
+
+    ctx->query = ngx_live_record_pg_query(pg,
+                                          ngx_http_live_record_rows_delete_sql,
+                                          1, &one->id,
+                                          ngx_http_live_record_rows_unrowed,
+                                          ctx, 0);
+    if (ctx->query == NULL) {
+        return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "cluster_unavailable",
+                                          "the file is deleted, its cluster "
+                                          "row is not: DELETE it again");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_live_record_rows_unrowed(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = pq->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "live record: the cluster row %V could not be "
+                      "deleted: %s",
+                      &((ngx_http_live_record_one_t *) ctx->data)->id, err);
+    }
+
+    ctx->deleted(r, ctx->data, res ? NGX_OK : NGX_ERROR);
+
+    ngx_http_run_posted_requests(c);
+}
