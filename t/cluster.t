@@ -1,0 +1,304 @@
+#!/usr/bin/perl
+
+# live_record_cluster against a real PostgreSQL 15 (Debian's, started
+# here with initdb and pg_ctl as the postgres user on a free loopback
+# port) and two nginx nodes sharing it:
+# - configuration errors are [emerg] naming the directive;
+# - node A starts with the database down: a clear error line, recording
+#   goes on, the row waits in the spool; when the database comes, the
+#   schema is made (version 1) and the row written;
+# - node B (database up at start) lists A's file in GET /files with the
+#   exact fields of A's index entry, and GET /files/ID; its DELETE of A's
+#   file in A's local store is 409 naming A; A's DELETE removes the row;
+# - the database stopped mid-run: one error line, recording goes on, the
+#   row is written once it is back (one notice line), exactly once;
+# - a database with a newer schema, or a node id in use by a live node,
+#   refuse to start with [emerg];
+# - GET /files answers 503 while the database is down.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP qw(decode_json);
+use Test::More;
+use LiveRecord::Test;
+use LiveRecord::API;
+use LiveRecord::Postgres;
+
+my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
+
+if (!-x '/usr/lib/postgresql/15/bin/initdb') {
+    plan(skip_all => 'PostgreSQL 15 is not installed: make deps');
+}
+
+plan(tests => 49);
+
+my $TOKEN = 'cluster-token-' . $$;
+my $in = make_media(duration => 4);
+my $p = prefix();
+my $pg = LiveRecord::Postgres->new(dir => "$p/pg");
+$pg->init;
+my $PGPORT = $pg->port;
+my $URL = $pg->url;
+my $PW = $pg->password_file;
+
+open my $tfh, '>', "$p/token" or die "token: $!";
+print $tfh "$TOKEN\n";
+close $tfh;
+
+sub conf {
+    my ($node, $rtmp, $http, $extra) = @_;
+    $extra //= '';
+    return <<"EOF2";
+rtmp {
+    live_record_template t { live_record_formats mp4; }
+    live_record_store local %%PREFIX%%/store;
+    live_record_work_path %%PREFIX%%/work;
+    live_record_index %%PREFIX%%/index;
+    live_record_spool %%PREFIX%%/spool;
+    live_record_node_id $node;
+    live_record_cluster "$URL" password_file=$PW connections=2;
+    $extra
+
+    server {
+        listen 127.0.0.1:%%PORT_$rtmp%%;
+        application live { live on; live_record t; }
+    }
+}
+
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%%PORT_$http%%;
+        location /api/ {
+            live_record_api;
+            live_record_api_token_file $p/token;
+        }
+    }
+}
+EOF2
+}
+
+# 1. configuration
+
+my ($rc, $out) = nginx_test_config(<<"EOF2");
+rtmp {
+    live_record_cluster "$URL";
+    server { listen 127.0.0.1:%%PORT_T1%%; application a { live on; } }
+}
+EOF2
+isnt($rc, 0, 'no node id: refused');
+like($out, qr/\[emerg\].*live_record_cluster needs live_record_node_id/,
+     'no node id: the message says so');
+
+($rc, $out) = nginx_test_config(<<"EOF2");
+rtmp {
+    live_record_node_id x;
+    live_record_cluster "mysql://db/x";
+    server { listen 127.0.0.1:%%PORT_T1%%; application a { live on; } }
+}
+EOF2
+like($out, qr/\[emerg\].*live_record_cluster: "mysql:\/\/db\/x" is not a postgresql:\/\/ URL/,
+     'a URL of another scheme: [emerg]');
+
+($rc, $out) = nginx_test_config(<<"EOF2");
+rtmp {
+    live_record_node_id x;
+    live_record_cluster "$URL" connections=0;
+    server { listen 127.0.0.1:%%PORT_T1%%; application a { live on; } }
+}
+EOF2
+like($out, qr/\[emerg\].*live_record_cluster: "connections=0": connections must be 1 to 16/,
+     'connections=0: [emerg]');
+
+($rc, $out) = nginx_test_config(<<"EOF2");
+rtmp {
+    live_record_node_id x;
+    live_record_cluster "postgresql://u\@db.invalid./x";
+    server { listen 127.0.0.1:%%PORT_T1%%; application a { live on; } }
+}
+EOF2
+like($out, qr/\[emerg\].*live_record_cluster: host "db\.invalid\." not found/,
+     'a host that does not resolve: [emerg] at configuration time');
+
+# the other nodes' prefixes and ports, allocated before A holds its own
+
+my %node;
+for my $n (['b', 'rec-b', 'RTMPB', 'HTTPB'], ['c', 'rec-c', 'RTMPC', 'HTTPC'],
+           ['d', 'rec-a', 'RTMPD', 'HTTPD'])
+{
+    my ($name, $id, $rtmp, $http) = @$n;
+    my $np = "$p/$name";
+    LiveRecord::Test::_write_conf($np, conf => conf($id, $rtmp, $http),
+                                  dirs => [qw(store work index spool)]);
+    $node{$name} = { prefix => $np, rtmp => port($rtmp),
+                     http => port($http) };
+}
+
+# 2. node A, the database down
+
+start_nginx(conf => conf('rec-a', 'RTMP', 'HTTP'),
+            dirs => [qw(store work index spool)], workers => 2);
+my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
+
+ok(wait_for(sub { log_lines(qr/cluster database 127\.0\.0\.1:$PGPORT\/recordings is unreachable: /) >= 1 }, 20),
+   'A: the workers say the database is unreachable');
+is(scalar(log_lines(qr/\[error\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings is unreachable at start: .*recording goes on/)),
+   1, 'A: the master said so once at start, recording goes on');
+
+my ($st, $j) = $api->call(GET => '/api/files');
+is($st, 503, 'GET /files without the database: 503');
+is($j && $j->{code}, 'cluster_unavailable', '... cluster_unavailable');
+
+is(push_stream($in, rtmp_url('live', 'cam')), 0, 'A: push cam');
+my @ia;
+ok(wait_for(sub { @ia = find_files("$p/index", qr/\.json$/); @ia == 1 }, 30),
+   'A: recorded and indexed locally');
+my @spooled = find_files("$p/spool/cluster", qr/\.json$/);
+is(scalar @spooled, 1, 'A: the row waits in the spool');
+
+# 3. the database comes
+
+$pg->start;
+ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings connected/) >= 1 }, 30),
+   'A: connected notice');
+
+sub rows {
+    return eval { $pg->query('SELECT file_id, node_id, app, stream_id, '
+                             . 'file_format, store_type, entry FROM '
+                             . 'live_record_files ORDER BY file_id') };
+}
+
+my @rows;
+ok(wait_for(sub { @rows = rows(); @rows == 1 }, 30), 'A: the row is written');
+is(($pg->query('SELECT version FROM live_record_schema'))[0][0], 1,
+   'schema version 1');
+ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
+   'A: the spool file is gone once written');
+
+(my $aid = $ia[0]) =~ s{.*/|\.json$}{}g;
+my $aentry = do { local $/; open my $fh, '<', $ia[0] or die; decode_json(<$fh>) };
+is_deeply([ @{ $rows[0] }[0 .. 5] ], [ $aid, 'rec-a', 'live', 'cam', 'mp4', 'local' ],
+          'the row: file id, node, app, stream, format, store type');
+is_deeply(decode_json($rows[0][6]), $aentry, 'the row holds the index entry');
+
+# 4. node B lists A's file
+
+sub start_node {
+    my ($name) = @_;
+    my $np = $node{$name}{prefix};
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$np/logs/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        exec($NGINX, '-p', "$np/", '-c', "$np/conf/nginx.conf", '-e',
+             "$np/logs/error.log") or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return $? >> 8;
+}
+
+sub node_log {
+    my ($name, $re) = @_;
+    open my $fh, '<', "$node{$name}{prefix}/logs/error.log" or return ();
+    return grep { /$re/ } <$fh>;
+}
+
+sub stop_node {
+    my ($name) = @_;
+    open my $fh, '<', "$node{$name}{prefix}/logs/nginx.pid" or return;
+    my $pid = <$fh> // '';
+    chomp $pid;
+    return unless $pid;
+    kill 'QUIT', $pid;
+    wait_for(sub { !kill 0, $pid }, 20) or kill 'KILL', $pid;
+}
+
+is(start_node('b'), 0, 'B starts with the database up');
+my $bapi = LiveRecord::API->new(port => $node{b}{http}, token => $TOKEN);
+
+($st, $j) = $bapi->call(GET => '/api/files');
+is($st, 200, 'B: GET /files');
+is_deeply($j, { files => [ $aentry ], next_cursor => undef },
+          'B lists A\'s file with the exact fields of A\'s entry');
+
+($st, $j) = $api->call(GET => '/api/files?stream=cam&format=mp4');
+is_deeply([ $st, $j->{files} ], [ 200, [ $aentry ] ],
+          'A lists it too, from the rows');
+
+($st, $j) = $bapi->call(GET => "/api/files/$aid");
+is_deeply([ $st, $j ], [ 200, $aentry ], 'B: GET /files/ID');
+
+($st, $j) = $bapi->call(GET => '/api/files?stream=other');
+is_deeply([ $st, $j->{files} ], [ 200, [] ], 'B: another stream: none');
+
+($st, $j) = $bapi->call(DELETE => "/api/files/$aid");
+is($st, 409, 'B: DELETE of a file in A\'s local store: 409');
+like($j && $j->{message}, qr/recorded by the node "rec-a" into its local store/,
+     '... naming the node');
+ok(-f $ia[0], 'A\'s entry is still there');
+
+# 5. the database away mid-run
+
+$pg->stop;
+ok(wait_for(sub { log_lines(qr/\[error\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings went away: /) >= 1 }, 30),
+   'A: the database went away, one error line');
+
+is(push_stream($in, rtmp_url('live', 'cam2')), 0, 'A: push cam2 meanwhile');
+ok(wait_for(sub { find_files("$p/index", qr/\.json$/) == 2 }, 30),
+   'A: recorded and indexed locally');
+ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
+   'A: its row waits in the spool');
+
+($st, $j) = $bapi->call(GET => "/api/files/$aid");
+is($st, 503, 'B: GET /files/ID without the database: 503');
+
+$pg->start;
+ok(wait_for(sub { @rows = rows(); @rows == 2 }, 30),
+   'A: the row is written once the database is back');
+ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
+   'A: the spool is empty');
+ok(log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings is back/) >= 1,
+   'A: a notice when it is back');
+is(scalar(log_lines(qr/\[error\].*cluster database .* went away/)), 2,
+   'A: one error line per worker for the outage (two links each)');
+is_deeply([ map { $_->[3] } @rows ], [ 'cam', 'cam2' ], 'one row per file');
+
+($st, $j) = $bapi->call(GET => '/api/files?limit=1');
+is($st, 200, 'B: a page of one');
+is_deeply([ map { $_->{stream_id} } @{ $j->{files} } ], [ 'cam2' ],
+          '... the newest first');
+my $next = $j->{next_cursor};
+($st, $j) = $bapi->call(GET => "/api/files?limit=1&cursor=$next");
+is_deeply([ $st, [ map { $_->{stream_id} } @{ $j->{files} } ],
+            $j->{next_cursor} ], [ 200, [ 'cam' ], undef ],
+          '... then the older one, and no next cursor');
+
+# 6. A deletes its own file: the row goes
+
+($st, $j) = $api->call(DELETE => "/api/files/$aid");
+is_deeply([ $st, $j ], [ 200, { deleted => $aid } ], 'A: DELETE its file');
+@rows = rows();
+is_deeply([ map { $_->[3] } @rows ], [ 'cam2' ], 'its row is gone');
+ok(!-f $ia[0], 'and its local entry');
+
+# 7. a newer schema, a node id in use
+
+is(start_node('d'), 1, 'a node with A\'s id: refused');
+ok(node_log('d', qr/\[emerg\].*live_record_node_id "rec-a" is in use by ".*\/conf\/nginx\.conf" \(heartbeat \d+ s ago\): node ids must be unique/),
+   '... [emerg] naming the id');
+
+$pg->query('UPDATE live_record_schema SET version = 2');
+is(start_node('c'), 1, 'a database with a newer schema: refused');
+ok(node_log('c', qr/\[emerg\].*has schema version 2, this module knows version 1/),
+   '... [emerg] naming both versions');
+$pg->query('UPDATE live_record_schema SET version = 1');
+
+stop_node('b');
+is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
+   0, 'B: no alerts');
+no_alerts();
+$pg->stop;
