@@ -156,8 +156,8 @@ is(push_stream($in, rtmp_url('live', 'cam')), 0, 'A: push cam');
 my @ia;
 ok(wait_for(sub { @ia = find_files("$p/index", qr/\.json$/); @ia == 1 }, 30),
    'A: recorded and indexed locally');
-my @spooled = find_files("$p/spool/cluster", qr/\.json$/);
-is(scalar @spooled, 1, 'A: the row waits in the spool');
+ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
+   'A: the row waits in the spool');
 
 # 3. the database comes
 
