@@ -3,11 +3,12 @@
 # HEVC and AV1 pushes, sent by the raw publisher (Debian's ffmpeg 5.1
 # cannot send them): HEVC as FLV codec id 12 and as enhanced RTMP "hvc1"
 # (CodedFrames, CodedFramesX, a ModEx-wrapped frame, a Metadata packet),
-# AV1 as "av01".  Every frame of the input is in the mp4 (ffprobe decodes
-# them), the flv holds the tags the way they arrived, HEVC plays from
-# HLS, AV1 is refused for HLS, and an unknown FourCC is refused with
-# record_failed.  The frames come from ffmpeg's libx265 and libaom-av1
-# output, read from mp4 files by LiveRecord::MP4.
+# AV1 as "av01", H.264 as "avc1".  Every frame of the input is in the mp4
+# (ffprobe decodes them), the flv holds the tags the way they arrived,
+# HEVC and H.264 play from HLS, AV1 is refused for HLS, an unknown FourCC
+# is refused with record_failed, and an HEVC part left by a killed worker
+# is recovered.  The frames come from ffmpeg's libx265, libaom-av1 and
+# libx264 output, read from mp4 files by LiveRecord::MP4.
 
 use strict;
 use warnings;
@@ -16,7 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 36;
+use Test::More tests => 45;
 use LiveRecord::Test;
 use LiveRecord::MP4;
 use LiveRecord::Publisher;
@@ -75,6 +76,7 @@ my $hevc = encode('hevc', qw(-c:v libx265 -preset ultrafast -x265-params
                              keyint=25:min-keyint=25:bframes=3:log-level=error));
 my $av1 = encode('av1', qw(-c:v libaom-av1 -usage realtime -cpu-used 8
                            -g 25));
+my $avc = encode('avc', qw(-c:v libx264 -preset superfast -g 25 -bf 3));
 
 # { config, frames => [ { dts, cts, key, data } ] } of a track, times in ms
 
@@ -113,7 +115,7 @@ sub si24 { substr(pack('N', $_[0] & 0xffffff), 1) }
 sub video_tags {
     my ($how, $v) = @_;
     my @tags;
-    my $fourcc = { ex_hvc1 => 'hvc1', ex_av01 => 'av01',
+    my $fourcc = { ex_hvc1 => 'hvc1', ex_av01 => 'av01', ex_avc1 => 'avc1',
                    ex_vp09 => 'vp09' }->{$how};
 
     if ($fourcc) {
@@ -255,7 +257,8 @@ sub flv_frames {
 
 for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
               ['ex_hvc1', 'h265', 'hevc', $hevc, 'hvc1'],
-              ['ex_av01', 'av1', 'av1', $av1, 'av01'])
+              ['ex_av01', 'av1', 'av1', $av1, 'av01'],
+              ['ex_avc1', 'h264', 'h264', $avc, 'avc1'])
 {
     my ($name, $codec, $probe_name, $src, $fourcc) = @$case;
     my ($v, $au) = publish($name, $name, $src);
@@ -282,7 +285,8 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
     my $m = LiveRecord::MP4->read($e->{path} // '');
     my $vt = $m->track('vide') || {};
     is_deeply([$vt->{codec}, $vt->{config}],
-              [$codec eq 'av1' ? 'av01' : 'hvc1', $v->{config}],
+              [{ h265 => 'hvc1', av1 => 'av01', h264 => 'avc1' }->{$codec},
+               $v->{config}],
               "$name: mp4: sample entry and its configuration record");
 
     my $got = flv_frames($by{flv}{path} // '', $fourcc);
@@ -300,7 +304,7 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
     if ($hls) {
         my $ts = decoded(($by{hls}{path} // '') . '/index.m3u8');
         is_deeply([@{ $ts->{video} || {} }{qw(codec_name nb_read_frames)}],
-                  ['hevc', scalar @{ $v->{frames} }],
+                  [$probe_name, scalar @{ $v->{frames} }],
                   "$name: hls: every frame decodes");
     } else {
         my @f = wait_events('record_failed', $name, 1);
