@@ -485,7 +485,10 @@ ngx_live_record_concat_output(ngx_live_record_concat_t *c,
             return NGX_ERROR;
         }
 
-        ost->codecpar->codec_tag = 0;
+        /* hvc1 as the parts have it (libavformat's default is hev1) */
+        ost->codecpar->codec_tag =
+            (ost->codecpar->codec_id == AV_CODEC_ID_HEVC)
+            ? MKTAG('h', 'v', 'c', '1') : 0;
         ost->time_base = ist->time_base;
 
         if (ost->codecpar->codec_id == AV_CODEC_ID_AAC
