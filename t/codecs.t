@@ -17,13 +17,20 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 45;
+use Test::More tests => 47;
 use LiveRecord::Test;
 use LiveRecord::MP4;
 use LiveRecord::Publisher;
 use LiveRecord::Receiver;
+use LiveRecord::API;
 
 my ($W, $H, $FRAMES) = (322, 182, 100);
+
+my $TOKEN = "codecs-token-$$";
+{
+    open my $fh, '>', prefix() . '/token' or die "token: $!";
+    print $fh "$TOKEN\n";
+}
 
 start_nginx(conf => <<'EOF', dirs => [qw(store work index spool)]);
 rtmp {
@@ -33,6 +40,10 @@ rtmp {
     }
     live_record_template m {
         live_record_formats mp4;
+    }
+    live_record_template c {
+        live_record_formats mp4;
+        live_record_interval 1m;
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
@@ -49,6 +60,23 @@ rtmp {
         application crash {
             live on;
             live_record m;
+        }
+        application cut {
+            live on;
+            live_record c;
+        }
+    }
+}
+
+http {
+    access_log off;
+
+    server {
+        listen 127.0.0.1:%%PORT_HTTP%%;
+
+        location /api/ {
+            live_record_api;
+            live_record_api_token_file %%PREFIX%%/token;
         }
     }
 }
@@ -370,6 +398,32 @@ is_deeply([@{ $rs->{video} || {} }{qw(codec_name width height
           ['hevc', $W, $H, scalar @{ $cv->{frames} }],
           'crash: the recovered mp4 decodes every frame');
 $pub->close;
+
+# two HEVC parts joined by POST /api/concat: still hvc1, every frame
+
+my $long = encode('hevc-62s', '-t', 62, qw(-c:v libx265 -preset ultrafast
+                  -x265-params keyint=25:min-keyint=25:bframes=3:log-level=error));
+my ($lv) = publish('hevccut', 'hevc12', $long, app => 'cut');
+my @parts;
+ok(wait_for(sub { @parts = map { decode_json(slurp($_)) }
+                  find_files(prefix() . '/index/cut/hevccut', qr/\.json$/);
+                  @parts >= 2 }, 30),
+   'concat: two parts indexed') or diag scalar @parts . ' parts';
+my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
+my ($st, $j) = $api->call(POST => '/api/concat',
+                          { session_id => $parts[0]{session_id} // '' });
+my $job = $j->{job_id} // '';
+wait_for(sub { (undef, $j) = $api->call(GET => "/api/concat/$job");
+               ($j->{state} // '') =~ /^(?:done|failed)$/ }, 60);
+(undef, my $cf) = $api->call(GET => '/api/files/' . ($j->{file_id} // ''));
+my $cm = LiveRecord::MP4->read($cf->{path} // '/nonexistent');
+my $cs = decoded($cf->{path} // '');
+is_deeply([$j->{state}, ($cm->track('vide') || {})->{codec},
+           @{ $cs->{video} || {} }{qw(codec_name nb_read_frames)},
+           $cf->{video_codec}],
+          ['done', 'hvc1', 'hevc', scalar @{ $lv->{frames} }, 'h265'],
+          'concat: one hvc1 mp4 with every frame, h265 in the index')
+    or diag explain $j;
 
 $rcv->stop;
 no_alerts(allow => qr/worker process \d+ exited on signal 9/);
