@@ -762,7 +762,13 @@ ngx_live_record_dropped(ngx_live_record_ctx_t *ctx,
 
         ngx_live_record_log_once(ctx, NGX_LIVE_RECORD_LOG_CODEC << tag->track,
                                  NGX_LOG_ERR, "%s, track skipped", text);
-        ngx_live_record_stream_event(ctx, "record_failed", "codec", text);
+
+        if (ctx->seg.recording) {
+            /* a stream nothing records has nothing that failed */
+            ngx_live_record_stream_event(ctx, "record_failed", "codec",
+                                         text);
+        }
+
         return;
 
     case NGX_LIVE_RECORD_SEG_DROP_BADHEADER:
