@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <openssl/evp.h>
 #include "ngx_live_record_curl.h"
 
 
@@ -903,17 +904,20 @@ ngx_live_record_request_method(ngx_live_record_request_t *r)
  * included, though it sends none: the signature would not match, so
  * 100-continue stays, which S3 answers.  And for s3 with no
  * x-<provider>-content-sha256 of the caller's, it would sign the hash of
- * an empty payload for a body it reads through the read function: the
- * payload is declared UNSIGNED-PAYLOAD instead.
+ * an empty payload for a body it reads through the read function: a body
+ * in memory (or none) is declared with its own hash, and only a file,
+ * which is streamed and not read twice, as UNSIGNED-PAYLOAD.
  */
 
 static ngx_int_t
 ngx_live_record_request_headers(ngx_live_record_request_t *r)
 {
-    size_t       len;
-    u_char      *p, *last, *f[4], *e[4];
-    ngx_str_t   *h;
-    ngx_uint_t   i, n, k;
+    size_t         len;
+    u_char        *p, *last, *f[4], *e[4];
+    u_char         hash[EVP_MAX_MD_SIZE], hex[2 * EVP_MAX_MD_SIZE + 1];
+    ngx_str_t     *h;
+    ngx_uint_t     i, n, k;
+    unsigned int   hlen;
 
     h = r->headers ? r->headers->elts : NULL;
     n = r->headers ? r->headers->nelts : 0;
@@ -982,10 +986,24 @@ ngx_live_record_request_headers(ngx_live_record_request_t *r)
         }
     }
 
-    if (ngx_live_record_request_add_header(r, f[1], len,
-                                           (u_char *) "UNSIGNED-PAYLOAD")
-        != NGX_OK)
-    {
+    if (r->file) {
+        p = (u_char *) "UNSIGNED-PAYLOAD";
+
+    } else {
+        if (EVP_Digest(r->body.len ? r->body.data : (u_char *) "",
+                       r->body.len, hash, &hlen, EVP_sha256(), NULL)
+            != 1)
+        {
+            ngx_log_error(NGX_LOG_ALERT, r->log, 0,
+                          "live record: EVP_Digest(sha256) failed");
+            return NGX_ERROR;
+        }
+
+        *ngx_hex_dump(hex, hash, hlen) = '\0';
+        p = hex;
+    }
+
+    if (ngx_live_record_request_add_header(r, f[1], len, p) != NGX_OK) {
         return NGX_ERROR;
     }
 

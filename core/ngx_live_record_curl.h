@@ -51,7 +51,8 @@ struct ngx_live_record_request_s {
      * timeout: the whole transfer, 0 for none; connect_timeout 0 is
      * libcurl's 300s.  aws_sigv4 ("aws:amz:REGION:s3") turns on SigV4
      * with userpwd "KEY:SECRET"; for s3 an x-amz-content-sha256 header is
-     * added as UNSIGNED-PAYLOAD unless the caller gives one, and headers
+     * added unless the caller gives one: the body's hash, or
+     * UNSIGNED-PAYLOAD for a file, and headers
      * with an empty value must not be given.  max_response: 0 is 64k.
      * log: NULL is the pool's log.
      */
