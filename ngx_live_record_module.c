@@ -547,6 +547,9 @@ ngx_live_record_merge_paths(ngx_conf_t *cf, ngx_live_record_app_conf_t *conf)
     if (conf->thread_pool == NULL) {
         return NGX_ERROR;
     }
+
+    /* an upload's part hashes are read there */
+    conf->store.thread_pool = conf->thread_pool;
 #endif
 
     lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);

@@ -51,6 +51,9 @@ typedef struct {
     ngx_str_t                   userpwd;        /* s3 "key:secret" */
     ngx_array_t                *headers;        /* ngx_str_t */
     size_t                      part_size;      /* s3 multipart */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;    /* its application's */
+#endif
 } ngx_live_record_store_t;
 
 
