@@ -8,8 +8,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${NGX_LIVE_RECORD_BUILD:-$top/build}
 
 pkgs="nginx nginx-dev libnginx-mod-rtmp libavformat-dev libavcodec-dev
-libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev dpkg-dev xz-utils
-lintian prometheus
+libavutil-dev libcurl4-openssl-dev libcjson-dev libssl-dev libxml2-dev
+dpkg-dev xz-utils lintian prometheus
 ffmpeg
 libpq-dev postgresql-15
 perl curl python3 python3-botocore chromium"
