@@ -9,10 +9,10 @@
 #include <ngx_event.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_upload.h"
+#include "ngx_live_record_s3.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_store.h"
-#include "ngx_live_record_curl.h"
 #include "ngx_live_record_shm.h"
 
 
@@ -29,46 +29,6 @@
 #define NGX_LIVE_RECORD_BACKOFF_MAX   600000
 
 
-typedef struct {
-    u_char                     *path;
-    ngx_str_t                   key;            /* percent-encoded */
-    off_t                       size;
-} ngx_live_record_upload_file_t;
-
-
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_pool_t                 *pool;
-    ngx_live_record_main_conf_t *lmcf;
-    ngx_live_record_store_t    *store;
-    ngx_array_t                 files;
-    ngx_array_t                 receivers;      /* receiver * */
-    ngx_str_t                   label;
-    ngx_str_t                   file_id;
-    u_char                     *local;          /* file or directory */
-    u_char                     *spool;
-    cJSON                      *entry;
-    char                       *event;          /* record_done, or other */
-    ngx_flag_t                  keep_local;
-    time_t                      t;
-    ngx_msec_t                  started;        /* in this process */
-    ngx_uint_t                  next;
-
-    ngx_str_t                   upload_id;      /* percent-encoded */
-    ngx_uint_t                  part;
-    off_t                       offset;
-    ngx_array_t                 etags;          /* ngx_str_t */
-
-    ngx_str_t                   reply_id;
-    ngx_str_t                   reply_url;
-    ngx_uint_t                  attempts;
-    ngx_msec_t                  backoff;
-    ngx_event_t                 retry;
-    ngx_live_record_request_t  *req;
-    unsigned                    spooled:1;
-} ngx_live_record_upload_t;
-
-
 static ngx_live_record_upload_t *ngx_live_record_upload_alloc(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_store_t *store);
 static ngx_int_t ngx_live_record_upload_list(ngx_live_record_upload_t *u,
@@ -76,29 +36,16 @@ static ngx_int_t ngx_live_record_upload_list(ngx_live_record_upload_t *u,
 static ngx_int_t ngx_live_record_upload_add(ngx_live_record_upload_t *u,
     u_char *path, ngx_str_t *rel, off_t size);
 static ngx_int_t ngx_live_record_upload_spool(ngx_live_record_upload_t *u);
-static void ngx_live_record_upload_step(ngx_live_record_upload_t *u);
-static ngx_live_record_request_t *ngx_live_record_upload_request(
-    ngx_live_record_upload_t *u, const char *method, ngx_str_t *query);
+static ngx_int_t ngx_live_record_upload_headers(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r, ngx_str_t *body);
 static void ngx_live_record_upload_done(ngx_live_record_request_t *r);
-static void ngx_live_record_upload_why(u_char *why, size_t size,
-    const char *what, ngx_live_record_request_t *r);
-static ngx_int_t ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
+static void ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
     ngx_live_record_request_t *r);
-static ngx_int_t ngx_live_record_s3_reply(ngx_live_record_upload_t *u,
-    ngx_live_record_request_t *r);
-static ngx_int_t ngx_live_record_s3_complete_body(ngx_live_record_upload_t *u,
-    ngx_str_t *body);
-static void ngx_live_record_upload_failed(ngx_live_record_upload_t *u,
-    u_char *why);
 static void ngx_live_record_upload_retry(ngx_event_t *ev);
 static void ngx_live_record_upload_finish(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_end(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_free(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_cleanup(void *data);
-static ngx_int_t ngx_live_record_xml_value(ngx_str_t *text, const char *tag,
-    ngx_str_t *value);
-static ngx_int_t ngx_live_record_header_value(ngx_str_t *headers,
-    const char *name, ngx_str_t *value);
 static size_t ngx_live_record_trim_slash(ngx_str_t *s);
 static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
     ngx_str_t *path, ngx_str_t *key, double size);
@@ -249,7 +196,8 @@ ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
                           sizeof(ngx_live_record_upload_file_t)) != NGX_OK
         || ngx_array_init(&u->receivers, pool, 2,
                           sizeof(ngx_live_record_receiver_t *)) != NGX_OK
-        || ngx_array_init(&u->etags, pool, 4, sizeof(ngx_str_t)) != NGX_OK)
+        || ngx_array_init(&u->mp.stale, pool, 1, sizeof(ngx_str_t))
+           != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NULL;
@@ -265,6 +213,7 @@ ngx_live_record_upload_alloc(ngx_live_record_main_conf_t *lmcf,
     u->t = ngx_time();
     u->started = ngx_current_msec;
     u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
+    u->fresh = 1;
 
     u->retry.handler = ngx_live_record_upload_retry;
     u->retry.data = u;
@@ -435,13 +384,17 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
 }
 
 
-/* one request at a time: files in order, an S3 multipart upload part by part */
+/*
+ * One request at a time: files in order, an S3 multipart upload part by
+ * part.  An attempt of a file is its requests from its first, or from a
+ * retry, to its end or a failure; the backoff is the file's, doubled by
+ * each failure and never reset by a request that succeeds.
+ */
 
-static void
+void
 ngx_live_record_upload_step(ngx_live_record_upload_t *u)
 {
-    off_t                           part_size;
-    ngx_str_t                       query, body;
+    ngx_str_t                       query;
     ngx_live_record_request_t      *r;
     ngx_live_record_upload_file_t  *uf;
 
@@ -451,94 +404,61 @@ ngx_live_record_upload_step(ngx_live_record_upload_t *u)
     }
 
     uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
-    part_size = (off_t) u->store->part_size;
-    ngx_str_null(&query);
 
-    if (u->store->type == NGX_LIVE_RECORD_STORE_HTTP
-        || uf->size <= part_size)
+    if (u->store->type == NGX_LIVE_RECORD_STORE_S3
+        && uf->size > (off_t) u->store->part_size)
     {
-        r = ngx_live_record_upload_request(u, "PUT", &query);
-        if (r) {
-            r->file = uf->path;
-            r->file_offset = 0;
-            r->file_length = -1;
-        }
-
-        goto start;
-    }
-
-    if (u->upload_id.len == 0) {
-        ngx_str_set(&query, "uploads=");
-        r = ngx_live_record_upload_request(u, "POST", &query);
-        goto start;
-    }
-
-    if (u->offset < uf->size) {
-        query.data = ngx_pnalloc(u->pool, u->upload_id.len + NGX_INT_T_LEN
-                                          + sizeof("partNumber=&uploadId="));
-        if (query.data == NULL) {
-            ngx_live_record_upload_failed(u, (u_char *) "out of memory");
-            return;
-        }
-
-        /* canonical order: libcurl 7.88 signs the query as written */
-
-        query.len = ngx_sprintf(query.data, "partNumber=%ui&uploadId=%V",
-                                u->part, &u->upload_id)
-                    - query.data;
-
-        r = ngx_live_record_upload_request(u, "PUT", &query);
-        if (r) {
-            r->file = uf->path;
-            r->file_offset = u->offset;
-            r->file_length = ngx_min(part_size, uf->size - u->offset);
-        }
-
-        goto start;
-    }
-
-    query.data = ngx_pnalloc(u->pool, u->upload_id.len + sizeof("uploadId="));
-    if (query.data == NULL
-        || ngx_live_record_s3_complete_body(u, &body) != NGX_OK)
-    {
-        ngx_live_record_upload_failed(u, (u_char *) "out of memory");
+        ngx_live_record_multipart_step(u);
         return;
     }
 
-    query.len = ngx_sprintf(query.data, "uploadId=%V", &u->upload_id)
-                - query.data;
+    ngx_str_null(&query);
 
-    r = ngx_live_record_upload_request(u, "POST", &query);
-    if (r) {
-        r->body = body;
-    }
-
-start:
-
+    r = ngx_live_record_upload_request(u, "PUT", &query, NULL);
     if (r == NULL) {
         ngx_live_record_upload_failed(u, (u_char *) "out of memory");
         return;
     }
 
+    r->file = uf->path;
+    r->file_offset = 0;
+    r->file_length = -1;
+
+    ngx_live_record_upload_start(u, r);
+}
+
+
+void
+ngx_live_record_upload_start(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r)
+{
+    if (u->fresh) {
+        u->fresh = 0;
+        u->attempts++;
+    }
+
     u->req = r;
-    u->attempts++;
 
     ngx_log_debug6(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
                    "live record: \"%V\" %V: upload file %ui of %ui, "
-                   "attempt %ui: \"%V\"", &u->label, &u->file_id,
+                   "attempt %ui: %V", &u->label, &u->file_id,
                    u->next + 1, u->files.nelts, u->attempts, &r->url);
 
-    if (ngx_live_record_request_start(u->lmcf->curl, r) != NGX_OK)
-    {
+    if (ngx_live_record_request_start(u->lmcf->curl, r) != NGX_OK) {
         u->req = NULL;
         ngx_live_record_upload_failed(u, (u_char *) "request not started");
     }
 }
 
 
-static ngx_live_record_request_t *
+/*
+ * A request for the current file's key; query in canonical order (libcurl
+ * 7.88 signs it as written).
+ */
+
+ngx_live_record_request_t *
 ngx_live_record_upload_request(ngx_live_record_upload_t *u,
-    const char *method, ngx_str_t *query)
+    const char *method, ngx_str_t *query, ngx_str_t *body)
 {
     size_t                          len;
     u_char                         *p;
@@ -565,21 +485,32 @@ ngx_live_record_upload_request(ngx_live_record_upload_t *u,
     r->url.data = p;
 
     if (st->type == NGX_LIVE_RECORD_STORE_S3) {
-        p = ngx_sprintf(p, "%V/%V/%V", &st->endpoint, &st->bucket, &uf->key);
+        p = ngx_cpymem(p, st->endpoint.data, st->endpoint.len);
+        *p++ = '/';
+        p = ngx_cpymem(p, st->bucket.data, st->bucket.len);
+        *p++ = '/';
 
     } else {
-        p = ngx_sprintf(p, "%*s/%V", ngx_live_record_trim_slash(&st->endpoint),
-                        st->endpoint.data, &uf->key);
+        p = ngx_cpymem(p, st->endpoint.data,
+                       ngx_live_record_trim_slash(&st->endpoint));
+        *p++ = '/';
     }
 
+    p = ngx_cpymem(p, uf->key.data, uf->key.len);
+
     if (query->len) {
-        p = ngx_sprintf(p, "?%V", query);
+        *p++ = '?';
+        p = ngx_cpymem(p, query->data, query->len);
     }
 
     r->url.len = p - r->url.data;
 
     r->method.data = (u_char *) method;
     r->method.len = ngx_strlen(method);
+
+    if (body) {
+        r->body = *body;
+    }
 
     r->headers = ngx_array_create(u->pool, 4, sizeof(ngx_str_t));
     if (r->headers == NULL) {
@@ -596,15 +527,11 @@ ngx_live_record_upload_request(ngx_live_record_upload_t *u,
                    st->headers->nelts * sizeof(ngx_str_t));
     }
 
+    if (ngx_live_record_upload_headers(u, r, body) != NGX_OK) {
+        return NULL;
+    }
+
     if (st->type == NGX_LIVE_RECORD_STORE_S3) {
-        h = ngx_array_push(r->headers);
-        if (h == NULL) {
-            return NULL;
-        }
-
-        /* libcurl 7.88 signs a streamed body as if it were empty */
-        ngx_str_set(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-
         r->aws_sigv4.data = ngx_pnalloc(u->pool, st->region.len + 16);
         if (r->aws_sigv4.data == NULL) {
             return NULL;
@@ -627,6 +554,71 @@ ngx_live_record_upload_request(ngx_live_record_upload_t *u,
 }
 
 
+/*
+ * Content-Type: the file's on a PUT and on CreateMultipartUpload (so that
+ * the object serves with it), application/xml with an XML body; none when
+ * the store's header= gives one.
+ */
+
+static ngx_int_t
+ngx_live_record_upload_headers(ngx_live_record_upload_t *u,
+    ngx_live_record_request_t *r, ngx_str_t *body)
+{
+    ngx_str_t                      *h;
+    ngx_uint_t                      i, typed;
+    const char                     *type;
+    ngx_live_record_upload_file_t  *uf;
+
+    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
+    h = r->headers->elts;
+    typed = 0;
+
+    for (i = 0; i < r->headers->nelts; i++) {
+        if (h[i].len >= sizeof("Content-Type:") - 1
+            && ngx_strncasecmp(h[i].data, (u_char *) "Content-Type:",
+                               sizeof("Content-Type:") - 1)
+               == 0)
+        {
+            typed = 1;
+        }
+    }
+
+    type = NULL;
+
+    if (body && body->len) {
+        type = "application/xml";
+
+    } else if ((r->method.len == 3
+                && ngx_strncmp(r->method.data, "PUT", 3) == 0)
+               || (r->method.len == 4
+                   && ngx_strncmp(r->method.data, "POST", 4) == 0))
+    {
+        /* a PUT, or CreateMultipartUpload */
+        type = ngx_live_record_s3_content_type(&uf->key);
+    }
+
+    if (type && !typed) {
+        h = ngx_array_push(r->headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->len = sizeof("Content-Type: ") - 1 + ngx_strlen(type);
+        h->data = ngx_pnalloc(u->pool, h->len);
+        if (h->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(h->data, "Content-Type: %s", type);
+    }
+
+    /* x-amz-content-sha256 is the driver's: the body's hash, or for a file
+     * UNSIGNED-PAYLOAD (libcurl 7.88 signs a streamed body as if empty) */
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_live_record_upload_done(ngx_live_record_request_t *r)
 {
@@ -636,20 +628,13 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
 
     u->req = NULL;
 
-    if (r->rc != NGX_OK) {
-        *ngx_snprintf(why, sizeof(why) - 1, "%s", r->error) = '\0';
-        ngx_live_record_upload_failed(u, why);
+    if (u->mp.op) {
+        (void) ngx_live_record_multipart_done(u, r);
         return;
     }
 
-    if (r->status < 200 || r->status >= 300) {
-        ngx_live_record_upload_why(why, sizeof(why), "status", r);
-        ngx_live_record_upload_failed(u, why);
-        return;
-    }
-
-    if (ngx_live_record_upload_reply(u, r) != NGX_OK) {
-        ngx_live_record_upload_why(why, sizeof(why), "error in status", r);
+    if (r->rc != NGX_OK || r->status < 200 || r->status >= 300) {
+        ngx_live_record_upload_why(why, sizeof(why), r);
         ngx_live_record_upload_failed(u, why);
         return;
     }
@@ -658,22 +643,76 @@ ngx_live_record_upload_done(ngx_live_record_request_t *r)
                    "live record: \"%V\" %V: upload answered %l",
                    &u->label, &u->file_id, r->status);
 
-    u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
-
+    ngx_live_record_upload_reply(u, r);
+    ngx_live_record_upload_next(u);
     ngx_live_record_upload_step(u);
 }
 
 
-/* "status 403: <Error>...": the reply's start, on one log line */
+/* the file is confirmed: the next one starts with its own attempts */
 
-static void
-ngx_live_record_upload_why(u_char *why, size_t size, const char *what,
+void
+ngx_live_record_upload_next(ngx_live_record_upload_t *u)
+{
+    ngx_array_t  stale;
+
+    u->next++;
+    u->fresh = 1;
+    u->backoff = NGX_LIVE_RECORD_BACKOFF_MIN;
+
+    if (u->next < u->files.nelts) {
+        /* the finish line reports the last file's */
+        u->attempts = 0;
+    }
+
+    stale = u->mp.stale;
+    ngx_memzero(&u->mp, sizeof(ngx_live_record_multipart_t));
+    u->mp.stale = stale;
+}
+
+
+/*
+ * "status 403 SignatureDoesNotMatch: The request signature...": an S3
+ * error's Code and Message; else the reply's start, or the transport
+ * error; on one log line.
+ */
+
+void
+ngx_live_record_upload_why(u_char *why, size_t size,
     ngx_live_record_request_t *r)
 {
-    u_char  *p, *last;
+    u_char                      *p, *last;
+    ngx_pool_t                  *pool;
+    ngx_live_record_s3_reply_t   rp;
 
-    last = ngx_snprintf(why, size - 1, "%s %l: %*s", what, r->status,
-                        ngx_min(r->response.len, 200), r->response.data);
+    if (r->rc != NGX_OK) {
+        last = ngx_snprintf(why, size - 1, "%s", r->error);
+
+    } else {
+        pool = ngx_create_pool(4096, ngx_cycle->log);
+
+        if (pool
+            && ngx_live_record_s3_parse(pool, r->response.data,
+                                        r->response.len, &rp)
+               == NGX_OK
+            && rp.type == NGX_LIVE_RECORD_S3_ERROR)
+        {
+            last = ngx_snprintf(why, size - 1, "status %l %V: %*s",
+                                r->status, &rp.code,
+                                ngx_min(rp.message.len, 300),
+                                rp.message.data);
+
+        } else {
+            last = ngx_snprintf(why, size - 1, "status %l: %*s", r->status,
+                                ngx_min(r->response.len, 200),
+                                r->response.data);
+        }
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+    }
+
     *last = '\0';
 
     for (p = why; p < last; p++) {
@@ -684,162 +723,70 @@ ngx_live_record_upload_why(u_char *why, size_t size, const char *what,
 }
 
 
-static ngx_int_t
+/* an http store's reply for the last file, the main one, may name it */
+
+static void
 ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
     ngx_live_record_request_t *r)
 {
     cJSON  *o;
 
-    if (u->store->type == NGX_LIVE_RECORD_STORE_S3) {
-        return ngx_live_record_s3_reply(u, r);
-    }
-
-    /* the last file is the main one: its reply may name the file */
-
-    if (u->next + 1 == u->files.nelts && r->response.len) {
-        o = cJSON_ParseWithLength((char *) r->response.data, r->response.len);
-
-        if (o) {
-            (void) ngx_live_record_json_get(u->pool, o, "file_id",
-                                            &u->reply_id);
-            (void) ngx_live_record_json_get(u->pool, o, "url", &u->reply_url);
-            cJSON_Delete(o);
-        }
-    }
-
-    u->next++;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_s3_reply(ngx_live_record_upload_t *u,
-    ngx_live_record_request_t *r)
-{
-    ngx_str_t                       v, *etag;
-    ngx_live_record_upload_file_t  *uf;
-
-    uf = (ngx_live_record_upload_file_t *) u->files.elts + u->next;
-
-    if (uf->size <= (off_t) u->store->part_size) {
-        u->next++;
-        return NGX_OK;
-    }
-
-    if (u->upload_id.len == 0) {
-        if (ngx_live_record_xml_value(&r->response, "UploadId", &v) != NGX_OK
-            || ngx_live_record_uri_encode(u->pool, &v, 0, &u->upload_id)
-               == NULL)
-        {
-            return NGX_ERROR;
-        }
-
-        u->part = 1;
-        u->offset = 0;
-        u->etags.nelts = 0;
-
-        return NGX_OK;
-    }
-
-    if (u->offset < uf->size) {
-        if (ngx_live_record_header_value(&r->response_headers, "ETag", &v)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        etag = ngx_array_push(&u->etags);
-        if (etag == NULL) {
-            return NGX_ERROR;
-        }
-
-        etag->data = ngx_pstrdup(u->pool, &v);
-        etag->len = v.len;
-
-        u->offset += ngx_min((off_t) u->store->part_size, uf->size - u->offset);
-        u->part++;
-
-        return NGX_OK;
-    }
-
-    /* CompleteMultipartUpload may answer 200 with an error in the body */
-
-    if (ngx_strlcasestrn(r->response.data, r->response.data + r->response.len,
-                         (u_char *) "<Error>", 7 - 1) != NULL
-        || ngx_strlcasestrn(r->response.data,
-                            r->response.data + r->response.len,
-                            (u_char *) "<CompleteMultipartUploadResult",
-                            30 - 1) == NULL)
+    if (u->store->type == NGX_LIVE_RECORD_STORE_S3
+        || u->next + 1 != u->files.nelts || r->response.len == 0)
     {
-        ngx_str_null(&u->upload_id);
-        return NGX_ERROR;
+        return;
     }
 
-    ngx_str_null(&u->upload_id);
-    u->next++;
+    o = cJSON_ParseWithLength((char *) r->response.data, r->response.len);
 
-    return NGX_OK;
+    if (o) {
+        (void) ngx_live_record_json_get(u->pool, o, "file_id", &u->reply_id);
+        (void) ngx_live_record_json_get(u->pool, o, "url", &u->reply_url);
+        cJSON_Delete(o);
+    }
 }
 
 
-static ngx_int_t
-ngx_live_record_s3_complete_body(ngx_live_record_upload_t *u, ngx_str_t *body)
-{
-    u_char      *p;
-    size_t       len;
-    ngx_str_t   *etag;
-    ngx_uint_t   i;
-
-    etag = u->etags.elts;
-    len = sizeof("<CompleteMultipartUpload></CompleteMultipartUpload>");
-
-    for (i = 0; i < u->etags.nelts; i++) {
-        len += sizeof("<Part><PartNumber></PartNumber><ETag></ETag></Part>")
-               + NGX_INT_T_LEN + etag[i].len;
-    }
-
-    p = ngx_pnalloc(u->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    p = ngx_cpymem(p, "<CompleteMultipartUpload>",
-                   sizeof("<CompleteMultipartUpload>") - 1);
-
-    for (i = 0; i < u->etags.nelts; i++) {
-        p = ngx_sprintf(p, "<Part><PartNumber>%ui</PartNumber>"
-                        "<ETag>%V</ETag></Part>", i + 1, &etag[i]);
-    }
-
-    p = ngx_cpymem(p, "</CompleteMultipartUpload>",
-                   sizeof("</CompleteMultipartUpload>") - 1);
-    body->len = p - body->data;
-
-    return NGX_OK;
-}
-
-
-static void
+void
 ngx_live_record_upload_failed(ngx_live_record_upload_t *u, u_char *why)
 {
-    cJSON  *o;
+    ngx_str_t                       key;
+    ngx_live_record_upload_file_t  *uf;
+
+    /* past the last file: the finish itself failed */
+    uf = (ngx_live_record_upload_file_t *) u->files.elts
+         + ngx_min(u->next, u->files.nelts - 1);
+    key = uf->key;
 
     if (ngx_time() - u->t < (time_t) (u->lmcf->notify_retry / 1000)) {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "live record: \"%V\" upload of %V to \"%V\" failed "
-                      "(%s), attempt %ui, retry in %M ms",
+                      "(%s), key \"%V\", attempt %ui, retry in %M ms",
                       &u->label, &u->file_id, &u->store->name, why,
-                      u->attempts, u->backoff);
+                      &key, u->attempts, u->backoff);
 
-        /* a multipart upload starts over */
-        ngx_str_null(&u->upload_id);
+        /* a multipart upload goes on: its parts are looked at again */
+        u->mp.synced = 0;
+        u->fresh = 1;
 
         ngx_add_timer(&u->retry, u->backoff);
         u->backoff = ngx_min(2 * u->backoff, NGX_LIVE_RECORD_BACKOFF_MAX);
         return;
     }
+
+    if (ngx_live_record_multipart_give_up(u, why) == NGX_AGAIN) {
+        /* its upload is aborted first */
+        return;
+    }
+
+    ngx_live_record_upload_give_up(u, why);
+}
+
+
+void
+ngx_live_record_upload_give_up(ngx_live_record_upload_t *u, u_char *why)
+{
+    cJSON  *o;
 
     ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
                   "live record: \"%V\" upload of %V to \"%V\" given up after "
@@ -1011,66 +958,6 @@ ngx_live_record_upload_cleanup(void *data)
     if (u->spooled) {
         ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, -1);
     }
-}
-
-
-static ngx_int_t
-ngx_live_record_xml_value(ngx_str_t *text, const char *tag, ngx_str_t *value)
-{
-    u_char  *p, *last, *end, open[64];
-    size_t   n;
-
-    n = ngx_sprintf(open, "<%s>", tag) - open;
-    last = text->data + text->len;
-
-    p = ngx_strlcasestrn(text->data, last, open, n - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    p += n;
-    end = ngx_strlchr(p, last, '<');
-
-    if (end == NULL || end == p) {
-        return NGX_ERROR;
-    }
-
-    value->data = p;
-    value->len = end - p;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_header_value(ngx_str_t *headers, const char *name,
-    ngx_str_t *value)
-{
-    u_char  *p, *last, *end, line[64];
-    size_t   n;
-
-    n = ngx_sprintf(line, "\n%s:", name) - line;
-    last = headers->data + headers->len;
-
-    p = ngx_strlcasestrn(headers->data, last, line, n - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (p += n; p < last && *p == ' '; p++) { /* void */ }
-
-    for (end = p; end < last && *end != '\r' && *end != '\n'; end++) {
-        /* void */
-    }
-
-    if (end == p) {
-        return NGX_ERROR;
-    }
-
-    value->data = p;
-    value->len = end - p;
-
-    return NGX_OK;
 }
 
 
@@ -1269,6 +1156,7 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     cJSON_Delete(o);
 
     u->spooled = 1;
+    u->loaded = 1;
     ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, 1);
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
