@@ -21,6 +21,8 @@ static ngx_int_t ngx_live_record_s3_part(ngx_pool_t *pool, xmlNode *node,
 static ngx_int_t ngx_live_record_s3_upload(ngx_pool_t *pool, xmlNode *node,
     ngx_live_record_s3_reply_t *rp);
 static ngx_uint_t ngx_live_record_s3_is(xmlNode *node, const char *name);
+static void ngx_live_record_s3_quiet(void);
+static void ngx_live_record_s3_no_error(void *ctx, const char *msg, ...);
 
 
 /*
@@ -55,6 +57,8 @@ ngx_live_record_s3_parse(ngx_pool_t *pool, u_char *text, size_t len,
     if (len == 0 || len > INT_MAX) {
         return NGX_ERROR;
     }
+
+    ngx_live_record_s3_quiet();
 
     doc = xmlReadMemory((char *) text, (int) len, NULL, NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR
@@ -267,6 +271,26 @@ ngx_live_record_s3_upload(ngx_pool_t *pool, xmlNode *node,
 }
 
 
+/*
+ * libxml2 prints some errors (encodings, I/O) to stderr whatever the
+ * parse options, and a worker's stderr is the error log: a hostile reply
+ * would write there unformatted.  The caller logs what failed instead.
+ */
+
+static void
+ngx_live_record_s3_quiet(void)
+{
+    xmlSetGenericErrorFunc(NULL, ngx_live_record_s3_no_error);
+    xmlSetStructuredErrorFunc(NULL, NULL);
+}
+
+
+static void
+ngx_live_record_s3_no_error(void *ctx, const char *msg, ...)
+{
+}
+
+
 static ngx_uint_t
 ngx_live_record_s3_is(xmlNode *node, const char *name)
 {
@@ -351,6 +375,8 @@ ngx_live_record_s3_complete_body(ngx_pool_t *pool, ngx_array_t *parts,
     ngx_int_t                   rc;
     ngx_uint_t                  i;
     ngx_live_record_s3_part_t  *p;
+
+    ngx_live_record_s3_quiet();
 
     doc = xmlNewDoc((const xmlChar *) "1.0");
     if (doc == NULL) {
