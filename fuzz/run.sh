@@ -1,8 +1,8 @@
 #!/bin/bash
 # `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag (the codec
-# parsers and the segmenter) with clang (libFuzzer, ASan, UBSan), makes the
-# seed corpus once (fuzz/seeds.sh), adds fuzz/regress/ to it, and fuzzes for
-# FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
+# parsers and the segmenter), fuzz_mp4_sidecar and fuzz_s3_reply with clang
+# (libFuzzer, ASan, UBSan), makes the seed corpus once (fuzz/seeds.sh),
+# adds fuzz/regress/ to it, and fuzzes each for FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
 # build/fuzz/crashes/.  Exits non-zero if the fuzzer found something.
 set -euo pipefail
 
@@ -45,6 +45,28 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
 mv "$dir/fuzz_mp4_sidecar.tmp" "$dir/fuzz_mp4_sidecar"
 mkdir -p "$dir/corpus-mp4"
 
+# S3 replies (libxml2) and the ETag header: fuzz_s3_reply.c, seeded from
+# fuzz/s3/
+
+xml2_inc=$(pkg-config --cflags-only-I libxml-2.0 2>/dev/null \
+           || echo -I/usr/include/libxml2)
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$top" -I"$top/store" -I"$top/t/mp4" $xml2_inc \
+    -o "$dir/fuzz_s3_reply.tmp" "$top/fuzz/fuzz_s3_reply.c" \
+    "$top/store/ngx_live_record_s3.c" "$top/t/mp4/ngx_stub.c" \
+    -lxml2 -lcrypto
+mv "$dir/fuzz_s3_reply.tmp" "$dir/fuzz_s3_reply"
+mkdir -p "$dir/corpus-s3"
+for f in "$top"/fuzz/s3/*; do
+    case ${f##*/} in
+    README*) ;;
+    *) cp "$f" "$dir/corpus-s3/seed-${f##*/}" ;;
+    esac
+done
+
 "$top/fuzz/seeds.sh" "$dir"
 
 for f in "$top"/fuzz/regress/*; do
@@ -73,6 +95,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
     "$dir/corpus-mp4" > "$dir/fuzz-mp4.log" 2>&1 || rc=$?
 
+echo "fuzz: $dir/fuzz_s3_reply for ${seconds}s, log in $dir/fuzz-s3.log"
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_s3_reply" -max_total_time="$seconds" -max_len=65536 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus-s3" > "$dir/fuzz-s3.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz-s3.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
