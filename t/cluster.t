@@ -10,6 +10,8 @@
 # - node B (database up at start) lists A's file in GET /files with the
 #   exact fields of A's index entry, and GET /files/ID; its DELETE of A's
 #   file in A's local store is 409 naming A; A's DELETE removes the row;
+#   B's DELETE of A's file in a shared (http) store deletes it there and
+#   removes the row;
 # - the database stopped mid-run: one error line, recording goes on, the
 #   row is written once it is back (one notice line), exactly once;
 # - a database with a newer schema, or a node id in use by a live node,
@@ -21,6 +23,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
 use Test::More;
 use LiveRecord::Test;
@@ -33,7 +36,7 @@ if (!-x '/usr/lib/postgresql/15/bin/initdb') {
     plan(skip_all => 'PostgreSQL 15 is not installed: make deps');
 }
 
-plan(tests => 49);
+plan(tests => 58);
 
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
@@ -65,6 +68,11 @@ rtmp {
     server {
         listen 127.0.0.1:%%PORT_$rtmp%%;
         application live { live on; live_record t; }
+        application shared {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=$p/shared;
+        }
     }
 }
 
@@ -137,11 +145,47 @@ for my $n (['b', 'rec-b', 'RTMPB', 'HTTPB'], ['c', 'rec-c', 'RTMPC', 'HTTPC'],
                      http => port($http) };
 }
 
+# the shared http store: a WebDAV nginx taking PUT and DELETE
+
+make_path("$p/dav/files", "$p/dav/logs", "$p/shared");
+chmod 0777, "$p/dav/files", "$p/shared";
+my $dav = port('DAV');
+open my $dfh, '>', "$p/dav/nginx.conf" or die;
+print $dfh <<"EOF2";
+worker_processes 1;
+pid $p/dav/nginx.pid;
+error_log $p/dav/logs/error.log info;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $p/dav/body;
+    server {
+        listen 127.0.0.1:$dav;
+        client_max_body_size 0;
+        location /ingest/ {
+            alias $p/dav/files/;
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+        }
+    }
+}
+EOF2
+close $dfh;
+
+END {
+    if (open my $fh, '<', "$p/dav/nginx.pid") {
+        my $pid = <$fh>;
+        kill 'QUIT', $pid if $pid;
+    }
+}
+
 # 2. node A, the database down
 
 start_nginx(conf => conf('rec-a', 'RTMP', 'HTTP'),
             dirs => [qw(store work index spool)], workers => 2);
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
+system($NGINX, '-p', "$p/dav/", '-c', "$p/dav/nginx.conf",
+       '-e', "$p/dav/logs/error.log") == 0 or die "dav nginx failed\n";
 
 ok(wait_for(sub { log_lines(qr/cluster database 127\.0\.0\.1:$PGPORT\/recordings is unreachable: /) >= 1 }, 20),
    'A: the workers say the database is unreachable');
@@ -162,8 +206,10 @@ ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
 # 3. the database comes
 
 $pg->start;
-ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings connected/) >= 1 }, 30),
-   'A: connected notice');
+# each worker says so: until then a worker that knows the database is
+# away answers 503 at once
+ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings connected/) == 2 }, 30),
+   'A: connected notice, from both workers');
 
 sub rows {
     return eval { $pg->query('SELECT file_id, node_id, app, stream_id, '
@@ -241,6 +287,23 @@ like($j && $j->{message}, qr/recorded by the node "rec-a" into its local store/,
      '... naming the node');
 ok(-f $ia[0], 'A\'s entry is still there');
 
+is(push_stream($in, rtmp_url('shared', 'up')), 0, 'A: push to the shared store');
+my $srow;
+ok(wait_for(sub { ($srow) = grep { $_->[2] eq 'shared' } rows(); $srow }, 30),
+   'A: its row, once uploaded');
+is_deeply([ @{ $srow }[1, 4, 5] ], [ 'rec-a', 'mp4', 'http' ],
+          '... node, format, store type http');
+my $sentry = decode_json($srow->[6]);
+my @dav = find_files("$p/dav/files", qr/\.mp4$/);
+is(scalar @dav, 1, 'the file is in the shared store');
+($st, $j) = $bapi->call(DELETE => "/api/files/$srow->[0]");
+is_deeply([ $st, $j ], [ 200, { deleted => $srow->[0] } ],
+          'B: DELETE of A\'s file in the shared store');
+ok(!-e $dav[0], 'B deleted it at the store');
+ok(!grep({ $_->[2] eq 'shared' } rows()), 'and its row');
+($st, $j) = $api->call(GET => "/api/files/$srow->[0]");
+is($st, 404, 'A: GET /files/ID is 404 now');
+
 # 5. the database away mid-run
 
 $pg->stop;
@@ -248,7 +311,7 @@ ok(wait_for(sub { log_lines(qr/\[error\].*cluster database 127\.0\.0\.1:$PGPORT\
    'A: the database went away, one error line');
 
 is(push_stream($in, rtmp_url('live', 'cam2')), 0, 'A: push cam2 meanwhile');
-ok(wait_for(sub { find_files("$p/index", qr/\.json$/) == 2 }, 30),
+ok(wait_for(sub { find_files("$p/index/live", qr/\.json$/) == 2 }, 30),
    'A: recorded and indexed locally');
 ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
    'A: its row waits in the spool');
@@ -261,8 +324,10 @@ ok(wait_for(sub { @rows = rows(); @rows == 2 }, 30),
    'A: the row is written once the database is back');
 ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
    'A: the spool is empty');
-ok(log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings is back/) >= 1,
-   'A: a notice when it is back');
+ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings is back/) == 2 }, 30),
+   'A: a notice when it is back, from both workers');
+ok(wait_for(sub { node_log('b', qr/\[notice\].*cluster database .* is back/) == 1 }, 30),
+   'B: back too');
 is(scalar(log_lines(qr/\[error\].*cluster database .* went away/)), 2,
    'A: one error line per worker for the outage (two links each)');
 is_deeply([ map { $_->[3] } @rows ], [ 'cam', 'cam2' ], 'one row per file');
