@@ -875,14 +875,18 @@ ngx_live_record_fuzz_check_tag(ngx_live_record_tag_t *tag, ngx_uint_t type,
                                     || tag->codec == NGX_LIVE_RECORD_CODEC_MP3)
                                    == (tag->track == NGX_LIVE_RECORD_AUDIO));
 
-        /* only enhanced RTMP names a FourCC, and only these three */
+        /* only enhanced RTMP names a FourCC, and only these */
         ngx_live_record_fuzz_check(tag->fourcc == 0
                                    || tag->fourcc
                                       == NGX_LIVE_RECORD_FOURCC_AVC1
                                    || tag->fourcc
                                       == NGX_LIVE_RECORD_FOURCC_HVC1
                                    || tag->fourcc
-                                      == NGX_LIVE_RECORD_FOURCC_AV01);
+                                      == NGX_LIVE_RECORD_FOURCC_AV01
+                                   || tag->fourcc
+                                      == NGX_LIVE_RECORD_FOURCC_MP4A
+                                   || tag->fourcc
+                                      == NGX_LIVE_RECORD_FOURCC_MP3);
 
         (void) ngx_live_record_fuzz_touch(tag->data, tag->len);
         break;

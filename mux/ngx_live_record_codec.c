@@ -43,6 +43,10 @@ static ngx_int_t ngx_live_record_parse_video(u_char *p, size_t len,
     ngx_live_record_tag_t *tag);
 static ngx_int_t ngx_live_record_parse_ex(u_char *p, size_t len,
     ngx_live_record_tag_t *tag);
+static ngx_int_t ngx_live_record_parse_ex_audio(u_char *p, size_t len,
+    ngx_live_record_tag_t *tag);
+static ngx_int_t ngx_live_record_skip_modex(u_char **pp, u_char *last,
+    ngx_uint_t *type);
 static int32_t ngx_live_record_bits_se(ngx_live_record_bits_t *br);
 static uint32_t ngx_live_record_bits_get(ngx_live_record_bits_t *br,
     ngx_uint_t n);
@@ -112,11 +116,127 @@ ngx_live_record_parse_tag(ngx_uint_t type, u_char *p, size_t len,
                              : NGX_LIVE_RECORD_TAG_SKIP;
         return NGX_OK;
 
+    case 9:
+        return ngx_live_record_parse_ex_audio(p, len, tag);
+
     default:
         tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
         tag->codec = fmt;
         return NGX_OK;
     }
+}
+
+
+/*
+ * Enhanced RTMP audio (E-RTMP v2, SoundFormat 9): a packet type, ModEx
+ * prefixes, a FourCC.  AAC ("mp4a") and MP3 (".mp3") are recorded as if
+ * they came in legacy tags; Opus, FLAC, AC-3 and E-AC-3 are refused.
+ */
+
+static ngx_int_t
+ngx_live_record_parse_ex_audio(u_char *p, size_t len,
+    ngx_live_record_tag_t *tag)
+{
+    u_char      *last;
+    ngx_uint_t   type;
+
+    last = p + len;
+    type = p[0] & 0x0f;
+    p++;
+
+    if (ngx_live_record_skip_modex(&p, last, &type) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (type == 5) {
+        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
+        tag->fourcc = NGX_LIVE_RECORD_FOURCC_MULTI;
+        return NGX_OK;
+    }
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    tag->fourcc = NGX_LIVE_RECORD_FOURCC(p[0], p[1], p[2], p[3]);
+    p += 4;
+
+    switch (tag->fourcc) {
+    case NGX_LIVE_RECORD_FOURCC_MP4A:
+        tag->codec = NGX_LIVE_RECORD_CODEC_AAC;
+        break;
+    case NGX_LIVE_RECORD_FOURCC_MP3:
+        tag->codec = NGX_LIVE_RECORD_CODEC_MP3;
+        break;
+    default:
+        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
+        return NGX_OK;
+    }
+
+    tag->data = p;
+    tag->len = last - p;
+
+    switch (type) {
+
+    case 0:     /* SequenceStart: AudioSpecificConfig; mp3 has none */
+        tag->kind = (tag->codec == NGX_LIVE_RECORD_CODEC_AAC)
+                    ? NGX_LIVE_RECORD_TAG_HEADER : NGX_LIVE_RECORD_TAG_SKIP;
+        return NGX_OK;
+
+    case 1:     /* CodedFrames */
+        tag->kind = tag->len ? NGX_LIVE_RECORD_TAG_FRAME
+                             : NGX_LIVE_RECORD_TAG_SKIP;
+        return NGX_OK;
+
+    case 2:     /* SequenceEnd */
+    case 4:     /* MultichannelConfig: the channel order, not needed */
+        tag->kind = NGX_LIVE_RECORD_TAG_SKIP;
+        return NGX_OK;
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/* ModEx (packet type 7): modifier data, then the real packet type */
+
+static ngx_int_t
+ngx_live_record_skip_modex(u_char **pp, u_char *last, ngx_uint_t *type)
+{
+    u_char  *p;
+    size_t   n;
+
+    p = *pp;
+
+    while (*type == 7) {
+        if (last - p < 1) {
+            return NGX_ERROR;
+        }
+
+        n = (size_t) p[0] + 1;
+        p++;
+
+        if (n == 256) {
+            if (last - p < 2) {
+                return NGX_ERROR;
+            }
+
+            n = (((size_t) p[0] << 8) | p[1]) + 1;
+            p += 2;
+        }
+
+        if ((size_t) (last - p) < n + 1) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+        *type = *p++ & 0x0f;
+    }
+
+    *pp = p;
+
+    return NGX_OK;
 }
 
 
@@ -193,7 +313,6 @@ static ngx_int_t
 ngx_live_record_parse_ex(u_char *p, size_t len, ngx_live_record_tag_t *tag)
 {
     u_char      *last;
-    size_t       n;
     ngx_uint_t   frame, type;
 
     last = p + len;
@@ -201,31 +320,8 @@ ngx_live_record_parse_ex(u_char *p, size_t len, ngx_live_record_tag_t *tag)
     type = p[0] & 0x0f;
     p++;
 
-    /* ModEx (7): modifier data, then the real packet type */
-
-    while (type == 7) {
-        if (last - p < 1) {
-            return NGX_ERROR;
-        }
-
-        n = (size_t) p[0] + 1;
-        p++;
-
-        if (n == 256) {
-            if (last - p < 2) {
-                return NGX_ERROR;
-            }
-
-            n = (((size_t) p[0] << 8) | p[1]) + 1;
-            p += 2;
-        }
-
-        if ((size_t) (last - p) < n + 1) {
-            return NGX_ERROR;
-        }
-
-        p += n;
-        type = *p++ & 0x0f;
+    if (ngx_live_record_skip_modex(&p, last, &type) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     tag->key = (frame == 1);

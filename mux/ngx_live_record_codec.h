@@ -50,6 +50,10 @@
 #define NGX_LIVE_RECORD_FOURCC_HVC1   NGX_LIVE_RECORD_FOURCC('h','v','c','1')
 #define NGX_LIVE_RECORD_FOURCC_AV01   NGX_LIVE_RECORD_FOURCC('a','v','0','1')
 
+/* enhanced RTMP audio (E-RTMP v2) */
+#define NGX_LIVE_RECORD_FOURCC_MP4A   NGX_LIVE_RECORD_FOURCC('m','p','4','a')
+#define NGX_LIVE_RECORD_FOURCC_MP3    NGX_LIVE_RECORD_FOURCC('.','m','p','3')
+
 /* a multitrack packet: no single FourCC, not recorded */
 #define NGX_LIVE_RECORD_FOURCC_MULTI  1
 

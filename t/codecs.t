@@ -5,8 +5,9 @@
 # (CodedFrames, CodedFramesX, a ModEx-wrapped frame, a Metadata packet),
 # AV1 as "av01", H.264 as "avc1".  Every frame of the input is in the mp4
 # (ffprobe decodes them), the flv holds the tags the way they arrived,
-# HEVC and H.264 play from HLS, AV1 is refused for HLS, an unknown FourCC
-# is refused with record_failed, and an HEVC part left by a killed worker
+# HEVC and H.264 play from HLS, AV1 is refused for HLS, unknown FourCCs
+# (video and audio) are refused with record_failed, AV1 comes with
+# enhanced RTMP audio (mp4a), and an HEVC part left by a killed worker
 # is recovered.  The frames come from ffmpeg's libx265, libaom-av1 and
 # libx264 output, read from mp4 files by LiveRecord::MP4.
 
@@ -17,7 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 47;
+use Test::More tests => 49;
 use LiveRecord::Test;
 use LiveRecord::MP4;
 use LiveRecord::Publisher;
@@ -193,8 +194,11 @@ sub publish {
     my $v = track($src, 'vide');
     my $au = track($src, 'soun');
     my @msgs = map { [9, @$_] } video_tags($how, $v);
-    my @audio = ([8, 0, "\xaf\x00" . $au->{config}],
-                 map { [8, $_->{dts}, "\xaf\x01" . $_->{data}] }
+    # legacy AAC tags, or enhanced RTMP audio with this FourCC
+    my $fc = $o{audio};
+    my @audio = ([8, 0, ($fc ? "\x90$fc" : "\xaf\x00") . $au->{config}],
+                 map { [8, $_->{dts}, ($fc ? "\x91$fc" : "\xaf\x01")
+                                      . $_->{data}] }
                  @{ $au->{frames} });
 
     # headers first, then in time order, video first at equal times
@@ -289,7 +293,9 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
               ['ex_avc1', 'h264', 'h264', $avc, 'avc1'])
 {
     my ($name, $codec, $probe_name, $src, $fourcc) = @$case;
-    my ($v, $au) = publish($name, $name, $src);
+    # AV1 as ffmpeg 7 sends it: with enhanced RTMP audio too
+    my ($v, $au) = publish($name, $name, $src,
+                           $codec eq 'av1' ? (audio => 'mp4a') : ());
     my $hls = $codec ne 'av1';
 
     my @done = wait_events('record_done', $name, $hls ? 3 : 2);
@@ -357,6 +363,18 @@ is(scalar log_lines(qr/"live\/ex_vp09": video FourCC "vp09" cannot be (?#
 my @d = wait_events('record_done', 'ex_vp09', 3);
 is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @d],
           ['flv:', 'hls:', 'mp4:'], 'vp09: the audio is still recorded');
+# an audio FourCC not recorded: the video is, the audio is refused
+
+publish('ex_opus', 'ex_hvc1', $hevc, audio => 'Opus');
+@f = wait_events('record_failed', 'ex_opus', 1);
+is_deeply([map { "$_->{reason}:$_->{message}" } @f],
+          ['codec:audio FourCC "Opus" cannot be recorded'],
+          'Opus: record_failed, reason codec');
+@d = wait_events('record_done', 'ex_opus', 3);
+is_deeply([sort map { "$_->{file_format}:$_->{video_codec}:$_->{audio_codec}" }
+           @d], ['flv:h265:', 'hls:h265:', 'mp4:h265:'],
+          'Opus: the video is still recorded');
+
 is(scalar log_lines(qr/video codec id 0/), 0,
    'nothing logged as "video codec id 0"');
 
