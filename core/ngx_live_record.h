@@ -193,8 +193,12 @@ struct ngx_live_record_part_s {
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
     ngx_queue_t                 pending;        /* mp4 frames before open */
     size_t                      pending_size;
+    size_t                      queued;         /* bytes in out */
     ngx_uint_t                  pending_dropped;
-    ngx_uint_t                  opening;        /* opens in the pool */
+    struct ngx_live_record_open_s *open;        /* the open task's */
+    unsigned                    opening:1;      /* the task is in the pool */
+    unsigned                    open_failed:1;  /* no file could be opened */
+    unsigned                    sidecars_stale:1;
     unsigned                    close_pending:1;
     unsigned                    close_sync:1;
 };

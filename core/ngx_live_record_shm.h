@@ -43,7 +43,7 @@
 #define NGX_LIVE_RECORD_STAT_NOTIFY_DEAD       4
 #define NGX_LIVE_RECORD_STAT_RECOVERED         5
 #define NGX_LIVE_RECORD_STAT_LAST_ERROR        6   /* unix seconds */
-#define NGX_LIVE_RECORD_STAT_MP4_DROPPED       7   /* frames */
+#define NGX_LIVE_RECORD_STAT_OPEN_DROPPED      7   /* frames */
 #define NGX_LIVE_RECORD_NSTATS                 8
 
 #define NGX_LIVE_RECORD_GAUGE_FINALIZING       0   /* files */

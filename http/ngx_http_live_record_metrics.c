@@ -377,12 +377,12 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
                      st->counters[NGX_LIVE_RECORD_STAT_RECOVERED]);
 
     p = ngx_http_live_record_metrics_head(p, last,
-            "live_record_mp4_dropped_frames_total", "counter",
-            "Frames an mp4 part lost because its file was still being "
+            "live_record_open_dropped_frames_total", "counter",
+            "Frames a part lost because its files were still being "
             "opened in the thread pool and too many waited.");
 
-    p = ngx_slprintf(p, last, "live_record_mp4_dropped_frames_total %uA\n",
-                     st->counters[NGX_LIVE_RECORD_STAT_MP4_DROPPED]);
+    p = ngx_slprintf(p, last, "live_record_open_dropped_frames_total %uA\n",
+                     st->counters[NGX_LIVE_RECORD_STAT_OPEN_DROPPED]);
 
     p = ngx_http_live_record_metrics_head(p, last,
             "live_record_last_error_timestamp_seconds", "gauge",

@@ -87,14 +87,10 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
         return NGX_ERROR;
     }
 
-    /* the playlist lives in the directory: create the directory too */
+    /* the part's open task created the directory */
 
     ngx_sprintf(h->path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
                 &p->files[NGX_LIVE_RECORD_HLS].work);
-
-    if (ngx_live_record_create_dirs(h->path, p->log) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     h->epoch_ms = p->start_ms;
     h->epoch_dts = 0;

@@ -15,10 +15,6 @@
 #include "ngx_live_record_shm.h"
 
 
-#define NGX_LIVE_RECORD_MAX_PATH     4096
-
-/* NAME_MAX less room for "_999.mp4.samples" */
-#define NGX_LIVE_RECORD_MAX_FILE_NAME  236
 #define NGX_LIVE_RECORD_BUSY_MS      1000
 #define NGX_LIVE_RECORD_THREAD_NICE  10
 
@@ -26,16 +22,6 @@
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
 static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
-static void ngx_live_record_free_queue(void *data);
-static ngx_int_t ngx_live_record_copy_stream(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st);
-static u_char *ngx_live_record_cpy(u_char *dst, u_char *src, size_t len);
-static ngx_int_t ngx_live_record_open_files(ngx_live_record_part_t *p);
-static ngx_int_t ngx_live_record_make_paths(ngx_live_record_part_t *p);
-static ngx_int_t ngx_live_record_expand(ngx_live_record_part_t *p,
-    u_char *buf, size_t size);
-static u_char *ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir,
-    ngx_str_t *rel, ngx_uint_t format, ngx_str_t *out);
 static void ngx_live_record_close_writers(ngx_live_record_part_t *p);
 static void ngx_live_record_discard(ngx_live_record_part_t *p);
 static void ngx_live_record_finish(ngx_live_record_part_t *p,
@@ -55,8 +41,6 @@ static void ngx_live_record_delivery(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_live_record_delivery_t *d);
 static void ngx_live_record_deliver_file(ngx_live_record_part_t *p,
     ngx_uint_t format);
-static void ngx_live_record_announce(ngx_live_record_part_t *p,
-    const char *type, const char *reason);
 static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *type, const char *reason);
 
@@ -107,7 +91,9 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
         ngx_live_record_part_mp4_write(p, tag, dts, pts);
     }
 
-    if (p->formats & ~(1 << NGX_LIVE_RECORD_MP4)) {
+    /* while the files are opened, frames wait for all that may open */
+
+    if ((p->opening ? p->want : p->formats) & ~(1 << NGX_LIVE_RECORD_MP4)) {
         ngx_live_record_queue_frame(p, tag, dts, pts);
     }
 }
@@ -125,6 +111,11 @@ ngx_live_record_queue_frame(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t dts, int64_t pts)
 {
     ngx_live_record_queued_t  *qf, *prev;
+
+    if (p->opening && p->queued + tag->len > NGX_LIVE_RECORD_PENDING_MAX) {
+        ngx_live_record_part_drop(p, p->queued);
+        return;
+    }
 
     qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + tag->len, p->log);
     if (qf == NULL) {
@@ -148,8 +139,56 @@ ngx_live_record_queue_frame(ngx_live_record_part_t *p,
 
     ngx_queue_insert_tail(&p->out, &qf->queue);
     p->tail[tag->track] = qf;
+    p->queued += tag->len;
 
     ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS);
+}
+
+
+/* the part's files are open: what waited meanwhile goes to them */
+
+void
+ngx_live_record_part_release(ngx_live_record_part_t *p)
+{
+    int64_t     last;
+    ngx_uint_t  i;
+
+    last = -1;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
+        last = ngx_max(last, p->last[i]);
+    }
+
+    ngx_live_record_drain(p, last - NGX_LIVE_RECORD_WAIT_MS);
+
+    if (p->pending_dropped) {
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: %ui frames were "
+                      "dropped while its files were being opened",
+                      &p->st.label, p->n, p->pending_dropped);
+    }
+}
+
+
+/*
+ * While the thread pool opens the files, frames wait, up to
+ * NGX_LIVE_RECORD_PENDING_MAX bytes; past that they are dropped, and said
+ * so once, rather than the event loop waiting for a disk.
+ */
+
+void
+ngx_live_record_part_drop(ngx_live_record_part_t *p, size_t waiting)
+{
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_OPEN_DROPPED, 1);
+
+    if (p->pending_dropped++ == 0) {
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: its files are still "
+                      "being opened and %uz bytes of frames wait: frames are "
+                      "dropped until they are open (is the thread pool "
+                      "\"%V\" busy?)", &p->st.label, p->n, waiting,
+                      &p->lacf->thread_pool_name);
+    }
 }
 
 
@@ -160,6 +199,12 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
     ngx_queue_t               *q;
     ngx_live_record_frame_t   *f;
     ngx_live_record_queued_t  *qf;
+
+    /* until the open task is back its files are the thread's */
+
+    if (p->opening) {
+        return;
+    }
 
     while (!ngx_queue_empty(&p->out)) {
         q = ngx_queue_head(&p->out);
@@ -202,6 +247,7 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
             p->tail[f->track] = NULL;
         }
 
+        p->queued -= f->len;
         ngx_queue_remove(q);
         ngx_free(qf);
     }
@@ -232,8 +278,8 @@ ngx_live_record_part_file_failed(ngx_live_record_part_t *p,
 }
 
 
-static void
-ngx_live_record_free_queue(void *data)
+void
+ngx_live_record_part_free_queue(void *data)
 {
     ngx_live_record_part_t  *p = data;
 
@@ -244,494 +290,8 @@ ngx_live_record_free_queue(void *data)
         ngx_queue_remove(q);
         ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
     }
-}
 
-
-ngx_live_record_part_t *
-ngx_live_record_part_open(ngx_live_record_stream_t *st,
-    ngx_live_record_template_t *tpl, ngx_live_record_app_conf_t *lacf,
-    ngx_live_record_main_conf_t *lmcf, ngx_uint_t formats, ngx_uint_t n,
-    int64_t base)
-{
-    ngx_uint_t               i;
-    ngx_pool_t              *pool;
-    ngx_pool_cleanup_t      *cln;
-    ngx_live_record_part_t  *p;
-
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    p = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
-    if (p == NULL) {
-        goto failed;
-    }
-
-    cln = ngx_pool_cleanup_add(pool, 0);
-    if (cln == NULL) {
-        goto failed;
-    }
-
-    cln->handler = ngx_live_record_free_queue;
-    cln->data = p;
-
-    ngx_queue_init(&p->out);
-
-    p->pool = pool;
-    p->log = ngx_cycle->log;
-    p->n = n;
-    p->want = formats;
-    p->tpl = tpl;
-    p->lacf = lacf;
-    p->lmcf = lmcf;
-    p->base = base;
-
-    p->start_ms = ngx_live_record_now_ms();
-
-    for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
-        p->last[i] = -1;
-    }
-
-    if (ngx_live_record_copy_stream(p, st) != NGX_OK
-        || ngx_live_record_make_paths(p) != NGX_OK
-        || ngx_live_record_file_ids(p) != NGX_OK
-        || ngx_live_record_open_files(p) != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (ngx_live_record_sidecars_write(p) != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                      "live record: \"%V\" part %ui has no sidecar in "
-                      "the spool: a crash would leave it unrecovered",
-                      &p->st.label, p->n);
-    }
-
-    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, p->log, 0,
-                   "live record: \"%V\" part %ui open: formats %ui of %ui, "
-                   "base %L ms", &p->st.label, p->n, p->formats, p->want,
-                   p->base);
-
-    ngx_live_record_announce(p, "record_started", NULL);
-
-    ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                  "live record: \"%V\" %s %ui opened: \"%V\" (%s%s)",
-                  &p->st.label,
-                  p->want == (1 << NGX_LIVE_RECORD_HLS)
-                  ? "hls recording of part" : "part",
-                  p->n, &p->rel,
-                  ngx_live_record_codec_name(
-                      p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec),
-                  p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec == 0 ? "" :
-                  p->st.tracks[NGX_LIVE_RECORD_AUDIO].codec
-                      == NGX_LIVE_RECORD_CODEC_AAC ? "+aac" : "+mp3");
-
-    return p;
-
-failed:
-
-    ngx_destroy_pool(pool);
-
-    return NULL;
-}
-
-
-/* the part outlives the connection: it keeps copies of what it names */
-
-static ngx_int_t
-ngx_live_record_copy_stream(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st)
-{
-    u_char      *s;
-    size_t       len;
-    ngx_uint_t   n;
-
-    len = st->label.len + st->domain.len + st->args.len + st->session.len
-          + st->sources.len + st->task_id.len + st->extension.len
-          + st->tracks[NGX_LIVE_RECORD_VIDEO].extradata_len
-          + st->tracks[NGX_LIVE_RECORD_AUDIO].extradata_len;
-
-    s = ngx_pnalloc(p->pool, len);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->st = *st;
-
-    p->st.label.data = s;
-    s = ngx_live_record_cpy(s, st->label.data, st->label.len);
-
-    p->st.app.data = p->st.label.data;
-    p->st.name.data = p->st.label.data + st->app.len + 1;
-
-    p->st.domain.data = s;
-    s = ngx_live_record_cpy(s, st->domain.data, st->domain.len);
-
-    p->st.args.data = s;
-    s = ngx_live_record_cpy(s, st->args.data, st->args.len);
-
-    p->st.session.data = s;
-    s = ngx_live_record_cpy(s, st->session.data, st->session.len);
-
-    p->st.sources.data = s;
-    s = ngx_live_record_cpy(s, st->sources.data, st->sources.len);
-
-    p->st.task_id.data = s;
-    s = ngx_live_record_cpy(s, st->task_id.data, st->task_id.len);
-
-    p->st.extension.data = s;
-    s = ngx_live_record_cpy(s, st->extension.data, st->extension.len);
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        p->st.tracks[n].extradata = s;
-        s = ngx_live_record_cpy(s, st->tracks[n].extradata,
-                       st->tracks[n].extradata_len);
-    }
-
-    return NGX_OK;
-}
-
-
-/* an absent track or an empty domain has no bytes and maybe no pointer */
-
-static u_char *
-ngx_live_record_cpy(u_char *dst, u_char *src, size_t len)
-{
-    return len ? ngx_cpymem(dst, src, len) : dst;
-}
-
-
-static ngx_int_t
-ngx_live_record_open_files(ngx_live_record_part_t *p)
-{
-    ngx_uint_t               i, opened;
-    ngx_live_record_file_t  *f;
-
-    opened = 0;
-
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (!(p->want & (1 << i))) {
-            continue;
-        }
-
-        f = &p->files[i];
-
-        if (i != NGX_LIVE_RECORD_AAC
-            && p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
-            && !(ngx_live_record_format_tracks(i, p->st.tracks)
-                 & (1 << NGX_LIVE_RECORD_VIDEO)))
-        {
-            /* not a file without the video passed off as complete */
-            ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                          "live record: \"%V\" part %ui: %s video cannot "
-                          "be recorded as %s, format refused",
-                          &p->st.label, p->n,
-                          ngx_live_record_codec_name(
-                              p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec),
-                          ngx_live_record_format_ext(i));
-            ngx_live_record_part_file_failed(p, i, "codec");
-            continue;
-        }
-
-        if (ngx_live_record_format_tracks(i, p->st.tracks) == 0) {
-            ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                          "live record: \"%V\" part %ui: no track of the "
-                          "stream can be recorded as %s, format skipped",
-                          &p->st.label, p->n, ngx_live_record_format_ext(i));
-            continue;
-        }
-
-        if (i == NGX_LIVE_RECORD_HLS) {
-            if (ngx_live_record_hls_init(p) != NGX_OK) {
-                continue;
-            }
-
-            p->formats |= 1 << i;
-            opened++;
-            continue;
-        }
-
-        if (i == NGX_LIVE_RECORD_MP4) {
-            if (ngx_live_record_part_mp4_open(p) != NGX_OK) {
-                if (f->samples) {
-                    (void) ngx_delete_file(f->samples);
-                }
-
-                (void) ngx_delete_file(f->work.data);
-                continue;
-            }
-
-            p->formats |= 1 << i;
-            opened++;
-            continue;
-        }
-
-        if (ngx_live_record_create_dirs(f->work.data, p->log) != NGX_OK) {
-            continue;
-        }
-
-        f->writer = ngx_live_record_writer_open(p->pool, p->log,
-                                                &p->st.label, i, f->work.data,
-                                                p->st.tracks);
-        if (f->writer == NULL) {
-            (void) ngx_delete_file(f->work.data);
-            continue;
-        }
-
-        p->formats |= 1 << i;
-        opened++;
-    }
-
-    return opened ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Expands the template's path and picks a name no earlier part has in
- * the work path or the store, so nothing is ever overwritten.
- */
-
-static ngx_int_t
-ngx_live_record_make_paths(ngx_live_record_part_t *p)
-{
-    ngx_live_record_app_conf_t  *lacf = p->lacf;
-
-    u_char           *buf, *last;
-    size_t            len;
-    ngx_uint_t        i, k, taken;
-    ngx_file_info_t   fi;
-
-    buf = ngx_pnalloc(p->pool, NGX_LIVE_RECORD_MAX_PATH);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_live_record_expand(p, buf, NGX_LIVE_RECORD_MAX_PATH - 16)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    len = p->rel.len;
-
-    for (k = 1; k < 1000; k++) {
-        if (k > 1) {
-            last = ngx_sprintf(buf + len, "_%ui", k);
-            p->rel.len = last - buf;
-        }
-
-        taken = 0;
-
-        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if (!(p->want & (1 << i))) {
-                continue;
-            }
-
-            if (ngx_live_record_file_path(p->pool, &lacf->work, &p->rel, i,
-                                          &p->files[i].work) == NULL
-                || ngx_live_record_file_path(p->pool, &lacf->store.path,
-                                             &p->rel, i, &p->files[i].store)
-                   == NULL)
-            {
-                return NGX_ERROR;
-            }
-
-            if (ngx_file_info(p->files[i].work.data, &fi) != NGX_FILE_ERROR
-                || ngx_file_info(p->files[i].store.data, &fi)
-                   != NGX_FILE_ERROR)
-            {
-                taken = 1;
-            }
-        }
-
-        if (taken) {
-            continue;
-        }
-
-        for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-            if ((p->want & (1 << i))
-                && ngx_live_record_local_url(p, i) == NGX_ERROR)
-            {
-                return NGX_ERROR;
-            }
-        }
-
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_CRIT, p->log, 0,
-                  "live record: \"%V\" part %ui: no free name for \"%*s\"",
-                  &p->st.label, p->n, len, buf);
-
-    return NGX_ERROR;
-}
-
-
-static ngx_int_t
-ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
-{
-    u_char     *s, *last, *d, *end;
-    ngx_tm_t    tm;
-    ngx_str_t  *path, domain;
-
-    path = &p->tpl->path;
-    s = path->data;
-    last = s + path->len;
-    d = buf;
-    end = buf + size;
-
-    ngx_libc_gmtime((time_t) (p->start_ms / 1000), &tm);
-
-    domain = p->st.domain;
-
-    if (domain.len == 0) {
-        ngx_str_set(&domain, "_");
-    }
-
-    while (s < last && d < end) {
-
-        if (*s == '%' && s + 1 < last) {
-            switch (s[1]) {
-            case 'Y':
-                d = ngx_slprintf(d, end, "%4d", tm.tm_year + 1900);
-                break;
-            case 'm':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_mon + 1);
-                break;
-            case 'd':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_mday);
-                break;
-            case 'H':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_hour);
-                break;
-            case 'M':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_min);
-                break;
-            case 'S':
-                d = ngx_slprintf(d, end, "%02d", tm.tm_sec);
-                break;
-            default:
-                *d++ = '%';
-            }
-
-            s += 2;
-            continue;
-        }
-
-#define ngx_live_record_var(v, value)                                         \
-        if ((size_t) (last - s) > sizeof(v) - 1                               \
-            && ngx_strncmp(s + 1, v, sizeof(v) - 1) == 0)                     \
-        {                                                                     \
-            d = ngx_slprintf(d, end, "%V", value);                            \
-            s += sizeof(v);                                                   \
-            continue;                                                         \
-        }
-
-        if (*s == '$') {
-            ngx_live_record_var("app", &p->st.app);
-            ngx_live_record_var("name", &p->st.name);
-            ngx_live_record_var("domain", &domain);
-            ngx_live_record_var("session", &p->st.session);
-
-            if ((size_t) (last - s) > 4 && ngx_strncmp(s + 1, "part", 4) == 0)
-            {
-                d = ngx_slprintf(d, end, "%ui", p->n);
-                s += 5;
-                continue;
-            }
-        }
-
-#undef ngx_live_record_var
-
-        *d++ = *s++;
-    }
-
-    if (d >= end) {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                      "live record: \"%V\" part %ui: live_record_path "
-                      "expands to more than %uz bytes", &p->st.label, p->n,
-                      size);
-        return NGX_ERROR;
-    }
-
-    /* each name in the path must fit the filesystem's, with an extension */
-
-    for (s = buf, last = buf; last <= d; last++) {
-        if (last < d && *last != '/') {
-            continue;
-        }
-
-        if (last - s > NGX_LIVE_RECORD_MAX_FILE_NAME) {
-            ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                          "live record: \"%V\" part %ui: a file name in "
-                          "\"%*s\" is longer than %d bytes, shorten the "
-                          "stream name or live_record_path", &p->st.label,
-                          p->n, d - buf, buf, NGX_LIVE_RECORD_MAX_FILE_NAME);
-            return NGX_ERROR;
-        }
-
-        s = last + 1;
-    }
-
-    p->rel.data = buf;
-    p->rel.len = d - buf;
-
-    return NGX_OK;
-}
-
-
-static u_char *
-ngx_live_record_file_path(ngx_pool_t *pool, ngx_str_t *dir, ngx_str_t *rel,
-    ngx_uint_t format, ngx_str_t *out)
-{
-    u_char  *p;
-
-    out->data = ngx_pnalloc(pool, dir->len + rel->len + sizeof("/.mp4"));
-    if (out->data == NULL) {
-        return NULL;
-    }
-
-    if (format == NGX_LIVE_RECORD_HLS) {
-        /* a directory of segments */
-        p = ngx_sprintf(out->data, "%V/%V", dir, rel);
-
-    } else {
-        p = ngx_sprintf(out->data, "%V/%V.%s", dir, rel,
-                        ngx_live_record_format_ext(format));
-    }
-
-    *p = '\0';
-    out->len = p - out->data;
-
-    return out->data;
-}
-
-
-/* new codec parameters for a part that goes on (hls) */
-
-ngx_int_t
-ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st)
-{
-    u_char      *s;
-    ngx_uint_t   n;
-
-    for (n = 0; n < NGX_LIVE_RECORD_NTRACKS; n++) {
-        s = ngx_pnalloc(p->pool, st->tracks[n].extradata_len + 1);
-        if (s == NULL) {
-            return NGX_ERROR;
-        }
-
-        p->st.tracks[n] = st->tracks[n];
-        p->st.tracks[n].extradata = s;
-        (void) ngx_live_record_cpy(s, st->tracks[n].extradata,
-                                   st->tracks[n].extradata_len);
-
-        p->tail[n] = NULL;
-    }
-
-    return NGX_OK;
+    p->queued = 0;
 }
 
 
@@ -746,12 +306,6 @@ void
 ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync)
 {
-    ngx_live_record_drain(p, INT64_MAX);
-
-    if (p->hls) {
-        ngx_live_record_hls_end_segment(p);
-    }
-
     p->end_ms = ngx_live_record_now_ms();
     p->reason = reason;
 
@@ -765,21 +319,38 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
         ngx_del_timer(&p->flush);
     }
 
-    /* the writers are closed where the part is finalized, off the loop */
-
     if (p->opening) {
-        if (!sync || p->files[NGX_LIVE_RECORD_MP4].open_rc == NGX_AGAIN) {
-            /* the open in the thread pool finishes the close */
-            p->close_pending = 1;
-            p->close_sync = sync;
-            return;
+        p->close_pending = 1;
+        p->close_sync = sync;
+
+        if (sync && ngx_live_record_part_open_ran(p)) {
+            /* a worker's exit: the pool ran the open, its event won't come */
+            ngx_live_record_part_opened(p);
         }
 
-        /* a worker's exit: the pool ran the open, its event will not come */
-        p->opening = 0;
-        p->close_pending = 1;
-        ngx_live_record_part_mp4_ready(p);
-        p->close_pending = 0;
+        /* else the open task's return finishes the close */
+        return;
+    }
+
+    ngx_live_record_part_end(p, sync);
+}
+
+
+/* the writers are closed where the part is finalized, off the loop */
+
+void
+ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync)
+{
+    ngx_live_record_drain(p, INT64_MAX);
+
+    if (p->hls) {
+        ngx_live_record_hls_end_segment(p);
+    }
+
+    if (p->formats == 0) {
+        /* none of its files could be opened: nothing to finish */
+        ngx_destroy_pool(p->pool);
+        return;
     }
 
     ngx_live_record_part_closed(p, sync);
@@ -796,7 +367,7 @@ ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync)
                       &p->st.label, p->n, (double) p->duration / 1000,
                       (double) p->tpl->min_duration / 1000);
 
-        ngx_live_record_announce(p, "record_skipped", "min_duration");
+        ngx_live_record_part_announce(p, "record_skipped", "min_duration");
         ngx_live_record_discard(p);
         return;
     }
@@ -1249,8 +820,8 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
 }
 
 
-static void
-ngx_live_record_announce(ngx_live_record_part_t *p, const char *type,
+void
+ngx_live_record_part_announce(ngx_live_record_part_t *p, const char *type,
     const char *reason)
 {
     ngx_uint_t  i;

@@ -25,15 +25,29 @@
  */
 
 
+/*
+ * What frames may wait while a part's files are opened in the thread pool:
+ * seconds of a stream pushed in real time, a burst of one pushed faster
+ */
+#define NGX_LIVE_RECORD_PENDING_MAX    (8 * 1024 * 1024)
+
+
+typedef struct ngx_live_record_open_s  ngx_live_record_open_t;
+
+
+/* record/ngx_live_record_part_open.c: naming and opening a part */
 ngx_live_record_part_t *ngx_live_record_part_open(
     ngx_live_record_stream_t *st, ngx_live_record_template_t *tpl,
     ngx_live_record_app_conf_t *lacf, ngx_live_record_main_conf_t *lmcf,
     ngx_uint_t formats, ngx_uint_t n, int64_t base);
+ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
+    ngx_live_record_stream_t *st);
+void ngx_live_record_part_opened(ngx_live_record_part_t *p);
+ngx_uint_t ngx_live_record_part_open_ran(ngx_live_record_part_t *p);
+
 void ngx_live_record_part_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t ts);
 void ngx_live_record_part_flush(ngx_live_record_part_t *p);
-ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
-    ngx_live_record_stream_t *st);
 void ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync);
 
@@ -53,14 +67,22 @@ off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
 void ngx_live_record_part_recover(ngx_live_record_part_t *p);
+void ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync);
 void ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync);
+void ngx_live_record_part_free_queue(void *data);
+void ngx_live_record_part_release(ngx_live_record_part_t *p);
+void ngx_live_record_part_drop(ngx_live_record_part_t *p, size_t waiting);
+void ngx_live_record_part_announce(ngx_live_record_part_t *p,
+    const char *type, const char *reason);
 void ngx_live_record_part_write_failed(ngx_live_record_part_t *p,
     ngx_uint_t format);
 void ngx_live_record_part_file_failed(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *reason);
 
 /* record/ngx_live_record_part_mp4.c: a part's file of our own mp4 writer */
-ngx_int_t ngx_live_record_part_mp4_open(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_part_mp4_open_file(ngx_live_record_part_t *p,
+    ngx_log_t *log);
 ngx_int_t ngx_live_record_part_mp4_paths(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f);
 void ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p);
@@ -70,7 +92,8 @@ ngx_int_t ngx_live_record_part_mp4_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 
-ngx_int_t ngx_live_record_sidecars_write(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_sidecar_text(ngx_live_record_part_t *p,
+    ngx_uint_t format, ngx_str_t *text);
 void ngx_live_record_sidecars_update(ngx_live_record_part_t *p);
 void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
     ngx_log_t *log);

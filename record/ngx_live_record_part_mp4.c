@@ -6,10 +6,10 @@
 
 /*
  * A part's MP4 file, written by the module's own write-once writer
- * (mux/ngx_live_record_mp4.c): opened in the thread pool while the first
- * frames wait in the writer's buffer, fed every frame as it arrives (the
- * writer dates samples itself, so MP4 needs no frame queue), flushed every
- * 250 ms, and closed or recovered in the finalize thread.
+ * (mux/ngx_live_record_mp4.c): opened by the part's open task in the
+ * thread pool while the first frames wait here, fed every frame as it
+ * arrives (the writer dates samples itself, so MP4 needs no frame queue),
+ * flushed every 250 ms, and closed or recovered in the finalize thread.
  */
 
 
@@ -22,16 +22,9 @@
 
 #define NGX_LIVE_RECORD_MP4_FLUSH_MS  250
 
-/*
- * What frames may wait for an open in the thread pool: seconds of a
- * stream pushed in real time, a burst of one pushed faster
- */
-#define NGX_LIVE_RECORD_MP4_PENDING   (8 * 1024 * 1024)
 #define NGX_LIVE_RECORD_SAMPLES       ".samples"
 
 
-static void ngx_live_record_mp4_open_file(void *data, ngx_log_t *log);
-static void ngx_live_record_mp4_opened(ngx_event_t *ev);
 static void ngx_live_record_mp4_flush_handler(ngx_event_t *ev);
 static void ngx_live_record_mp4_hold(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f);
@@ -40,20 +33,13 @@ static void ngx_live_record_mp4_free_pending(void *data);
 
 
 ngx_int_t
-ngx_live_record_part_mp4_open(ngx_live_record_part_t *p)
+ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p)
 {
     off_t                    reserve;
     ngx_pool_cleanup_t      *cln;
     ngx_live_record_file_t  *f;
-#if (NGX_THREADS)
-    ngx_thread_task_t       *task;
-#endif
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
-
-    if (ngx_live_record_part_mp4_paths(p, f) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     reserve = ngx_live_record_mp4_reserve(p->st.tracks, p->tpl->interval);
 
@@ -73,47 +59,10 @@ ngx_live_record_part_mp4_open(ngx_live_record_part_t *p)
     cln->handler = ngx_live_record_mp4_free_pending;
     cln->data = p;
 
-    ngx_queue_init(&p->pending);
-
     p->flush.handler = ngx_live_record_mp4_flush_handler;
     p->flush.data = p;
     p->flush.log = p->log;
     p->flush.cancelable = 1;
-
-#if (NGX_THREADS)
-
-    if (p->lacf->thread_pool) {
-        task = ngx_thread_task_alloc(p->pool, 0);
-
-        if (task) {
-            task->ctx = p;
-            task->handler = ngx_live_record_mp4_open_file;
-            task->event.handler = ngx_live_record_mp4_opened;
-            task->event.data = p;
-            task->event.log = p->log;
-
-            if (ngx_thread_task_post(p->lacf->thread_pool, task) == NGX_OK) {
-                p->opening++;
-                return NGX_OK;
-            }
-        }
-
-        ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                      "live record: \"%V\" part %ui: opening the mp4 on the "
-                      "event loop, the thread pool \"%V\" is full",
-                      &p->st.label, p->n, &p->lacf->thread_pool_name);
-    }
-
-#endif
-
-    ngx_live_record_mp4_open_file(p, p->log);
-
-    if (f->open_rc != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_live_record_mp4_ready(f->mp4, NGX_OK);
-    ngx_add_timer(&p->flush, NGX_LIVE_RECORD_MP4_FLUSH_MS);
 
     return NGX_OK;
 }
@@ -137,43 +86,32 @@ ngx_live_record_part_mp4_paths(ngx_live_record_part_t *p,
 }
 
 
-/* in a thread, or on the loop without a pool: nothing else uses the files */
+/* in the part's open task: nothing else uses the file meanwhile */
 
-static void
-ngx_live_record_mp4_open_file(void *data, ngx_log_t *log)
+ngx_int_t
+ngx_live_record_part_mp4_open_file(ngx_live_record_part_t *p, ngx_log_t *log)
 {
-    ngx_live_record_part_t  *p = data;
-
+    ngx_int_t                rc;
     ngx_live_record_file_t  *f;
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
     if (ngx_live_record_create_dirs(f->work.data, log) != NGX_OK) {
-        f->open_rc = NGX_ERROR;
-        return;
+        return NGX_ERROR;
     }
 
-    f->open_rc = ngx_live_record_mp4_open(f->mp4, f->work.data, f->samples);
+    rc = ngx_live_record_mp4_open(f->mp4, f->work.data, f->samples);
+
+    if (rc != NGX_OK) {
+        (void) ngx_delete_file(f->samples);
+        (void) ngx_delete_file(f->work.data);
+    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
                    "live record: \"%V\" part %ui: mp4 opened: %i",
-                   &p->st.label, p->n, f->open_rc);
-}
+                   &p->st.label, p->n, rc);
 
-
-static void
-ngx_live_record_mp4_opened(ngx_event_t *ev)
-{
-    ngx_live_record_part_t  *p = ev->data;
-
-    p->opening--;
-
-    ngx_live_record_part_mp4_ready(p);
-
-    if (p->close_pending) {
-        p->close_pending = 0;
-        ngx_live_record_part_closed(p, p->close_sync);
-    }
+    return rc;
 }
 
 
@@ -207,9 +145,6 @@ ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p)
                   "live record: \"%V\" part %ui: the mp4 \"%s\" could not "
                   "be opened, the part goes on without it",
                   &p->st.label, p->n, f->work.data);
-
-    (void) ngx_delete_file(f->samples);
-    (void) ngx_delete_file(f->work.data);
 
     p->formats &= ~(1 << NGX_LIVE_RECORD_MP4);
     ngx_live_record_part_file_failed(p, NGX_LIVE_RECORD_MP4, "open");
@@ -246,33 +181,19 @@ ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
 }
 
 
-/*
- * While the thread pool opens the file, frames wait here in arrival order,
- * up to NGX_LIVE_RECORD_MP4_PENDING bytes; past that they are dropped, and
- * said so once, rather than the event loop waiting for a disk.
- */
+/* frames wait here in arrival order while the part's files are opened */
 
 static void
 ngx_live_record_mp4_hold(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
 {
     ngx_live_record_queued_t  *qf;
 
-    if (p->pending_size + f->len > NGX_LIVE_RECORD_MP4_PENDING
+    if (p->pending_size + f->len > NGX_LIVE_RECORD_PENDING_MAX
         || (qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + f->len,
                            p->log))
            == NULL)
     {
-        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_MP4_DROPPED, 1);
-
-        if (p->pending_dropped++ == 0) {
-            ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                          "live record: \"%V\" part %ui: the mp4 is still "
-                          "being opened and %uz bytes of frames wait: "
-                          "frames are dropped until it is open (is the "
-                          "thread pool \"%V\" busy?)", &p->st.label, p->n,
-                          p->pending_size, &p->lacf->thread_pool_name);
-        }
-
+        ngx_live_record_part_drop(p, p->pending_size);
         return;
     }
 
@@ -312,13 +233,6 @@ ngx_live_record_mp4_release(ngx_live_record_part_t *p)
     }
 
     p->pending_size = 0;
-
-    if (p->pending_dropped) {
-        ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                      "live record: \"%V\" part %ui: %ui frames were "
-                      "dropped while the mp4 was being opened",
-                      &p->st.label, p->n, p->pending_dropped);
-    }
 }
 
 

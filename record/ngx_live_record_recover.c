@@ -34,52 +34,31 @@ static ngx_live_record_app_conf_t *ngx_live_record_find_app(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
 
 
-/* on the loop, when the part opens: a small file per open file */
+/*
+ * On the loop, when the part is named: where a file's sidecar goes and
+ * what it says; the open task writes it
+ */
 
 ngx_int_t
-ngx_live_record_sidecars_write(ngx_live_record_part_t *p)
+ngx_live_record_sidecar_text(ngx_live_record_part_t *p, ngx_uint_t format,
+    ngx_str_t *text)
 {
-    ngx_str_t                text;
-    ngx_uint_t               i;
     ngx_live_record_file_t  *f;
 
-    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
-        if (!(p->formats & (1 << i))) {
-            continue;
-        }
+    f = &p->files[format];
 
-        f = &p->files[i];
-
-        f->sidecar = ngx_pnalloc(p->pool, p->lmcf->spool.len
-                                    + f->file_id.len + NGX_INT_T_LEN
-                                    + sizeof("/" NGX_LIVE_RECORD_SPOOL_OPEN
-                                             "/..json"));
-        if (f->sidecar == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(f->sidecar,
-                    "%V/" NGX_LIVE_RECORD_SPOOL_OPEN "/%P.%V.json%Z",
-                    &p->lmcf->spool, ngx_pid, &f->file_id);
-
-        if (ngx_live_record_sidecar_json(p, i, &text) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_live_record_create_dirs(f->sidecar, p->log) != NGX_OK
-            || ngx_live_record_write_atomic(f->sidecar, &text, 1, p->log)
-               != NGX_OK)
-        {
-            cJSON_free(text.data);
-            f->sidecar = NULL;
-            return NGX_ERROR;
-        }
-
-        cJSON_free(text.data);
-        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, 1);
+    f->sidecar = ngx_pnalloc(p->pool, p->lmcf->spool.len + f->file_id.len
+                                      + NGX_INT_T_LEN
+                                      + sizeof("/" NGX_LIVE_RECORD_SPOOL_OPEN
+                                               "/..json"));
+    if (f->sidecar == NULL) {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    ngx_sprintf(f->sidecar, "%V/" NGX_LIVE_RECORD_SPOOL_OPEN "/%P.%V.json%Z",
+                &p->lmcf->spool, ngx_pid, &f->file_id);
+
+    return ngx_live_record_sidecar_json(p, format, text);
 }
 
 
@@ -91,6 +70,12 @@ ngx_live_record_sidecars_update(ngx_live_record_part_t *p)
     ngx_str_t                text;
     ngx_uint_t               i;
     ngx_live_record_file_t  *f;
+
+    if (p->opening) {
+        /* the open task writes them now: rewritten when it is back */
+        p->sidecars_stale = 1;
+        return;
+    }
 
     for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
         f = &p->files[i];

@@ -57,6 +57,7 @@ static ngx_int_t ngx_live_record_cut(ngx_live_record_ctx_t *ctx,
 static ngx_int_t ngx_live_record_open(ngx_live_record_ctx_t *ctx,
     int64_t base);
 static ngx_uint_t ngx_live_record_waiting(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_open_failed(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx);
 static ngx_int_t ngx_live_record_space(ngx_live_record_ctx_t *ctx);
 static u_char *ngx_live_record_codec_refused(u_char *buf, u_char *last,
@@ -836,6 +837,8 @@ static void
 ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
     ngx_live_record_segmenter_out_t *out)
 {
+    ngx_live_record_open_failed(ctx);
+
     if (out->flags & NGX_LIVE_RECORD_SEG_CUT) {
         ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
                        "live record: \"%V\" cut at %L ms (%s), part %ui "
@@ -873,6 +876,36 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 
         ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
         ngx_live_record_retry_later(ctx);
+    }
+}
+
+
+/*
+ * The thread pool could open none of a part's files: the part is let go
+ * as if it had never opened, and a new one is tried later.
+ */
+
+static void
+ngx_live_record_open_failed(ngx_live_record_ctx_t *ctx)
+{
+    if (ctx->part && ctx->part->open_failed) {
+        ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
+                      "live record: \"%V\" part %ui could not be opened, "
+                      "trying again in %d s", &ctx->st.label, ctx->part->n,
+                      NGX_LIVE_RECORD_RETRY_MS / 1000);
+
+        ctx->parts--;
+        ngx_live_record_stream_event(ctx, "record_failed", "open", NULL);
+        ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
+        ngx_live_record_retry_later(ctx);
+    }
+
+    if (ctx->hls && ctx->hls->open_failed) {
+        ngx_log_error(NGX_LOG_CRIT, ctx->s->connection->log, 0,
+                      "live record: \"%V\" hls recording could not be "
+                      "opened", &ctx->st.label);
+
+        ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
     }
 }
 
@@ -1200,7 +1233,9 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ctx->hls_wait = NULL;
     ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_HLS);
 
-    wait = p->tpl->hls_continue && !sync
+    /* a recording whose files are not open yet has nothing to continue */
+
+    wait = p->tpl->hls_continue && !sync && p->hls
            && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
                || reason == NGX_LIVE_RECORD_REASON_DROP);
 
