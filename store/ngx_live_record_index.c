@@ -22,6 +22,12 @@
 #define NGX_LIVE_RECORD_HASH_BUF   (256 * 1024)
 
 
+static off_t ngx_live_record_seek(ngx_fd_t fd, off_t off, int whence,
+    off_t size);
+static ngx_int_t ngx_live_record_hash_zeros(EVP_MD_CTX *md_ctx, u_char *buf,
+    off_t len);
+static ngx_int_t ngx_live_record_hash_data(EVP_MD_CTX *md_ctx, ngx_fd_t fd,
+    u_char *buf, off_t from, off_t to);
 static cJSON *ngx_live_record_num(cJSON *o, const char *name, double v);
 static cJSON *ngx_live_record_json_add(cJSON *o, const char *name,
     ngx_str_t *text);
@@ -230,17 +236,23 @@ ngx_live_record_index_put(ngx_str_t *index, ngx_str_t *label,
 }
 
 
-/* runs in a thread */
+/*
+ * Runs in a thread.  The holes of a sparse file (the unused part of an
+ * MP4's reserved index region, punched at close) are hashed as the zeros
+ * they read as, without reading them: the checksum reads each data byte
+ * once and nothing else.
+ */
 
 ngx_int_t
 ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log)
 {
     u_char         *buf, md[EVP_MAX_MD_SIZE];
-    ssize_t         n;
+    off_t           off, data, hole, size;
     ngx_fd_t        fd;
     ngx_int_t       rc;
     unsigned int    len;
     EVP_MD_CTX     *md_ctx;
+    ngx_file_info_t fi;
 
     fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
@@ -259,14 +271,23 @@ ngx_live_record_sha256(u_char *path, u_char *hex, ngx_log_t *log)
         goto done;
     }
 
-    for ( ;; ) {
-        n = ngx_read_fd(fd, buf, NGX_LIVE_RECORD_HASH_BUF);
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_fd_info_n " \"%s\" failed", path);
+        goto done;
+    }
 
-        if (n == 0) {
-            break;
-        }
+    size = ngx_file_size(&fi);
 
-        if (n < 0 || EVP_DigestUpdate(md_ctx, buf, n) != 1) {
+    for (off = 0; off < size; off = hole) {
+        data = ngx_live_record_seek(fd, off, SEEK_DATA, size);
+        hole = ngx_live_record_seek(fd, data, SEEK_HOLE, size);
+
+        if (data < off || hole < data
+            || ngx_live_record_hash_zeros(md_ctx, buf, data - off) != NGX_OK
+            || ngx_live_record_hash_data(md_ctx, fd, buf, data, hole)
+               != NGX_OK)
+        {
             ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
                           "live record: reading \"%s\" failed", path);
             goto done;
@@ -285,6 +306,83 @@ done:
     ngx_close_file(fd);
 
     return rc;
+}
+
+
+/*
+ * lseek() to the next data or hole; where the file system cannot tell,
+ * everything is data
+ */
+
+static off_t
+ngx_live_record_seek(ngx_fd_t fd, off_t off, int whence, off_t size)
+{
+    off_t  rc;
+
+    if (off >= size) {
+        return size;
+    }
+
+    rc = lseek(fd, off, whence);
+
+    if (rc == -1) {
+        if (whence == SEEK_DATA) {
+            /* ENXIO: only a hole from off to the end */
+            return ngx_errno == ENXIO ? size : off;
+        }
+
+        return size;
+    }
+
+    return ngx_min(rc, size);
+}
+
+
+static ngx_int_t
+ngx_live_record_hash_zeros(EVP_MD_CTX *md_ctx, u_char *buf, off_t len)
+{
+    size_t  n;
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    n = (size_t) ngx_min(len, NGX_LIVE_RECORD_HASH_BUF);
+    ngx_memzero(buf, n);
+
+    while (len > 0) {
+        n = (size_t) ngx_min(len, NGX_LIVE_RECORD_HASH_BUF);
+
+        if (EVP_DigestUpdate(md_ctx, buf, n) != 1) {
+            return NGX_ERROR;
+        }
+
+        len -= n;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_hash_data(EVP_MD_CTX *md_ctx, ngx_fd_t fd, u_char *buf,
+    off_t from, off_t to)
+{
+    ssize_t  n;
+
+    while (from < to) {
+        n = pread(fd, buf,
+                  (size_t) ngx_min(to - from, NGX_LIVE_RECORD_HASH_BUF),
+                  from);
+
+        if (n <= 0 || EVP_DigestUpdate(md_ctx, buf, n) != 1) {
+            return NGX_ERROR;
+        }
+
+        from += n;
+    }
+
+    return NGX_OK;
 }
 
 
