@@ -20,7 +20,7 @@ use LiveRecord::Test;
 use LiveRecord::API;
 use LiveRecord::S3;
 
-plan(tests => 31);
+plan(tests => 32);
 
 my $TOKEN = 'store-token-' . $$;
 my $in = make_media(duration => 6);
@@ -193,7 +193,7 @@ ok(scalar(find_files("$p/dav/files", qr/\.mp4$/)) == 1, 'the file stays');
 # 3. s3
 
 SKIP: {
-    skip 's3rver not installed: run make deps', 7
+    skip 's3rver not installed: run make deps', 8
         unless LiveRecord::S3::available();
 
     my $s3 = LiveRecord::S3->start(dir => "$p/s3", log => "$p/proxy.log",
@@ -221,6 +221,7 @@ SKIP: {
     ok(@dels >= 4, scalar(@dels) . ' DELETE Object requests');
     is_deeply([grep { $_->{verdict} ne 'ok' } proxy_log()], [],
               'every signature verified by botocore');
+    is_deeply($s3->incomplete, [], 'no incomplete upload left');
 }
 
 sub spawn {

@@ -26,7 +26,7 @@ use LiveRecord::S3;
 
 plan(skip_all => 's3rver not installed: run make deps')
     unless LiveRecord::S3::available();
-plan(tests => 34);
+plan(tests => 35);
 
 my $in = make_media(duration => 6);
 
@@ -38,9 +38,9 @@ unless (-s $big) {
         -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi
         -i sine=frequency=300:sample_rate=44100 -t 8 -c:v libx264
         -preset ultrafast -b:v 24M -maxrate 24M -bufsize 4M -g 50
-        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.tmp") == 0
+        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.$$.tmp") == 0
         or die "ffmpeg failed\n";
-    rename "$big.tmp", $big;
+    rename "$big.$$.tmp", $big;
 }
 
 my $conf = <<'EOF';
@@ -207,6 +207,8 @@ ok(!grep({ /\Q$LiveRecord::S3::SECRET\E|not-the-secret/ } log_lines()),
     like($resp, qr{^HTTP/1\.1 403 .*<Code>AuthorizationHeaderMalformed</Code>}s,
          'malformed Authorization: 403 AuthorizationHeaderMalformed');
 }
+
+is_deeply($s3->incomplete, [], 'no incomplete upload left at the end');
 
 $rcv->stop;
 $s3->stop;

@@ -40,9 +40,9 @@ unless (-s $big) {
         -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi
         -i sine=frequency=300:sample_rate=44100 -t 8 -c:v libx264
         -preset ultrafast -b:v 24M -maxrate 24M -bufsize 4M -g 50
-        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.tmp") == 0
+        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.$$.tmp") == 0
         or die "ffmpeg failed\n";
-    rename "$big.tmp", $big;
+    rename "$big.$$.tmp", $big;
 }
 
 my $PART = 5 * 1024 * 1024;
