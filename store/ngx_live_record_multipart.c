@@ -92,7 +92,10 @@ ngx_live_record_multipart_step(ngx_live_record_upload_t *u)
     if (mp->stale.nelts) {
         id = (ngx_str_t *) mp->stale.elts + mp->stale.nelts - 1;
 
-        if (ngx_live_record_multipart_query(u, &query, id->len + 16) == NULL) {
+        if (ngx_live_record_multipart_query(u, &query,
+                                            sizeof("uploadId=") + id->len)
+            == NULL)
+        {
             return;
         }
 
@@ -125,10 +128,9 @@ ngx_live_record_multipart_step(ngx_live_record_upload_t *u)
         }
 
         if (ngx_live_record_multipart_query(u, &query,
-                                            prefix.len
-                                            + 3 * mp->key_marker.len
-                                            + 3 * mp->upload_marker.len
-                                            + 64)
+                 sizeof("key-marker=&prefix=&upload-id-marker=&uploads=")
+                 + prefix.len + 3 * mp->key_marker.len
+                 + 3 * mp->upload_marker.len)
             == NULL)
         {
             return;
@@ -177,7 +179,8 @@ ngx_live_record_multipart_step(ngx_live_record_upload_t *u)
 
     if (!mp->synced) {
         if (ngx_live_record_multipart_query(u, &query,
-                                            mp->upload_id.len + 64)
+                 sizeof("max-parts=1000&part-number-marker=&uploadId=")
+                 + NGX_INT_T_LEN + mp->upload_id.len)
             == NULL)
         {
             return;
@@ -201,7 +204,9 @@ ngx_live_record_multipart_step(ngx_live_record_upload_t *u)
 
     if (i < mp->nparts) {
         if (ngx_live_record_multipart_query(u, &query,
-                                            mp->upload_id.len + 64)
+                                            sizeof("partNumber=&uploadId=")
+                                            + NGX_INT_T_LEN
+                                            + mp->upload_id.len)
             == NULL)
         {
             return;
@@ -220,7 +225,8 @@ ngx_live_record_multipart_step(ngx_live_record_upload_t *u)
     if (ngx_array_init(&parts, u->pool, mp->nparts,
                        sizeof(ngx_live_record_s3_part_t))
         != NGX_OK
-        || ngx_live_record_multipart_query(u, &query, mp->upload_id.len + 16)
+        || ngx_live_record_multipart_query(u, &query, sizeof("uploadId=")
+                                                      + mp->upload_id.len)
            == NULL)
     {
         ngx_live_record_upload_failed(u, (u_char *) "out of memory");
@@ -948,7 +954,7 @@ ngx_live_record_multipart_give_up(ngx_live_record_upload_t *u, u_char *why)
 
     id = (ngx_str_t *) mp->stale.elts + mp->stale.nelts - 1;
 
-    query.data = ngx_pnalloc(u->pool, id->len + 16);
+    query.data = ngx_pnalloc(u->pool, sizeof("uploadId=") + id->len);
     if (query.data == NULL) {
         return NGX_DECLINED;
     }

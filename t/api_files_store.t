@@ -2,10 +2,11 @@
 
 # DELETE /files/ID at remote stores: an http store (a second nginx with
 # WebDAV DELETE) and s3 (the suite's strict S3 server: s3rver behind
-# t/lib/s3proxy.py, which checks every SigV4 signature and payload hash).  An mp4 is one DELETE; an hls recording is its playlist
-# fetched, then a DELETE per segment and the playlist; a kept local copy
-# goes too; the entry goes last.  A store that refuses keeps the entry and
-# the answer is 502 with the store's status.
+# t/lib/s3proxy.py, which checks every SigV4 signature and payload hash).
+# An mp4 is one DELETE; an hls recording is its playlist fetched, then a
+# DELETE per segment and the playlist; a kept local copy goes too; the
+# entry goes last.  A store that refuses keeps the entry and the answer is
+# 502 with the store's status.
 
 use strict;
 use warnings;
