@@ -8,7 +8,16 @@ package LiveRecord::Receiver;
 #                                       statuses => [500, 500, 200]);
 #   # or fail_first => 2: each event id's first two attempts get 500
 #   my @reqs = $r->requests;           # [{ method, path, headers, body, t }]
+#   $r->signatures_ok;                 # one test: every request checked
 #   $r->stop;                          # by pid
+#
+# As a notify receiver, start(key => K) names the key the events must be
+# signed with (none: they must be unsigned), and signatures_ok() checks
+# every request received so far on its own, after docs/notify.md: a POST
+# of strict UTF-8 JSON whose event_id is the X-Live-Record-Event-Id
+# header, an X-Live-Record-Timestamp within 5 s of the arrival (the time
+# of that attempt, also on retries), and X-Live-Record-Signature
+# "sha256=" . hex HMAC-SHA256(K, TIMESTAMP . "." . BODY).
 #
 # headers are lower-cased names; t is the arrival time (Time::HiRes); a
 # body over 64 KiB is kept only as its size and sha256.
@@ -16,17 +25,19 @@ package LiveRecord::Receiver;
 use strict;
 use warnings;
 
-use Digest::SHA qw(sha256_hex);
+use Digest::SHA qw(hmac_sha256_hex sha256_hex);
+use Encode ();
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(_exit);
+use Test::More ();
 use Time::HiRes qw(time sleep);
 
 sub start {
     my ($class, %o) = @_;
     my $log = $o{log} || "/tmp/live-record-receiver.$$.$o{port}.log";
     unlink $log;
-    my $self = bless { port => $o{port}, log => $log,
+    my $self = bless { port => $o{port}, log => $log, key => $o{key},
                        statuses => $o{statuses} || [200],
                        fail_first => $o{fail_first} || 0,
                        reply => $o{reply} || '{}' }, $class;
@@ -116,6 +127,64 @@ sub requests {
     my @r = map { $json->decode($_) } grep { /\S/ } <$fh>;
     close $fh;
     return @r;
+}
+
+sub signatures_ok {
+    my ($self, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $key = $self->{key};
+    my (@e, %types);
+    my @reqs = $self->requests;
+    for my $r (@reqs) {
+        my $h = $r->{headers};
+        my $id = $h->{'x-live-record-event-id'} // '';
+        my @bad = _check_event($r, $key);
+        my $ev = $r->{event};
+        $types{ $ev ? $ev->{event_type} // '?' : '?' }++;
+        push @e, map { "$id: $_" } @bad;
+    }
+    my $what = join ', ', map { "$types{$_} $_" } sort keys %types;
+    Test::More::ok(@reqs && !@e, ($name // 'notify')
+                   . ': every request\'s ' . (defined $key ? 'signature'
+                   : 'lack of a signature') . ' and timestamp verified ('
+                   . ($what || 'no requests') . ')')
+        or Test::More::diag(join "\n", @e[0 .. ($#e > 9 ? 9 : $#e)]);
+}
+
+sub _check_event {
+    my ($r, $key) = @_;
+    my $h = $r->{headers};
+    my $body = $r->{body};
+    return 'body over 64 KiB, not kept' unless defined $body;
+    my @e;
+    push @e, "method $r->{method}, not POST" if $r->{method} ne 'POST';
+    push @e, 'content-type ' . ($h->{'content-type'} // 'none')
+        if ($h->{'content-type'} // '') ne 'application/json';
+    push @e, 'body is not strict UTF-8'
+        unless eval { Encode::decode('UTF-8', my $c = $body,
+                                     Encode::FB_CROAK); 1 };
+    my $ev = eval { JSON::PP->new->utf8->decode($body) };
+    $r->{event} = ref $ev eq 'HASH' ? $ev : undef;
+    push @e, 'body is not a JSON object' unless $r->{event};
+    my $id = $h->{'x-live-record-event-id'};
+    push @e, 'event id header ' . ($id // 'missing') . ' is not the body\'s '
+             . ($ev->{event_id} // 'none')
+        if $r->{event} && (!defined $id || $id ne ($ev->{event_id} // ''));
+    my $ts = $h->{'x-live-record-timestamp'} // '';
+    if ($ts !~ /^\d{10}$/) {
+        push @e, "timestamp header '$ts'";
+    } elsif (abs($ts - $r->{t}) > 5) {
+        push @e, sprintf('timestamp %d is %.1f s from the arrival', $ts,
+                         $ts - $r->{t});
+    }
+    my $sig = $h->{'x-live-record-signature'};
+    if (!defined $key) {
+        push @e, "signed without a key: $sig" if defined $sig;
+    } elsif (($sig // '') ne 'sha256=' . hmac_sha256_hex("$ts.$body", $key)) {
+        push @e, 'signature ' . ($sig // 'missing') . ' is not the HMAC of '
+                 . 'the timestamp and body with the key';
+    }
+    return @e;
 }
 
 sub stop {

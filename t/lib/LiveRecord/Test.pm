@@ -52,7 +52,11 @@ package LiveRecord::Test;
 #   browser_missing() -> why chromium cannot run (undef when it can)
 #   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
-#   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE)
+#   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE | [RE...])
+#   index_ok(ENTRY, %expect) -> one test on an index entry (below);
+#       index_entries(DIR) -> the entry files under DIR
+#   need_all(NAME, WHY)  need(NAME, WHY, N): a missing tool fails
+#       (LiveRecord::Need; LIVE_RECORD_ALLOW_MISSING makes it a skip)
 #
 # ("push" itself would clash with Perl's builtin, hence push_stream.)
 
@@ -61,6 +65,8 @@ use warnings;
 
 use Exporter qw(import);
 use Cwd qw(abs_path);
+use Digest::SHA qw(sha256_hex);
+use Encode ();
 use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
@@ -72,6 +78,7 @@ use Time::HiRes qw(sleep time);
 use Test::More ();
 
 use LiveRecord::MP4;
+use LiveRecord::Need;
 
 our @EXPORT = qw(
     prefix port rtmp_url start_nginx stop_nginx nginx_test_config
@@ -80,6 +87,7 @@ our @EXPORT = qw(
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
     wait_for wait_files find_files log_lines no_alerts
+    need_all need index_ok index_entries
 );
 
 my $REPO   = abs_path(File::Spec->catdir(
@@ -91,7 +99,8 @@ my $MODULE = $ENV{LIVE_RECORD_MODULE}
              || "$REPO/build/ngx_live_record_module.so";
 my $TMP    = "$REPO/t/tmp";
 
-my ($PREFIX, $NGINX_PID, %PORTS, %HELD, %BG, $CHECKS, $PUSHES);
+my ($PREFIX, $NGINX_PID, %PORTS, %HELD, %BG, $CHECKS, $PUSHES,
+    $ALERTS_DUE);
 
 sub prefix {
     return $PREFIX if defined $PREFIX;
@@ -212,6 +221,7 @@ sub start_nginx {
             PeerPort => port('RTMP'), Proto => 'tcp');
     }, 10);
     die "nginx did not come up, see $p/logs/error.log\n" unless $up;
+    $ALERTS_DUE = 1;
     return $NGINX_PID;
 }
 
@@ -630,6 +640,107 @@ sub play_in_chromium {
     return $res;
 }
 
+# index_ok(ENTRY, %expect): one test, passing when the index entry file
+# ENTRY (INDEX/APP/STREAM/NAME.json) is strict UTF-8 JSON naming its own
+# place (app, stream_id, NAME = index_id or file_id) and its file: a
+# file_size and sha256 that are the stored file's own (the file at its
+# path; HLS: sha256 of index.m3u8, file_size the listed segments), a
+# part >= 1, a session_id.  %expect:
+#   part => N, session_id => S, end_reason => R   exact values
+#   size => N, sha256 => HEX   the stored bytes, when path is not local
+#                      (a remote store: what the receiver got)
+#   checksum => 0      live_record_checksum off: sha256 must be empty
+#   event => HASH      the record_done/concat_done: every field the two
+#                      share is the same
+#   name => LABEL
+# Returns the decoded entry ({} when unreadable).
+sub index_ok {
+    my ($entry, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $name = $o{name} // (File::Spec->splitpath($entry // ''))[2];
+    my ($j, @e) = ({});
+    my $bytes = defined $entry && -f $entry ? _slurp_raw($entry) : undef;
+    if (!defined $bytes) {
+        @e = ('no index entry ' . ($entry // 'undef'));
+    } elsif (!eval { Encode::decode('UTF-8', my $c = $bytes,
+                                    Encode::FB_CROAK); 1 }) {
+        @e = ('not strict UTF-8');
+    } elsif (ref($j = eval { JSON::PP->new->utf8->decode($bytes) }) ne
+             'HASH') {
+        ($j, @e) = ({}, 'not a JSON object: ' . ($@ || 'not a hash'));
+    } else {
+        @e = _index_check($entry, $j, %o);
+    }
+    Test::More::ok(!@e, "$name: index entry (part " . ($j->{part} // '?')
+                        . ", " . ($j->{file_size} // "?") . " bytes, sha256 "
+                        . (length($j->{sha256} // '') ? 'checked' : 'empty')
+                        . ')')
+        or Test::More::diag(join "\n", "$entry:", @e);
+    return $j;
+}
+
+sub _index_check {
+    my ($entry, $j, %o) = @_;
+    my @e;
+    my ($app, $stream, $file) = $entry =~ m{([^/]+)/([^/]+)/([^/]+)\.json$};
+    push @e, "app $j->{app} is not its directory's $app"
+        if ($j->{app} // '') ne ($app // '');
+    push @e, "stream_id $j->{stream_id} is not its directory's $stream"
+        if ($j->{stream_id} // '') ne ($stream // '');
+    push @e, "named $file, not after index_id or file_id"
+        if ($file // '') ne ($j->{index_id} // $j->{file_id} // '');
+    push @e, 'part ' . ($j->{part} // 'missing') . ' is not an integer >= 1'
+        unless ($j->{part} // '') =~ /^[1-9]\d*$/;
+    for my $k (qw(part session_id end_reason)) {
+        push @e, "$k " . ($j->{$k} // 'missing') . ", expected $o{$k}"
+            if defined $o{$k} && ($j->{$k} // '') ne $o{$k};
+    }
+    push @e, 'no session_id' unless length($j->{session_id} // '');
+    my ($size, $sum) = @o{qw(size sha256)};
+    my $path = $j->{path} // '';
+    if (!defined $size && -d $path) {
+        # HLS: the playlist's checksum, the listed segments' bytes
+        my $pl = _slurp_raw("$path/index.m3u8");
+        $sum = sha256_hex($pl);
+        $size = 0;
+        $size += -s "$path/$_" // 0
+            for grep { length && !/^#/ } split /\r?\n/, $pl;
+    } elsif (!defined $size && -f $path) {
+        $size = -s $path;
+        $sum = sha256_hex(_slurp_raw($path));
+    } elsif (!defined $size) {
+        push @e, "path $path: no such file, and no size or sha256 given";
+    }
+    push @e, 'file_size ' . ($j->{file_size} // 'missing') . ", the file's "
+             . "$size" if defined $size && ($j->{file_size} // '') ne $size;
+    $sum = '' if defined $o{checksum} && !$o{checksum};
+    push @e, 'sha256 ' . ($j->{sha256} // 'missing') . ", the file's "
+             . ($sum eq '' ? 'empty (checksum off)' : $sum)
+        if defined $sum && ($j->{sha256} // 'x') ne $sum;
+    if (my $ev = $o{event}) {
+        for my $k (sort grep { exists $ev->{$_} } keys %$j) {
+            my ($a, $b) = map { JSON::PP->new->canonical->allow_nonref
+                                ->encode($_) } $j->{$k}, $ev->{$k};
+            push @e, "$k: entry $a, event $b" if $a ne $b;
+        }
+    }
+    return @e;
+}
+
+sub _slurp_raw {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return undef;
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+# Every index entry file under DIR (the index root, or one stream's).
+sub index_entries {
+    my ($dir) = @_;
+    return find_files($dir, qr/\.json$/);
+}
+
 # Polls CODE every 0.1 s until it returns true or TIMEOUT (s) passes.
 sub wait_for {
     my ($code, $timeout) = @_;
@@ -676,18 +787,28 @@ sub log_lines {
     return $re ? grep { $_ =~ $re } @lines : @lines;
 }
 
-# One test: stops nginx, then no [alert]/[crit]/[emerg] and no sanitizer
-# report in error.log or nginx's stderr.  no_alerts(allow => qr/.../)
-# exempts matching lines.
+# One test: stops nginx, then no [error]/[alert]/[crit]/[emerg] line and
+# no sanitizer report in error.log or nginx's stderr.  Expected lines are
+# named per test: no_alerts(allow => qr/.../ or [qr/.../, ...]) exempts the
+# lines matching any of them.  A test that started nginx and dies (or ends)
+# before calling no_alerts gets the check from the END block below, with
+# no allow list, so the log of a failed run is never left unread.
 sub no_alerts {
     my (%o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    undef $ALERTS_DUE;
     stop_nginx();
+    my @allow = ref $o{allow} eq 'ARRAY' ? @{ $o{allow} }
+              : defined $o{allow} ? ($o{allow}) : ();
     my @lines = (log_lines(),
                  split /\n/, _slurp(prefix() . '/logs/stderr.log'));
-    my @bad = grep { /\[(?:alert|crit|emerg)\]|AddressSanitizer|
+    my @bad = grep { /\[(?:error|alert|crit|emerg)\]|AddressSanitizer|
                       LeakSanitizer|runtime\ error:/x } @lines;
-    @bad = grep { $_ !~ $o{allow} } @bad if $o{allow};
-    Test::More::ok(!@bad, 'no alerts or sanitizer reports in error.log')
+    for my $re (@allow) {
+        @bad = grep { $_ !~ $re } @bad;
+    }
+    Test::More::ok(!@bad, 'no errors, alerts or sanitizer reports in '
+                          . 'error.log' . (@allow ? ' (but the expected)' : ''))
         or Test::More::diag(join "\n", @bad[0 .. ($#bad > 19 ? 19 : $#bad)]);
 }
 
@@ -697,6 +818,7 @@ END {
         kill 'KILL', $pid;
         waitpid($pid, 0);
     }
+    no_alerts() if $ALERTS_DUE;
     stop_nginx() if defined $PREFIX;
     if (defined $PREFIX && -d $PREFIX) {
         if ($status == 0 && !$ENV{LIVE_RECORD_KEEP}
