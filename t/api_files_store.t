@@ -194,7 +194,7 @@ ok(scalar(find_files("$p/dav/files", qr/\.mp4$/)) == 1, 'the file stays');
 # 3. s3
 
 SKIP: {
-    skip 's3rver not installed: run make deps', 8
+    need('s3rver', 's3rver or its proxy not installed', 8)
         unless LiveRecord::S3::available();
 
     my $s3 = LiveRecord::S3->start(dir => "$p/s3", log => "$p/proxy.log",

@@ -194,7 +194,7 @@ my $why = !-x $CHROMIUM ? "$CHROMIUM not installed (make deps installs it)"
         : !-d "$TOOLS/node_modules/playwright-core"
           ? "playwright-core not in $TOOLS (make deps installs it)"
         : undef;
-skip $why, 46 if $why;
+need('chromium', $why, 46);
 
 my $prefix = prefix();
 open my $fh, '>', "$prefix/token" or die "token: $!";

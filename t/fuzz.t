@@ -3,8 +3,8 @@
 # The fuzz target's inputs, without clang: fuzz/fuzz_tag.c,
 # mux/ngx_live_record_codec.c and ngx_live_record_segmenter.c are built with
 # gcc, ASan and UBSan as a plain program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that
-# runs every file in fuzz/regress/ and, when `make fuzz` has made them, the
-# seeds cut from ffmpeg output (build/fuzz/corpus/seed-*).  A run must exit
+# runs every file in fuzz/regress/ and the seeds cut from ffmpeg output
+# (build/fuzz/corpus/seed-*, made by fuzz/seeds.sh when missing).  A run must exit
 # 0 and print nothing from a sanitizer or from the harness's own checks.
 #
 # fuzz/crashers/ holds findings reported and not fixed yet: each runs as a
@@ -18,20 +18,30 @@ use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use FindBin;
 use Test::More;
+use lib "$FindBin::Bin/lib";
+use LiveRecord::Need;
 
 my $top = abs_path("$FindBin::Bin/..");
 my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
 my $conf = "$top/build/ngx";
 
-plan skip_all => "$conf/ngx_auto_config.h missing: run make first"
+# make test builds first: no build configuration is a failure, not a skip
+need_all('build', "$conf/ngx_auto_config.h: run make first")
     unless -f "$conf/ngx_auto_config.h";
-plan skip_all => "nginx headers missing in $src (nginx-dev)"
+need_all('nginx-dev', "nginx headers in $src")
     unless -f "$src/src/core/ngx_core.h";
-plan skip_all => 'gcc not found'
+need_all('gcc', 'gcc not in PATH')
     unless grep { -x "$_/gcc" } split /:/, $ENV{PATH};
 
 my @crashers = inputs("$top/fuzz/crashers");
 my @seeds = glob "$top/build/fuzz/corpus/seed-*";
+
+# seeds cut from ffmpeg output: made here (once per build directory, a few
+# seconds) when make fuzz has not made them yet
+if (!@seeds) {
+    system("$top/fuzz/seeds.sh $top/build/fuzz >/dev/null 2>&1");
+    @seeds = glob "$top/build/fuzz/corpus/seed-*";
+}
 
 plan tests => 4 + @crashers;
 
@@ -59,10 +69,11 @@ SKIP: {
 
     clean('fuzz/regress/', $bin, "$top/fuzz/regress");
 
-    SKIP: {
-        skip 'no seeds from ffmpeg: run make fuzz to make them', 1
-            unless @seeds;
+    if (@seeds) {
         clean(scalar(@seeds) . ' seeds in build/fuzz/corpus/', $bin, @seeds);
+    } else {
+        fail('no seeds in build/fuzz/corpus/: fuzz/seeds.sh failed '
+             . '(it needs ffmpeg and python3)');
     }
 
     for my $f (@crashers) {

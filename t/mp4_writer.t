@@ -23,6 +23,7 @@ use Test::More;
 
 use lib "$FindBin::Bin/lib";
 use LiveRecord::MP4;
+use LiveRecord::Need;
 
 my $top = abs_path("$FindBin::Bin/..");
 my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
@@ -30,12 +31,12 @@ my $conf = $ENV{LIVE_RECORD_NGX_BUILD} || "$top/build/ngx";
 my ($codec) = grep { -f } "$top/mux/ngx_live_record_codec.c",
                           "$top/ngx_live_record_codec.c";
 
-plan skip_all => "$conf/ngx_auto_config.h missing: run make first"
+# make test builds first: no build configuration is a failure, not a skip
+need_all('build', "$conf/ngx_auto_config.h: run make first")
     unless -f "$conf/ngx_auto_config.h";
-plan skip_all => "nginx headers missing in $src (nginx-dev)"
+need_all('nginx-dev', "nginx headers in $src")
     unless -f "$src/src/core/ngx_core.h";
-plan skip_all => 'gcc, ffmpeg or ffprobe not found'
-    unless have('gcc') && have('ffmpeg') && have('ffprobe');
+need_all($_, "$_ not in PATH") for grep { !have($_) } qw(gcc ffmpeg ffprobe);
 
 my $tmp = tempdir('mp4_writer.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/mp4_drive";
@@ -347,7 +348,7 @@ for my $name (qw(av audio video)) {
 
 SKIP: {
     my $nginx = (grep { -x } '/usr/sbin/nginx', '/usr/local/sbin/nginx')[0];
-    skip 'no nginx', 6 unless $nginx;
+    need('nginx', 'no /usr/sbin/nginx', 6) unless $nginx;
 
     my $port = free_port();
     my $dir = "$tmp/nginx";
