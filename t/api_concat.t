@@ -19,7 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use JSON::PP qw(decode_json);
 use List::Util qw(sum);
-use Test::More tests => 124;
+use Test::More tests => 126;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -95,7 +95,8 @@ for (['token', $TOKEN], ['key', 'notify-key']) {
 port('STORE');
 start_nginx(conf => $conf, dirs => [qw(store remote kept work index spool)],
             workers => 2);
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'notify-key');
 my $store = LiveRecord::Receiver->start(port => port('STORE'));
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
 
@@ -464,6 +465,35 @@ ok(-f ($kev->{path} // ''), 'the local copy is kept');
 is(probe_counts($kev->{path} // '')->{video},
    probe_counts($k[0]{path})->{video} + probe_counts($k[1]{path})->{video},
    'every frame');
+
+# every index entry the run made: its file's (a remote store's: the bytes
+# PUT) and its record_done's or concat_done's
+
+my %ev = map { $_->{file_id} => $_ } events('record_done'),
+                                     events('concat_done');
+my @entries = index_entries("$p/index");
+subtest 'every index entry (' . @entries . ')' => sub {
+    plan tests => 1 + @entries;
+    is_deeply([sort map { m{/([^/]+)\.json$} } @entries], [sort keys %ev],
+              'one for each record_done and concat_done');
+    for my $f (@entries) {
+        my ($id) = $f =~ m{/([^/]+)\.json$};
+        my $e = $ev{$id} // {};
+        my %o = (event => $e, name => "$e->{app}/$e->{stream_id} "
+                 . "$e->{file_format} part " . ($e->{part} // '?')
+                 . ($e->{job_id} ? ' concat' : ''));
+        if (!-f ($e->{path} // '')) {
+            my ($put) = grep { $_->{method} eq 'PUT' && $e->{path}
+                               && substr($_->{path}, -length(
+                                  (split m{/}, $e->{path})[-1])) eq
+                                  (split m{/}, $e->{path})[-1] }
+                        $store->requests;
+            @o{qw(size sha256)} = @$put{qw(size sha256)} if $put;
+        }
+        index_ok($f, %o);
+    }
+};
+$rcv->signatures_ok('notify (key_file=)');
 
 # 7. the result is a file like any other: it can be deleted
 

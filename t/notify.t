@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use JSON::PP qw(decode_json);
-use Test::More tests => 54;
+use Test::More tests => 75;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -66,7 +66,7 @@ EOF
 
 my @dirs = qw(store work index spool);
 start_nginx(conf => $conf, dirs => \@dirs);
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'), key => $KEY);
 
 sub events {
     my ($r, $type, $stream) = @_;
@@ -141,11 +141,11 @@ is($e->{event_type}, 'record_done', 'event_type');
 
 my $entry = prefix() . "/index/live/cam1/$e->{file_id}.json";
 ok(-f $entry, 'index entry in INDEX/APP/STREAM/FILE_ID.json');
-my $ie = eval { open my $fh, '<', $entry; local $/; decode_json(<$fh>) }
-         || {};
-is_deeply([@$ie{qw(file_id sha256 file_size video_url)}],
-          [@$e{qw(file_id sha256 file_size video_url)}],
-          'index entry matches the event');
+index_ok($entry, part => 1, session_id => $e->{session_id},
+         end_reason => 'unpublish', event => $e, name => 'cam1 mp4');
+index_ok(prefix() . "/index/live/cam1/$hls->{event}{file_id}.json",
+         part => 1, session_id => $e->{session_id}, event => $hls->{event},
+         name => 'cam1 hls');
 
 # 3. the playback URLs play, and MP4 seeks
 
@@ -171,7 +171,7 @@ is($skip[0]{event}{reason}, 'min_duration', 'reason min_duration');
 # 5. 500 twice, then 200: delivered once, same event id each time
 
 my $flaky = LiveRecord::Receiver->start(port => port('RETRY'),
-                                        fail_first => 2);
+                                        fail_first => 2, key => $KEY);
 is(push_stream($in, rtmp_url('retry', 'cam2')), 0, 'push to retry app');
 my @tries = wait_events($flaky, 'record_done', 'cam2', 6, 30);
 sleep 2;
@@ -190,6 +190,11 @@ ok(scalar(log_lines(qr/notify event .* delivered .* attempt 3/)) >= 2,
 
 # 6. receiver down, nginx restarted, receiver up: delivered
 
+# the receiver's log goes with it: what it got is checked now
+my %done = map { $_->{event}{file_id} => $_->{event} }
+           events($rcv, 'record_done'), events($flaky, 'record_done');
+$rcv->signatures_ok('notify (key=)');
+$flaky->signatures_ok('notify retried after 500s (key=)');
 $rcv->stop;
 is(push_stream($in, rtmp_url('live', 'cam3')), 0, 'push while down');
 ok(wait_for(sub { log_lines(qr/notify event .* failed/) >= 6 }, 10),
@@ -198,7 +203,7 @@ my @spooled = find_files(prefix() . '/spool', qr/\.json$/);
 ok(@spooled >= 2, 'events wait in the spool');
 stop_nginx();
 start_nginx(conf => $conf, dirs => \@dirs);
-$rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+$rcv = LiveRecord::Receiver->start(port => port('NOTIFY'), key => $KEY);
 my @late = wait_events($rcv, 'record_done', 'cam3', 2, 30);
 is(scalar @late, 2, 'record_done delivered after the restart');
 ok(scalar(log_lines(qr/spooled notify event .* resent/)) >= 2,
@@ -233,6 +238,18 @@ is(scalar(find_files(prefix() . '/work', qr/./)), 0, 'work path empty');
 ok(-d prefix() . '/index/live/cam3', 'cam3 indexed');
 is(scalar(find_files(prefix() . '/index/live/short', qr/./)), 0,
    'a skipped part has no index entry');
+
+# every entry the run made: its file's and its record_done's
+
+%done = (%done, map { $_->{event}{file_id} => $_->{event} }
+                events($rcv, 'record_done'));
+is_deeply([sort map { m{/([^/]+)\.json$} } index_entries(prefix() . '/index')],
+          [sort keys %done], 'an index entry for each record_done (16)');
+index_ok(prefix() . "/index/$done{$_}{app}/$done{$_}{stream_id}/$_.json",
+         part => 1, event => $done{$_}, name => $done{$_}{stream_id}
+         . " $done{$_}{file_format}")
+    for sort keys %done;
+$rcv->signatures_ok('notify spooled across a restart (key=)');
 
 $rcv->stop;
 $flaky->stop;
