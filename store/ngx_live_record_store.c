@@ -238,7 +238,10 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
         if (err == NGX_ENOENT && p->reason == NGX_LIVE_RECORD_REASON_RECOVERED
             && ngx_file_info(f->store.data, &fi) != NGX_FILE_ERROR)
         {
-            f->size = ngx_file_size(&fi);
+            if (!ngx_is_dir(&fi)) {
+                f->size = ngx_file_size(&fi);
+            }
+
             return NGX_OK;
         }
 
@@ -267,7 +270,14 @@ ngx_live_record_handoff(ngx_live_record_part_t *p, ngx_live_record_file_t *f)
         return NGX_ERROR;
     }
 
-    f->size = ngx_file_size(&fi);
+    /*
+     * an hls recording is a directory: its size is what its segments add
+     * up to, counted by the hls code (a recovered one has no other count)
+     */
+
+    if (!ngx_is_dir(&fi)) {
+        f->size = ngx_file_size(&fi);
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_RTMP, p->log, 0,
                    "live record: \"%V\" part %ui: \"%s\" in the store, "
