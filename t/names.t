@@ -16,7 +16,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 18;
+use Test::More tests => 19;
 use LiveRecord::Test;
 
 my $in = make_media(duration => 3);
@@ -86,4 +86,8 @@ for my $name (@bad) {
         'refusal logged for "' . printable($name) . '"');
 }
 
-no_alerts();
+my ($entry) = find_files("$p/s1/s2/index/live/good", qr/\.json$/);
+index_ok($entry, part => 1, name => 'the good stream');
+
+# those refusals are errors (the publisher's); nothing else is
+no_alerts(allow => qr/\[error\] .*live record: stream "live\/[^"]*" on "127\.0\.0\.1" refused for recording: (?:name starts with "\."|path separator in name|control character in name|name of 255 bytes or more), /);

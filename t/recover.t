@@ -12,7 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 29;
+use Test::More tests => 36;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -29,7 +29,7 @@ rtmp {
     live_record_work_path %%PREFIX%%/work;
     live_record_index %%PREFIX%%/index;
     live_record_spool %%PREFIX%%/spool;
-    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key=recover-key;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -43,7 +43,8 @@ EOF
 
 my @dirs = qw(store work index spool);
 start_nginx(conf => $conf, dirs => \@dirs);
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'recover-key');
 
 sub slurp {
     open my $fh, '<', $_[0] or return '';
@@ -67,24 +68,54 @@ sub done {
            map { decode_json($_->{body}) } $rcv->requests;
 }
 
-# push in real time, kill the given processes after $secs of media
+# how far a live recording is: the last video timestamp in its flv in the
+# work path (flushed every 500 ms)
+
+sub recorded {
+    my ($stream) = @_;
+    my ($flv) = find_files(prefix() . '/work', qr{/\Q$stream\E-[^/]*\.flv$});
+    my @v = $flv ? probe_video_packets($flv) : ();
+    return @v ? $v[-1]{dts_time} + 0 : 0;
+}
+
+# push in real time, kill the given processes once the work path holds
+# $secs of media; returns how much it held just before the kill
 
 sub crash {
     my ($stream, $secs, $what) = @_;
     my $pid = push_stream_bg($in, rtmp_url('live', $stream), realtime => 1);
-    wait_for(sub { find_files(prefix() . '/work', qr/\Q$stream\E.*\.mp4$/) },
-             10);
-    my $t0 = time;
-    sleep $secs;
-    my @victims = $what->();
-    kill 'KILL', @victims;
-    my $lived = time - $t0;
+    wait_for(sub { recorded($stream) >= $secs }, 20)
+        or diag "$stream: the work path holds " . recorded($stream)
+                . " s after 20 s, not $secs";
+    my $before = recorded($stream);
+    kill 'KILL', $what->();
     wait_push($pid, 10);
-    return $lived;
+    return $before;
+}
+
+# a canary in the notify spool, as a worker that is gone leaves an event:
+# the next spool scan (at start, then every 10 s) sends it, so once it
+# arrives a scan has run since
+
+my $canaries = 0;
+
+sub scan_ran {
+    my $id = 'canary-' . ++$canaries;
+    my $f = prefix() . "/spool/notify/999999999.$id.1.json";
+    open my $fh, '>', "$f.tmp" or die "$f.tmp: $!";
+    print $fh 'http://127.0.0.1:' . port('NOTIFY') . "/hook\n"
+              . qq({"event_id":"$id","event_type":"canary"});
+    close $fh;
+    rename "$f.tmp", $f or die "$f: $!";
+    return sub {
+        wait_for(sub { grep { ($_->{body} // '') =~ /"\Q$id\E"/ }
+                       $rcv->requests }, 15)
+            or diag "no spool scan sent $id within 15 s";
+    };
 }
 
 sub check {
-    my ($stream, $lived, $label) = @_;
+    my ($stream, $before, $label) = @_;
     my @d;
     wait_for(sub { @d = done($stream); @d >= 4 }, 30);
     is(scalar @d, 4, "$label: record_done for mp4, flv, aac, hls");
@@ -95,12 +126,15 @@ sub check {
     ok(probe_ok($f), "$label: recovered mp4 plays");
     is((mp4_top_boxes($f))[1], 'moov', "$label: mp4 finalized, moov first");
     my $dur = probe_duration($f);
-    diag(sprintf "%s: the publisher pushed %.2f s before the kill, the "
-         . "recovered mp4 holds %.2f s", $label, $lived, $dur);
-    ok($dur >= $lived - 1.5, "$label: media up to 1.5 s before the kill")
-        or diag "recorded $dur s, the publisher pushed $lived s";
+    diag(sprintf "%s: the work path's flv held %.2f s before the kill, the "
+         . "recovered mp4 holds %.2f s", $label, $before, $dur);
+    # the mp4's sample index is flushed every 250 ms: it holds all the flv
+    # had but for at most that and a frame
+    ok($dur >= $before - 0.29, "$label: what the work path held before the "
+       . 'kill, but for at most the last 250 ms and a frame')
+        or diag "recorded $dur s, the work path held $before s";
     ok(abs($mp4->{duration} - $dur) < 0.5, "$label: duration in the event");
-    mp4_ok($f, from => $in, prefix => 1, min_duration => $lived - 1.5,
+    mp4_ok($f, from => $in, prefix => 1, min_duration => $before - 0.29,
            name => "$label: recovered mp4");
     my ($hls) = grep { $_->{file_format} eq 'hls' } @d;
     my $pl = slurp($hls->{path} . '/index.m3u8');
@@ -109,28 +143,32 @@ sub check {
     ok(probe_ok($hls->{path} . '/index.m3u8'), "$label: hls plays");
     my ($aac) = grep { $_->{file_format} eq 'aac' } @d;
     ok(probe_ok($aac->{path} // ''), "$label: aac plays");
-    ok(-f prefix() . "/index/live/$stream/$mp4->{file_id}.json",
-       "$label: indexed");
+    index_ok(prefix() . "/index/live/$stream/$_->{file_id}.json",
+             part => 1, end_reason => 'recovered', event => $_,
+             session_id => $mp4->{session_id},
+             name => "$label: $_->{file_format}")
+        for sort { $a->{file_format} cmp $b->{file_format} } @d;
     return @d;
 }
 
 # 1. the worker dies; the master starts another, which recovers
 
 my $old = worker();
-my $lived = crash('w', 5, sub { worker() });
+my $before = crash('w', 5, sub { worker() });
 ok(wait_for(sub { my $w = worker(); $w && $w != $old }, 10),
    'a new worker was started');
-my @d = check('w', $lived, 'worker killed');
+my @d = check('w', $before, 'worker killed');
 ok(scalar(log_lines(qr/left open by a worker that is gone, recovering/))
    >= 4, 'recovery logged');
 
 # once: the next scans and a restart announce nothing again
 
-sleep 11;
+scan_ran()->();
 is(scalar(done('w')), 4, 'announced once, also after the next scan');
 stop_nginx();
+my $scanned = scan_ran();
 start_nginx(conf => $conf, dirs => \@dirs);
-sleep 2;
+$scanned->();
 is(scalar(done('w')), 4, 'a restart does not announce them again');
 is(scalar(find_files(prefix() . '/spool/open', qr/\.json$/)), 0,
    'no sidecar left');
@@ -138,12 +176,13 @@ is(scalar(find_files(prefix() . '/spool/open', qr/\.json$/)), 0,
 # 2. master and workers die together; the next start recovers
 
 my ($master) = slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/;
-$lived = crash('m', 4, sub { ($master, worker()) });
+$before = crash('m', 4, sub { ($master, worker()) });
 ok(wait_for(sub { !kill 0, $master }, 5), 'master gone');
 unlink prefix() . '/logs/nginx.pid';
 start_nginx(conf => $conf, dirs => \@dirs);
-check('m', $lived, 'all killed');
+check('m', $before, 'all killed');
 
+$rcv->signatures_ok('notify of recovered parts (key=)');
 $rcv->stop;
 
 no_alerts(allow => qr/worker process \d+ exited on signal 9/);

@@ -68,7 +68,7 @@ sub worker {
 
 sub entries {
     my ($stream) = @_;
-    return map { decode_json(slurp($_)) }
+    return map { { %{ decode_json(slurp($_)) }, _file => $_ } }
            find_files(prefix() . "/index/live/$stream", qr/\.json$/);
 }
 
@@ -121,8 +121,8 @@ sub check {
         wait_for(sub { @e = entries($stream); @e >= 1 }, 30);
         is(scalar @e, 1, "$label, $k: one index entry");
         my $e = $e[0] // {};
-        is($e->{end_reason} // '', 'recovered',
-           "$label, $k: end_reason recovered");
+        index_ok($e->{_file}, part => 1, end_reason => 'recovered',
+                 name => "$label, $k");
         my $f = $e->{path} // '';
         my $want = $lived->{$k} - 1;
         mp4_ok($f, from => $in{$k}, prefix => 1, min_duration => $want,

@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 36;
+use Test::More tests => 38;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -28,7 +28,7 @@ rtmp {
     live_record_work_path %%PREFIX%%/work;
     live_record_index %%PREFIX%%/index;
     live_record_spool %%PREFIX%%/spool;
-    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key_file=%%PREFIX%%/key;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -52,6 +52,9 @@ rtmp {
 }
 EOF
 
+open my $kfh, '>', prefix() . '/key' or die "key: $!";
+print $kfh "store-http-key\n";
+close $kfh;
 start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
 my $p = prefix();
 
@@ -116,7 +119,8 @@ sub sha_file {
 }
 
 start_dav();
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'store-http-key');
 
 # 1. PUT to the dav nginx, local copy deleted
 
@@ -142,7 +146,8 @@ is(scalar(find_files("$p/store", qr/./)), 0, 'local copies deleted');
 my $log = do { open my $fh, '<', "$p/dav/logs/access.log"; local $/; <$fh> };
 like($log // '', qr/"PUT \/ingest\/live\/cam\/.*\.mp4 HTTP\/1\.1" 201/,
      'the dav nginx answered 201');
-ok(-f "$p/index/live/cam/$mp4->{file_id}.json", 'index entry');
+index_ok("$p/index/live/cam/$mp4->{file_id}.json", file => $put[0] // '',
+         part => 1, event => $mp4, name => 'the mp4 PUT');
 
 # 2. keep_local
 
@@ -167,6 +172,9 @@ ok(-f "$p/index/vod/cam9/" . ($vm->{index_id} // 'none') . '.json',
 my @puts = grep { $_->{method} eq 'PUT' } $vod->requests;
 ok(@puts >= 3, 'every file PUT');
 my ($mput) = grep { $_->{path} =~ /\.mp4$/ } @puts;
+index_ok("$p/index/vod/cam9/" . ($vm->{index_id} // 'none') . '.json',
+         size => $mput->{size}, sha256 => $mput->{sha256}, part => 1,
+         event => $vm, name => 'the mp4 the vod ingest renamed');
 is($mput->{size}, $vm->{file_size}, 'PUT body is the whole file');
 $vod->stop;
 
@@ -204,6 +212,7 @@ is(scalar(find_files("$p/store", qr/restart.*\.mp4$/)), 0,
    'local copy deleted after the resumed upload');
 
 stop_dav();
+$rcv->signatures_ok('notify after uploads (key_file=)');
 $rcv->stop;
 
 no_alerts();
