@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 117;
+use Test::More tests => 118;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::API;
@@ -38,7 +38,7 @@ rtmp {
     live_record_work_path %%PREFIX%%/work;
     live_record_index %%PREFIX%%/index;
     live_record_spool %%PREFIX%%/spool;
-    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key=tasks-key;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -87,7 +87,8 @@ print $tfh "$TOKEN\n";
 close $tfh;
 
 start_nginx(conf => $conf, dirs => \@dirs, workers => 2);
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'tasks-key');
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
 
 sub done_events {
@@ -420,5 +421,11 @@ is($st, 200, 'task kept across a reload');
 ($st, $j) = $api->call(GET => '/api/tasks?app=tasks');
 is(scalar @{ $j->{tasks} }, 4, 'all tasks kept across a reload');
 
-no_alerts();
+# the API without a token file, and nginx resolving ../ out of /api/ to
+# its default root (a 404, as the test wants)
+$rcv->signatures_ok('notify of task parts (key=)');
+no_alerts(allow => [
+    qr/\[error\] .*api request refused: no live_record_api_token_file is configured, .*"GET \/open\/tasks /,
+    qr/\[error\] .*open\(\) ".*\/html\/etc" failed \(2: .*"GET \/api\/tasks\/\.\.%2F\.\.%2Fetc /,
+]);
 $rcv->stop;

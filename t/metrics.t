@@ -655,4 +655,5 @@ my $allow = join '|', 'exited on signal 9', 'upload of .* given up',
     . '\(No space left on device\)',
     ': write\("[^"]*\.mp4(?:\.samples)?"\) failed '
     . '\(28: No space left on device\)';
-no_alerts(allow => qr/$allow/);
+# and the scrape /closed refuses (deny all)
+no_alerts(allow => [qr/$allow/, qr/\[error\] .*access forbidden by rule, .*"GET \/closed /]);
