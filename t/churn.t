@@ -10,7 +10,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 5;
+use Test::More tests => 6;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -102,5 +102,6 @@ SKIP: {
         or diag "$rss0 -> $rss1 KiB";
 }
 
+$rcv->signatures_ok('notify without a key: unsigned');
 $rcv->stop;
 no_alerts();

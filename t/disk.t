@@ -31,7 +31,7 @@ if ($> != 0
 
 END { system("umount $small >/dev/null 2>&1") if $small; }
 
-plan(tests => 14);
+plan(tests => 15);
 
 # ~1 Mbit/s, so 1.5 MB fills within seconds
 
@@ -54,7 +54,7 @@ rtmp {
     }
     live_record_index %%PREFIX%%/index;
     live_record_spool %%PREFIX%%/spool;
-    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key=disk-key;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -76,7 +76,8 @@ rtmp {
 }
 EOF
 
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'disk-key');
 
 sub events {
     my ($type, $stream) = @_;
@@ -147,6 +148,7 @@ ok(wait_for(sub { grep { $_->{reason} eq 'min_free' }
                   events('record_failed', 'cam') }, 5),
    'record_failed event with reason min_free');
 
+$rcv->signatures_ok('notify of write and min_free failures (key=)');
 $rcv->stop;
 
 # one crit line for each file a write error ends, naming the cause

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
-# worker_processes 2 and three concurrent real-time publishers: three
-# complete recordings, each with all of its own frames, each announced
-# exactly once; reconnects join one session on whichever worker they land.
+# worker_processes 2 and three concurrent real-time publishers, spread over
+# both workers: three complete recordings, each with all of its own frames,
+# each announced exactly once; reconnects join one session on whichever
+# worker they land.
 
 use strict;
 use warnings;
@@ -10,11 +11,16 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 29;
+use Test::More tests => 33;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
 my %in = map { ("w$_" => make_media(duration => $_)) } 4, 5, 6;
+
+# the notify key in a file (trailing newline dropped), read by both workers
+open my $kfh, '>', prefix() . '/key' or die "key: $!";
+print $kfh "workers-key-$$\n";
+close $kfh;
 
 start_nginx(workers => 2, conf => <<'EOF');
 rtmp {
@@ -24,7 +30,7 @@ rtmp {
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
-    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key_file=%%PREFIX%%/key;
 
     server {
         listen 127.0.0.1:%%PORT_RTMP%%;
@@ -36,10 +42,33 @@ rtmp {
 }
 EOF
 
-my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => "workers-key-$$");
 
-my %pid = map { $_ => push_stream_bg($in{$_}, rtmp_url('live', $_),
-                                     realtime => 1) } sort keys %in;
+# nginx hands an idle server's connections to one worker (EPOLLEXCLUSIVE
+# wakes the first waiting): w4 and w5 are placed on a worker each by
+# stopping the other one (SIGSTOP) until the stream has started there;
+# w6 lands where it lands
+
+sub recorder {
+    my ($name) = @_;
+    my ($l) = log_lines(qr{"live/$name" recording with template});
+    return $l && $l =~ /\] (\d+)#/ ? $1 : undef;
+}
+
+my @workers = nginx_workers();
+is(scalar @workers, 2, 'two workers');
+my %pid;
+for my $i (0, 1) {
+    my ($name, $other) = ("w" . (4 + $i), $workers[1 - $i]);
+    kill 'STOP', $other;
+    $pid{$name} = push_stream_bg($in{$name}, rtmp_url('live', $name),
+                                 realtime => 1);
+    wait_for(sub { recorder($name) }, 10);
+    kill 'CONT', $other;
+    is(recorder($name), $workers[$i], "$name: recorded by worker $i");
+}
+$pid{w6} = push_stream_bg($in{w6}, rtmp_url('live', 'w6'), realtime => 1);
 is(wait_push($pid{$_}, 30), 0, "$_: push") for sort keys %pid;
 
 my @f = wait_files('store', qr/\.mp4$/, 3);
@@ -95,6 +124,7 @@ is(scalar keys %sessions, 1, 'one session for the four publishes');
 my %by = map { /\] (\d+)#/ ? ($1 => 1) : () }
     log_lines(qr{"live/rc" part \d+ mp4 done});
 ok(keys %by >= 2, 'recorded by ' . scalar(keys %by) . ' workers');
+$rcv->signatures_ok('notify from both workers (key_file=)');
 $rcv->stop;
 
 my %pids = map { /\] (\d+)#/ ? ($1 => 1) : () }
