@@ -471,7 +471,7 @@ is(probe_counts($kev->{path} // '')->{video},
 
 my %ev = map { $_->{file_id} => $_ } events('record_done'),
                                      events('concat_done');
-my @entries = index_entries("$p/index");
+my @entries = find_files("$p/index", qr/\.json$/);
 subtest 'every index entry (' . @entries . ')' => sub {
     plan tests => 1 + @entries;
     is_deeply([sort map { m{/([^/]+)\.json$} } @entries], [sort keys %ev],

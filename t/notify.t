@@ -243,7 +243,7 @@ is(scalar(find_files(prefix() . '/index/live/short', qr/./)), 0,
 
 %done = (%done, map { $_->{event}{file_id} => $_->{event} }
                 events($rcv, 'record_done'));
-is_deeply([sort map { m{/([^/]+)\.json$} } index_entries(prefix() . '/index')],
+is_deeply([sort map { m{/([^/]+)\.json$} } find_files(prefix() . '/index', qr/\.json$/)],
           [sort keys %done], 'an index entry for each record_done (16)');
 index_ok(prefix() . "/index/$done{$_}{app}/$done{$_}{stream_id}/$_.json",
          part => 1, event => $done{$_}, name => $done{$_}{stream_id}

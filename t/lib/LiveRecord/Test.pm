@@ -38,6 +38,7 @@ package LiveRecord::Test;
 #   start_nginx(conf =>, workers =>, dirs =>, modules =>)  stop_nginx()
 #       prefix()  (modules: main-context text replacing the load_module
 #       lines, e.g. an include of modules-enabled/*.conf)
+#   nginx_workers() -> the worker pids
 #   port(NAME)  rtmp_url(APP, NAME)
 #   nginx_test_config(CONF, %opts)    -> (exit code, nginx -t output)
 #   make_media(duration =>, video =>, audio =>, format =>) -> cached file
@@ -53,8 +54,7 @@ package LiveRecord::Test;
 #   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
 #   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE | [RE...])
-#   index_ok(ENTRY, %expect) -> one test on an index entry (below);
-#       index_entries(DIR) -> the entry files under DIR
+#   index_ok(ENTRY, %expect) -> one test on an index entry (below)
 #   need_all(NAME, WHY)  need(NAME, WHY, N): a missing tool fails
 #       (LiveRecord::Need; LIVE_RECORD_ALLOW_MISSING makes it a skip)
 #
@@ -87,7 +87,7 @@ our @EXPORT = qw(
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
     wait_for wait_files find_files log_lines no_alerts
-    need_all need index_ok index_entries
+    need_all need index_ok nginx_workers
 );
 
 my $REPO   = abs_path(File::Spec->catdir(
@@ -238,6 +238,11 @@ sub _children {
         push @kids, $1 if $s =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $ppid;
     }
     return @kids;
+}
+
+sub nginx_workers {
+    my $pid = $NGINX_PID // _read_pid() or return ();
+    return sort { $a <=> $b } _children($pid);
 }
 
 sub _alive {
@@ -647,7 +652,9 @@ sub play_in_chromium {
 # path; HLS: sha256 of index.m3u8, file_size the listed segments), a
 # part >= 1, a session_id.  %expect:
 #   part => N, session_id => S, end_reason => R   exact values
-#   size => N, sha256 => HEX   the stored bytes, when path is not local
+#   file => PATH       the stored bytes are this file's (a remote store's
+#                      copy), not the one at path
+#   size => N, sha256 => HEX   the stored bytes, when no file holds them
 #                      (a remote store: what the receiver got)
 #   checksum => 0      live_record_checksum off: sha256 must be empty
 #   event => HASH      the record_done/concat_done: every field the two
@@ -697,7 +704,7 @@ sub _index_check {
     }
     push @e, 'no session_id' unless length($j->{session_id} // '');
     my ($size, $sum) = @o{qw(size sha256)};
-    my $path = $j->{path} // '';
+    my $path = $o{file} // $j->{path} // '';
     if (!defined $size && -d $path) {
         # HLS: the playlist's checksum, the listed segments' bytes
         my $pl = _slurp_raw("$path/index.m3u8");
@@ -733,12 +740,6 @@ sub _slurp_raw {
     local $/;
     my $s = <$fh>;
     return $s // '';
-}
-
-# Every index entry file under DIR (the index root, or one stream's).
-sub index_entries {
-    my ($dir) = @_;
-    return find_files($dir, qr/\.json$/);
 }
 
 # Polls CODE every 0.1 s until it returns true or TIMEOUT (s) passes.
