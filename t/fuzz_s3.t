@@ -15,16 +15,19 @@ use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use FindBin;
 use Test::More;
+use lib "$FindBin::Bin/lib";
+use LiveRecord::Need;
 
 my $top = abs_path("$FindBin::Bin/..");
 my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
 my $conf = "$top/build/ngx";
 
-plan skip_all => "$conf/ngx_auto_config.h missing: run make first"
+# make test builds first: no build configuration is a failure, not a skip
+need_all('build', "$conf/ngx_auto_config.h: run make first")
     unless -f "$conf/ngx_auto_config.h";
-plan skip_all => "nginx headers missing in $src (nginx-dev)"
+need_all('nginx-dev', "nginx headers in $src")
     unless -f "$src/src/core/ngx_core.h";
-plan skip_all => 'gcc not found'
+need_all('gcc', 'gcc not in PATH')
     unless grep { -x "$_/gcc" } split /:/, $ENV{PATH};
 
 plan tests => 3;

@@ -28,7 +28,7 @@ use LiveRecord::Test;
 use LiveRecord::Receiver;
 use LiveRecord::S3;
 
-plan(skip_all => 's3rver not installed: run make deps')
+need_all('s3rver', 's3rver or its proxy not installed')
     unless LiveRecord::S3::available();
 plan(tests => 31);
 
