@@ -444,9 +444,10 @@ is_deeply([$j->{state}, ($cm->track('vide') || {})->{codec},
     or diag explain $j;
 
 $rcv->stop;
-# the kill, and the refusals the test asks for: AV1 in hls, vp09
+# the kill, and the refusals the test asks for: AV1 in hls, vp09, Opus
 no_alerts(allow => [
     qr/worker process \d+ exited on signal 9/,
     qr/\[error\] .*live record: "live\/ex_av01" part 1: av1 video cannot be recorded as hls, format refused$/,
     qr/\[error\] .*live record: "live\/ex_vp09": video FourCC "vp09" cannot be recorded, track skipped, /,
+    qr/\[error\] .*live record: "live\/ex_opus": audio FourCC "Opus" cannot be recorded, track skipped, /,
 ]);
