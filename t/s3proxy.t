@@ -20,7 +20,7 @@ use Test::More;
 use LiveRecord::Test;
 use LiveRecord::S3;
 
-plan(skip_all => 's3rver not installed: run make deps')
+need_all('s3rver', 's3rver or its proxy not installed')
     unless LiveRecord::S3::available();
 
 # no nginx here to free the ports port() holds: two of our own
