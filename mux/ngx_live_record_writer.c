@@ -439,11 +439,11 @@ ngx_live_record_flv_open(ngx_live_record_writer_t *w,
     v = &w->tracks[NGX_LIVE_RECORD_VIDEO];
     a = &w->tracks[NGX_LIVE_RECORD_AUDIO];
 
-    if (a->codec == NGX_LIVE_RECORD_CODEC_AAC
-        || a->codec == NGX_LIVE_RECORD_CODEC_MP3)
-    {
-        w->index[NGX_LIVE_RECORD_AUDIO] = 1;
-    }
+    /* as in the libavformat path: an index per track held, -1 if none */
+
+    w->index[NGX_LIVE_RECORD_AUDIO] =
+        (a->codec == NGX_LIVE_RECORD_CODEC_AAC
+         || a->codec == NGX_LIVE_RECORD_CODEC_MP3) ? 1 : -1;
 
     w->index[NGX_LIVE_RECORD_VIDEO] = 0;
 
