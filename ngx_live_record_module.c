@@ -1159,6 +1159,10 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* the cluster's /streams: each node publishes its own */
+
+    ngx_live_record_cluster_live_view(lmcf, ngx_live_record_recorders);
+
     /* uploads that wait and parts open at a crash are in the spool too */
 
     if (ngx_live_record_spool_loader(cf, lmcf,

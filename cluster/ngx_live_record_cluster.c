@@ -13,7 +13,7 @@
 
 
 #define NGX_LIVE_RECORD_CLUSTER_TIMEOUT    10000
-#define NGX_LIVE_RECORD_CLUSTER_HEARTBEAT  10000
+#define NGX_LIVE_RECORD_CLUSTER_HEARTBEAT  2000
 #define NGX_LIVE_RECORD_CLUSTER_NODE_TTL   30       /* s of no heartbeat */
 #define NGX_LIVE_RECORD_CLUSTER_MAX_CONNS  16
 #define NGX_LIVE_RECORD_CLUSTER_ID_MAX     200
@@ -52,6 +52,10 @@ static const char  ngx_live_record_cluster_schema[] =
     " store_type text NOT NULL,"
     " entry text NOT NULL,"
     " indexed_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE IF NOT EXISTS live_record_live ("
+    " node_id text COLLATE \"C\" PRIMARY KEY,"
+    " streams text NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now());"
     "CREATE INDEX IF NOT EXISTS live_record_files_stream"
     " ON live_record_files (app, stream_id, file_id);"
     "CREATE INDEX IF NOT EXISTS live_record_files_session"
@@ -68,6 +72,11 @@ static const char  ngx_live_record_cluster_beat_sql[] =
     "INSERT INTO live_record_nodes (node_id, instance) VALUES ($1, $2)"
     " ON CONFLICT (node_id) DO UPDATE SET instance = EXCLUDED.instance,"
     " heartbeat_at = now()";
+
+static const char  ngx_live_record_cluster_live_sql[] =
+    "INSERT INTO live_record_live (node_id, streams) VALUES ($1, $2)"
+    " ON CONFLICT (node_id) DO UPDATE SET streams = EXCLUDED.streams,"
+    " updated_at = now()";
 
 static const char  ngx_live_record_cluster_insert_sql[] =
     "INSERT INTO live_record_files (file_id, node_id, app, stream_id,"
@@ -716,7 +725,8 @@ static void
 ngx_live_record_cluster_beat_now(ngx_live_record_cluster_t *cl,
     ngx_uint_t retry)
 {
-    ngx_str_t  params[2];
+    cJSON      *a;
+    ngx_str_t   params[2];
 
     params[0] = cl->lmcf->node_id;
     params[1] = cl->instance;
@@ -728,6 +738,44 @@ ngx_live_record_cluster_beat_now(ngx_live_record_cluster_t *cl,
                                     params,
                                     ngx_live_record_cluster_beat_done, cl,
                                     retry);
+
+    if (cl->live == NULL) {
+        return;
+    }
+
+    /* the node's streams, as its GET /streams lists them */
+
+    a = cl->live((ngx_cycle_t *) ngx_cycle, NULL, NULL);
+    params[1].data = a ? (u_char *) cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+
+    if (params[1].data == NULL) {
+        return;
+    }
+
+    params[1].len = ngx_strlen(params[1].data);
+
+    (void) ngx_live_record_pg_query(cl->client,
+                                    ngx_live_record_cluster_live_sql, 2,
+                                    params,
+                                    ngx_live_record_cluster_beat_done, cl,
+                                    retry);
+
+    cJSON_free(params[1].data);
+}
+
+
+void
+ngx_live_record_cluster_live_view(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_cluster_live_pt live)
+{
+    ngx_live_record_cluster_t  *cl;
+
+    cl = lmcf->cluster;
+
+    if (cl) {
+        cl->live = live;
+    }
 }
 
 

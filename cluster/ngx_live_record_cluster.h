@@ -25,6 +25,14 @@
 #define NGX_LIVE_RECORD_CLUSTER_SCHEMA   1
 #define NGX_LIVE_RECORD_SPOOL_CLUSTER    "cluster"
 
+/* a node's live view is current for this long after its last beat */
+#define NGX_LIVE_RECORD_CLUSTER_LIVE_TTL "10 seconds"
+
+
+/* this node's live view, GET /streams' array: record/ registers it */
+typedef struct cJSON *(*ngx_live_record_cluster_live_pt)(ngx_cycle_t *cycle,
+    ngx_str_t *app, ngx_str_t *stream);
+
 
 typedef struct {
     ngx_str_t                    url;           /* as configured */
@@ -35,6 +43,7 @@ typedef struct {
     ngx_live_record_pg_t        *client;        /* in a worker */
     ngx_str_t                    spool;         /* SPOOL/cluster */
     ngx_event_t                  heartbeat;
+    ngx_live_record_cluster_live_pt  live;
     ngx_uint_t                   refused;       /* a newer schema: said */
 } ngx_live_record_cluster_t;
 
@@ -52,6 +61,9 @@ void ngx_live_record_cluster_exit_process(ngx_live_record_main_conf_t *lmcf);
 /* joins the part_done chain, registers the spool loader */
 ngx_int_t ngx_live_record_cluster_postconfiguration(ngx_conf_t *cf,
     ngx_live_record_main_conf_t *lmcf);
+
+void ngx_live_record_cluster_live_view(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_cluster_live_pt live);
 
 /* the worker's client when the cluster is on, else NULL */
 ngx_live_record_pg_t *ngx_live_record_cluster_client(

@@ -96,5 +96,13 @@ ngx_int_t ngx_http_live_record_rows_delete(ngx_http_request_t *r,
     ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
     ngx_http_live_record_rows_done_pt done);
 
+/*
+ * GET /streams (app and stream NULL) or /streams/APP/STREAM in a cluster:
+ * this node's live view and the other nodes' current ones, each stream
+ * with its "node".
+ */
+ngx_int_t ngx_http_live_record_rows_streams(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_str_t *app, ngx_str_t *stream);
+
 
 #endif /* _NGX_HTTP_LIVE_RECORD_FILES_H_INCLUDED_ */

@@ -10,6 +10,8 @@
 #include "ngx_http_live_record.h"
 #include "ngx_http_live_record_files.h"
 #include "ngx_live_record_cluster.h"
+#include "ngx_live_record_tasks.h"
+#include "ngx_live_record_json.h"
 
 
 /*
@@ -47,6 +49,11 @@ static void ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
 static void ngx_http_live_record_rows_unrowed(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
+static void ngx_http_live_record_rows_live(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static ngx_int_t ngx_http_live_record_rows_node(cJSON *a, ngx_str_t *node);
+static ngx_int_t ngx_http_live_record_rows_is(cJSON *o, const char *name,
+    ngx_str_t *value);
 
 
 /* NULL is SQL NULL: a filter not given matches every row */
@@ -65,6 +72,13 @@ static const char  ngx_http_live_record_rows_list_sql[] =
 static const char  ngx_http_live_record_rows_find_sql[] =
     "SELECT file_id, entry, node_id, store_type, app, stream_id"
     " FROM live_record_files WHERE file_id = $1";
+
+static const char  ngx_http_live_record_rows_live_sql[] =
+    "SELECT node_id, streams FROM live_record_live"
+    " WHERE node_id <> $1"
+    " AND updated_at > now() - interval '"
+    NGX_LIVE_RECORD_CLUSTER_LIVE_TTL "'"
+    " ORDER BY node_id";
 
 static const char  ngx_http_live_record_rows_delete_sql[] =
     "DELETE FROM live_record_files WHERE file_id = $1";
@@ -523,4 +537,229 @@ ngx_http_live_record_rows_unrowed(ngx_live_record_pg_query_t *pq,
     ctx->deleted(r, ctx->data, res ? NGX_OK : NGX_ERROR);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The other nodes' live views, each one a JSON array that node made of
+ * its streams; read as hostile: an array of objects with a plain "app"
+ * and "stream", or the node is left out with a log line.
+ */
+
+ngx_int_t
+ngx_http_live_record_rows_streams(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_str_t *app, ngx_str_t *stream)
+{
+    ngx_str_t                         v;
+    ngx_str_t                        *names;
+    ngx_live_record_main_conf_t      *lmcf;
+    ngx_http_live_record_rows_ctx_t  *ctx;
+
+    names = NULL;
+
+    if (app) {
+        names = ngx_palloc(r->pool, 2 * sizeof(ngx_str_t));
+        if (names == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        names[0] = *app;
+        names[1] = *stream;
+    }
+
+    ctx = ngx_http_live_record_rows_ctx(r, pg, names);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+    v = lmcf->node_id;
+
+    ctx->query = ngx_live_record_pg_query(pg,
+                                          ngx_http_live_record_rows_live_sql,
+                                          1, &v,
+                                          ngx_http_live_record_rows_live,
+                                          ctx, 0);
+    if (ctx->query == NULL) {
+        return ngx_http_live_record_rows_unavailable(r, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_live_record_rows_live(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = pq->data;
+
+    int                           i, n;
+    cJSON                        *all, *a, *s, *next, *o;
+    ngx_str_t                    *names, node;
+    ngx_int_t                     rc;
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    r = ctx->r;
+    names = ctx->data;
+    c = r->connection;
+    ctx->query = NULL;
+    all = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        rc = ngx_http_live_record_rows_unavailable(r, err);
+        goto done;
+    }
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+
+    /* this node's own, fresh from the zone */
+
+    all = ngx_live_record_recorders((ngx_cycle_t *) ngx_cycle,
+                                    names ? &names[0] : NULL,
+                                    names ? &names[1] : NULL);
+    if (all == NULL
+        || ngx_http_live_record_rows_node(all, &lmcf->node_id) != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        node.data = (u_char *) PQgetvalue(res, i, 0);
+        node.len = PQgetlength(res, i, 0);
+
+        a = cJSON_ParseWithLength(PQgetvalue(res, i, 1),
+                                  PQgetlength(res, i, 1));
+
+        if (ngx_live_record_valid_name(&node, NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
+               != NGX_OK
+            || !cJSON_IsArray(a)
+            || ngx_http_live_record_rows_node(a, &node) != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "live record: a cluster node's live view is not "
+                          "an array of streams, left out");
+            cJSON_Delete(a);
+            continue;
+        }
+
+        for (s = a->child; s; s = next) {
+            next = s->next;
+
+            if (names
+                && (!ngx_http_live_record_rows_is(s, "app", &names[0])
+                    || !ngx_http_live_record_rows_is(s, "stream", &names[1])))
+            {
+                continue;
+            }
+
+            cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer(a, s));
+        }
+
+        cJSON_Delete(a);
+    }
+
+    if (names == NULL) {
+        o = cJSON_CreateObject();
+
+        if (o == NULL || !cJSON_AddItemToObject(o, "streams", all)) {
+            cJSON_Delete(o);
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        all = NULL;
+        rc = ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+        goto done;
+    }
+
+    o = cJSON_DetachItemFromArray(all, 0);
+
+    if (o == NULL) {
+        rc = ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                        "\"%V/%V\" is not live in the "
+                                        "cluster", &names[0], &names[1]);
+        goto done;
+    }
+
+    rc = ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+
+done:
+
+    cJSON_Delete(all);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* every element an object with a plain app and stream; each gets "node" */
+
+static ngx_int_t
+ngx_http_live_record_rows_node(cJSON *a, ngx_str_t *node)
+{
+    cJSON      *s, *f;
+    ngx_str_t   v;
+
+    for (s = a->child; s; s = s->next) {
+        if (!cJSON_IsObject(s)) {
+            return NGX_ERROR;
+        }
+
+        f = cJSON_GetObjectItemCaseSensitive(s, "app");
+        v.data = cJSON_IsString(f) ? (u_char *) f->valuestring : NULL;
+        v.len = v.data ? ngx_strlen(v.data) : 0;
+
+        if (ngx_live_record_valid_name(&v, NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        f = cJSON_GetObjectItemCaseSensitive(s, "stream");
+        v.data = cJSON_IsString(f) ? (u_char *) f->valuestring : NULL;
+        v.len = v.data ? ngx_strlen(v.data) : 0;
+
+        if (ngx_live_record_valid_name(&v, NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cJSON_DeleteItemFromObjectCaseSensitive(s, "node");
+
+        if (ngx_live_record_json_set(s, "node", node) == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_rows_is(cJSON *o, const char *name, ngx_str_t *value)
+{
+    cJSON      *f;
+    ngx_str_t   v;
+
+    f = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    if (!cJSON_IsString(f)) {
+        return 0;
+    }
+
+    v.data = (u_char *) f->valuestring;
+    v.len = ngx_strlen(f->valuestring);
+
+    return ngx_live_record_str_eq(&v, value);
 }

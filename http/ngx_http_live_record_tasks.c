@@ -10,6 +10,8 @@
 #include "ngx_http_live_record.h"
 #include "ngx_live_record_tasks.h"
 #include "ngx_live_record_index.h"
+#include "ngx_live_record_cluster.h"
+#include "ngx_http_live_record_files.h"
 
 
 /* /tasks and /streams of the API */
@@ -477,10 +479,11 @@ ngx_int_t
 ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
     cJSON *body)
 {
-    cJSON      *a, *o;
-    u_char     *slash;
-    ngx_int_t   rc;
-    ngx_str_t   app, stream;
+    cJSON                 *a, *o;
+    u_char                *slash;
+    ngx_int_t              rc;
+    ngx_str_t              app, stream;
+    ngx_live_record_pg_t  *pg;
 
     static const char  *none[] = { NULL };
 
@@ -490,6 +493,15 @@ ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
 
     if (ngx_http_live_record_check_args(r, none, &rc) != NGX_OK) {
         return rc;
+    }
+
+    /* in a cluster, every node's */
+
+    pg = ngx_live_record_cluster_client(
+             ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle));
+
+    if (rest->len == 0 && pg) {
+        return ngx_http_live_record_rows_streams(r, pg, NULL, NULL);
     }
 
     if (rest->len == 0) {
@@ -526,6 +538,10 @@ ngx_http_live_record_streams(ngx_http_request_t *r, ngx_str_t *rest,
                                           "invalid_id",
                                           "invalid application or stream "
                                           "name");
+    }
+
+    if (pg) {
+        return ngx_http_live_record_rows_streams(r, pg, &app, &stream);
     }
 
     a = ngx_live_record_recorders((ngx_cycle_t *) ngx_cycle, &app, &stream);

@@ -12,6 +12,8 @@
 #   file in A's local store is 409 naming A; A's DELETE removes the row;
 #   B's DELETE of A's file in a shared (http) store deletes it there and
 #   removes the row;
+# - a stream live on B is in A's GET /streams with "node": "rec-b", and
+#   leaves it when B's push ends;
 # - the database stopped mid-run: one error line, recording goes on, the
 #   row is written once it is back (one notice line), exactly once;
 # - a database with a newer schema, or a node id in use by a live node,
@@ -35,7 +37,7 @@ my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 58);
+plan(tests => 65);
 
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
@@ -286,9 +288,35 @@ like($j && $j->{message}, qr/recorded by the node "rec-a" into its local store/,
      '... naming the node');
 ok(-f $ia[0], 'A\'s entry is still there');
 
+# the live view: B's stream on A
+
+my $long = make_media(duration => 8);
+my $far = push_stream_bg($long, "rtmp://127.0.0.1:$node{b}{rtmp}/live/far",
+                         realtime => 1);
+my $seen;
+ok(wait_for(sub {
+       ($st, $j) = $api->call(GET => '/api/streams');
+       ($seen) = grep { $_->{stream} eq 'far' } @{ $j->{streams} || [] };
+       $seen && $seen->{recording};
+   }, 20), 'A: GET /streams lists the stream live on B');
+is_deeply([ @{ $seen }{qw(node app stream part)} ], [ 'rec-b', 'live', 'far', 1 ],
+          '... with its node, app, stream and part');
+($st, $j) = $api->call(GET => '/api/streams/live/far');
+is_deeply([ $st, $j->{node}, $j->{session_id} ], [ 200, 'rec-b', $seen->{session_id} ],
+          'A: GET /streams/live/far is B\'s');
+($st, $j) = $bapi->call(GET => '/api/streams/live/far');
+is_deeply([ $st, $j->{node} ], [ 200, 'rec-b' ], 'B: its own, with its node');
+($st, $j) = $api->call(GET => '/api/streams/live/nothere');
+is($st, 404, 'A: a stream live nowhere: 404');
+is(wait_push($far, 60), 0, 'the push to B ends');
+ok(wait_for(sub {
+       ($st, $j) = $api->call(GET => '/api/streams');
+       $st == 200 && !grep { $_->{stream} eq 'far' } @{ $j->{streams} };
+   }, 20), 'A: and it leaves A\'s /streams');
+
 is(push_stream($in, rtmp_url('shared', 'up')), 0, 'A: push to the shared store');
 my $srow;
-ok(wait_for(sub { ($srow) = grep { $_->[2] eq 'shared' } rows(); $srow }, 30),
+ok(wait_for(sub { ($srow) = grep { $_->[2] eq 'shared' && $_->[3] eq 'up' } rows(); $srow }, 30),
    'A: its row, once uploaded');
 is_deeply([ @{ $srow }[1, 4, 5] ], [ 'rec-a', 'mp4', 'http' ],
           '... node, format, store type http');
@@ -299,7 +327,7 @@ is(scalar @dav, 1, 'the file is in the shared store');
 is_deeply([ $st, $j ], [ 200, { deleted => $srow->[0] } ],
           'B: DELETE of A\'s file in the shared store');
 ok(!-e $dav[0], 'B deleted it at the store');
-ok(!grep({ $_->[2] eq 'shared' } rows()), 'and its row');
+ok(!grep({ $_->[3] eq 'up' } rows()), 'and its row');
 ($st, $j) = $api->call(GET => "/api/files/$srow->[0]");
 is($st, 404, 'A: GET /files/ID is 404 now');
 
@@ -319,7 +347,7 @@ ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
 is($st, 503, 'B: GET /files/ID without the database: 503');
 
 $pg->start;
-ok(wait_for(sub { @rows = rows(); @rows == 2 }, 30),
+ok(wait_for(sub { @rows = rows(); grep { $_->[3] eq 'cam2' } @rows }, 30),
    'A: the row is written once the database is back');
 ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
    'A: the spool is empty');
@@ -329,24 +357,29 @@ ok(wait_for(sub { node_log('b', qr/\[notice\].*cluster database .* is back/) == 
    'B: back too');
 is(scalar(log_lines(qr/\[error\].*cluster database .* went away/)), 2,
    'A: one error line per worker for the outage (two links each)');
-is_deeply([ map { $_->[3] } @rows ], [ 'cam', 'cam2' ], 'one row per file');
+is_deeply([ map { "$_->[1] $_->[3]" } @rows ],
+          [ 'rec-a cam', 'rec-b far', 'rec-a cam2' ],
+          'one row per file, B\'s too, by start time');
 
 ($st, $j) = $bapi->call(GET => '/api/files?limit=1');
 is($st, 200, 'B: a page of one');
 is_deeply([ map { $_->{stream_id} } @{ $j->{files} } ], [ 'cam2' ],
           '... the newest first');
-my $next = $j->{next_cursor};
-($st, $j) = $bapi->call(GET => "/api/files?limit=1&cursor=$next");
-is_deeply([ $st, [ map { $_->{stream_id} } @{ $j->{files} } ],
-            $j->{next_cursor} ], [ 200, [ 'cam' ], undef ],
-          '... then the older one, and no next cursor');
+my @pages;
+while (my $next = $j->{next_cursor}) {
+    ($st, $j) = $bapi->call(GET => "/api/files?limit=1&cursor=$next");
+    push @pages, [ $st, map { $_->{stream_id} } @{ $j->{files} } ];
+    last if @pages > 5;
+}
+is_deeply(\@pages, [ [ 200, 'far' ], [ 200, 'cam' ] ],
+          '... then the older ones, and no cursor after the last');
 
 # 6. A deletes its own file: the row goes
 
 ($st, $j) = $api->call(DELETE => "/api/files/$aid");
 is_deeply([ $st, $j ], [ 200, { deleted => $aid } ], 'A: DELETE its file');
 @rows = rows();
-is_deeply([ map { $_->[3] } @rows ], [ 'cam2' ], 'its row is gone');
+is_deeply([ map { $_->[3] } @rows ], [ 'far', 'cam2' ], 'its row is gone');
 ok(!-f $ia[0], 'and its local entry');
 
 # 7. a newer schema, a node id in use
