@@ -12,6 +12,15 @@
 #include "ngx_live_record_s3.h"
 
 
+/* libxml2's error handlers, as another user of it in nginx may set them */
+typedef struct {
+    xmlGenericErrorFunc         generic;
+    void                       *generic_ctx;
+    xmlStructuredErrorFunc      structured;
+    void                       *structured_ctx;
+} ngx_live_record_s3_errors_t;
+
+
 static ngx_int_t ngx_live_record_s3_text(ngx_pool_t *pool, xmlNode *node,
     ngx_str_t *value);
 static ngx_int_t ngx_live_record_s3_number(ngx_str_t *s, off_t max,
@@ -21,7 +30,8 @@ static ngx_int_t ngx_live_record_s3_part(ngx_pool_t *pool, xmlNode *node,
 static ngx_int_t ngx_live_record_s3_upload(ngx_pool_t *pool, xmlNode *node,
     ngx_live_record_s3_reply_t *rp);
 static ngx_uint_t ngx_live_record_s3_is(xmlNode *node, const char *name);
-static void ngx_live_record_s3_quiet(void);
+static void ngx_live_record_s3_quiet(ngx_live_record_s3_errors_t *saved);
+static void ngx_live_record_s3_loud(ngx_live_record_s3_errors_t *saved);
 static void ngx_live_record_s3_no_error(void *ctx, const char *msg, ...);
 
 
@@ -38,11 +48,12 @@ ngx_int_t
 ngx_live_record_s3_parse(ngx_pool_t *pool, u_char *text, size_t len,
     ngx_live_record_s3_reply_t *rp)
 {
-    off_t       n;
-    xmlDoc     *doc;
-    xmlNode    *root, *c;
-    ngx_str_t   s;
-    ngx_int_t   rc;
+    off_t                         n;
+    xmlDoc                       *doc;
+    xmlNode                      *root, *c;
+    ngx_str_t                     s;
+    ngx_int_t                     rc;
+    ngx_live_record_s3_errors_t   saved;
 
     ngx_memzero(rp, sizeof(ngx_live_record_s3_reply_t));
 
@@ -58,11 +69,14 @@ ngx_live_record_s3_parse(ngx_pool_t *pool, u_char *text, size_t len,
         return NGX_ERROR;
     }
 
-    ngx_live_record_s3_quiet();
+    ngx_live_record_s3_quiet(&saved);
 
     doc = xmlReadMemory((char *) text, (int) len, NULL, NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR
                         | XML_PARSE_NOWARNING);
+
+    ngx_live_record_s3_loud(&saved);
+
     if (doc == NULL) {
         return NGX_ERROR;
     }
@@ -278,10 +292,23 @@ ngx_live_record_s3_upload(ngx_pool_t *pool, xmlNode *node,
  */
 
 static void
-ngx_live_record_s3_quiet(void)
+ngx_live_record_s3_quiet(ngx_live_record_s3_errors_t *saved)
 {
+    saved->generic = xmlGenericError;
+    saved->generic_ctx = xmlGenericErrorContext;
+    saved->structured = xmlStructuredError;
+    saved->structured_ctx = xmlStructuredErrorContext;
+
     xmlSetGenericErrorFunc(NULL, ngx_live_record_s3_no_error);
     xmlSetStructuredErrorFunc(NULL, NULL);
+}
+
+
+static void
+ngx_live_record_s3_loud(ngx_live_record_s3_errors_t *saved)
+{
+    xmlSetGenericErrorFunc(saved->generic_ctx, saved->generic);
+    xmlSetStructuredErrorFunc(saved->structured_ctx, saved->structured);
 }
 
 
@@ -366,20 +393,22 @@ ngx_int_t
 ngx_live_record_s3_complete_body(ngx_pool_t *pool, ngx_array_t *parts,
     ngx_str_t *body)
 {
-    int                         size;
-    u_char                     *etag;
-    xmlChar                     num[NGX_INT_T_LEN + 1];
-    xmlDoc                     *doc;
-    xmlNode                    *root, *part;
-    xmlChar                    *text;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i;
-    ngx_live_record_s3_part_t  *p;
+    int                           size;
+    u_char                       *etag;
+    xmlChar                       num[NGX_INT_T_LEN + 1];
+    xmlDoc                       *doc;
+    xmlNode                      *root, *part;
+    xmlChar                      *text;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i;
+    ngx_live_record_s3_part_t    *p;
+    ngx_live_record_s3_errors_t   saved;
 
-    ngx_live_record_s3_quiet();
+    ngx_live_record_s3_quiet(&saved);
 
     doc = xmlNewDoc((const xmlChar *) "1.0");
     if (doc == NULL) {
+        ngx_live_record_s3_loud(&saved);
         return NGX_ERROR;
     }
 
@@ -448,6 +477,8 @@ done:
     }
 
     xmlFreeDoc(doc);
+
+    ngx_live_record_s3_loud(&saved);
 
     return rc;
 }
