@@ -9,6 +9,8 @@
 #include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_shm.h"
+#include "ngx_live_record_hls.h"
 
 
 /*
@@ -19,47 +21,41 @@
  * within live_record_hls_continue continues it after a discontinuity;
  * finished, it becomes a VOD playlist and the directory moves into the
  * store as one unit.
+ *
+ * Nothing slow runs on the event loop: a segment's open (the directory,
+ * the file, the MPEG-TS header), its close and the playlist that then
+ * lists it are the recording's jobs, run in the thread pool one at a time
+ * and in order.  Frames wait in memory while a segment opens; once it is
+ * open they are muxed on the loop, and the writer flushes them every
+ * 500 ms of media, so that a crash keeps the segment being written up to
+ * its last moments (recovery lists it with its real duration) and a full
+ * disk fails at once.  A reserve file beside the playlist keeps room for
+ * the final playlist on a disk that fills up.
  */
 
 
-#define NGX_LIVE_RECORD_PLAYLIST      "index.m3u8"
-/* a day of 2 s segments with long names is about 2 MB */
-#define NGX_LIVE_RECORD_PLAYLIST_MAX  (16 * 1024 * 1024)
-
-
-typedef struct {
-    int64_t                     duration;       /* ms */
-    uint64_t                    pdt;            /* wall clock ms, or 0 */
-    ngx_uint_t                  discont;
-} ngx_live_record_segment_t;
-
-
-struct ngx_live_record_hls_s {
-    ngx_array_t                 segments;
-    ngx_live_record_writer_t   *writer;
-    ngx_pool_t                 *pool;           /* the writer's */
-    u_char                     *path;           /* segment being written */
-    int64_t                     start;          /* its first dts */
-    int64_t                     end;            /* dts + duration so far */
-    uint64_t                    pdt;            /* its wall clock start */
-    int64_t                     epoch_dts;      /* wall clock anchor */
-    uint64_t                    epoch_ms;
-    off_t                       bytes;
-    ngx_uint_t                  discont;        /* next segment follows one */
-    ngx_uint_t                  reason;         /* of the pause */
-    ngx_event_t                 wait;
-    ngx_queue_t                 queue;          /* in lmcf->waiting */
-};
-
-
-static ngx_int_t ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
-    ngx_live_record_frame_t *f);
+static ngx_live_record_ts_t *ngx_live_record_hls_open_segment(
+    ngx_live_record_part_t *p, ngx_live_record_frame_t *f);
+static void ngx_live_record_hls_close_segment(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts);
+static void ngx_live_record_hls_hold(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts, ngx_live_record_frame_t *f);
+static void ngx_live_record_hls_release(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts);
+static void ngx_live_record_hls_free_pending(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts);
+static void ngx_live_record_hls_fail(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_list(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts, int64_t duration);
+static void ngx_live_record_hls_run(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_job(void *data, ngx_log_t *log);
+static void ngx_live_record_hls_job_done(ngx_event_t *ev);
+static void ngx_live_record_hls_finish_job(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_check_closed(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_reserve(ngx_live_record_part_t *p,
+    off_t size, ngx_log_t *log);
 static void ngx_live_record_hls_wait_handler(ngx_event_t *ev);
 static void ngx_live_record_hls_cleanup(void *data);
-static u_char *ngx_live_record_hls_render(ngx_live_record_part_t *p,
-    ngx_uint_t final, size_t *len);
-static ngx_int_t ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
-    ngx_uint_t final, ngx_log_t *log);
 
 
 ngx_int_t
@@ -73,24 +69,14 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(&h->segments, p->pool, 64,
-                       sizeof(ngx_live_record_segment_t))
+    if (ngx_list_init(&h->segments, p->pool, 64,
+                      sizeof(ngx_live_record_segment_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    h->path = ngx_pnalloc(p->pool, p->files[NGX_LIVE_RECORD_HLS].work.len
-                                   + sizeof("/" NGX_LIVE_RECORD_PLAYLIST)
-                                   + NGX_INT_T_LEN + sizeof(".tmp"));
-    if (h->path == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the part's open task created the directory */
-
-    ngx_sprintf(h->path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
-                &p->files[NGX_LIVE_RECORD_HLS].work);
+    ngx_queue_init(&h->jobs);
 
     h->epoch_ms = p->start_ms;
     h->epoch_dts = 0;
@@ -101,13 +87,30 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
     h->wait.log = p->log;
     h->wait.cancelable = 1;
 
+#if (NGX_THREADS)
+
+    if (p->lacf->thread_pool) {
+        h->task = ngx_thread_task_alloc(p->pool, 0);
+        if (h->task == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->task->ctx = p;
+        h->task->handler = ngx_live_record_hls_job;
+        h->task->event.handler = ngx_live_record_hls_job_done;
+        h->task->event.data = p;
+        h->task->event.log = p->log;
+    }
+
+#endif
+
     cln = ngx_pool_cleanup_add(p->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
     cln->handler = ngx_live_record_hls_cleanup;
-    cln->data = h;
+    cln->data = p;
 
     p->hls = h;
 
@@ -119,17 +122,51 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
 }
 
 
-/* a part freed with a segment open (a failed open) frees the segment too */
+/* a part freed with segments of its own (a failed open, an exit) */
 
 static void
 ngx_live_record_hls_cleanup(void *data)
 {
-    ngx_live_record_hls_t  *h = data;
+    ngx_live_record_part_t  *p = data;
 
-    if (h->pool) {
-        ngx_destroy_pool(h->pool);
-        h->pool = NULL;
-        h->writer = NULL;
+    ngx_queue_t            *q;
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (h == NULL) {
+        return;
+    }
+
+    if (h->running) {
+        ngx_queue_insert_head(&h->jobs, &h->running->queue);
+        h->running = NULL;
+    }
+
+    if (h->cur && h->cur->state == NGX_LIVE_RECORD_TS_OPEN) {
+        ngx_queue_insert_tail(&h->jobs, &h->cur->queue);
+    }
+
+    h->cur = NULL;
+
+    while (!ngx_queue_empty(&h->jobs)) {
+        q = ngx_queue_head(&h->jobs);
+        ngx_queue_remove(q);
+        ts = ngx_queue_data(q, ngx_live_record_ts_t, queue);
+
+        ngx_live_record_hls_free_pending(p, ts);
+
+        if (ts->pool) {
+            ngx_destroy_pool(ts->pool);
+        }
+
+        ngx_free(ts);
+    }
+
+    if (h->busy) {
+        h->busy = 0;
+        p->lmcf->busy.n--;
     }
 }
 
@@ -141,110 +178,718 @@ ngx_live_record_hls_write(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f)
 {
     ngx_uint_t              boundary;
+    ngx_live_record_ts_t   *ts;
     ngx_live_record_hls_t  *h;
 
     h = p->hls;
 
+    if (h->failed) {
+        return;
+    }
+
     boundary = (p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
                || (f->track == NGX_LIVE_RECORD_VIDEO && f->key);
 
-    if (h->writer && boundary
-        && f->dts - h->start >= (int64_t) p->tpl->hls_fragment)
+    ts = h->cur;
+
+    if (ts && ts->state == NGX_LIVE_RECORD_TS_OPEN && boundary
+        && f->dts - ts->start >= (int64_t) p->tpl->hls_fragment)
     {
         ngx_live_record_hls_end_segment(p);
+        ts = NULL;
     }
 
-    if (h->writer == NULL) {
-        if (!boundary || ngx_live_record_hls_open_segment(p, f) != NGX_OK) {
+    if (ts == NULL) {
+        if (!boundary) {
+            return;
+        }
+
+        ts = ngx_live_record_hls_open_segment(p, f);
+        if (ts == NULL) {
             return;
         }
     }
 
-    if (ngx_live_record_writer_write(h->writer, f) == NGX_OK) {
-        h->end = ngx_max(h->end, f->dts + f->duration);
+    if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
+        ngx_live_record_hls_hold(p, ts, f);
+        return;
+    }
+
+    switch (ngx_live_record_writer_write(ts->writer, f)) {
+
+    case NGX_OK:
+        ts->end = ngx_max(ts->end, f->dts + f->duration);
+        break;
+
+    case NGX_ERROR:
+        ts->failed = 1;
+        ngx_live_record_hls_fail(p);
+        break;
     }
 }
 
 
-static ngx_int_t
+/* the next segment: its file is opened by a job, frames wait meanwhile */
+
+static ngx_live_record_ts_t *
 ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f)
+{
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    ts = ngx_alloc(sizeof(ngx_live_record_ts_t)
+                   + p->files[NGX_LIVE_RECORD_HLS].work.len
+                   + sizeof("/.ts") + NGX_INT_T_LEN, p->log);
+    if (ts == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ts, sizeof(ngx_live_record_ts_t));
+
+    /* a segment's muxer lives in a pool of its own: hours of segments */
+
+    ts->pool = ngx_create_pool(4096, p->log);
+    if (ts->pool == NULL) {
+        ngx_free(ts);
+        return NULL;
+    }
+
+    ts->n = h->files++;
+
+    ngx_sprintf(ts->path, "%V/%ui.ts%Z", &p->files[NGX_LIVE_RECORD_HLS].work,
+                ts->n);
+
+    /* the tracks as they are now: a new sequence header changes p's */
+    ngx_memcpy(ts->tracks, p->st.tracks, sizeof(ts->tracks));
+
+    ngx_queue_init(&ts->pending);
+
+    ts->state = NGX_LIVE_RECORD_TS_OPENING;
+    ts->start = f->dts;
+    ts->end = f->dts;
+    ts->pdt = h->epoch_ms + (f->dts - h->epoch_dts);
+    ts->discont = h->discont;
+
+    h->discont = 0;
+    h->cur = ts;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" hls segment %ui begins at %L ms",
+                   &p->st.label, ts->n, f->dts);
+
+    ngx_queue_insert_tail(&h->jobs, &ts->queue);
+    ngx_live_record_hls_run(p);
+
+    return h->cur;
+}
+
+
+/*
+ * While its file is being opened, a segment's frames wait here in arrival
+ * order, up to NGX_LIVE_RECORD_HLS_PENDING bytes a recording; past that
+ * they are dropped, and said so once, rather than the loop waiting.
+ */
+
+static void
+ngx_live_record_hls_hold(ngx_live_record_part_t *p, ngx_live_record_ts_t *ts,
+    ngx_live_record_frame_t *f)
+{
+    ngx_live_record_hls_t     *h;
+    ngx_live_record_queued_t  *qf;
+
+    h = p->hls;
+
+    if (h->pending_size + f->len > NGX_LIVE_RECORD_HLS_PENDING
+        || (qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + f->len,
+                           p->log))
+           == NULL)
+    {
+        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_OPEN_DROPPED, 1);
+
+        if (h->dropped++ == 0) {
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "live record: \"%V\" hls segment %ui is still "
+                          "being opened and %uz bytes of frames wait: "
+                          "frames are dropped until it is open (is the "
+                          "thread pool \"%V\" busy?)", &p->st.label, ts->n,
+                          h->pending_size, &p->lacf->thread_pool_name);
+        }
+
+        return;
+    }
+
+    qf->frame = *f;
+    qf->frame.data = (u_char *) &qf[1];
+    ngx_memcpy(qf->frame.data, f->data, f->len);
+
+    ngx_queue_insert_tail(&ts->pending, &qf->queue);
+    h->pending_size += f->len;
+}
+
+
+/*
+ * The segment is open: its frames are written, and cut into further
+ * segments as they come, unless the segment was ended meanwhile.
+ */
+
+static void
+ngx_live_record_hls_release(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts)
+{
+    ngx_uint_t                 cut;
+    ngx_queue_t                queue, *q;
+    ngx_live_record_hls_t     *h;
+    ngx_live_record_queued_t  *qf;
+
+    h = p->hls;
+
+    if (ngx_queue_empty(&ts->pending)) {
+        return;
+    }
+
+    cut = (h->cur == ts);
+
+    /* frames of the segments that follow queue up anew */
+
+    queue = ts->pending;
+    queue.next->prev = &queue;
+    queue.prev->next = &queue;
+    ngx_queue_init(&ts->pending);
+
+    while (!ngx_queue_empty(&queue)) {
+        q = ngx_queue_head(&queue);
+        ngx_queue_remove(q);
+        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+
+        h->pending_size -= qf->frame.len;
+
+        if (cut) {
+            ngx_live_record_hls_write(p, &qf->frame);
+
+        } else if (!h->failed) {
+            switch (ngx_live_record_writer_write(ts->writer, &qf->frame)) {
+
+            case NGX_OK:
+                ts->end = ngx_max(ts->end,
+                                  qf->frame.dts + qf->frame.duration);
+                break;
+
+            case NGX_ERROR:
+                ts->failed = 1;
+                ngx_live_record_hls_fail(p);
+                break;
+            }
+        }
+
+        ngx_free(qf);
+    }
+
+    if (h->dropped) {
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" hls segment %ui: %ui frames "
+                      "were dropped while it was being opened",
+                      &p->st.label, ts->n, h->dropped);
+        h->dropped = 0;
+    }
+}
+
+
+static void
+ngx_live_record_hls_free_pending(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts)
+{
+    ngx_queue_t               *q;
+    ngx_live_record_queued_t  *qf;
+
+    while (!ngx_queue_empty(&ts->pending)) {
+        q = ngx_queue_head(&ts->pending);
+        ngx_queue_remove(q);
+        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+        p->hls->pending_size -= qf->frame.len;
+        ngx_free(qf);
+    }
+}
+
+
+/*
+ * A write failed (a full disk, most often): the writer has said why, the
+ * recording stops taking frames and is closed by its stream with what it
+ * holds.
+ */
+
+static void
+ngx_live_record_hls_fail(ngx_live_record_part_t *p)
 {
     ngx_live_record_hls_t  *h;
 
     h = p->hls;
 
-    ngx_sprintf(h->path, "%V/%ui.ts%Z", &p->files[NGX_LIVE_RECORD_HLS].work,
-                h->segments.nelts);
-
-    /* a segment's muxer lives in a pool of its own: hours of segments */
-
-    h->pool = ngx_create_pool(4096, p->log);
-    if (h->pool == NULL) {
-        return NGX_ERROR;
+    if (h->failed) {
+        return;
     }
 
-    h->writer = ngx_live_record_writer_open(h->pool, p->log, &p->st.label,
-                                            NGX_LIVE_RECORD_HLS, h->path,
-                                            p->st.tracks);
-    if (h->writer == NULL) {
-        ngx_destroy_pool(h->pool);
-        h->pool = NULL;
-        return NGX_ERROR;
+    h->failed = 1;
+
+    if (h->cur) {
+        ngx_live_record_hls_free_pending(p, h->cur);
+
+        /* keeps what it holds; the error is said once */
+        if (h->cur->writer) {
+            h->cur->failed = 1;
+            ngx_live_record_writer_fail(h->cur->writer);
+        }
     }
 
-    h->start = f->dts;
-    h->end = f->dts;
-    h->pdt = h->epoch_ms + (f->dts - h->epoch_dts);
-
-    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
-                   "live record: \"%V\" hls segment %ui opened at %L ms",
-                   &p->st.label, h->segments.nelts, f->dts);
-
-    return NGX_OK;
+    ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_HLS);
 }
 
 
 void
 ngx_live_record_hls_end_segment(ngx_live_record_part_t *p)
 {
-    ngx_file_info_t             fi;
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+    ts = h->cur;
+
+    if (ts == NULL) {
+        return;
+    }
+
+    h->cur = NULL;
+
+    if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
+        /* its open job closes it, after its frames */
+        ts->ending = 1;
+        return;
+    }
+
+    ngx_live_record_hls_close_segment(p, ts);
+}
+
+
+/* listed now, closed by a job, which then writes the playlist */
+
+static void
+ngx_live_record_hls_close_segment(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (h->failed) {
+        /* only what reached the disk before the error is listed */
+        ts->failed = 1;
+    }
+
+    if (!ts->failed) {
+        ngx_live_record_hls_list(p, ts, ts->end - ts->start);
+    }
+
+    ts->listed = h->listed;
+    ts->longest = h->longest;
+    ts->state = NGX_LIVE_RECORD_TS_CLOSING;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
+                   "live record: \"%V\" hls segment %ui ends: %L ms",
+                   &p->st.label, ts->n, ts->end - ts->start);
+
+    ngx_queue_insert_tail(&h->jobs, &ts->queue);
+    ngx_live_record_hls_run(p);
+}
+
+
+static void
+ngx_live_record_hls_list(ngx_live_record_part_t *p, ngx_live_record_ts_t *ts,
+    int64_t duration)
+{
     ngx_live_record_hls_t      *h;
     ngx_live_record_segment_t  *seg;
 
     h = p->hls;
 
-    if (h->writer == NULL) {
-        return;
-    }
-
-    (void) ngx_live_record_writer_close(h->writer);
-    h->writer = NULL;
-
-    ngx_destroy_pool(h->pool);
-    h->pool = NULL;
-
-    if (ngx_file_info(h->path, &fi) != NGX_FILE_ERROR) {
-        h->bytes += ngx_file_size(&fi);
-    }
-
-    seg = ngx_array_push(&h->segments);
+    seg = ngx_list_push(&h->segments);
     if (seg == NULL) {
         return;
     }
 
-    seg->duration = h->end - h->start;
-    seg->discont = h->discont;
-    seg->pdt = (h->segments.nelts == 1 || h->discont) ? h->pdt : 0;
+    seg->duration = duration;
+    seg->discont = ts->discont;
+    seg->pdt = (h->listed == 0 || ts->discont) ? ts->pdt : 0;
+    seg->n = ts->n;
+    seg->gone = 0;
 
-    h->discont = 0;
+    ts->seg = seg;
+
+    h->listed++;
+    h->longest = ngx_max(h->longest, duration);
+    h->held += duration;
+}
+
+
+/*
+ * The recording's jobs run one at a time, in order, in the thread pool
+ * (or here without one, or once a worker's exit has stopped the pool).
+ */
+
+static void
+ngx_live_record_hls_run(ngx_live_record_part_t *p)
+{
+    ngx_queue_t            *q;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (h->in_run) {
+        return;
+    }
+
+    h->in_run = 1;
+
+    while (h->running == NULL && !ngx_queue_empty(&h->jobs)) {
+        q = ngx_queue_head(&h->jobs);
+        ngx_queue_remove(q);
+        h->running = ngx_queue_data(q, ngx_live_record_ts_t, queue);
+
+#if (NGX_THREADS)
+
+        if (h->task && !h->inline_jobs) {
+            if (ngx_thread_task_post(p->lacf->thread_pool, h->task)
+                == NGX_OK)
+            {
+                if (!h->busy) {
+                    /* a worker that exits gracefully waits for it */
+                    h->busy = 1;
+                    p->lmcf->busy.n++;
+
+                    if (!p->lmcf->busy.ev.timer_set) {
+                        ngx_add_timer(&p->lmcf->busy.ev,
+                                      NGX_LIVE_RECORD_HLS_BUSY_MS);
+                    }
+                }
+
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "live record: \"%V\" hls segment %ui: on the event "
+                          "loop, the thread pool \"%V\" is full",
+                          &p->st.label, h->running->n,
+                          &p->lacf->thread_pool_name);
+        }
+
+#endif
+
+        ngx_live_record_hls_job(p, p->log);
+        ngx_live_record_hls_finish_job(p);
+    }
+
+    h->in_run = 0;
+}
+
+
+/* in a thread: only the job's segment and the jobs' fields are touched */
+
+static void
+ngx_live_record_hls_job(void *data, ngx_log_t *log)
+{
+    ngx_live_record_part_t *p = data;
+
+    u_char                 *path;
+    ngx_file_info_t         fi;
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+    ts = h->running;
+
+    if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
+        ts->rc = NGX_ERROR;
+
+        if (!h->made) {
+            path = ngx_live_record_hls_file(p, NGX_LIVE_RECORD_PLAYLIST, log);
+
+            if (path == NULL
+                || ngx_live_record_create_dirs(path, log) != NGX_OK)
+            {
+                ngx_free(path);
+                goto failed;
+            }
+
+            ngx_free(path);
+            h->made = 1;
+
+            ngx_live_record_hls_reserve(p, NGX_LIVE_RECORD_RESERVE_MIN, log);
+        }
+
+        ts->writer = ngx_live_record_writer_open(ts->pool, p->log,
+                                                 &p->st.label,
+                                                 NGX_LIVE_RECORD_HLS,
+                                                 ts->path, ts->tracks);
+        if (ts->writer == NULL) {
+            goto failed;
+        }
+
+        ts->rc = NGX_OK;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
+                       "live record: \"%V\" hls segment %ui opened",
+                       &p->st.label, ts->n);
+        return;
+
+    failed:
+
+        /* what was made of the writer goes, and the file with it */
+
+        ngx_destroy_pool(ts->pool);
+        ts->pool = NULL;
+        ts->writer = NULL;
+        (void) ngx_delete_file(ts->path);
+        return;
+    }
+
+    /* CLOSING */
+
+    if (ts->failed) {
+        ngx_live_record_writer_fail(ts->writer);
+    }
+
+    ts->rc = ngx_live_record_writer_close(ts->writer);
+
+    ngx_destroy_pool(ts->pool);
+    ts->pool = NULL;
+    ts->writer = NULL;
+
+    if (ts->failed || ts->rc != NGX_OK) {
+        /* what reached the disk before the error, if any, is kept */
+        ts->failed = 1;
+        ts->held = ngx_live_record_hls_salvage(ts->path, &ts->size, log);
+        return;
+    }
+
+    if (ngx_file_info(ts->path, &fi) != NGX_FILE_ERROR) {
+        ts->size = ngx_file_size(&fi);
+    }
+
+    if (ngx_live_record_hls_write_playlist(p, 0, ts->listed, ts->longest,
+                                           log)
+        != NGX_OK)
+    {
+        ts->playlist_failed = 1;
+        return;
+    }
+
+    if (ts->listed * 128 > (ngx_uint_t) p->hls->reserved) {
+        ngx_live_record_hls_reserve(p, ts->listed * 256, log);
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
+                   "live record: \"%V\" hls segment %ui closed, %O bytes",
+                   &p->st.label, ts->n, ts->size);
+}
+
+
+static void
+ngx_live_record_hls_job_done(ngx_event_t *ev)
+{
+    ngx_live_record_part_t  *p = ev->data;
+
+    /* what the job leads to is posted once it is taken in */
+
+    p->hls->in_run = 1;
+    ngx_live_record_hls_finish_job(p);
+    p->hls->in_run = 0;
+
+    ngx_live_record_hls_run(p);
+    ngx_live_record_hls_check_closed(p);
+}
+
+
+/* back on the loop: what the job did */
+
+static void
+ngx_live_record_hls_finish_job(ngx_live_record_part_t *p)
+{
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+    ts = h->running;
+    h->running = NULL;
+
+    if (h->busy && ngx_queue_empty(&h->jobs)) {
+        h->busy = 0;
+        p->lmcf->busy.n--;
+    }
+
+    if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
+
+        if (ts->rc != NGX_OK) {
+            if (h->cur == ts) {
+                h->cur = NULL;
+            }
+
+            ngx_live_record_hls_free_pending(p, ts);
+            ngx_free(ts);
+
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "live record: \"%V\" hls recording \"%V\" ends: "
+                          "a segment could not be opened", &p->st.label,
+                          &p->rel);
+
+            ngx_live_record_hls_fail(p);
+            return;
+        }
+
+        ts->state = NGX_LIVE_RECORD_TS_OPEN;
+
+        ngx_live_record_hls_release(p, ts);
+
+        if (ts->ending) {
+            ngx_live_record_hls_close_segment(p, ts);
+        }
+
+        return;
+    }
+
+    /* CLOSING */
+
+    h->bytes += ts->size;
+
+    if (ts->failed) {
+        if (ts->seg) {
+            /* its close failed: what it holds, if anything */
+            h->held += ts->held - ts->seg->duration;
+            ts->seg->duration = ts->held;
+            ts->seg->gone = (ts->held == 0);
+
+        } else if (ts->held > 0) {
+            ngx_live_record_hls_list(p, ts, ts->held);
+        }
+
+        ngx_live_record_hls_fail(p);
+
+    } else if (ts->playlist_failed) {
+        ngx_live_record_hls_fail(p);
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_RTMP, p->log, 0,
-                   "live record: \"%V\" hls segment %ui closed: %L ms, "
-                   "%O bytes so far", &p->st.label, h->segments.nelts - 1,
-                   seg->duration, h->bytes);
+                   "live record: \"%V\" hls segment %ui closed: %O bytes, "
+                   "%O bytes so far", &p->st.label, ts->n, ts->size,
+                   h->bytes);
 
-    (void) ngx_live_record_hls_write_playlist(p, 0, p->log);
+    ngx_free(ts);
+}
+
+
+/* a recording waiting for its jobs to close it: they are done */
+
+static void
+ngx_live_record_hls_check_closed(ngx_live_record_part_t *p)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (!p->close_pending || h->running || !ngx_queue_empty(&h->jobs)) {
+        return;
+    }
+
+    p->close_pending = 0;
+
+    if (p->write_failed) {
+        /* what the record_done says is what is kept */
+        p->duration = h->held;
+    }
+
+    ngx_live_record_part_closed(p, p->close_sync);
+}
+
+
+/*
+ * The part closes: the last segment ends.  NGX_AGAIN while jobs are left;
+ * the last of them finishes the close.  At a worker's exit (sync) the
+ * thread pool is gone, having run what was posted, and the rest runs here.
+ */
+
+ngx_int_t
+ngx_live_record_hls_close(ngx_live_record_part_t *p, ngx_uint_t sync)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    ngx_live_record_hls_end_segment(p);
+
+    if (sync) {
+        h->inline_jobs = 1;
+
+        if (h->running) {
+            ngx_live_record_hls_finish_job(p);
+        }
+
+        ngx_live_record_hls_run(p);
+    }
+
+    if (h->running || !ngx_queue_empty(&h->jobs)) {
+        return NGX_AGAIN;
+    }
+
+    if (p->write_failed) {
+        p->duration = h->held;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Room for the last playlist on a disk that fills up: the reserve is
+ * deleted just before the final playlist is written (in a job or the
+ * finalize thread).
+ */
+
+static void
+ngx_live_record_hls_reserve(ngx_live_record_part_t *p, off_t size,
+    ngx_log_t *log)
+{
+    u_char    *path;
+    ngx_fd_t   fd;
+    ngx_err_t  err;
+
+    path = ngx_live_record_hls_file(p, NGX_LIVE_RECORD_RESERVE, log);
+    if (path == NULL) {
+        return;
+    }
+
+    fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN,
+                       NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "live record: " ngx_open_file_n " \"%s\" failed", path);
+        ngx_free(path);
+        return;
+    }
+
+    err = posix_fallocate(fd, 0, size);
+
+    if (err == 0) {
+        p->hls->reserved = size;
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, err,
+                       "live record: posix_fallocate(\"%s\", %O) failed",
+                       path, size);
+    }
+
+    ngx_close_file(fd);
+    ngx_free(path);
 }
 
 
@@ -401,251 +1046,4 @@ off_t
 ngx_live_record_hls_bytes(ngx_live_record_part_t *p)
 {
     return p->hls->bytes;
-}
-
-
-/* runs in the finalize thread: the playlist becomes a VOD one */
-
-ngx_int_t
-ngx_live_record_hls_finalize(ngx_live_record_part_t *p, ngx_log_t *log)
-{
-    p->files[NGX_LIVE_RECORD_HLS].segments = p->hls->segments.nelts;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
-                   "live record: \"%V\" hls playlist final, %ui segments",
-                   &p->st.label, p->hls->segments.nelts);
-
-    return ngx_live_record_hls_write_playlist(p, 1, log);
-}
-
-
-static ngx_int_t
-ngx_live_record_hls_write_playlist(ngx_live_record_part_t *p,
-    ngx_uint_t final, ngx_log_t *log)
-{
-    u_char     *path;
-    ngx_str_t   text;
-    ngx_int_t   rc;
-
-    text.data = ngx_live_record_hls_render(p, final, &text.len);
-    if (text.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    path = ngx_alloc(p->files[NGX_LIVE_RECORD_HLS].work.len
-                     + sizeof("/" NGX_LIVE_RECORD_PLAYLIST), log);
-    if (path == NULL) {
-        ngx_free(text.data);
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z",
-                &p->files[NGX_LIVE_RECORD_HLS].work);
-
-    rc = ngx_live_record_write_atomic(path, &text, 1, log);
-
-    ngx_free(text.data);
-    ngx_free(path);
-
-    return rc;
-}
-
-
-static u_char *
-ngx_live_record_hls_render(ngx_live_record_part_t *p, ngx_uint_t final,
-    size_t *len)
-{
-    u_char                     *text, *s;
-    int64_t                     longest;
-    ngx_tm_t                    tm;
-    ngx_uint_t                  i, target;
-    ngx_live_record_hls_t      *h;
-    ngx_live_record_segment_t  *seg;
-
-    h = p->hls;
-    seg = h->segments.elts;
-
-    longest = 0;
-
-    for (i = 0; i < h->segments.nelts; i++) {
-        longest = ngx_max(longest, seg[i].duration);
-    }
-
-    /* the longest segment rounded up; while live, at least the target */
-
-    target = (ngx_uint_t) ((longest + 999) / 1000);
-
-    if (!final) {
-        target = ngx_max(target, (p->tpl->hls_fragment + 999) / 1000);
-    }
-
-    target = ngx_max(target, 1);
-
-    text = ngx_alloc(256 + h->segments.nelts * 128, p->log);
-    if (text == NULL) {
-        return NULL;
-    }
-
-    s = ngx_sprintf(text,
-                    "#EXTM3U\n"
-                    "#EXT-X-VERSION:3\n"
-                    "#EXT-X-PLAYLIST-TYPE:%s\n"
-                    "#EXT-X-TARGETDURATION:%ui\n"
-                    "#EXT-X-MEDIA-SEQUENCE:0\n",
-                    final ? "VOD" : "EVENT", target);
-
-    for (i = 0; i < h->segments.nelts; i++) {
-        if (seg[i].discont) {
-            s = ngx_sprintf(s, "#EXT-X-DISCONTINUITY\n");
-        }
-
-        if (seg[i].pdt) {
-            ngx_libc_gmtime((time_t) (seg[i].pdt / 1000), &tm);
-
-            s = ngx_sprintf(s, "#EXT-X-PROGRAM-DATE-TIME:"
-                            "%4d-%02d-%02dT%02d:%02d:%02d.%03uLZ\n",
-                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                            tm.tm_hour, tm.tm_min, tm.tm_sec,
-                            seg[i].pdt % 1000);
-        }
-
-        s = ngx_sprintf(s, "#EXTINF:%.3f,\n%ui.ts\n",
-                        (double) seg[i].duration / 1000, i);
-    }
-
-    if (final) {
-        s = ngx_sprintf(s, "#EXT-X-ENDLIST\n");
-    }
-
-    *len = s - text;
-
-    return text;
-}
-
-
-/*
- * A recovered recording (its worker is gone): the EVENT playlist in the
- * work path lists the finished segments; it becomes the VOD playlist, and
- * the segment that was being written, listed nowhere, is dropped.  Runs in
- * the finalize thread.
- */
-
-ngx_int_t
-ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
-{
-    u_char                  *path, *s, *e, *last, *out, *o;
-    double                   d, longest;
-    ngx_int_t                rc;
-    ngx_str_t                text, playlist;
-    ngx_uint_t               listed;
-    ngx_file_info_t          fi;
-    ngx_live_record_file_t  *f;
-
-    f = &p->files[NGX_LIVE_RECORD_HLS];
-    rc = NGX_ERROR;
-    out = NULL;
-    text.data = NULL;
-
-    path = ngx_alloc(f->work.len + sizeof("/" NGX_LIVE_RECORD_PLAYLIST)
-                     + NGX_INT_T_LEN + 8, log);
-    if (path == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z", &f->work);
-
-    if (ngx_live_record_read_file(path, NGX_LIVE_RECORD_PLAYLIST_MAX, &text,
-                                  log)
-        != NGX_OK
-        || text.len == 0)
-    {
-        goto done;
-    }
-
-    last = text.data + text.len;
-
-    out = ngx_alloc(text.len + sizeof("#EXT-X-ENDLIST\n") + 64, log);
-    if (out == NULL) {
-        goto done;
-    }
-
-    /* durations and sizes of the listed segments */
-
-    longest = 0;
-    listed = 0;
-    p->duration = 0;
-    f->size = 0;
-
-    for (s = text.data; s < last; s = e + 1) {
-        e = ngx_strlchr(s, last, '\n');
-        e = e ? e : last;
-
-        if (e - s > 8 && ngx_strncmp(s, "#EXTINF:", 8) == 0) {
-            d = strtod((char *) s + 8, NULL);
-            longest = ngx_max(longest, d);
-            p->duration += (int64_t) (d * 1000 + 0.5);
-
-        } else if (e > s && *s != '#'
-                   && e - s <= (ssize_t) NGX_INT_T_LEN + 3)
-        {
-            ngx_sprintf(path, "%V/%*s%Z", &f->work, e - s, s);
-            listed++;
-
-            if (ngx_file_info(path, &fi) != NGX_FILE_ERROR) {
-                f->size += ngx_file_size(&fi);
-            }
-        }
-    }
-
-    /* the same playlist, VOD, with the target rounded up and an end */
-
-    o = out;
-
-    for (s = text.data; s < last; s = e + 1) {
-        e = ngx_strlchr(s, last, '\n');
-        e = e ? e : last;
-
-        if (ngx_strncmp(s, "#EXT-X-PLAYLIST-TYPE:", 21) == 0) {
-            o = ngx_sprintf(o, "#EXT-X-PLAYLIST-TYPE:VOD\n");
-
-        } else if (ngx_strncmp(s, "#EXT-X-TARGETDURATION:", 22) == 0) {
-            o = ngx_sprintf(o, "#EXT-X-TARGETDURATION:%ui\n",
-                            (ngx_uint_t) ngx_max(1, (ngx_int_t) (longest
-                                                              + 0.999)));
-
-        } else if (ngx_strncmp(s, "#EXT-X-ENDLIST", 14) != 0 && e > s) {
-            o = ngx_sprintf(o, "%*s\n", e - s, s);
-        }
-    }
-
-    o = ngx_sprintf(o, "#EXT-X-ENDLIST\n");
-
-    playlist.data = out;
-    playlist.len = o - out;
-
-    /* the segment being written when the worker died follows the last */
-
-    ngx_sprintf(path, "%V/%ui.ts%Z", &f->work, listed);
-    (void) ngx_delete_file(path);
-
-    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_PLAYLIST "%Z", &f->work);
-
-    rc = ngx_live_record_write_atomic(path, &playlist, 1, log);
-
-    p->last_ms = p->start_ms + p->duration;
-    f->segments = listed;
-
-done:
-
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "live record: \"%V\": the hls playlist \"%s\" cannot "
-                      "be recovered", &p->st.label, path);
-    }
-
-    ngx_free(out);
-    ngx_free(text.data);
-    ngx_free(path);
-
-    return rc;
 }

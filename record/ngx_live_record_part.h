@@ -55,6 +55,8 @@ ngx_int_t ngx_live_record_hls_init(ngx_live_record_part_t *p);
 void ngx_live_record_hls_write(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f);
 void ngx_live_record_hls_end_segment(ngx_live_record_part_t *p);
+ngx_int_t ngx_live_record_hls_close(ngx_live_record_part_t *p,
+    ngx_uint_t sync);
 ngx_int_t ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st);
 void ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
