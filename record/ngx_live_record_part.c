@@ -343,8 +343,11 @@ ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync)
 {
     ngx_live_record_drain(p, INT64_MAX);
 
-    if (p->hls) {
-        ngx_live_record_hls_end_segment(p);
+    if (p->hls && ngx_live_record_hls_close(p, sync) == NGX_AGAIN) {
+        /* the hls recording's last job finishes the close */
+        p->close_pending = 1;
+        p->close_sync = sync;
+        return;
     }
 
     if (p->formats == 0) {
@@ -367,7 +370,12 @@ ngx_live_record_part_closed(ngx_live_record_part_t *p, ngx_uint_t sync)
                       &p->st.label, p->n, (double) p->duration / 1000,
                       (double) p->tpl->min_duration / 1000);
 
-        ngx_live_record_part_announce(p, "record_skipped", "min_duration");
+        if (!p->write_failed) {
+            /* else its record_failed has said why */
+            ngx_live_record_part_announce(p, "record_skipped",
+                                          "min_duration");
+        }
+
         ngx_live_record_discard(p);
         return;
     }
