@@ -877,6 +877,16 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
         ngx_live_record_retry_later(ctx);
     }
+
+    if (ctx->hls && ctx->hls->write_failed) {
+        ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                      "live record: \"%V\" hls recording closed with what "
+                      "it holds after a write error, a new one starts when "
+                      "writes succeed again", &ctx->st.label);
+
+        ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
+        ngx_live_record_retry_later(ctx);
+    }
 }
 
 
@@ -1113,6 +1123,12 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
                    "live record: \"%V\" part %ui open at %L ms, formats "
                    "0x%Xi", &ctx->st.label, p->n, base, formats);
 
+    /* an hls recording ended by a write error starts again with it */
+
+    if (ctx->hls == NULL && ctx->hls_wait == NULL) {
+        (void) ngx_live_record_open_hls(ctx, base);
+    }
+
     return NGX_OK;
 }
 
@@ -1124,7 +1140,7 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
 {
     ngx_live_record_part_t  *p;
 
-    if (!(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))) {
+    if (!(ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) || ctx->hls) {
         return NGX_OK;
     }
 
