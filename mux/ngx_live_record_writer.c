@@ -49,6 +49,8 @@ static void ngx_live_record_flv_tag(AVIOContext *pb, ngx_uint_t type,
 static ngx_int_t ngx_live_record_writer_flush(ngx_live_record_writer_t *w,
     AVIOContext *pb, int64_t dts);
 static void ngx_live_record_writer_cleanup(void *data);
+static ngx_int_t ngx_live_record_ts_pass(u_char *path, off_t cut,
+    void *out);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
     ngx_str_t *label, const char *call, u_char *path, int err);
 static void ngx_live_record_av_log(void *avcl, int level, const char *fmt,
@@ -689,6 +691,124 @@ ngx_live_record_media_duration(u_char *path, ngx_log_t *log)
     avformat_close_input(&in);
 
     return ms;
+}
+
+
+/*
+ * An MPEG-TS file cut short (a crash, a full disk), read packet by packet
+ * without decoding: the muxer writes each PES in one run, so only the
+ * PES that starts last in the file may be cut.  Returns the ms of media
+ * before it and in *keep where that PES starts (a TS packet boundary, the
+ * length to keep); 0 if nothing is whole.  Runs in a thread.
+ */
+
+int64_t
+ngx_live_record_ts_scan(u_char *path, off_t *keep, ngx_log_t *log)
+{
+    off_t    cut;
+    int64_t  ms;
+
+    *keep = 0;
+
+    /* one pass finds where the last PES starts, the next counts before */
+
+    if (ngx_live_record_ts_pass(path, -1, &cut) != NGX_OK || cut <= 0) {
+        return 0;
+    }
+
+    ms = 0;
+
+    if (ngx_live_record_ts_pass(path, cut, &ms) != NGX_OK || ms <= 0) {
+        return 0;
+    }
+
+    *keep = cut;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
+                   "live record: \"%s\": %L ms in %O bytes", path, ms, cut);
+
+    return ms;
+}
+
+
+/*
+ * cut < 0: *out (off_t) is where the last PES starts; else *out (int64_t)
+ * is the ms spanned by the packets before cut
+ */
+
+static ngx_int_t
+ngx_live_record_ts_pass(u_char *path, off_t cut, void *out)
+{
+    int64_t           first, end, t, d, last[NGX_LIVE_RECORD_NTRACKS],
+                      delta[NGX_LIVE_RECORD_NTRACKS];
+    off_t             top;
+    AVPacket         *pkt;
+    AVStream         *st;
+    ngx_uint_t        i;
+    AVRational        ms = { 1, 1000 };
+    AVFormatContext  *in;
+
+    in = NULL;
+
+    if (avformat_open_input(&in, (char *) path,
+                            av_find_input_format("mpegts"), NULL)
+        < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    pkt = av_packet_alloc();
+    if (pkt == NULL) {
+        avformat_close_input(&in);
+        return NGX_ERROR;
+    }
+
+    top = -1;
+    first = INT64_MAX;
+    end = INT64_MIN;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
+        last[i] = INT64_MIN;
+        delta[i] = 0;
+    }
+
+    while (av_read_frame(in, pkt) >= 0) {
+        st = in->streams[pkt->stream_index];
+        t = (pkt->pts != AV_NOPTS_VALUE) ? pkt->pts : pkt->dts;
+
+        if (cut < 0) {
+            top = ngx_max(top, pkt->pos);
+
+        } else if (pkt->pos >= 0 && pkt->pos < cut && t != AV_NOPTS_VALUE) {
+            /* a frame lasts its own duration, or as long as the last */
+
+            i = pkt->stream_index % NGX_LIVE_RECORD_NTRACKS;
+            t = av_rescale_q(t, st->time_base, ms);
+            d = av_rescale_q(pkt->duration, st->time_base, ms);
+
+            if (last[i] != INT64_MIN && t > last[i]) {
+                delta[i] = t - last[i];
+            }
+
+            last[i] = ngx_max(last[i], t);
+            first = ngx_min(first, t);
+            end = ngx_max(end, t + (d > 0 ? d : delta[i]));
+        }
+
+        av_packet_unref(pkt);
+    }
+
+    av_packet_free(&pkt);
+    avformat_close_input(&in);
+
+    if (cut < 0) {
+        *(off_t *) out = top;
+
+    } else {
+        *(int64_t *) out = (end > first) ? end - first : 0;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -58,6 +58,7 @@ ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
 void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);
+int64_t ngx_live_record_ts_scan(u_char *path, off_t *keep, ngx_log_t *log);
 
 
 #endif /* _NGX_LIVE_RECORD_WRITER_H_INCLUDED_ */
