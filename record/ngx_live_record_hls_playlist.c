@@ -346,14 +346,14 @@ done:
 
 /*
  * A segment cut short by a crash or a write error: MPEG-TS is usable up to
- * its last whole packet, so it is cut there and its real duration read;
- * one with no media left is deleted.  In a thread.
+ * its last whole PES, so it is cut there and its real duration read; one
+ * with no whole frame is deleted.  In a thread.
  */
 
 int64_t
 ngx_live_record_hls_salvage(u_char *path, off_t *size, ngx_log_t *log)
 {
-    off_t            len;
+    off_t            keep;
     int64_t          ms;
     ngx_file_info_t  fi;
 
@@ -363,26 +363,24 @@ ngx_live_record_hls_salvage(u_char *path, off_t *size, ngx_log_t *log)
         return 0;
     }
 
-    len = ngx_file_size(&fi) / NGX_LIVE_RECORD_TS_PACKET
-          * NGX_LIVE_RECORD_TS_PACKET;
-
-    if (len != ngx_file_size(&fi) && truncate((char *) path, len) == -1) {
-        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
-                      "live record: truncate(\"%s\", %O) failed", path, len);
-    }
-
-    ms = len ? ngx_live_record_media_duration(path, log) : 0;
+    ms = ngx_live_record_ts_scan(path, &keep, log);
 
     if (ms <= 0) {
         (void) ngx_delete_file(path);
         return 0;
     }
 
-    *size = len;
+    if (keep < ngx_file_size(&fi) && truncate((char *) path, keep) == -1) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "live record: truncate(\"%s\", %O) failed", path, keep);
+        keep = ngx_file_size(&fi);
+    }
+
+    *size = keep;
 
     ngx_log_debug3(NGX_LOG_DEBUG_RTMP, log, 0,
                    "live record: \"%s\" salvaged: %O bytes, %L ms",
-                   path, len, ms);
+                   path, keep, ms);
 
     return ms;
 }
