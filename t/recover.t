@@ -4,7 +4,10 @@
 # and the workers together: the parts left open (mp4, flv, aac, hls) are
 # finalized from what was written, handed off, indexed and announced with
 # end_reason "recovered", exactly once, covering the media up to about a
-# second before the kill.
+# second before the kill.  HLS with the default 10 s fragment: the worker
+# is killed 17.5 s in (a segment listed, the next half written), all of
+# nginx 4 s in (no playlist yet): the segment being written is kept with
+# its real duration either way.
 
 use strict;
 use warnings;
@@ -12,7 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 36;
+use Test::More tests => 48;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
@@ -23,7 +26,6 @@ my $conf = <<'EOF';
 rtmp {
     live_record_template t {
         live_record_formats mp4 flv aac hls;
-        live_record_hls_fragment 2s;
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
@@ -141,6 +143,30 @@ sub check {
     like($pl, qr/#EXT-X-PLAYLIST-TYPE:VOD\n(?s:.*)#EXT-X-ENDLIST\n$/,
          "$label: hls playlist finished as VOD");
     ok(probe_ok($hls->{path} . '/index.m3u8'), "$label: hls plays");
+    my @ts = find_files($hls->{path}, qr/\.ts$/);
+    my @inf = $pl =~ /^#EXTINF:([\d.]+),$/mg;
+    is(scalar @inf, scalar @ts, "$label: every segment listed, no other");
+    my $sum = 0;
+    $sum += $_ for @inf;
+    my $hdur = probe_duration($hls->{path} . '/index.m3u8') // 0;
+    my $media = 0;
+    $media += probe_duration($_) // 0 for @ts;
+    diag(sprintf "%s: the recovered hls holds %.2f s (%d segments, "
+         . "%.2f s of media in them)", $label, $hdur, scalar @ts, $media);
+    # its segment being written is flushed every 500 ms, like the flv
+    ok($hdur >= $before - 1.0 && $hdur <= $before + 1.0,
+       "$label: hls holds what the work path held before the kill, "
+       . 'within 1 s') or diag "hls $hdur s, the work path held $before s";
+    ok(abs($sum - $media) <= 0.1 * @ts,
+       "$label: hls durations listed are the segments' own")
+        or diag "listed $sum s, segments $media s";
+    ok(abs($hls->{duration} - $sum) < 0.01,
+       "$label: hls duration in the event is the playlist's")
+        or diag "event $hls->{duration}, playlist $sum";
+    my $bytes = 0;
+    $bytes += -s $_ for @ts;
+    is($hls->{file_size}, $bytes, "$label: hls file_size is its segments'");
+    ok(!-e "$hls->{path}/.reserve", "$label: no reserve file left");
     my ($aac) = grep { $_->{file_format} eq 'aac' } @d;
     ok(probe_ok($aac->{path} // ''), "$label: aac plays");
     index_ok(prefix() . "/index/live/$stream/$_->{file_id}.json",
@@ -154,7 +180,7 @@ sub check {
 # 1. the worker dies; the master starts another, which recovers
 
 my $old = worker();
-my $before = crash('w', 5, sub { worker() });
+my $before = crash('w', 17.5, sub { worker() });
 ok(wait_for(sub { my $w = worker(); $w && $w != $old }, 10),
    'a new worker was started');
 my @d = check('w', $before, 'worker killed');
