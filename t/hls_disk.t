@@ -112,7 +112,7 @@ is(scalar @crits, 1, 'one crit line for the full disk')
     or diag join "\n", @crits;
 like($crits[0] // '', qr/No space left on device/, 'it names the cause');
 
-is($done->{end_reason} // '', 'write-error', 'record_done says why it ended');
+is($done->{end_reason} // '', 'write_error', 'record_done says why it ended');
 my @failed = events('record_failed');
 is(scalar(grep { ($_->{reason} // '') eq 'write' } @failed), 1,
    'one record_failed event, reason write');
