@@ -886,6 +886,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 
         ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
         ngx_live_record_retry_later(ctx);
+        ctx->hls_reopen = 1;
     }
 }
 
@@ -1125,7 +1126,8 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
 
     /* an hls recording ended by a write error starts again with it */
 
-    if (ctx->hls == NULL && ctx->hls_wait == NULL) {
+    if (ctx->hls_reopen && ctx->hls == NULL && ctx->hls_wait == NULL) {
+        ctx->hls_reopen = 0;
         (void) ngx_live_record_open_hls(ctx, base);
     }
 

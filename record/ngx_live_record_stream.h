@@ -78,6 +78,7 @@ typedef struct {
     unsigned                    active:1;
     unsigned                    dropped:1;
     unsigned                    low_space:1;
+    unsigned                    hls_reopen:1;   /* ended by a write error */
 
     ngx_msec_t                  retry;          /* no new part before */
 } ngx_live_record_ctx_t;
