@@ -28,7 +28,7 @@ if ($> != 0
     || system("mount -t tmpfs -o size=1536k,mode=0777 tmpfs $small "
               . ">/dev/null 2>&1") != 0)
 {
-    plan(skip_all => 'cannot mount a tmpfs here (needs root)');
+    need_all('tmpfs', 'cannot mount a tmpfs here (needs root)');
 }
 
 END { system("umount $small >/dev/null 2>&1") if $small; }
