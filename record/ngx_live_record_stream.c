@@ -62,6 +62,8 @@ static void ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx);
 static ngx_int_t ngx_live_record_space(ngx_live_record_ctx_t *ctx);
 static u_char *ngx_live_record_codec_refused(u_char *buf, u_char *last,
     ngx_live_record_tag_t *tag);
+static ngx_uint_t ngx_live_record_hls_refuses(ngx_live_record_ctx_t *ctx);
+static void ngx_live_record_hls_refused(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_stream_event(ngx_live_record_ctx_t *ctx,
     const char *type, const char *reason, u_char *message);
 static void ngx_live_record_close(ngx_live_record_ctx_t *ctx,
@@ -1028,8 +1030,15 @@ ngx_live_record_cut(ngx_live_record_ctx_t *ctx, ngx_uint_t reason, int64_t ts)
     switch (reason) {
 
     case NGX_LIVE_RECORD_REASON_PARAM_CHANGE:
-        if (ctx->hls
-            && ngx_live_record_hls_param_change(ctx->hls, &ctx->st) != NGX_OK)
+        if (ctx->hls && ngx_live_record_hls_refuses(ctx)) {
+            /* what it holds is done; the new video is refused, and said */
+            ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE,
+                                      0);
+            ngx_live_record_hls_refused(ctx);
+
+        } else if (ctx->hls
+                   && ngx_live_record_hls_param_change(ctx->hls, &ctx->st)
+                      != NGX_OK)
         {
             ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_PARAM_CHANGE,
                                       0);
@@ -1181,11 +1190,7 @@ ngx_live_record_open_hls(ngx_live_record_ctx_t *ctx, int64_t base)
                                   ctx->part ? ctx->part->n : ctx->parts + 1,
                                   base);
     if (p == NULL) {
-        if (ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
-            && !(ngx_live_record_format_tracks(NGX_LIVE_RECORD_HLS,
-                                               ctx->st.tracks)
-                 & (1 << NGX_LIVE_RECORD_VIDEO)))
-        {
+        if (ngx_live_record_hls_refuses(ctx)) {
             /* refused for its video codec, and said so by the part */
             return NGX_DECLINED;
         }
@@ -1268,6 +1273,37 @@ ngx_live_record_close_hls(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     } else {
         ngx_live_record_part_close(p, reason, sync);
     }
+}
+
+
+/* MPEG-TS cannot hold the stream's video (AV1) */
+
+static ngx_uint_t
+ngx_live_record_hls_refuses(ngx_live_record_ctx_t *ctx)
+{
+    return ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec
+           && !(ngx_live_record_format_tracks(NGX_LIVE_RECORD_HLS,
+                                              ctx->st.tracks)
+                & (1 << NGX_LIVE_RECORD_VIDEO));
+}
+
+
+static void
+ngx_live_record_hls_refused(ngx_live_record_ctx_t *ctx)
+{
+    u_char  *p, text[128];
+
+    p = ngx_slprintf(text, text + sizeof(text) - 1,
+                     "%s video cannot be recorded as hls",
+                     ngx_live_record_codec_name(
+                         ctx->st.tracks[NGX_LIVE_RECORD_VIDEO].codec));
+    *p = '\0';
+
+    ngx_log_error(NGX_LOG_ERR, ctx->s->connection->log, 0,
+                  "live record: \"%V\": %s, the hls recording ends",
+                  &ctx->st.label, text);
+
+    ngx_live_record_stream_event(ctx, "record_failed", "codec", text);
 }
 
 

@@ -18,7 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP qw(decode_json);
-use Test::More tests => 49;
+use Test::More tests => 51;
 use LiveRecord::Test;
 use LiveRecord::MP4;
 use LiveRecord::Publisher;
@@ -363,6 +363,36 @@ is(scalar log_lines(qr/"live\/ex_vp09": video FourCC "vp09" cannot be (?#
 my @d = wait_events('record_done', 'ex_vp09', 3);
 is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @d],
           ['flv:', 'hls:', 'mp4:'], 'vp09: the audio is still recorded');
+# H.264, then AV1 in the same publish: the parts are cut there, the hls
+# recording ends with what it holds and the AV1 is refused for it
+
+{
+    my ($v1, $v2, $a1) = (track($avc, 'vide'), track($av1, 'vide'),
+                          track($avc, 'soun'));
+    my @v = video_tags('ex_avc1', $v1);
+    pop @v;                                         # no SequenceEnd
+    push @v, map { [$_->[0] + 4000, $_->[1]] } video_tags('ex_av01', $v2);
+    my @m = ((map { [9, @$_] } @v),
+             (map { [8, $_->{dts}, "\xaf\x01" . $_->{data}],
+                    [8, $_->{dts} + 4000, "\xaf\x01" . $_->{data}] }
+              @{ $a1->{frames} }));
+    my @hdr = (shift(@m), [8, 0, "\xaf\x00" . $a1->{config}]);
+    @m = sort { $a->[1] <=> $b->[1] || $b->[0] <=> $a->[0] } @m;
+    my $pub = LiveRecord::Publisher->new(port => port('RTMP'), app => 'live',
+                                         name => 'switch');
+    $pub->send(@$_) for @hdr, @m;
+    $pub->close;
+}
+
+my @sd = wait_events('record_done', 'switch', 5);
+is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @sd],
+          ['flv:av1', 'flv:h264', 'hls:h264', 'mp4:av1', 'mp4:h264'],
+          'switch: an h264 and an av1 part, the hls recording h264 only');
+is_deeply([map { "$_->{reason}:$_->{message}" }
+           wait_events('record_failed', 'switch', 1)],
+          ['codec:av1 video cannot be recorded as hls'],
+          'switch: record_failed for the hls recording');
+
 # an audio FourCC not recorded: the video is, the audio is refused
 
 publish('ex_opus', 'ex_hvc1', $hevc, audio => 'Opus');
@@ -450,4 +480,5 @@ no_alerts(allow => [
     qr/\[error\] .*live record: "live\/ex_av01" part 1: av1 video cannot be recorded as hls, format refused$/,
     qr/\[error\] .*live record: "live\/ex_vp09": video FourCC "vp09" cannot be recorded, track skipped, /,
     qr/\[error\] .*live record: "live\/ex_opus": audio FourCC "Opus" cannot be recorded, track skipped, /,
+    qr/\[error\] .*live record: "live\/switch": av1 video cannot be recorded as hls, the hls recording ends, /,
 ]);
