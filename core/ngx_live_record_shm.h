@@ -52,7 +52,8 @@
 #define NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY     3   /* files in the spool */
 #define NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF    4
 #define NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN       5
-#define NGX_LIVE_RECORD_NGAUGES                6
+#define NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER    6   /* rows not yet written */
+#define NGX_LIVE_RECORD_NGAUGES                7
 
 
 /*
