@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include "ngx_live_record_cluster.h"
 #include "ngx_live_record_notify.h"
+#include "ngx_live_record_shm.h"
 
 
 #define NGX_LIVE_RECORD_CLUSTER_TIMEOUT    10000
@@ -835,6 +836,9 @@ ngx_live_record_cluster_part_done(ngx_live_record_done_t *v)
                       v->file_id);
         ngx_free(path);
         path = NULL;
+
+    } else {
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER, 1);
     }
 
     if (ngx_live_record_cluster_insert(cl, v->file_id, &text, path)
@@ -901,6 +905,8 @@ ngx_live_record_cluster_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
         ngx_free(copy);
         return NGX_ERROR;
     }
+
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER, 1);
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "live record: spooled cluster row %V queued", &id);
@@ -1053,10 +1059,16 @@ ngx_live_record_cluster_inserted(ngx_live_record_pg_query_t *q,
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
                    "live record: cluster row %s written", q->values[0]);
 
-    if (path && ngx_delete_file(path) == NGX_FILE_ERROR) {
+    if (path == NULL) {
+        return;
+    }
+
+    if (ngx_delete_file(path) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
                       ngx_delete_file_n " \"%s\" failed", path);
     }
+
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER, -1);
 
     ngx_free(path);
 }

@@ -358,15 +358,18 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
 
     p = ngx_http_live_record_metrics_head(p, last, "live_record_spool_files",
             "gauge", "Files in the spool held by running workers: events "
-                     "(notify), uploads (handoff), open parts (open).");
+                     "(notify), uploads (handoff), open parts (open), "
+                     "cluster rows not yet written (cluster).");
 
     p = ngx_slprintf(p, last,
                      "live_record_spool_files{dir=\"notify\"} %uA\n"
                      "live_record_spool_files{dir=\"handoff\"} %uA\n"
-                     "live_record_spool_files{dir=\"open\"} %uA\n",
+                     "live_record_spool_files{dir=\"open\"} %uA\n"
+                     "live_record_spool_files{dir=\"cluster\"} %uA\n",
                      m->gauges[NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY],
                      m->gauges[NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF],
-                     m->gauges[NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN]);
+                     m->gauges[NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN],
+                     m->gauges[NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER]);
 
     p = ngx_http_live_record_metrics_head(p, last,
             "live_record_recovered_parts_total", "counter",

@@ -26,6 +26,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
+use HTTP::Tiny;
 use JSON::PP qw(decode_json);
 use Test::More;
 use LiveRecord::Test;
@@ -37,7 +38,7 @@ my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 65);
+plan(tests => 69);
 
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
@@ -84,6 +85,9 @@ http {
         location /api/ {
             live_record_api;
             live_record_api_token_file $p/token;
+        }
+        location /metrics {
+            live_record_metrics;
         }
     }
 }
@@ -211,6 +215,13 @@ $pg->start;
 # away answers 503 at once
 ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings connected/) == 2 }, 30),
    'A: connected notice, from both workers');
+
+sub spooled_metric {
+    my $r = HTTP::Tiny->new(timeout => 10)->get('http://127.0.0.1:'
+                                                 . port('HTTP') . '/metrics');
+    return $r->{content} =~ /^live_record_spool_files\{dir="cluster"\} (\d+)$/m
+           ? $1 : undef;
+}
 
 sub rows {
     return eval { $pg->query('SELECT file_id, node_id, app, stream_id, '
@@ -342,6 +353,18 @@ ok(wait_for(sub { find_files("$p/index/live", qr/\.json$/) == 2 }, 30),
    'A: recorded and indexed locally');
 ok(wait_for(sub { find_files("$p/spool/cluster", qr/\.json$/) == 1 }, 10),
    'A: its row waits in the spool');
+is(spooled_metric(), 1, 'A: live_record_spool_files{dir="cluster"} 1');
+
+# the worker holding it killed: the new worker takes the row over
+
+my ($held) = find_files("$p/spool/cluster", qr/\.json$/);
+my ($owner) = $held =~ m{/(\d+)\.[^/]+$};
+ok(kill('KILL', $owner), "A: the worker holding the row ($owner) killed");
+my $taken;
+ok(wait_for(sub {
+       ($taken) = find_files("$p/spool/cluster", qr/\.json$/);
+       $taken && $taken !~ m{/$owner\.};
+   }, 30), 'A: a new worker took the row over');
 
 ($st, $j) = $bapi->call(GET => "/api/files/$aid");
 is($st, 503, 'B: GET /files/ID without the database: 503');
@@ -351,8 +374,9 @@ ok(wait_for(sub { @rows = rows(); grep { $_->[3] eq 'cam2' } @rows }, 30),
    'A: the row is written once the database is back');
 ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
    'A: the spool is empty');
-ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings is back/) == 2 }, 30),
-   'A: a notice when it is back, from both workers');
+is(spooled_metric(), 0, 'A: live_record_spool_files{dir="cluster"} 0');
+ok(wait_for(sub { log_lines(qr/\[notice\].*cluster database 127\.0\.0\.1:$PGPORT\/recordings (is back|connected)/) == 4 }, 30),
+   'A: a notice when it is back, from both workers (connected for the new one)');
 ok(wait_for(sub { node_log('b', qr/\[notice\].*cluster database .* is back/) == 1 }, 30),
    'B: back too');
 is(scalar(log_lines(qr/\[error\].*cluster database .* went away/)), 2,
@@ -398,5 +422,6 @@ stop_node('b');
 is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
    0, 'B: no alerts');
 # the database not there yet at the start, and its outage mid-run
-no_alerts(allow => qr/\[error\] .*live record: cluster database 127\.0\.0\.1:\d+\/recordings (?:is unreachable(?: at start)?: connection to server at "127\.0\.0\.1", port \d+ failed: Connection refused|went away: server closed the connection unexpectedly)/);
+# and the worker killed with SIGKILL
+no_alerts(allow => [ qr/worker process $owner exited on signal 9/, qr/\[error\] .*live record: cluster database 127\.0\.0\.1:\d+\/recordings (?:is unreachable(?: at start)?: connection to server at "127\.0\.0\.1", port \d+ failed: Connection refused|went away: server closed the connection unexpectedly)/ ]);
 $pg->stop;
