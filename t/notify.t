@@ -220,7 +220,11 @@ is(scalar(find_files(prefix() . '/spool/dead', qr/./)), 0,
 my @lat;
 for my $i (1 .. 5) {
     my $pid = push_stream_bg($in, rtmp_url('live', "lat$i"), realtime => 1);
-    sleep 3;
+    # killed once 4 s are recorded, well past live_record_min_duration:
+    # its third 2 s hls segment has begun (a fixed 3 s was too little for
+    # a slow ffmpeg start on a loaded machine)
+    wait_for(sub { find_files(prefix() . "/work/live/lat$i", qr{/2\.ts$}) },
+             20) or diag "lat$i: no third hls segment in the work path";
     kill 'KILL', $pid;
     my $killed = time;
     wait_push($pid);
