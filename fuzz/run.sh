@@ -1,8 +1,9 @@
 #!/bin/bash
 # `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag (the codec
-# parsers and the segmenter), fuzz_mp4_sidecar and fuzz_s3_reply with clang
-# (libFuzzer, ASan, UBSan), makes the seed corpus once (fuzz/seeds.sh),
-# adds fuzz/regress/ to it, and fuzzes each for FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
+# parsers and the segmenter), fuzz_mp4_sidecar, fuzz_s3_reply and fuzz_utf8
+# with clang (libFuzzer, ASan, UBSan), makes the seed corpus once
+# (fuzz/seeds.sh), adds fuzz/regress/ to it, and fuzzes each for
+# FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
 # build/fuzz/crashes/.  Exits non-zero if the fuzzer found something.
 set -euo pipefail
 
@@ -67,6 +68,21 @@ for f in "$top"/fuzz/s3/*; do
     esac
 done
 
+# what may reach JSON (core/ngx_live_record_utf8.c): names, query
+# strings, API bodies; seeded from fuzz/regress-utf8/
+
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$top" -I"$top/core" \
+    -o "$dir/fuzz_utf8.tmp" "$top/fuzz/fuzz_utf8.c" \
+    "$top/core/ngx_live_record_utf8.c"
+mv "$dir/fuzz_utf8.tmp" "$dir/fuzz_utf8"
+mkdir -p "$dir/corpus-utf8"
+find "$top/fuzz/regress-utf8" -type f ! -name "README*" \
+    -exec cp {} "$dir/corpus-utf8/" \;
+
 "$top/fuzz/seeds.sh" "$dir"
 
 for f in "$top"/fuzz/regress/*; do
@@ -104,6 +120,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
     "$dir/corpus-s3" > "$dir/fuzz-s3.log" 2>&1 || rc=$?
 
 grep -E '^#[0-9]+' "$dir/fuzz-s3.log" | tail -1 || true
+echo "fuzz: $dir/fuzz_utf8 for ${seconds}s, log in $dir/fuzz-utf8.log"
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_utf8" -max_total_time="$seconds" -max_len=4096 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus-utf8" > "$dir/fuzz-utf8.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz-utf8.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true

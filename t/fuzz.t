@@ -4,8 +4,10 @@
 # mux/ngx_live_record_codec.c and ngx_live_record_segmenter.c are built with
 # gcc, ASan and UBSan as a plain program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that
 # runs every file in fuzz/regress/ and the seeds cut from ffmpeg output
-# (build/fuzz/corpus/seed-*, made by fuzz/seeds.sh when missing).  A run must exit
-# 0 and print nothing from a sanitizer or from the harness's own checks.
+# (build/fuzz/corpus/seed-*, made by fuzz/seeds.sh when missing), and
+# fuzz/fuzz_utf8.c with core/ngx_live_record_utf8.c over
+# fuzz/regress-utf8/.  A run must exit 0 and print nothing from a
+# sanitizer or from the harness's own checks.
 #
 # fuzz/crashers/ holds findings reported and not fixed yet: each runs as a
 # TODO test, so it shows without failing the suite; once one passes, move
@@ -43,7 +45,7 @@ if (!@seeds) {
     @seeds = glob "$top/build/fuzz/corpus/seed-*";
 }
 
-plan tests => 4 + @crashers;
+plan tests => 6 + @crashers;
 
 my $tmp = tempdir('fuzz.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/fuzz_tag";
@@ -80,6 +82,21 @@ SKIP: {
         local $TODO = 'known finding, not fixed yet';
         clean('fuzz/crashers/' . (split m{/}, $f)[-1], $bin, $f);
     }
+}
+
+# the UTF-8 checks (core/ngx_live_record_utf8.c) on fuzz/regress-utf8/
+
+my $utf8 = "$tmp/fuzz_utf8";
+my @cc8 = (@cc[0 .. 9], (map { "-I$src/src/$_" } qw(core event event/modules
+           os/unix)), "-I$conf", "-I$top", "-I$top/core", '-o', $utf8,
+           "$top/fuzz/fuzz_utf8.c", "$top/core/ngx_live_record_utf8.c");
+($rc, $out) = run(@cc8);
+is($rc, 0, 'fuzz_utf8.c and the UTF-8 checks build with gcc, ASan and UBSan')
+    or diag($out);
+
+SKIP: {
+    skip 'no fuzz_utf8 built', 1 unless $rc == 0;
+    clean('fuzz/regress-utf8/', $utf8, "$top/fuzz/regress-utf8");
 }
 
 # every input runs; exit 0 and no report from ASan, UBSan or the harness
