@@ -17,7 +17,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
-use JSON::PP qw(decode_json);
 use List::Util qw(sum);
 use Test::More tests => 126;
 use Time::HiRes qw(sleep);

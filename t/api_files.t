@@ -13,7 +13,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
-use JSON::PP qw(decode_json);
 use Test::More tests => 86;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;

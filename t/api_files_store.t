@@ -14,7 +14,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
-use JSON::PP qw(decode_json);
 use POSIX qw(_exit);
 use Test::More;
 use LiveRecord::Test;

@@ -9,7 +9,6 @@ use warnings;
 
 use Digest::SHA;
 use FindBin;
-use JSON::PP;
 use lib "$FindBin::Bin/lib";
 use Test::More tests => 11;
 use LiveRecord::Test;
@@ -47,7 +46,7 @@ sub entries {
     for my $path (@json) {
         open my $fh, '<:raw', $path or next;
         local $/;
-        push @e, JSON::PP->new->utf8->decode(<$fh>);
+        push @e, decode_json(<$fh>);
     }
     return @e;
 }

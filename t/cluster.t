@@ -27,7 +27,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use HTTP::Tiny;
-use JSON::PP qw(decode_json);
 use Test::More;
 use LiveRecord::Test;
 use LiveRecord::API;

@@ -17,7 +17,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
-use JSON::PP qw(decode_json);
 use Test::More tests => 51;
 use LiveRecord::Test;
 use LiveRecord::MP4;

@@ -16,7 +16,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use HTTP::Tiny;
-use JSON::PP qw(decode_json encode_json);
+use JSON::PP qw(encode_json);
 use POSIX ();
 use Test::More tests => 84;
 use LiveRecord::Test;

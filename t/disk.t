@@ -12,7 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;

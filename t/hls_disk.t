@@ -14,7 +14,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path remove_tree);
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;

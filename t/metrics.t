@@ -12,7 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
-use JSON::PP qw(decode_json);
 use Test::More tests => 94;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;

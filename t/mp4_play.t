@@ -15,7 +15,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
-use JSON::PP qw(decode_json);
 use Test::More tests => 19;
 use LiveRecord::Test;
 use LiveRecord::MP4;

@@ -10,7 +10,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(hmac_sha256_hex sha256_hex);
-use JSON::PP qw(decode_json);
 use Test::More tests => 75;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;

@@ -14,7 +14,6 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;

@@ -11,7 +11,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
-use JSON::PP qw(decode_json);
 use Test::More tests => 38;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;

@@ -16,7 +16,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
-use JSON::PP qw(decode_json);
 use POSIX qw(_exit);
 use Test::More;
 use Time::HiRes qw(sleep);

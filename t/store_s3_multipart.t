@@ -21,7 +21,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
-use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;

@@ -10,7 +10,6 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use JSON::PP qw(decode_json);
 use Test::More tests => 33;
 use LiveRecord::Test;
 use LiveRecord::Receiver;

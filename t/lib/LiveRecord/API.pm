@@ -7,13 +7,15 @@ package LiveRecord::API;
 #   $api->call(GET => '/api/tasks', undef, token => undef);   # no header
 #
 # A body given as a string is sent as is (for bad JSON); a reference is
-# encoded.  $json is undef when the reply is not JSON.
+# encoded.  $json is undef when the reply is not JSON; a reply sent as
+# application/json that is not strict UTF-8 JSON fails no_alerts().
 
 use strict;
 use warnings;
 
 use HTTP::Tiny;
-use JSON::PP qw(decode_json encode_json);
+use JSON::PP qw(encode_json);
+use LiveRecord::JSON;
 
 sub new {
     my ($class, %o) = @_;
@@ -33,7 +35,10 @@ sub call {
     }
     my $r = $self->{http}->request($method,
         "http://127.0.0.1:$self->{port}$path", \%req);
-    my $json = eval { decode_json($r->{content}) };
+    # every reply the API sends as JSON must be strict UTF-8 JSON
+    my $json = ($r->{headers}{'content-type'} // '') =~ m{^application/json}
+        ? eval { LiveRecord::JSON::decode($r->{content}, "$method $path") }
+        : eval { JSON::PP->new->utf8->decode($r->{content}) };
     return ($r->{status}, $json, $r);
 }
 

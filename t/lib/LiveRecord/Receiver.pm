@@ -20,7 +20,9 @@ package LiveRecord::Receiver;
 # "sha256=" . hex HMAC-SHA256(K, TIMESTAMP . "." . BODY).
 #
 # headers are lower-cased names; t is the arrival time (Time::HiRes); a
-# body over 64 KiB is kept only as its size and sha256.
+# body over 64 KiB is kept only as its size and sha256.  A body sent as
+# application/json is also decoded as strict UTF-8 JSON into json (see
+# LiveRecord::JSON: one that fails makes no_alerts() fail).
 
 use strict;
 use warnings;
@@ -29,6 +31,7 @@ use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use Encode ();
 use IO::Socket::INET;
 use JSON::PP;
+use LiveRecord::JSON;
 use POSIX qw(_exit);
 use Test::More ();
 use Time::HiRes qw(time sleep);
@@ -126,6 +129,16 @@ sub requests {
     my $json = JSON::PP->new->latin1;
     my @r = map { $json->decode($_) } grep { /\S/ } <$fh>;
     close $fh;
+    # a JSON body (a callback) must be strict UTF-8 JSON: one that is not
+    # is remembered by LiveRecord::JSON and fails no_alerts()
+    for my $r (@r) {
+        next unless defined $r->{body}
+            && ($r->{headers}{'content-type'} // '') =~ m{^application/json};
+        $r->{json} = eval {
+            LiveRecord::JSON::decode($r->{body}, "$r->{method} $r->{path}"
+                . ' body (' . ($r->{headers}{'x-live-record-event-id'} // '')
+                . ')') };
+    }
     return @r;
 }
 
@@ -197,6 +210,8 @@ sub stop {
 
 sub DESTROY {
     my ($self) = @_;
+    # at exit: waitpid must not replace the test's exit status
+    local $?;
     $self->stop;
 }
 

@@ -54,6 +54,8 @@ package LiveRecord::Test;
 #   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
 #   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE | [RE...])
+#   decode_json(BYTES) -> strict UTF-8 JSON (LiveRecord::JSON); dies on
+#       bad input, which no_alerts() then reports too
 #   index_ok(ENTRY, %expect) -> one test on an index entry (below)
 #   need_all(NAME, WHY)  need(NAME, WHY, N): a missing tool fails
 #       (LiveRecord::Need; LIVE_RECORD_ALLOW_MISSING makes it a skip)
@@ -72,7 +74,8 @@ use File::Path qw(make_path remove_tree);
 use File::Spec;
 use File::Temp qw(tempfile);
 use IO::Socket::INET;
-use JSON::PP qw(decode_json encode_json);
+use JSON::PP qw(encode_json);
+use LiveRecord::JSON;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More ();
@@ -86,7 +89,7 @@ our @EXPORT = qw(
     probe probe_ok probe_duration probe_streams probe_counts
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
-    wait_for wait_files find_files log_lines no_alerts
+    wait_for wait_files find_files log_lines no_alerts decode_json
     need_all need index_ok nginx_workers
 );
 
@@ -788,8 +791,15 @@ sub log_lines {
     return $re ? grep { $_ =~ $re } @lines : @lines;
 }
 
+# JSON::PP's decode_json, remembering what fails (see LiveRecord::JSON)
+sub decode_json {
+    my ($bytes) = @_;
+    return LiveRecord::JSON::decode($bytes, (caller)[1] . ':' . (caller)[2]);
+}
+
 # One test: stops nginx, then no [error]/[alert]/[crit]/[emerg] line and
-# no sanitizer report in error.log or nginx's stderr.  Expected lines are
+# no sanitizer report in error.log or nginx's stderr, and no JSON received
+# that was not strict UTF-8 (LiveRecord::JSON).  Expected lines are
 # named per test: no_alerts(allow => qr/.../ or [qr/.../, ...]) exempts the
 # lines matching any of them.  A test that started nginx and dies (or ends)
 # before calling no_alerts gets the check from the END block below, with
@@ -808,6 +818,8 @@ sub no_alerts {
     for my $re (@allow) {
         @bad = grep { $_ !~ $re } @bad;
     }
+    push @bad, map { "JSON that is not strict UTF-8: $_" }
+                   LiveRecord::JSON::bad();
     Test::More::ok(!@bad, 'no errors, alerts or sanitizer reports in '
                           . 'error.log' . (@allow ? ' (but the expected)' : ''))
         or Test::More::diag(join "\n", @bad[0 .. ($#bad > 19 ? 19 : $#bad)]);
