@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
 #include "ngx_live_record_json.h"
+#include "ngx_live_record_utf8.h"
 
 
 /* a JSON string of an ngx_str_t, which need not be null-terminated */
@@ -32,6 +33,13 @@ ngx_live_record_json_str(ngx_str_t *v)
     }
 
     s[v->len] = '\0';
+
+    /*
+     * what comes in is checked where it comes in; this only keeps a slip
+     * from making JSON that strict parsers refuse
+     */
+
+    ngx_live_record_utf8_fix((u_char *) s, v->len);
 
     item = cJSON_CreateString(s);
 

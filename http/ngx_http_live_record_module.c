@@ -13,6 +13,7 @@
 #include "ngx_live_record_shm.h"
 #include "ngx_live_record_tasks.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_utf8.h"
 
 
 /*
@@ -142,6 +143,18 @@ ngx_http_live_record_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_live_record_auth_error(r, llcf);
+    }
+
+    if (ngx_live_record_uri_text(r->args.data, r->args.len) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_parameter",
+                                          "the query string must be "
+                                          "percent-encoded UTF-8 (%%XX with "
+                                          "two hex digits, no %%00)");
     }
 
     if (!(r->method & NGX_HTTP_POST)) {
@@ -280,6 +293,15 @@ ngx_http_live_record_body(ngx_http_request_t *r)
 
     if (text.len == 0) {
         ngx_http_finalize_request(r, ngx_http_live_record_route(r, NULL));
+        return;
+    }
+
+    if (ngx_live_record_json_text_ok(text.data, text.len) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_live_record_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_json",
+                                       "the body must be UTF-8 JSON, "
+                                       "with no \\u0000 in strings"));
         return;
     }
 
@@ -536,6 +558,9 @@ ngx_http_live_record_error(ngx_http_request_t *r, ngx_uint_t status,
     va_end(args);
 
     *p = '\0';
+
+    /* a message may quote the request, or be cut inside a character */
+    ngx_live_record_utf8_fix(msg, p - msg);
 
     o = cJSON_CreateObject();
 

@@ -13,6 +13,7 @@
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_utf8.h"
 
 
 /* after a failed open or write, the next part is tried this much later */
@@ -36,6 +37,8 @@ static void ngx_live_record_apply_plan(ngx_live_record_ctx_t *ctx,
 static void ngx_live_record_log_plan(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host);
 static char *ngx_live_record_check_name(ngx_str_t *name);
+static ngx_int_t ngx_live_record_stream_args(ngx_rtmp_session_t *s,
+    ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
 static void ngx_live_record_join_session(ngx_live_record_ctx_t *ctx);
 static void ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx);
 
@@ -140,8 +143,9 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ctx->st.domain.len = host.len;
     ngx_strlow(p, host.data, host.len);
 
-    ctx->st.args.data = v->args;
-    ctx->st.args.len = ngx_strlen(v->args);
+    if (ngx_live_record_stream_args(s, ctx, v) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_live_record_segmenter_init(&ctx->seg, ctx->st.tracks,
                                    ngx_live_record_seg_alloc,
@@ -455,6 +459,12 @@ ngx_live_record_check_name(ngx_str_t *name)
         return "name starts with \".\"";
     }
 
+    /* it goes into every event and index entry: JSON wants UTF-8 */
+
+    if (ngx_live_record_utf8_text(name->data, name->len) != NGX_OK) {
+        return "name is not valid UTF-8";
+    }
+
     last = name->data + name->len;
 
     for (p = name->data; p < last; p++) {
@@ -476,6 +486,44 @@ ngx_live_record_check_name(ngx_str_t *name)
     }
 
     return NULL;
+}
+
+
+/*
+ * The query string outlives the publish command (nginx-rtmp reuses its
+ * buffer); bytes that are not UTF-8 are percent-encoded, as a browser
+ * would send them, so that the events and index entries stay JSON.
+ */
+
+static ngx_int_t
+ngx_live_record_stream_args(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
+    ngx_rtmp_publish_t *v)
+{
+    size_t   len, size;
+    u_char  *p;
+
+    len = ngx_strlen(v->args);
+    size = ngx_live_record_utf8_escape(NULL, v->args, len);
+
+    p = ngx_pnalloc(s->connection->pool, size + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_live_record_utf8_escape(p, v->args, len);
+    p[size] = '\0';
+
+    if (size != len) {
+        ngx_log_error(NGX_LOG_WARN, s->connection->log, 0,
+                      "live record: \"%V\": the query string is not "
+                      "UTF-8, recorded percent-encoded as \"%s\"",
+                      &ctx->st.label, p);
+    }
+
+    ctx->st.args.data = p;
+    ctx->st.args.len = size;
+
+    return NGX_OK;
 }
 
 
@@ -658,6 +706,13 @@ ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx, ngx_chain_t *in,
 
         ctx->buf = p;
         ctx->buf_size = size;
+    }
+
+    *len = n;
+
+    if (n == 0) {
+        /* an empty message: no buffer yet, and nothing to copy into it */
+        return (u_char *) "";
     }
 
     p = ctx->buf;
