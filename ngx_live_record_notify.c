@@ -73,6 +73,9 @@ static ngx_int_t ngx_live_record_notify_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
 static ngx_int_t ngx_live_record_notify_part_done(
     ngx_live_record_done_t *v);
+static ngx_int_t ngx_live_record_notify_make(
+    ngx_live_record_main_conf_t *lmcf, ngx_array_t *receivers,
+    const char *type, cJSON *event, ngx_str_t *file);
 
 
 static ngx_live_record_part_done_pt  next_part_done;
@@ -268,7 +271,8 @@ ngx_live_record_notify_part_done(ngx_live_record_done_t *v)
     o = cJSON_Duplicate(v->entry, 1);
 
     if (o == NULL
-        || ngx_live_record_notify_event(v->lmcf, v->receivers, v->event, o)
+        || ngx_live_record_notify_make(v->lmcf, v->receivers, v->event, o,
+                                      v->file_id)
            == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
@@ -355,6 +359,22 @@ ngx_int_t
 ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
     ngx_array_t *receivers, const char *type, cJSON *event)
 {
+    return ngx_live_record_notify_make(lmcf, receivers, type, event, NULL);
+}
+
+
+/*
+ * The event id is unique across nodes and stable across retries.  A
+ * file's record_done or concat_done is named after the file ("TYPE-FILE_ID"):
+ * made again by a recovery after a crash during the hand-off, it is the
+ * same event, which a receiver deduplicates.  Others are named after the
+ * moment they are made.
+ */
+
+static ngx_int_t
+ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
+    ngx_array_t *receivers, const char *type, cJSON *event, ngx_str_t *file)
+{
     u_char                       id[NGX_INT64_LEN * 2 + 256], *p;
     char                        *text;
     ngx_str_t                    sid, body;
@@ -373,8 +393,14 @@ ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
     /* unique across nodes, stable across retries */
 
     tp = ngx_timeofday();
-    p = ngx_snprintf(id, sizeof(id) - 1, "%T%03M-%V-%P-%ui", tp->sec,
-                     tp->msec, &lmcf->node_id, ngx_pid, ++nt->seq);
+
+    if (file && ngx_live_record_valid_name(file, 200) == NGX_OK) {
+        p = ngx_snprintf(id, sizeof(id) - 1, "%s-%V", type, file);
+
+    } else {
+        p = ngx_snprintf(id, sizeof(id) - 1, "%T%03M-%V-%P-%ui", tp->sec,
+                         tp->msec, &lmcf->node_id, ngx_pid, ++nt->seq);
+    }
     sid.data = id;
     sid.len = p - id;
     *p = '\0';

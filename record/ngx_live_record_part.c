@@ -741,18 +741,17 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
 
     cJSON_Delete(d.entry);
 
-    if (rc == NGX_DECLINED) {
-        /* the sidecar stays until the upload's spool file takes over */
-        return;
-    }
-
-    if (rc != NGX_OK) {
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, log, 0,
                       "live record: \"%V\" part %ui %s: no index entry",
                       &p->st.label, p->n, ngx_live_record_format_ext(format));
     }
 
-    ngx_live_record_sidecar_delete(f, log);
+    /*
+     * The sidecar stays until the event is in the spool (on the loop) or
+     * the upload's spool file takes over: killed before that, the part is
+     * recovered and announced again, under the same event id.
+     */
 }
 
 
@@ -816,15 +815,17 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
 
     cJSON_Delete(d.entry);
 
-    if (rc == NGX_AGAIN) {
-        /* the upload's own spool file takes over */
-        ngx_live_record_sidecar_delete(&p->files[format], p->log);
+    if (rc == NGX_ERROR) {
+        ngx_live_record_announce_file(p, format, "record_failed", "handoff");
         return;
     }
 
-    if (rc == NGX_ERROR) {
-        ngx_live_record_announce_file(p, format, "record_failed", "handoff");
-    }
+    /*
+     * NGX_OK: record_done is in the notify spool; NGX_AGAIN: the upload's
+     * own spool file takes over.  Only now may the part stop looking open.
+     */
+
+    ngx_live_record_sidecar_delete(&p->files[format], p->log);
 }
 
 
