@@ -834,14 +834,35 @@ void
 ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir,
     ngx_uint_t first, ngx_live_record_spool_load_pt load)
 {
-    u_char     *dot;
-    ngx_dir_t   d;
-    ngx_str_t   name;
-    ngx_pid_t   pid;
+    u_char      *dot;
+    ngx_dir_t    d;
+    ngx_str_t    name, *names;
+    ngx_pid_t    pid;
+    ngx_uint_t   i;
+    ngx_pool_t  *pool;
+    ngx_array_t  claim;
+
+    /*
+     * The names are read first and claimed after: a claim renames the
+     * file to this worker's pid, and readdir() may return the new name
+     * later in the same pass, which the first scan would claim (and load)
+     * a second time.
+     */
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    if (ngx_array_init(&claim, pool, 16, sizeof(ngx_str_t)) != NGX_OK) {
+        ngx_destroy_pool(pool);
+        return;
+    }
 
     if (ngx_open_dir(dir, &d) == NGX_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
                       "live record: " ngx_open_dir_n " \"%V\" failed", dir);
+        ngx_destroy_pool(pool);
         return;
     }
 
@@ -866,10 +887,29 @@ ngx_live_record_spool_scan(ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir,
             continue;
         }
 
-        (void) ngx_live_record_spool_claim(lmcf, dir, &name, load);
+        names = ngx_array_push(&claim);
+        if (names == NULL) {
+            break;
+        }
+
+        names->len = name.len;
+        names->data = ngx_pstrdup(pool, &name);
+
+        if (names->data == NULL) {
+            claim.nelts--;
+            break;
+        }
     }
 
     (void) ngx_close_dir(&d);
+
+    names = claim.elts;
+
+    for (i = 0; i < claim.nelts; i++) {
+        (void) ngx_live_record_spool_claim(lmcf, dir, &names[i], load);
+    }
+
+    ngx_destroy_pool(pool);
 }
 
 
