@@ -143,7 +143,9 @@ ngx_live_record_sidecar_json(ngx_live_record_part_t *p, ngx_uint_t format,
         || ngx_live_record_json_set(o, "work_root", &p->lacf->work) == NULL
         || ngx_live_record_json_set(o, "store", &p->lacf->store.name)
            == NULL
-        || cJSON_AddNumberToObject(o, "format", format) == NULL)
+        || cJSON_AddNumberToObject(o, "format", format) == NULL
+        || cJSON_AddNumberToObject(o, "media_start_time", (double) p->base)
+           == NULL)
     {
         cJSON_Delete(v);
         cJSON_Delete(a);
@@ -248,6 +250,8 @@ ngx_live_record_recover_fields(ngx_live_record_part_t *p,
     ngx_live_record_track_t  *v = &p->st.tracks[NGX_LIVE_RECORD_VIDEO];
     ngx_live_record_track_t  *a = &p->st.tracks[NGX_LIVE_RECORD_AUDIO];
 
+    uint64_t  base;
+
     ngx_live_record_json_field_t  fields[] = {
         { "work_root", NGX_LIVE_RECORD_JSON_STR, work },
         { "store", NGX_LIVE_RECORD_JSON_STR, store },
@@ -266,6 +270,7 @@ ngx_live_record_recover_fields(ngx_live_record_part_t *p,
         { "extension", NGX_LIVE_RECORD_JSON_TEXT, &p->st.extension },
         { "part", NGX_LIVE_RECORD_JSON_UINT, &p->n },
         { "start_time_ms", NGX_LIVE_RECORD_JSON_MS, &p->start_ms },
+        { "media_start_time", NGX_LIVE_RECORD_JSON_MS, &base },
         { NULL, 0, NULL }
     };
 
@@ -286,6 +291,7 @@ ngx_live_record_recover_fields(ngx_live_record_part_t *p,
     };
 
     p->n = 1;
+    base = 0;
 
     if (ngx_live_record_json_read(p->pool, o, fields) != NGX_OK
         || ngx_live_record_json_read(p->pool,
@@ -296,6 +302,8 @@ ngx_live_record_recover_fields(ngx_live_record_part_t *p,
     {
         return NGX_ERROR;
     }
+
+    p->base = (int64_t) base;
 
     return NGX_OK;
 }

@@ -144,6 +144,12 @@ ngx_live_record_entry_json(ngx_live_record_part_t *p, ngx_uint_t format)
         || ngx_live_record_num(o, "duration", (double) p->duration / 1000)
            == NULL
         || ngx_live_record_num(o, "file_size", f->size) == NULL
+        || ngx_live_record_num(o, "media_start_time", p->base) == NULL
+        || ngx_live_record_num(o, "record_bps",
+                               p->duration > 0
+                               ? (double) (uint64_t) (f->size * 8000
+                                                      / p->duration)
+                               : 0) == NULL
         || ngx_live_record_json_set(o, "sha256", &s) == NULL
         || cJSON_AddStringToObject(o, "end_reason",
                                    ngx_live_record_reason_name(p->reason))
