@@ -1196,6 +1196,10 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
 
     lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
 
+    /* what the pools sent back and waits for its turn runs first */
+
+    ngx_live_record_pace_flush();
+
     /* the thread pools are gone by now: finish in this thread */
 
     while (!ngx_queue_empty(&lmcf->active)) {

@@ -77,13 +77,15 @@ S = {
     'dd_mb': env('BENCH_DD_MB', 1024),
     'dd_reps': env('BENCH_DD_REPS', 3),
     'configs': env('BENCH_CONFIGS', 'abcdkoe'),
-    'stages': env('BENCH_STAGES', 'dd,long,fast,rt,el,notify'),
+    'stages': env('BENCH_STAGES', 'dd,long,huge,fast,rt,el,notify'),
     # issue 13: single parts of these many media minutes, pushed faster
     # than real time, worker file I/O counted by strace
     'long_minutes': env('BENCH_LONG_MINUTES', '1,6,30,120'),
     # the N at which old build (o) and checksum off (k) also run
     'cmp_n': env('BENCH_CMP_N', '32,128,256'),
     'looptrace': env('BENCH_LOOPTRACE', 1),
+    # issue 13: one part of this many GiB (co64)
+    'huge_gib': env('BENCH_HUGE_GIB', 5.0),
     'old': OLD_COMMIT,
 }
 
@@ -342,7 +344,7 @@ def probe_many(paths, count=True):
     return res
 
 
-def py_counts(path):
+def py_counts(path, chunks=False):
     """Packet counts per track kind without ffprobe: FLV tags (codec
     headers excluded, as ffprobe does) or MP4 stsz sample counts, after
     checking that the top-level boxes tile the file exactly (not truncated).
@@ -402,6 +404,8 @@ def py_counts(path):
                             data[x + 8:x + 12])
                     elif t2 == b'stsz':
                         count = struct.unpack_from('>I', data, x + 8)[0]
+                    elif t2 in (b'stco', b'co64') and chunks:
+                        c.setdefault('_chunks', set()).add(t2.decode())
             if kind and count is not None:
                 c[kind] = c.get(kind, 0) + count
         return c
@@ -1209,21 +1213,22 @@ def mp4_counts_stream(path):
     tmp = CACHE / 'moov.tmp'
     tmp.write_bytes(moov)
     try:
-        r = py_counts(str(tmp))
+        r = py_counts(str(tmp), chunks=True)
     finally:
         tmp.unlink()
     if isinstance(r, dict):
         r = dict(r)
         r['_boxes'] = ' '.join(tops)
         r['_free'] = free
+        r['_chunks'] = ' '.join(sorted(r.get('_chunks', ())))
     return r
 
 
-def run_long(cfg, minutes, media):
+def run_long(cfg, minutes, media, check=None, tag=''):
     """One part of `minutes` media minutes (the input looped), pushed by one
     publisher as fast as nginx takes it, into a 120m interval; strace counts
     the worker's file I/O; the error log is scanned for [error]/[crit]."""
-    name = 'long-%s-%dm' % (cfg, minutes)
+    name = 'long-%s-%dm%s' % (cfg, minutes, tag)
     # the default interval where the part fits in it, else the longest
     interval = '30m' if minutes <= 30 else '120m'
     ng = Nginx(name, cfg, interval=interval)
@@ -1310,6 +1315,7 @@ def run_long(cfg, minutes, media):
                 cnt = r
                 break
             res.setdefault('boxes', []).append(r.pop('_boxes', ''))
+            res.setdefault('chunk_boxes', []).append(r.pop('_chunks', ''))
             res['free_bytes'] = res.get('free_bytes', 0) + r.pop('_free', 0)
             for k, v in r.items():
                 cnt[k] = cnt.get(k, 0) + v
@@ -1318,6 +1324,8 @@ def run_long(cfg, minutes, media):
         if minutes <= 6 and files:
             pr = probe_many(files[:1])
             res['ffprobe'] = pr[files[0]]
+        if check and files:
+            check(files, res)
     finally:
         if tr is not None and tr.returncode is None:
             REG.stop(tr, signal.SIGTERM, 30)
@@ -1328,6 +1336,64 @@ def run_long(cfg, minutes, media):
         ng.clean_media()
         shutil.rmtree(st_dir, ignore_errors=True)
     return res
+
+
+HUGE_SPEC = ('testsrc2 1280x720 30fps + temporal noise, libx264 ultrafast, '
+             '40 Mbit/s, GOP 60, AAC-LC 128k 48 kHz stereo, 60 s')
+
+
+def prepare_huge_media():
+    """A 60 s clip at 40 Mbit/s (~300 MB): looped, a part above 4 GiB in
+    a few minutes of pushing."""
+    meta_f = CACHE / 'huge.json'
+    inp = CACHE / 'huge.flv'
+    if meta_f.exists() and inp.exists():
+        meta = json.loads(meta_f.read_text())
+        if meta.get('spec') == HUGE_SPEC:
+            meta['path'] = str(inp)
+            return meta
+    log('generating the 40 Mbit/s input (cached in bench/cache)')
+    subprocess.run([
+        'ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
+        '-f', 'lavfi', '-i',
+        'testsrc2=size=1280x720:rate=30,noise=alls=40:allf=t',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-t', '60', '-map', '0:v', '-map', '1:a',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+        '-b:v', '40M', '-maxrate', '40M', '-bufsize', '40M',
+        '-x264-params', 'keyint=60:min-keyint=60:scenecut=0',
+        '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', str(inp)],
+        check=True)
+    meta = {'spec': HUGE_SPEC}
+    meta.update(describe(inp))
+    meta_f.write_text(json.dumps(meta, indent=1))
+    meta['path'] = str(inp)
+    return meta
+
+
+def huge_check(files, res):
+    """Above 4 GiB the chunk offsets are co64; the part plays to its end
+    (the last two seconds decode) and seeks through nginx's mp4 module's
+    own parser is not needed here: ffmpeg reads the co64 offsets."""
+    f = files[0]
+    res['huge_bytes'] = os.path.getsize(f)
+    r = subprocess.run(['ffmpeg', '-nostdin', '-v', 'error', '-sseof', '-2',
+                        '-i', f, '-map', '0', '-f', 'null', '-'],
+                       capture_output=True, text=True)
+    res['huge_tail_decodes'] = r.returncode == 0 and not r.stderr.strip()
+    res['huge_tail_err'] = r.stderr.strip()[-300:]
+
+
+def run_huge():
+    """One part above 4 GiB (issue 13: co64), pushed faster than real time
+    through the module into a 120m interval."""
+    media = prepare_huge_media()
+    loops = int(math.ceil(S['huge_gib'] * 2**30 / media['bytes']))
+    minutes = loops * media['duration'] / 60.0
+    r = run_long('c', int(math.ceil(minutes)), media, check=huge_check,
+                 tag='-huge')
+    r['huge'] = True
+    return r
 
 
 def checksum_support():
@@ -1847,6 +1913,16 @@ def suite(out_path):
                             if r.get('finalize_s') is not None else 'n/a',
                             r.get('valid')))
                     save()
+
+        if 'huge' in stages and 'c' in cfgs:
+            r = guarded(run_huge)
+            R['huge'] = r
+            log('huge part: %s bytes, chunk offsets %s, counts valid %s, '
+                'last 2 s decode %s, %d error/crit lines' % (
+                    r.get('huge_bytes'), r.get('chunk_boxes'),
+                    r.get('valid'), r.get('huge_tail_decodes'),
+                    r.get('log', {}).get('crit', 0)))
+            save()
 
         if 'dd' in stages:
             R['dd_mb_s'] = run_dd()

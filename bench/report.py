@@ -21,6 +21,14 @@ SHORT = {'a': 'a baseline', 'b': 'b nginx-rtmp FLV', 'c': 'c ours mp4',
 ORDER = 'abcokde'
 
 
+def huge_ratio(r, kind):
+    """write or read bytes of the worker per output byte of one run"""
+    io = r.get('io', {})
+    out = (r.get('out_bytes') or 0) - (r.get('free_bytes') or 0)
+    b = sum(v for k, v in io.items() if k in (kind + '_mp4', kind + '_rec'))
+    return '%.3f×' % (b / out) if out else 'n/a'
+
+
 def long_group(runs):
     """{(cfg, minutes): [run + derived ratios]} of the long-part stage."""
     out = {}
@@ -661,7 +669,8 @@ def main(inp, outp):
           'least. "file" = its size, which with the new writer includes '
           'the unused part of the reserved region (a `free` box, punched '
           'out, so the file is sparse: "on disk" is `st_blocks` × 512); the '
-          'checksum reads it whole. fallocate() and hole punching are not '
+          'checksum hashes that hole as zeros without reading it '
+          '(SEEK_DATA/SEEK_HOLE). fallocate() and hole punching are not '
           'write() calls and are not counted. Input: %s packets per media '
           'minute; "packets = input" compares the part\'s `stsz` counts '
           'with the input\'s.' % inp.get('counts'))
@@ -677,6 +686,31 @@ def main(inp, outp):
                 w('- %s, %d min: `%s`' % (SHORT[r['cfg']], r['minutes'],
                                           x.replace('`', "'")[-220:]))
             w('')
+
+    # ---------------- a part above 4 GiB
+    H = R.get('huge')
+    if H:
+        w('## A part above 4 GiB (issue 13: `co64`)')
+        w('')
+        if H.get('error'):
+            w('Not measured: %s' % H['error'])
+        else:
+            w('A 60 s clip at 40 Mbit/s (%s) looped into one part of %.2f '
+              'GiB, pushed as fast as nginx takes it (same method as the '
+              'long parts, config c). Chunk offset boxes: `%s`; packets = '
+              'input: %s; the last 2 s decode with `ffmpeg -sseof -2 -i '
+              'PART -f null -`: %s; `[error]`/`[crit]` lines: %d; write / '
+              'output %s, read / output %s.'
+              % (H.get('spec', 'see bench.py'),
+                 (H.get('huge_bytes') or 0) / 2**30,
+                 ' '.join(H.get('chunk_boxes') or []) or 'n/a',
+                 'yes' if H.get('valid') else '**NO** %s'
+                 % str(H.get('counts'))[:80],
+                 'yes' if H.get('huge_tail_decodes')
+                 else '**NO** %s' % H.get('huge_tail_err', ''),
+                 H.get('log', {}).get('crit', 0),
+                 huge_ratio(H, 'w'), huge_ratio(H, 'r')))
+        w('')
 
     # ---------------- real-time sweep
     w('## 1. Real-time recording, N concurrent streams')

@@ -240,6 +240,10 @@ ngx_live_record_template_t *ngx_live_record_template(
 ngx_live_record_main_conf_t *ngx_live_record_rtmp_main_conf(
     ngx_cycle_t *cycle);
 
+/* core/ngx_live_record_pace.c: thread pool completions, a few at a time */
+void ngx_live_record_pace(ngx_event_t *ev, ngx_event_handler_pt handler);
+void ngx_live_record_pace_flush(void);
+
 /* core/ngx_live_record_file.c */
 ngx_int_t ngx_live_record_create_dirs(u_char *path, ngx_log_t *log);
 ngx_int_t ngx_live_record_delete_tree(u_char *path, ngx_log_t *log);

@@ -27,6 +27,7 @@ static void ngx_live_record_discard(ngx_live_record_part_t *p);
 static void ngx_live_record_finish(ngx_live_record_part_t *p,
     ngx_uint_t sync);
 static void ngx_live_record_finalize(void *data, ngx_log_t *log);
+static void ngx_live_record_finalized(ngx_event_t *ev);
 static void ngx_live_record_finalize_done(ngx_event_t *ev);
 static ngx_uint_t ngx_live_record_finalize_needed(ngx_live_record_part_t *p,
     ngx_live_record_file_t *f);
@@ -481,7 +482,7 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
         if (task) {
             task->ctx = p;
             task->handler = ngx_live_record_finalize;
-            task->event.handler = ngx_live_record_finalize_done;
+            task->event.handler = ngx_live_record_finalized;
             task->event.data = p;
             task->event.log = p->log;
 
@@ -873,6 +874,15 @@ ngx_live_record_announce_file(ngx_live_record_part_t *p, ngx_uint_t format,
                       "could not be made", &p->st.label, p->n,
                       ngx_live_record_format_ext(format), type);
     }
+}
+
+
+/* back from the pool: its turn comes among the others' (core/pace.c) */
+
+static void
+ngx_live_record_finalized(ngx_event_t *ev)
+{
+    ngx_live_record_pace(ev, ngx_live_record_finalize_done);
 }
 
 

@@ -56,6 +56,7 @@ static void ngx_live_record_open_thread(void *data, ngx_log_t *log);
 static ngx_int_t ngx_live_record_name_taken(ngx_live_record_part_t *p);
 static ngx_int_t ngx_live_record_open_file(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_log_t *log);
+static void ngx_live_record_open_done(ngx_event_t *ev);
 static void ngx_live_record_opened_handler(ngx_event_t *ev);
 static void ngx_live_record_opened_files(ngx_live_record_part_t *p);
 static void ngx_live_record_destroy_job(void *data);
@@ -357,7 +358,7 @@ ngx_live_record_open_post(ngx_live_record_part_t *p)
         if (job->task) {
             job->task->ctx = p;
             job->task->handler = ngx_live_record_open_thread;
-            job->task->event.handler = ngx_live_record_opened_handler;
+            job->task->event.handler = ngx_live_record_open_done;
             job->task->event.data = p;
             job->task->event.log = p->log;
 
@@ -571,6 +572,15 @@ ngx_uint_t
 ngx_live_record_part_open_ran(ngx_live_record_part_t *p)
 {
     return p->open->rc != NGX_AGAIN;
+}
+
+
+/* back from the pool: its turn comes among the others' (core/pace.c) */
+
+static void
+ngx_live_record_open_done(ngx_event_t *ev)
+{
+    ngx_live_record_pace(ev, ngx_live_record_opened_handler);
 }
 
 
