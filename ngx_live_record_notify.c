@@ -48,14 +48,33 @@ typedef struct {
     ngx_msec_t                  backoff;
     ngx_event_t                 retry;
     ngx_live_record_request_t  *req;
+    u_char                     *why;            /* given up: the reason */
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;
+#endif
+    ngx_uint_t                  op;             /* the spool file's fate */
+    ngx_uint_t                  next;           /* ... once op is done */
     unsigned                    spooled:1;
+    unsigned                    io:1;           /* op runs in the pool */
 } ngx_live_record_job_t;
+
+
+/* what a job's spool file undergoes, in the thread pool */
+#define NGX_LIVE_RECORD_SPOOL_WRITE   1
+#define NGX_LIVE_RECORD_SPOOL_DELETE  2         /* delivered */
+#define NGX_LIVE_RECORD_SPOOL_DEAD    3         /* given up */
+#define NGX_LIVE_RECORD_SPOOL_KEEP    4         /* freed, file stays */
 
 
 static ngx_live_record_job_t *ngx_live_record_job_create(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_receiver_t *rcv,
     ngx_str_t *id, ngx_str_t *body, ngx_str_t *name);
 static ngx_int_t ngx_live_record_job_spool(ngx_live_record_job_t *job);
+static void ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op);
+static void ngx_live_record_job_io_thread(void *data, ngx_log_t *log);
+static void ngx_live_record_job_io_done(ngx_event_t *ev);
+static void ngx_live_record_job_bury(ngx_live_record_job_t *job,
+    ngx_log_t *log);
 static void ngx_live_record_job_send(ngx_live_record_job_t *job);
 static void ngx_live_record_job_done(ngx_live_record_request_t *r);
 static void ngx_live_record_job_delay(ngx_live_record_job_t *job);
@@ -246,6 +265,28 @@ ngx_live_record_notify_init(ngx_cycle_t *cycle,
 ngx_int_t
 ngx_live_record_notify_postconfiguration(ngx_conf_t *cf)
 {
+#if (NGX_THREADS)
+    ngx_str_t                     name;
+    ngx_live_record_app_conf_t   *lacf;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    /* spool files are written where the rtmp{} level's parts finalize */
+
+    lmcf = ngx_rtmp_conf_get_module_main_conf(cf, ngx_live_record_module);
+    lacf = ngx_rtmp_conf_get_module_app_conf(cf, ngx_live_record_module);
+
+    ngx_str_set(&name, "default");
+
+    if (lacf && lacf->thread_pool_name.len) {
+        name = lacf->thread_pool_name;
+    }
+
+    lmcf->notify_pool = ngx_thread_pool_add(cf, &name);
+    if (lmcf->notify_pool == NULL) {
+        return NGX_ERROR;
+    }
+#endif
+
     next_part_done = ngx_live_record_part_done;
     ngx_live_record_part_done = ngx_live_record_notify_part_done;
 
@@ -494,20 +535,17 @@ ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
     job->retry.log = nt->log;
     job->retry.cancelable = 1;
 
-    if (name == NULL && ngx_live_record_job_spool(job) != NGX_OK) {
-        /* not durable, but still worth sending now */
-        ngx_log_error(NGX_LOG_CRIT, nt->log, 0,
-                      "live record: notify event %V to \"%V\" is not "
-                      "spooled, it is lost if nginx stops before delivery",
-                      &job->id, &rcv->url);
-
-    } else {
-        job->spooled = 1;
-        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY, 1);
-    }
+    job->spooled = 1;
+    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_NOTIFY, 1);
 
     ngx_queue_insert_tail(&nt->jobs, &job->queue);
     ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_NOTIFY, 1);
+
+    /* written while it is sent: the send does not wait for the disk */
+
+    if (name == NULL) {
+        ngx_live_record_job_io(job, NGX_LIVE_RECORD_SPOOL_WRITE);
+    }
 
     ngx_live_record_job_send(job);
 
@@ -679,15 +717,7 @@ ngx_live_record_job_done(ngx_live_record_request_t *r)
         ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_DELIVERED, 1);
         ngx_live_record_job_delay(job);
 
-        if (ngx_delete_file(job->path) == NGX_FILE_ERROR
-            && ngx_errno != NGX_ENOENT)
-        {
-            ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
-                          "live record: " ngx_delete_file_n " \"%s\" failed",
-                          job->path);
-        }
-
-        ngx_live_record_job_free(job);
+        ngx_live_record_job_io(job, NGX_LIVE_RECORD_SPOOL_DELETE);
         return;
     }
 
@@ -705,9 +735,7 @@ ngx_live_record_job_done(ngx_live_record_request_t *r)
 static void
 ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
 {
-    u_char                    *dead, *err;
     size_t                     len;
-    ngx_fd_t                   fd;
     ngx_live_record_notify_t  *nt;
 
     nt = job->lmcf->notify;
@@ -731,11 +759,42 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
     ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOTIFY_DEAD, 1);
     ngx_live_record_stat_error();
 
+    len = ngx_strlen(why);
+
+    job->why = ngx_pnalloc(job->pool, len + 1);
+    if (job->why == NULL) {
+        ngx_live_record_job_io(job, NGX_LIVE_RECORD_SPOOL_KEEP);
+        return;
+    }
+
+    ngx_memcpy(job->why, why, len + 1);
+
+    ngx_log_error(NGX_LOG_WARN, nt->log, 0,
+                  "live record: notify event %V to \"%V\" given up after "
+                  "%ui attempts (%s), moved to \"%V/%V\"",
+                  &job->id, &job->rcv->url, job->attempts, why, &nt->dead,
+                  &job->name);
+
+    ngx_live_record_job_io(job, NGX_LIVE_RECORD_SPOOL_DEAD);
+}
+
+
+/* in a thread, or on the loop: the event and why, in the dead letters */
+
+static void
+ngx_live_record_job_bury(ngx_live_record_job_t *job, ngx_log_t *log)
+{
+    u_char                    *dead, *err;
+    size_t                     len;
+    ngx_fd_t                   fd;
+    ngx_live_record_notify_t  *nt;
+
+    nt = job->lmcf->notify;
+
     len = nt->dead.len + job->name.len + sizeof("/.error");
 
-    dead = ngx_pnalloc(job->pool, 2 * len);
+    dead = ngx_alloc(2 * len, log);
     if (dead == NULL) {
-        ngx_live_record_job_free(job);
         return;
     }
 
@@ -743,7 +802,7 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
     ngx_sprintf(err, "%V/%V.error%Z", &nt->dead, &job->name);
 
     if (ngx_rename_file(job->path, dead) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, nt->log, ngx_errno,
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
                       "live record: " ngx_rename_file_n " \"%s\" to \"%s\" "
                       "failed", job->path, dead);
     }
@@ -751,15 +810,137 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
     fd = ngx_open_file(err, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
                        NGX_FILE_DEFAULT_ACCESS);
     if (fd != NGX_INVALID_FILE) {
-        (void) ngx_write_fd(fd, why, ngx_strlen(why));
+        (void) ngx_write_fd(fd, job->why, ngx_strlen(job->why));
         (void) ngx_write_fd(fd, "\n", 1);
         (void) ngx_close_file(fd);
     }
 
-    ngx_log_error(NGX_LOG_WARN, nt->log, 0,
-                  "live record: notify event %V to \"%V\" given up after "
-                  "%ui attempts (%s), moved to \"%s\"",
-                  &job->id, &job->rcv->url, job->attempts, why, dead);
+    ngx_free(dead);
+}
+
+
+/*
+ * The spool file's disk work runs in the thread pool, one operation at a
+ * time per job; the job ends (and its memory goes) once its last one is
+ * done.  Without a pool, on the loop.
+ */
+
+static void
+ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op)
+{
+    ngx_event_t  ev;
+
+    if (op != NGX_LIVE_RECORD_SPOOL_WRITE) {
+        /* the job is over: nothing sends it again */
+
+        if (job->retry.timer_set) {
+            ngx_del_timer(&job->retry);
+        }
+
+        if (job->req) {
+            ngx_live_record_request_cancel(job->req);
+            job->req = NULL;
+        }
+    }
+
+    if (job->io) {
+        /* after the write in progress */
+        job->next = op;
+        return;
+    }
+
+    job->op = op;
+
+#if (NGX_THREADS)
+
+    if (op != NGX_LIVE_RECORD_SPOOL_KEEP && job->lmcf->notify_pool) {
+        if (job->task == NULL) {
+            job->task = ngx_thread_task_alloc(job->pool, 0);
+        }
+
+        if (job->task) {
+            job->task->ctx = job;
+            job->task->handler = ngx_live_record_job_io_thread;
+            job->task->event.handler = ngx_live_record_job_io_done;
+            job->task->event.data = job;
+            job->task->event.log =
+                ((ngx_live_record_notify_t *) job->lmcf->notify)->log;
+
+            if (ngx_thread_task_post(job->lmcf->notify_pool, job->task)
+                == NGX_OK)
+            {
+                job->io = 1;
+                return;
+            }
+        }
+    }
+
+#endif
+
+    ngx_live_record_job_io_thread(job, ngx_cycle->log);
+
+    ngx_memzero(&ev, sizeof(ngx_event_t));
+    ev.data = job;
+
+    ngx_live_record_job_io_done(&ev);
+}
+
+
+static void
+ngx_live_record_job_io_thread(void *data, ngx_log_t *log)
+{
+    ngx_live_record_job_t *job = data;
+
+    switch (job->op) {
+
+    case NGX_LIVE_RECORD_SPOOL_WRITE:
+        if (ngx_live_record_job_spool(job) != NGX_OK) {
+            /* not durable, but still worth sending */
+            ngx_log_error(NGX_LOG_CRIT, log, 0,
+                          "live record: notify event %V to \"%V\" is not "
+                          "spooled, it is lost if nginx stops before "
+                          "delivery", &job->id, &job->rcv->url);
+        }
+
+        break;
+
+    case NGX_LIVE_RECORD_SPOOL_DELETE:
+        if (ngx_delete_file(job->path) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "live record: " ngx_delete_file_n " \"%s\" failed",
+                          job->path);
+        }
+
+        break;
+
+    case NGX_LIVE_RECORD_SPOOL_DEAD:
+        ngx_live_record_job_bury(job, log);
+        break;
+    }
+}
+
+
+static void
+ngx_live_record_job_io_done(ngx_event_t *ev)
+{
+    ngx_live_record_job_t *job = ev->data;
+
+    ngx_uint_t  next;
+
+    job->io = 0;
+
+    if (job->op == NGX_LIVE_RECORD_SPOOL_WRITE) {
+        next = job->next;
+        job->next = 0;
+
+        if (next) {
+            ngx_live_record_job_io(job, next);
+        }
+
+        return;
+    }
 
     ngx_live_record_job_free(job);
 }

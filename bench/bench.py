@@ -1051,8 +1051,14 @@ def looptrace_start(ng):
     for ev in ('enter', 'exit'):
         for sc in ('epoll_wait', 'epoll_pwait'):
             cmd += ['-e', 'syscalls:sys_%s_%s' % (ev, sc), '--filter', flt]
+    # the worker's main thread leaving and getting the CPU: an iteration's
+    # time spent runnable but preempted (by its own pool threads or anything
+    # else on a shared machine) is not the loop's work
+    cmd += ['-e', 'sched:sched_switch', '--filter',
+            'prev_pid == %d || next_pid == %d' % (ng.worker, ng.worker)]
     p = REG.spawn(cmd, cpus=GEN_CPUS, out=ng.prefix / 'logs' / 'loop.log')
     p.data = data
+    p.worker = ng.worker
     p.logf = ng.prefix / 'logs' / 'loop.log'
     time.sleep(0.5)
     if REG.poll(p):
@@ -1066,11 +1072,14 @@ def looptrace_stop(p):
         return None, 'not run'
     REG.stop(p, signal.SIGINT, 30)
     r = subprocess.run(['perf', 'script', '-i', str(p.data), '-F',
-                        'time,event', '--ns'], capture_output=True,
+                        'time,event,trace', '--ns'], capture_output=True,
                        text=True)
     iters = []
     last_exit = None
     bad = 0
+    preempted = 0       # ns runnable but off the CPU in this iteration
+    off_at = None       # when the worker was switched out while runnable
+    worker = getattr(p, 'worker', None)
     for line in r.stdout.splitlines():
         f = line.split()
         if len(f) < 2:
@@ -1080,13 +1089,26 @@ def looptrace_stop(p):
             t = int(sec) * 10**9 + int((frac + '000000000')[:9])
         except ValueError:
             continue
+        if 'sched_switch' in f[1]:
+            kv = dict(x.split('=', 1) for x in f[2:] if '=' in x)
+            if kv.get('prev_pid') == str(worker):
+                # R / R+: preempted; S / D: it waits (a disk wait counts)
+                if kv.get('prev_state', '').startswith('R'):
+                    off_at = t
+            elif kv.get('next_pid') == str(worker) and off_at is not None:
+                if last_exit is not None:
+                    preempted += t - max(off_at, last_exit)
+                off_at = None
+            continue
         if 'sys_exit_epoll' in f[1]:
             if last_exit is not None:
                 bad += 1
             last_exit = t
+            preempted = 0
         elif 'sys_enter_epoll' in f[1]:
             if last_exit is not None:
-                iters.append((last_exit, t - last_exit))
+                iters.append((last_exit, t - last_exit,
+                              max(0, t - last_exit - preempted)))
             last_exit = None
     lost = ''
     try:
@@ -1117,12 +1139,19 @@ def loop_phases(iters, phases):
         if not d:
             out[ph] = {'n': 0, 'secs': (b - a) / 1e9}
             continue
+        # the same iterations less the time they were preempted
+        own = sorted(x[2] for x in iters if a <= x[0] < b and len(x) > 2)
         out[ph] = {'n': len(d), 'secs': (b - a) / 1e9,
                    'p50_ms': pct(d, 50) / 1e6, 'p99_ms': pct(d, 99) / 1e6,
                    'p999_ms': pct(d, 99.9) / 1e6, 'max_ms': d[-1] / 1e6,
                    'over5ms': sum(1 for x in d if x > 5 * 10**6),
                    'over1ms': sum(1 for x in d if x > 10**6),
                    'busy': sum(d) / (b - a)}
+        if own:
+            out[ph].update({'own_max_ms': own[-1] / 1e6,
+                            'own_p999_ms': pct(own, 99.9) / 1e6,
+                            'own_over5ms': sum(1 for x in own
+                                               if x > 5 * 10**6)})
     return out
 
 

@@ -103,6 +103,9 @@ typedef struct {
     ngx_array_t                 loaders;        /* spool_loader_t */
     ngx_array_t                 remote;         /* store * */
     void                       *notify;         /* per-worker state */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *notify_pool;    /* spool files' disk work */
+#endif
     void                       *cluster;        /* live_record_cluster */
     void                       *curl;
     ngx_queue_t                 uploads;
