@@ -95,7 +95,6 @@ is_deeply([map { $n{$_} && $n{$_}{audio} } qw(mp4 flv)],
 
 $rcv->stop;
 
-# the failed directory creation is the one crit line
 # the failed open (crit) and the stream saying it retries (error)
 no_alerts(allow => [
     qr/\[crit\].*creating directories for "[^"]*\/work\/live\/cam\/[^"]*" failed \(20: Not a directory\)/,
