@@ -31,6 +31,8 @@ typedef struct {
     ngx_msec_t                  hls_continue;
     ngx_msec_t                  hls_fragment;
     ngx_str_t                   path;
+    ngx_int_t                   tz_offset;      /* s east of UTC */
+    ngx_uint_t                  tz_local;       /* the server's zone */
 } ngx_live_record_template_t;
 
 
