@@ -53,6 +53,8 @@ static char *ngx_live_record_check_msec(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_live_record_set_segment_format(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_live_record_set_timezone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_live_record_check_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -191,6 +193,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       NGX_RTMP_APP_CONF_OFFSET,
       offsetof(ngx_live_record_template_t, path),
       &ngx_live_record_path_post },
+
+    { ngx_string("live_record_timezone"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_live_record_set_timezone,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("live_record"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
@@ -769,6 +778,53 @@ ngx_live_record_set_segment_format(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* live_record_timezone utc | local | +HH:MM | -HH:MM; */
+
+static char *
+ngx_live_record_set_timezone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_template_t *tpl = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_int_t   h, m;
+
+    value = cf->args->elts;
+    p = value[1].data;
+
+    tpl->tz_offset = 0;
+    tpl->tz_local = 0;
+
+    if (value[1].len == 3 && ngx_strncasecmp(p, (u_char *) "utc", 3) == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 5 && ngx_strncmp(p, "local", 5) == 0) {
+        tpl->tz_local = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 6 && (p[0] == '+' || p[0] == '-') && p[3] == ':') {
+        h = ngx_atoi(p + 1, 2);
+        m = ngx_atoi(p + 4, 2);
+
+        if (h != NGX_ERROR && m != NGX_ERROR && h <= 14 && m <= 59
+            && h * 60 + m <= 14 * 60)
+        {
+            tpl->tz_offset = (h * 3600 + m * 60) * (p[0] == '-' ? -1 : 1);
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"live_record_timezone\" must be utc, local or an "
+                       "offset from -14:00 to +14:00 such as +08:00, "
+                       "not \"%V\"", &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data)
 {
@@ -792,9 +848,9 @@ ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data)
     for ( /* void */ ; p < last; p++) {
 
         if (*p == '%') {
-            if (p + 1 == last || ngx_strchr("YmdHMS%", p[1]) == NULL) {
+            if (p + 1 == last || ngx_strchr("YmdHMSz%", p[1]) == NULL) {
                 return "has an unknown %-sequence, "
-                       "expected %Y, %m, %d, %H, %M, %S or %%";
+                       "expected %Y, %m, %d, %H, %M, %S, %z or %%";
             }
 
             p++;

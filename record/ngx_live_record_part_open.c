@@ -724,7 +724,9 @@ static ngx_int_t
 ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
 {
     u_char     *s, *last, *d, *end;
+    time_t      t;
     ngx_tm_t    tm;
+    ngx_int_t   off;
     ngx_str_t  *path, domain;
 
     path = &p->tpl->path;
@@ -733,7 +735,22 @@ ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
     d = buf;
     end = buf + size;
 
-    ngx_libc_gmtime((time_t) (p->start_ms / 1000), &tm);
+    /* live_record_timezone: %Y...%S in that zone, %z its offset */
+
+    t = (time_t) (p->start_ms / 1000);
+
+    if (p->tpl->tz_local) {
+        ngx_libc_localtime(t, &tm);
+#if (NGX_HAVE_GMTOFF)
+        off = tm.ngx_tm_gmtoff;
+#else
+        off = 0;
+#endif
+
+    } else {
+        off = p->tpl->tz_offset;
+        ngx_libc_gmtime(t + off, &tm);
+    }
 
     domain = p->st.domain;
 
@@ -762,6 +779,10 @@ ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
                 break;
             case 'S':
                 d = ngx_slprintf(d, end, "%02d", tm.tm_sec);
+                break;
+            case 'z':
+                d = ngx_slprintf(d, end, "%c%02i%02i", off < 0 ? '-' : '+',
+                                 ngx_abs(off) / 3600, ngx_abs(off) % 3600 / 60);
                 break;
             default:
                 *d++ = '%';
