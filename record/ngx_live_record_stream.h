@@ -24,8 +24,10 @@
 
 #define NGX_LIVE_RECORD_MAX_NAME     255
 
+/* live_record_domain, and live_record_rule with a stream= */
 typedef struct {
-    ngx_str_t                   host;
+    ngx_str_t                   host;           /* empty: any domain */
+    ngx_str_t                   stream;         /* empty: any stream */
     ngx_str_t                   name;           /* template, "off" */
     ngx_live_record_template_t *tpl;
     ngx_uint_t                  wildcard;       /* unsigned */
