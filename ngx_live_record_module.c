@@ -59,6 +59,8 @@ static char *ngx_live_record_check_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_live_record_set_rule(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_live_record_set_notify(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -211,6 +213,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
     { ngx_string("live_record_domain"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
       ngx_live_record_set_domain,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("live_record_rule"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE23,
+      ngx_live_record_set_rule,
       NGX_RTMP_APP_CONF_OFFSET,
       0,
       NULL },
@@ -491,8 +500,14 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
             if (d[i].tpl == NULL) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "unknown live_record_template \"%V\" "
-                              "in \"live_record_domain %V\"",
-                              &d[i].name, &d[i].host);
+                              "in \"%s%s%s%V%s%V\"", &d[i].name,
+                              d[i].stream.len ? "live_record_rule"
+                                              : "live_record_domain ",
+                              d[i].stream.len && d[i].host.len
+                              ? " domain=" : "",
+                              d[i].wildcard ? "*" : "", &d[i].host,
+                              d[i].stream.len ? " stream=" : "",
+                              &d[i].stream);
                 return NGX_CONF_ERROR;
             }
         }
@@ -947,6 +962,89 @@ ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     d->host = host;
     d->name = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * live_record_rule [domain=HOST] stream=NAME TEMPLATE | off;
+ * kept with the live_record_domain rules, which it outranks
+ */
+
+static char *
+ngx_live_record_set_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t                 *value, v;
+    ngx_uint_t                 i;
+    ngx_live_record_domain_t  *d;
+
+    value = cf->args->elts;
+
+    if (lacf->domains == NGX_CONF_UNSET_PTR) {
+        lacf->domains = ngx_array_create(cf->pool, 4,
+                                         sizeof(ngx_live_record_domain_t));
+        if (lacf->domains == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    d = ngx_array_push(lacf->domains);
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
+
+    for (i = 1; i < cf->args->nelts - 1; i++) {
+
+        if (ngx_strncmp(value[i].data, "stream=", 7) == 0
+            && d->stream.len == 0 && value[i].len > 7)
+        {
+            d->stream.data = value[i].data + 7;
+            d->stream.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0
+            && d->host.len == 0)
+        {
+            v.data = value[i].data + 7;
+            v.len = value[i].len - 7;
+
+            if (v.len > 2 && v.data[0] == '*' && v.data[1] == '.') {
+                d->wildcard = 1;
+                v.data++;
+                v.len--;
+            }
+
+            if (v.len && !ngx_strlchr(v.data, v.data + v.len, '*')
+                && !ngx_strlchr(v.data, v.data + v.len, '/'))
+            {
+                ngx_strlow(v.data, v.data, v.len);
+                d->host = v;
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in "
+                           "\"live_record_rule\", expected domain=HOST "
+                           "(a host name or *.suffix) or stream=NAME, "
+                           "each once", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (d->stream.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"live_record_rule\" needs stream=NAME "
+                           "(a domain alone is \"live_record_domain\")");
+        return NGX_CONF_ERROR;
+    }
+
+    d->name = value[cf->args->nelts - 1];
 
     return NGX_CONF_OK;
 }

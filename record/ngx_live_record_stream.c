@@ -28,7 +28,7 @@
 
 
 static ngx_live_record_template_t *ngx_live_record_resolve(
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *host, ngx_str_t *name,
     ngx_live_record_domain_t **rule);
 static void ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
     ngx_live_record_domain_t *d);
@@ -97,7 +97,7 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ngx_live_record_tc_host(&s->tc_url, &host);
 
-    tpl = ngx_live_record_resolve(lacf, &host, &rule);
+    tpl = ngx_live_record_resolve(lacf, &host, &name, &rule);
     if (tpl == NULL && !lacf->tasks_on) {
         return NGX_DECLINED;
     }
@@ -198,7 +198,13 @@ ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
 
     p = ctx->rule_buf;
 
-    if (d) {
+    if (d && d->stream.len) {
+        p = ngx_snprintf(p, sizeof(ctx->rule_buf), "rule %s%s%V%sstream=%V",
+                         d->host.len ? "domain=" : "",
+                         d->wildcard ? "*" : "", &d->host,
+                         d->host.len ? " " : "", &d->stream);
+
+    } else if (d) {
         p = ngx_snprintf(p, sizeof(ctx->rule_buf), "domain %s%V",
                          d->wildcard ? "*" : "", &d->host);
 
@@ -349,46 +355,78 @@ update:
 }
 
 
+/*
+ * The template by rule, the most specific first, in the priority of the
+ * service this module replaces: domain and stream, stream, domain; an
+ * exact host over a wildcard, the longest wildcard; else the
+ * application's (live_record).
+ */
+
 static ngx_live_record_template_t *
 ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
-    ngx_live_record_domain_t **rule)
+    ngx_str_t *name, ngx_live_record_domain_t **rule)
 {
-    size_t                     best;
-    ngx_uint_t                 i;
+    size_t                     len, best_len;
+    ngx_uint_t                 i, rank, best;
     ngx_live_record_domain_t  *d, *found;
 
     *rule = NULL;
 
-    if (lacf->domains == NULL || host->len == 0) {
+    if (lacf->domains == NULL) {
         return lacf->tpl;
     }
 
     d = lacf->domains->elts;
     found = NULL;
     best = 0;
+    best_len = 0;
 
     for (i = 0; i < lacf->domains->nelts; i++) {
 
-        if (!d[i].wildcard) {
-            if (d[i].host.len == host->len
-                && ngx_strncasecmp(d[i].host.data, host->data, host->len)
-                   == 0)
-            {
-                *rule = &d[i];
-                return d[i].tpl;
-            }
-
+        if (d[i].stream.len
+            && !ngx_live_record_str_eq(&d[i].stream, name))
+        {
             continue;
         }
 
-        /* "*.example.com": host ends with ".example.com", longest wins */
+        len = 0;
 
-        if (host->len > d[i].host.len && d[i].host.len > best
-            && ngx_strncasecmp(host->data + host->len - d[i].host.len,
-                               d[i].host.data, d[i].host.len) == 0)
+        if (d[i].host.len) {
+            if (!d[i].wildcard) {
+                if (d[i].host.len != host->len
+                    || ngx_strncasecmp(d[i].host.data, host->data,
+                                       host->len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                len = (size_t) -1;
+
+            } else {
+
+                /* "*.example.com": host ends with ".example.com" */
+
+                if (host->len <= d[i].host.len
+                    || ngx_strncasecmp(host->data + host->len
+                                       - d[i].host.len,
+                                       d[i].host.data, d[i].host.len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                len = d[i].host.len;
+            }
+        }
+
+        rank = (d[i].stream.len ? 2 : 0) + (d[i].host.len ? 1 : 0);
+
+        if (found == NULL || rank > best || (rank == best && len > best_len))
         {
             found = &d[i];
-            best = d[i].host.len;
+            best = rank;
+            best_len = len;
         }
     }
 
