@@ -13,6 +13,9 @@
 #   make test-asan  the suite with the module built with ASan and UBSan
 #   make valgrind    one record/handoff/notify cycle under valgrind memcheck
 #   make bench   build, then run the benchmark; rewrites docs/benchmarks.md
+#   make mutate  scripts/mutate.sh: each mutation in scripts/mutations.txt
+#                on a scratch build must fail the tests it names (not part
+#                of make test)
 #   make layout  check that includes point down the folders and files stay
 #                under 1500 lines (t/layout.t, also part of make test)
 
@@ -31,6 +34,7 @@ SOURCES := config $(wildcard $(TOP)/*.c $(TOP)/*.h) \
 export NGX_RTMP_SRC ?= $(BUILD)/rtmp
 
 .PHONY: all deps build run stop test test-asan valgrind bench clean fuzz \
+        mutate \
         layout install deb push
 
 all: build
@@ -142,3 +146,6 @@ FUZZ_SECONDS ?= 60
 fuzz: | $(BUILD)/ngx/Makefile
 	@$(TOP)/fuzz/deps.sh
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) NGX_SRC=$(NGX_SRC) $(TOP)/fuzz/run.sh
+
+mutate: build
+	@$(TOP)/scripts/mutate.sh
