@@ -246,6 +246,9 @@ is_deeply(decode_json($rows[0][6]), $aentry, 'the row holds the index entry');
 sub start_node {
     my ($name) = @_;
     my $np = $node{$name}{prefix};
+    # as the harness does for A: the ASan build needs its runtime first
+    local $ENV{LD_PRELOAD} = $ENV{LIVE_RECORD_PRELOAD}
+        if $ENV{LIVE_RECORD_PRELOAD};
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
         open STDIN, '<', '/dev/null';
