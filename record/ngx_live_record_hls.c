@@ -38,17 +38,23 @@ static ngx_live_record_ts_t *ngx_live_record_hls_open_segment(
     ngx_live_record_part_t *p, ngx_live_record_frame_t *f);
 static void ngx_live_record_hls_close_segment(ngx_live_record_part_t *p,
     ngx_live_record_ts_t *ts);
+static ngx_uint_t ngx_live_record_hls_holding(ngx_live_record_hls_t *h);
 static void ngx_live_record_hls_hold(ngx_live_record_part_t *p,
-    ngx_live_record_ts_t *ts, ngx_live_record_frame_t *f);
-static void ngx_live_record_hls_release(ngx_live_record_part_t *p,
-    ngx_live_record_ts_t *ts);
-static void ngx_live_record_hls_free_pending(ngx_live_record_part_t *p,
-    ngx_live_record_ts_t *ts);
+    ngx_live_record_frame_t *f);
+static void ngx_live_record_hls_mark(ngx_live_record_part_t *p,
+    ngx_uint_t end, ngx_uint_t discont);
+static void ngx_live_record_hls_apply(ngx_live_record_part_t *p,
+    ngx_live_record_held_t *m);
+static void ngx_live_record_hls_release(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_free_held(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_fail(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_list(ngx_live_record_part_t *p,
     ngx_live_record_ts_t *ts, int64_t duration);
 static void ngx_live_record_hls_run(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_job(void *data, ngx_log_t *log);
+#if (NGX_THREADS)
+static void ngx_live_record_hls_job_thread(void *data, ngx_log_t *log);
+#endif
 static void ngx_live_record_hls_job_done(ngx_event_t *ev);
 static void ngx_live_record_hls_finish_job(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_check_closed(ngx_live_record_part_t *p);
@@ -77,6 +83,10 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
     }
 
     ngx_queue_init(&h->jobs);
+    ngx_queue_init(&h->hold);
+
+    /* what segments open with: p's, unless frames before a change wait */
+    ngx_memcpy(h->tracks, p->st.tracks, sizeof(h->tracks));
 
     h->epoch_ms = p->start_ms;
     h->epoch_dts = 0;
@@ -96,7 +106,7 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
         }
 
         h->task->ctx = p;
-        h->task->handler = ngx_live_record_hls_job;
+        h->task->handler = ngx_live_record_hls_job_thread;
         h->task->event.handler = ngx_live_record_hls_job_done;
         h->task->event.data = p;
         h->task->event.log = p->log;
@@ -155,14 +165,14 @@ ngx_live_record_hls_cleanup(void *data)
         ngx_queue_remove(q);
         ts = ngx_queue_data(q, ngx_live_record_ts_t, queue);
 
-        ngx_live_record_hls_free_pending(p, ts);
-
         if (ts->pool) {
             ngx_destroy_pool(ts->pool);
         }
 
         ngx_free(ts);
     }
+
+    ngx_live_record_hls_free_held(p);
 
     if (h->busy) {
         h->busy = 0;
@@ -187,7 +197,12 @@ ngx_live_record_hls_write(ngx_live_record_part_t *p,
         return;
     }
 
-    boundary = (p->st.tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
+    if (ngx_live_record_hls_holding(h)) {
+        ngx_live_record_hls_hold(p, f);
+        return;
+    }
+
+    boundary = (h->tracks[NGX_LIVE_RECORD_VIDEO].codec == 0)
                || (f->track == NGX_LIVE_RECORD_VIDEO && f->key);
 
     ts = h->cur;
@@ -211,7 +226,7 @@ ngx_live_record_hls_write(ngx_live_record_part_t *p,
     }
 
     if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
-        ngx_live_record_hls_hold(p, ts, f);
+        ngx_live_record_hls_hold(p, f);
         return;
     }
 
@@ -262,10 +277,8 @@ ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
     ngx_sprintf(ts->path, "%V/%ui.ts%Z", &p->files[NGX_LIVE_RECORD_HLS].work,
                 ts->n);
 
-    /* the tracks as they are now: a new sequence header changes p's */
-    ngx_memcpy(ts->tracks, p->st.tracks, sizeof(ts->tracks));
-
-    ngx_queue_init(&ts->pending);
+    /* its own: a new sequence header changes p's */
+    ngx_memcpy(ts->tracks, h->tracks, sizeof(ts->tracks));
 
     ts->state = NGX_LIVE_RECORD_TS_OPENING;
     ts->start = f->dts;
@@ -287,130 +300,182 @@ ngx_live_record_hls_open_segment(ngx_live_record_part_t *p,
 }
 
 
+/* frames and segment ends wait, in order, while a segment opens */
+
+static ngx_uint_t
+ngx_live_record_hls_holding(ngx_live_record_hls_t *h)
+{
+    return (h->cur && h->cur->state == NGX_LIVE_RECORD_TS_OPENING)
+           || !ngx_queue_empty(&h->hold);
+}
+
+
 /*
- * While its file is being opened, a segment's frames wait here in arrival
- * order, up to NGX_LIVE_RECORD_HLS_PENDING bytes a recording; past that
- * they are dropped, and said so once, rather than the loop waiting.
+ * Up to NGX_LIVE_RECORD_HLS_PENDING bytes of frames a recording; past
+ * that they are dropped, and said so once, rather than the loop waiting.
  */
 
 static void
-ngx_live_record_hls_hold(ngx_live_record_part_t *p, ngx_live_record_ts_t *ts,
-    ngx_live_record_frame_t *f)
+ngx_live_record_hls_hold(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
 {
-    ngx_live_record_hls_t     *h;
-    ngx_live_record_queued_t  *qf;
+    ngx_live_record_hls_t   *h;
+    ngx_live_record_held_t  *qf;
 
     h = p->hls;
 
     if (h->pending_size + f->len > NGX_LIVE_RECORD_HLS_PENDING
-        || (qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + f->len,
-                           p->log))
+        || (qf = ngx_alloc(sizeof(ngx_live_record_held_t) + f->len, p->log))
            == NULL)
     {
         ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_OPEN_DROPPED, 1);
 
         if (h->dropped++ == 0) {
             ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                          "live record: \"%V\" hls segment %ui is still "
-                          "being opened and %uz bytes of frames wait: "
-                          "frames are dropped until it is open (is the "
-                          "thread pool \"%V\" busy?)", &p->st.label, ts->n,
-                          h->pending_size, &p->lacf->thread_pool_name);
+                          "live record: \"%V\" hls recording \"%V\": a "
+                          "segment is still being opened and %uz bytes of "
+                          "frames wait: frames are dropped until it is open "
+                          "(is the thread pool \"%V\" busy?)", &p->st.label,
+                          &p->rel, h->pending_size,
+                          &p->lacf->thread_pool_name);
         }
 
         return;
     }
 
+    qf->marker = 0;
     qf->frame = *f;
     qf->frame.data = (u_char *) &qf[1];
     ngx_memcpy(qf->frame.data, f->data, f->len);
 
-    ngx_queue_insert_tail(&ts->pending, &qf->queue);
+    ngx_queue_insert_tail(&h->hold, &qf->queue);
     h->pending_size += f->len;
 }
 
 
 /*
- * The segment is open: its frames are written, and cut into further
- * segments as they come, unless the segment was ended meanwhile.
+ * The segment ends (end), and the next one follows a discontinuity
+ * (discont) with p's tracks as they are now: at once, or after the
+ * frames that wait.
  */
 
 static void
-ngx_live_record_hls_release(ngx_live_record_part_t *p,
-    ngx_live_record_ts_t *ts)
+ngx_live_record_hls_mark(ngx_live_record_part_t *p, ngx_uint_t end,
+    ngx_uint_t discont)
 {
-    ngx_uint_t                 cut;
-    ngx_queue_t                queue, *q;
-    ngx_live_record_hls_t     *h;
-    ngx_live_record_queued_t  *qf;
+    ngx_live_record_held_t   m, *qm;
+    ngx_live_record_hls_t   *h;
 
     h = p->hls;
 
-    if (ngx_queue_empty(&ts->pending)) {
+    m.marker = 1;
+    m.end = end;
+    m.discont = discont;
+    ngx_memcpy(m.tracks, p->st.tracks, sizeof(m.tracks));
+
+    if (!ngx_live_record_hls_holding(h)) {
+        ngx_live_record_hls_apply(p, &m);
         return;
     }
 
-    cut = (h->cur == ts);
+    qm = ngx_alloc(sizeof(ngx_live_record_held_t), p->log);
+    if (qm == NULL) {
+        /* the order is lost: better a segment too long than wrong */
+        ngx_live_record_hls_apply(p, &m);
+        return;
+    }
 
-    /* frames of the segments that follow queue up anew */
+    *qm = m;
+    ngx_queue_insert_tail(&h->hold, &qm->queue);
+}
 
-    queue = ts->pending;
+
+static void
+ngx_live_record_hls_apply(ngx_live_record_part_t *p, ngx_live_record_held_t *m)
+{
+    ngx_live_record_ts_t   *ts;
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (m->end && h->cur) {
+        ts = h->cur;
+        h->cur = NULL;
+        ngx_live_record_hls_close_segment(p, ts);
+    }
+
+    ngx_memcpy(h->tracks, m->tracks, sizeof(h->tracks));
+    h->discont |= m->discont;
+}
+
+
+/*
+ * The segment is open: what waited goes on in order, cut into further
+ * segments as it comes; a segment that begins meanwhile holds the rest.
+ */
+
+static void
+ngx_live_record_hls_release(ngx_live_record_part_t *p)
+{
+    ngx_queue_t              queue, *q;
+    ngx_live_record_hls_t   *h;
+    ngx_live_record_held_t  *qf;
+
+    h = p->hls;
+
+    if (ngx_queue_empty(&h->hold)) {
+        return;
+    }
+
+    queue = h->hold;
     queue.next->prev = &queue;
     queue.prev->next = &queue;
-    ngx_queue_init(&ts->pending);
+    ngx_queue_init(&h->hold);
 
     while (!ngx_queue_empty(&queue)) {
         q = ngx_queue_head(&queue);
         ngx_queue_remove(q);
-        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
+        qf = ngx_queue_data(q, ngx_live_record_held_t, queue);
 
-        h->pending_size -= qf->frame.len;
-
-        if (cut) {
+        if (!qf->marker) {
+            h->pending_size -= qf->frame.len;
             ngx_live_record_hls_write(p, &qf->frame);
-
-        } else if (!h->failed) {
-            switch (ngx_live_record_writer_write(ts->writer, &qf->frame)) {
-
-            case NGX_OK:
-                ts->end = ngx_max(ts->end,
-                                  qf->frame.dts + qf->frame.duration);
-                break;
-
-            case NGX_ERROR:
-                ts->failed = 1;
-                ngx_live_record_hls_fail(p);
-                break;
-            }
+            ngx_free(qf);
+            continue;
         }
 
+        if (ngx_live_record_hls_holding(h)) {
+            ngx_queue_insert_tail(&h->hold, &qf->queue);
+            continue;
+        }
+
+        ngx_live_record_hls_apply(p, qf);
         ngx_free(qf);
     }
 
     if (h->dropped) {
         ngx_log_error(NGX_LOG_WARN, p->log, 0,
-                      "live record: \"%V\" hls segment %ui: %ui frames "
-                      "were dropped while it was being opened",
-                      &p->st.label, ts->n, h->dropped);
+                      "live record: \"%V\" hls recording \"%V\": %ui "
+                      "frames were dropped while a segment was being opened",
+                      &p->st.label, &p->rel, h->dropped);
         h->dropped = 0;
     }
 }
 
 
 static void
-ngx_live_record_hls_free_pending(ngx_live_record_part_t *p,
-    ngx_live_record_ts_t *ts)
+ngx_live_record_hls_free_held(ngx_live_record_part_t *p)
 {
-    ngx_queue_t               *q;
-    ngx_live_record_queued_t  *qf;
+    ngx_queue_t             *q;
+    ngx_live_record_held_t  *qf;
 
-    while (!ngx_queue_empty(&ts->pending)) {
-        q = ngx_queue_head(&ts->pending);
+    while (!ngx_queue_empty(&p->hls->hold)) {
+        q = ngx_queue_head(&p->hls->hold);
         ngx_queue_remove(q);
-        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
-        p->hls->pending_size -= qf->frame.len;
+        qf = ngx_queue_data(q, ngx_live_record_held_t, queue);
         ngx_free(qf);
     }
+
+    p->hls->pending_size = 0;
 }
 
 
@@ -433,9 +498,9 @@ ngx_live_record_hls_fail(ngx_live_record_part_t *p)
 
     h->failed = 1;
 
-    if (h->cur) {
-        ngx_live_record_hls_free_pending(p, h->cur);
+    ngx_live_record_hls_free_held(p);
 
+    if (h->cur) {
         /* keeps what it holds; the error is said once */
         if (h->cur->writer) {
             h->cur->failed = 1;
@@ -450,25 +515,7 @@ ngx_live_record_hls_fail(ngx_live_record_part_t *p)
 void
 ngx_live_record_hls_end_segment(ngx_live_record_part_t *p)
 {
-    ngx_live_record_ts_t   *ts;
-    ngx_live_record_hls_t  *h;
-
-    h = p->hls;
-    ts = h->cur;
-
-    if (ts == NULL) {
-        return;
-    }
-
-    h->cur = NULL;
-
-    if (ts->state == NGX_LIVE_RECORD_TS_OPENING) {
-        /* its open job closes it, after its frames */
-        ts->ending = 1;
-        return;
-    }
-
-    ngx_live_record_hls_close_segment(p, ts);
+    ngx_live_record_hls_mark(p, 1, 0);
 }
 
 
@@ -591,6 +638,23 @@ ngx_live_record_hls_run(ngx_live_record_part_t *p)
 
     h->in_run = 0;
 }
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_live_record_hls_job_thread(void *data, ngx_log_t *log)
+{
+#if (NGX_LINUX)
+    /* as the finalize's: where the pool shares a CPU, the loop wins it */
+    (void) setpriority(PRIO_PROCESS, ngx_thread_tid(),
+                       NGX_LIVE_RECORD_HLS_NICE);
+#endif
+
+    ngx_live_record_hls_job(data, log);
+}
+
+#endif
 
 
 /* in a thread: only the job's segment and the jobs' fields are touched */
@@ -734,7 +798,6 @@ ngx_live_record_hls_finish_job(ngx_live_record_part_t *p)
                 h->cur = NULL;
             }
 
-            ngx_live_record_hls_free_pending(p, ts);
             ngx_free(ts);
 
             ngx_log_error(NGX_LOG_ERR, p->log, 0,
@@ -748,11 +811,7 @@ ngx_live_record_hls_finish_job(ngx_live_record_part_t *p)
 
         ts->state = NGX_LIVE_RECORD_TS_OPEN;
 
-        ngx_live_record_hls_release(p, ts);
-
-        if (ts->ending) {
-            ngx_live_record_hls_close_segment(p, ts);
-        }
+        ngx_live_record_hls_release(p);
 
         return;
     }
@@ -900,11 +959,14 @@ ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st)
 {
     ngx_live_record_part_flush(p);
-    ngx_live_record_hls_end_segment(p);
 
-    p->hls->discont = 1;
+    if (ngx_live_record_part_set_tracks(p, st) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    return ngx_live_record_part_set_tracks(p, st);
+    ngx_live_record_hls_mark(p, 1, 1);
+
+    return NGX_OK;
 }
 
 
@@ -922,10 +984,9 @@ ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason)
     h = p->hls;
 
     ngx_live_record_part_flush(p);
-    ngx_live_record_hls_end_segment(p);
+    ngx_live_record_hls_mark(p, 1, 1);
 
     h->reason = reason;
-    h->discont = 1;
 
     ngx_queue_insert_tail(&p->lmcf->waiting, &h->queue);
     ngx_add_timer(&h->wait, p->tpl->hls_continue);
@@ -986,6 +1047,8 @@ ngx_live_record_hls_resume(ngx_live_record_part_t *p,
     if (ngx_live_record_part_set_tracks(p, st) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_live_record_hls_mark(p, 0, 0);
 
     p->base = base - p->duration;
 

@@ -27,6 +27,7 @@
 /* like a part's while it opens */
 #define NGX_LIVE_RECORD_HLS_PENDING   NGX_LIVE_RECORD_PENDING_MAX
 #define NGX_LIVE_RECORD_HLS_BUSY_MS   1000
+#define NGX_LIVE_RECORD_HLS_NICE      10
 
 #define NGX_LIVE_RECORD_TS_OPENING    0
 #define NGX_LIVE_RECORD_TS_OPEN       1
@@ -43,6 +44,21 @@ typedef struct {
 } ngx_live_record_segment_t;
 
 
+/*
+ * What waits while a segment opens, in order: frames, and the ends of
+ * segments (a pause, a new sequence header, the close) with what the
+ * next segment is to be
+ */
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_uint_t                  marker;         /* not a frame */
+    ngx_uint_t                  end;            /* the segment ends */
+    ngx_uint_t                  discont;        /* the next follows one */
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    ngx_live_record_frame_t     frame;
+} ngx_live_record_held_t;
+
+
 /* a segment file and its writer, on the loop or in a job */
 typedef struct {
     ngx_queue_t                 queue;          /* in h->jobs */
@@ -51,7 +67,6 @@ typedef struct {
     ngx_pool_t                 *pool;           /* the writer's */
     ngx_live_record_writer_t   *writer;
     ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
-    ngx_queue_t                 pending;        /* frames while it opens */
     int64_t                     start;          /* its first dts */
     int64_t                     end;            /* dts + duration so far */
     uint64_t                    pdt;            /* its wall clock start */
@@ -62,7 +77,6 @@ typedef struct {
     ngx_int_t                   rc;             /* the job's */
     off_t                       size;
     int64_t                     held;           /* ms kept of a failed one */
-    unsigned                    ending:1;       /* ends once open */
     unsigned                    failed:1;
     unsigned                    playlist_failed:1;
     u_char                      path[1];
@@ -81,6 +95,8 @@ struct ngx_live_record_hls_s {
 #if (NGX_THREADS)
     ngx_thread_task_t          *task;
 #endif
+    ngx_queue_t                 hold;           /* held_t, in order */
+    ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS]; /* next */
     size_t                      pending_size;
     ngx_uint_t                  dropped;
     off_t                       reserved;       /* the jobs' */
