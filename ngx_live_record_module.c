@@ -103,6 +103,10 @@ static ngx_live_record_msec_bounds_t  ngx_live_record_session_gap_bounds = {
     ngx_live_record_check_msec, 0, 86400000, "between 0s and 24h"
 };
 
+static ngx_live_record_msec_bounds_t  ngx_live_record_continue_bounds = {
+    ngx_live_record_check_msec, 0, 1800000, "between 0s and 1800s"
+};
+
 static ngx_live_record_msec_bounds_t  ngx_live_record_hls_continue_bounds = {
     ngx_live_record_check_msec, 0, 1800000, "between 0s and 1800s"
 };
@@ -167,6 +171,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       NGX_RTMP_APP_CONF_OFFSET,
       offsetof(ngx_live_record_template_t, session_gap),
       &ngx_live_record_session_gap_bounds },
+
+    { ngx_string("live_record_continue"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, continue_window),
+      &ngx_live_record_continue_bounds },
 
     { ngx_string("live_record_hls_continue"),
       NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
@@ -642,6 +653,7 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tpl->interval = NGX_CONF_UNSET_MSEC;
     tpl->min_duration = NGX_CONF_UNSET_MSEC;
     tpl->session_gap = NGX_CONF_UNSET_MSEC;
+    tpl->continue_window = NGX_CONF_UNSET_MSEC;
     tpl->hls_continue = NGX_CONF_UNSET_MSEC;
     tpl->hls_fragment = NGX_CONF_UNSET_MSEC;
 
@@ -687,6 +699,7 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(tpl->interval, 30 * 60000);
     ngx_conf_init_msec_value(tpl->min_duration, 2000);
     ngx_conf_init_msec_value(tpl->session_gap, 60000);
+    ngx_conf_init_msec_value(tpl->continue_window, 0);
     ngx_conf_init_msec_value(tpl->hls_continue, 0);
     ngx_conf_init_msec_value(tpl->hls_fragment, 10000);
 
@@ -1362,7 +1375,7 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
         ngx_live_record_stream_stop(lctx, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
     }
 
-    ngx_live_record_hls_finish_waiting(lmcf);
+    ngx_live_record_finish_waiting(lmcf);
     ngx_live_record_cluster_exit_process(lmcf);
     ngx_live_record_stats_exit(cycle);
 }

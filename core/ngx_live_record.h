@@ -28,6 +28,7 @@ typedef struct {
     ngx_msec_t                  interval;
     ngx_msec_t                  min_duration;
     ngx_msec_t                  session_gap;
+    ngx_msec_t                  continue_window;
     ngx_msec_t                  hls_continue;
     ngx_msec_t                  hls_fragment;
     ngx_str_t                   path;
@@ -92,7 +93,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                 templates;      /* template * */
     ngx_queue_t                 active;         /* ctx */
-    ngx_queue_t                 waiting;        /* hls recordings */
+    ngx_queue_t                 waiting;        /* parts, for publishers */
     ngx_array_t                 stores;         /* app conf * */
     ngx_uint_t                  seq;
     ngx_live_record_busy_t      busy;
@@ -195,6 +196,11 @@ struct ngx_live_record_part_s {
     uint64_t                    end_ms;
     ngx_msec_t                  closed;         /* ngx_current_msec */
 
+    ngx_event_t                 wait;           /* for its publisher */
+    ngx_queue_t                 waiting;        /* in lmcf->waiting */
+    ngx_uint_t                  wait_reason;    /* of the pause */
+    ngx_uint_t                  resumed;        /* publishes it went on */
+
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
     ngx_queue_t                 pending;        /* mp4 frames before open */
     size_t                      pending_size;
@@ -206,6 +212,7 @@ struct ngx_live_record_part_s {
     unsigned                    sidecars_stale:1;
     unsigned                    close_pending:1;
     unsigned                    close_sync:1;
+    unsigned                    paused:1;       /* in lmcf->waiting */
 };
 
 

@@ -60,7 +60,6 @@ static void ngx_live_record_hls_finish_job(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_check_closed(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_reserve(ngx_live_record_part_t *p,
     off_t size, ngx_log_t *log);
-static void ngx_live_record_hls_wait_handler(ngx_event_t *ev);
 static void ngx_live_record_hls_cleanup(void *data);
 
 
@@ -91,11 +90,6 @@ ngx_live_record_hls_init(ngx_live_record_part_t *p)
     h->epoch_ms = p->start_ms;
     h->epoch_dts = 0;
     h->discont = 0;
-
-    h->wait.handler = ngx_live_record_hls_wait_handler;
-    h->wait.data = p;
-    h->wait.log = p->log;
-    h->wait.cancelable = 1;
 
 #if (NGX_THREADS)
 
@@ -979,55 +973,10 @@ ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
 void
 ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason)
 {
-    ngx_live_record_hls_t  *h;
-
-    h = p->hls;
-
     ngx_live_record_part_flush(p);
     ngx_live_record_hls_mark(p, 1, 1);
 
-    h->reason = reason;
-
-    ngx_queue_insert_tail(&p->lmcf->waiting, &h->queue);
-    ngx_add_timer(&h->wait, p->tpl->hls_continue);
-
-    ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                  "live record: \"%V\" hls recording \"%V\" waits %M ms "
-                  "for the publisher to return", &p->st.label, &p->rel,
-                  p->tpl->hls_continue);
-}
-
-
-/* the waiting recording of a stream name, taken off the waiting list */
-
-ngx_live_record_part_t *
-ngx_live_record_hls_take(ngx_live_record_main_conf_t *lmcf, ngx_str_t *label)
-{
-    ngx_queue_t             *q;
-    ngx_live_record_hls_t   *h;
-    ngx_live_record_part_t  *p;
-
-    for (q = ngx_queue_head(&lmcf->waiting);
-         q != ngx_queue_sentinel(&lmcf->waiting);
-         q = ngx_queue_next(q))
-    {
-        h = ngx_queue_data(q, ngx_live_record_hls_t, queue);
-        p = h->wait.data;
-
-        if (p->st.label.len == label->len
-            && ngx_strncmp(p->st.label.data, label->data, label->len) == 0)
-        {
-            ngx_queue_remove(q);
-
-            if (h->wait.timer_set) {
-                ngx_del_timer(&h->wait);
-            }
-
-            return p;
-        }
-    }
-
-    return NULL;
+    ngx_live_record_part_wait(p, reason, p->tpl->hls_continue);
 }
 
 
@@ -1061,47 +1010,6 @@ ngx_live_record_hls_resume(ngx_live_record_part_t *p,
                   (double) p->duration / 1000);
 
     return NGX_OK;
-}
-
-
-static void
-ngx_live_record_hls_wait_handler(ngx_event_t *ev)
-{
-    ngx_live_record_part_t  *p = ev->data;
-
-    ngx_queue_remove(&p->hls->queue);
-
-    ngx_log_error(NGX_LOG_INFO, p->log, 0,
-                  "live record: \"%V\" hls recording \"%V\" ends: no "
-                  "publisher within live_record_hls_continue on this worker",
-                  &p->st.label, &p->rel);
-
-    ngx_live_record_part_close(p, p->hls->reason, 0);
-}
-
-
-/* the worker is going: every waiting recording is finished now */
-
-void
-ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf)
-{
-    ngx_queue_t             *q;
-    ngx_live_record_hls_t   *h;
-    ngx_live_record_part_t  *p;
-
-    while (!ngx_queue_empty(&lmcf->waiting)) {
-        q = ngx_queue_head(&lmcf->waiting);
-        ngx_queue_remove(q);
-
-        h = ngx_queue_data(q, ngx_live_record_hls_t, queue);
-        p = h->wait.data;
-
-        if (h->wait.timer_set) {
-            ngx_del_timer(&h->wait);
-        }
-
-        ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
-    }
 }
 
 

@@ -104,9 +104,6 @@ struct ngx_live_record_hls_s {
     uint64_t                    epoch_ms;
     off_t                       bytes;
     ngx_uint_t                  discont;        /* next segment follows one */
-    ngx_uint_t                  reason;         /* of the pause */
-    ngx_event_t                 wait;
-    ngx_queue_t                 queue;          /* in lmcf->waiting */
     unsigned                    made:1;         /* the directory: jobs' */
     unsigned                    failed:1;
     unsigned                    inline_jobs:1;  /* the pool is gone */

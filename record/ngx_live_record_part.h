@@ -60,11 +60,8 @@ ngx_int_t ngx_live_record_hls_close(ngx_live_record_part_t *p,
 ngx_int_t ngx_live_record_hls_param_change(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st);
 void ngx_live_record_hls_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
-ngx_live_record_part_t *ngx_live_record_hls_take(
-    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label);
 ngx_int_t ngx_live_record_hls_resume(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st, int64_t base);
-void ngx_live_record_hls_finish_waiting(ngx_live_record_main_conf_t *lmcf);
 off_t ngx_live_record_hls_bytes(ngx_live_record_part_t *p);
 ngx_int_t ngx_live_record_hls_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
@@ -80,6 +77,22 @@ void ngx_live_record_part_write_failed(ngx_live_record_part_t *p,
     ngx_uint_t format);
 void ngx_live_record_part_file_failed(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *reason);
+
+/* record/ngx_live_record_continue.c: a part waiting for its publisher */
+ngx_uint_t ngx_live_record_part_may_wait(ngx_live_record_part_t *p,
+    ngx_uint_t reason, ngx_uint_t sync);
+void ngx_live_record_part_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
+void ngx_live_record_part_wait(ngx_live_record_part_t *p, ngx_uint_t reason,
+    ngx_msec_t window);
+ngx_live_record_part_t *ngx_live_record_part_take(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label, ngx_uint_t hls);
+void ngx_live_record_part_opened_waiting(ngx_live_record_part_t *p);
+void ngx_live_record_part_unwait(ngx_live_record_part_t *p, ngx_uint_t reason,
+    ngx_uint_t sync);
+ngx_int_t ngx_live_record_part_resume(ngx_live_record_part_t *p,
+    ngx_live_record_template_t *tpl, ngx_uint_t formats,
+    ngx_live_record_stream_t *st, int64_t base);
+void ngx_live_record_finish_waiting(ngx_live_record_main_conf_t *lmcf);
 
 /* record/ngx_live_record_part_mp4.c: a part's file of our own mp4 writer */
 ngx_int_t ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p);

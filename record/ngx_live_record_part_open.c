@@ -659,6 +659,11 @@ ngx_live_record_part_opened(ngx_live_record_part_t *p)
     if (p->close_pending) {
         p->close_pending = 0;
         ngx_live_record_part_end(p, p->close_sync);
+        return;
+    }
+
+    if (p->paused) {
+        ngx_live_record_part_opened_waiting(p);
     }
 }
 

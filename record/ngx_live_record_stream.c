@@ -164,8 +164,16 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
                    "live record: \"%V\" publish: formats 0x%Xi, %V",
                    &ctx->st.label, ctx->formats, &ctx->rule);
 
+    /* a part of this stream that waits on this worker goes on */
+
+    if (ctx->formats & ~(1 << NGX_LIVE_RECORD_HLS)) {
+        ctx->part_wait = ngx_live_record_part_take(ctx->lmcf, &ctx->st.label,
+                                                   0);
+    }
+
     if (ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) {
-        ctx->hls_wait = ngx_live_record_hls_take(ctx->lmcf, &ctx->st.label);
+        ctx->hls_wait = ngx_live_record_part_take(ctx->lmcf, &ctx->st.label,
+                                                  1);
     }
 
     ctx->recorder = ngx_live_record_recorder_add(&ctx->st, ctx);
@@ -1198,6 +1206,26 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
         return NGX_OK;
     }
 
+    p = ctx->part_wait;
+
+    if (p) {
+        ctx->part_wait = NULL;
+        ctx->parts = p->n;
+
+        if (ngx_live_record_part_resume(p, ctx->tpl, formats, &ctx->st, base)
+            == NGX_OK)
+        {
+            ctx->part = p;
+            ngx_live_record_segmenter_opened(&ctx->seg,
+                                             NGX_LIVE_RECORD_SEG_PART,
+                                             p->base, p->st.tracks);
+            return NGX_OK;
+        }
+
+        /* it ended when its publisher left; this one starts the next */
+        ngx_live_record_part_close(p, p->wait_reason, 0);
+    }
+
     if (ngx_live_record_space(ctx) != NGX_OK) {
         ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
                        "live record: \"%V\" part %ui not opened: disk low",
@@ -1310,19 +1338,37 @@ static void
 ngx_live_record_close(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_uint_t sync)
 {
+    ngx_uint_t               wait;
     ngx_live_record_part_t  *p;
+
+    p = ctx->part_wait;
+
+    if (p) {
+        /* taken, but the publisher left before its first frames */
+        ctx->part_wait = NULL;
+        ngx_live_record_part_unwait(p, reason, sync);
+    }
 
     p = ctx->part;
 
     if (p) {
-        ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
-                       "live record: \"%V\" part %ui closes: %s",
-                       &ctx->st.label, p->n,
+        wait = p->tpl->continue_window
+               && ngx_live_record_part_may_wait(p, reason, sync);
+
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, ctx->s->connection->log, 0,
+                       "live record: \"%V\" part %ui %s: %s",
+                       &ctx->st.label, p->n, wait ? "pauses" : "closes",
                        ngx_live_record_reason_name(reason));
 
         ctx->part = NULL;
         ngx_live_record_segmenter_closed(&ctx->seg, NGX_LIVE_RECORD_SEG_PART);
-        ngx_live_record_part_close(p, reason, sync);
+
+        if (wait) {
+            ngx_live_record_part_pause(p, reason);
+
+        } else {
+            ngx_live_record_part_close(p, reason, sync);
+        }
     }
 }
 

@@ -62,6 +62,7 @@ typedef struct {
     ngx_str_t                   rule;
     ngx_live_record_part_t     *part;
     ngx_live_record_part_t     *hls;
+    ngx_live_record_part_t     *part_wait;      /* to continue */
     ngx_live_record_part_t     *hls_wait;       /* to continue */
     ngx_queue_t                 queue;          /* in lmcf->active */
 
