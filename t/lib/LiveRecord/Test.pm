@@ -458,6 +458,9 @@ sub media_packets {
 #   odd_steps => N     up to N video samples may last other than the
 #                      input's step (a clock jump the segmenter rebased)
 #   min_duration => S  every track lasts at least S seconds
+#   joins => N         up to N audio samples may last longer than a frame
+#                      (live_record_continue: the last one before each
+#                      reconnect lasts until the next push's first)
 #   name => LABEL
 #
 # A file that libavformat wrote (its "Lavf" tag in moov/udta: main before
@@ -579,7 +582,8 @@ sub _mp4_expect {
                 # starts with the part, as libavformat's files did), up to
                 # 250 ms more; every other sample lasts one frame
                 my ($first, @rest) = $m->durations($t);
-                my %odd;
+                my ($joins, %odd) = ($o{joins} // 0);
+                @rest = grep { $_ <= $frame || $joins-- <= 0 } @rest;
                 $odd{$_}++ for grep { $_ != $frame } @rest;
                 $odd{"$first (the first)"}++ if defined $first
                     && ($first < $frame
