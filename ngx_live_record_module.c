@@ -55,8 +55,6 @@ static char *ngx_live_record_set_segment_format(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_live_record_set_timezone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_live_record_check_path(ngx_conf_t *cf, void *post,
-    void *data);
 static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_live_record_set_rule(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -850,62 +848,6 @@ ngx_live_record_set_timezone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "not \"%V\"", &value[1]);
 
     return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_str_t  *path = data;
-
-    u_char      *p, *last;
-    ngx_uint_t   n;
-
-    static ngx_str_t  vars[] = {
-        ngx_string("app"), ngx_string("name"), ngx_string("domain"),
-        ngx_string("part"), ngx_string("session"), ngx_null_string
-    };
-
-    p = path->data;
-    last = p + path->len;
-
-    if (path->len == 0 || *p == '/' || ngx_strstr(p, "..") != NULL) {
-        return "must be a relative path without \"..\"";
-    }
-
-    for ( /* void */ ; p < last; p++) {
-
-        if (*p == '%') {
-            if (p + 1 == last || ngx_strchr("YmdHMSz%", p[1]) == NULL) {
-                return "has an unknown %-sequence, "
-                       "expected %Y, %m, %d, %H, %M, %S, %z or %%";
-            }
-
-            p++;
-            continue;
-        }
-
-        if (*p != '$') {
-            continue;
-        }
-
-        for (n = 0; vars[n].len; n++) {
-            if ((size_t) (last - p - 1) >= vars[n].len
-                && ngx_strncmp(p + 1, vars[n].data, vars[n].len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (vars[n].len == 0) {
-            return "has an unknown variable, expected $app, $name, "
-                   "$domain, $part or $session";
-        }
-
-        p += vars[n].len;
-    }
-
-    return NGX_CONF_OK;
 }
 
 

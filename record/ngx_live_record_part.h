@@ -43,6 +43,7 @@ ngx_live_record_part_t *ngx_live_record_part_open(
 ngx_int_t ngx_live_record_part_set_tracks(ngx_live_record_part_t *p,
     ngx_live_record_stream_t *st);
 void ngx_live_record_part_opened(ngx_live_record_part_t *p);
+char *ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data);
 ngx_uint_t ngx_live_record_part_open_ran(ngx_live_record_part_t *p);
 
 void ngx_live_record_part_write(ngx_live_record_part_t *p,

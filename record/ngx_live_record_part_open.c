@@ -725,6 +725,67 @@ ngx_live_record_opened_files(ngx_live_record_part_t *p)
 }
 
 
+/*
+ * live_record_path at configuration: the placeholders that
+ * ngx_live_record_expand() below knows, and nothing that leaves the store
+ */
+
+char *
+ngx_live_record_check_path(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *path = data;
+
+    u_char      *p, *last;
+    ngx_uint_t   n;
+
+    static ngx_str_t  vars[] = {
+        ngx_string("app"), ngx_string("name"), ngx_string("domain"),
+        ngx_string("part"), ngx_string("session"), ngx_null_string
+    };
+
+    p = path->data;
+    last = p + path->len;
+
+    if (path->len == 0 || *p == '/' || ngx_strstr(p, "..") != NULL) {
+        return "must be a relative path without \"..\"";
+    }
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (*p == '%') {
+            if (p + 1 == last || ngx_strchr("YmdHMSz%", p[1]) == NULL) {
+                return "has an unknown %-sequence, "
+                       "expected %Y, %m, %d, %H, %M, %S, %z or %%";
+            }
+
+            p++;
+            continue;
+        }
+
+        if (*p != '$') {
+            continue;
+        }
+
+        for (n = 0; vars[n].len; n++) {
+            if ((size_t) (last - p - 1) >= vars[n].len
+                && ngx_strncmp(p + 1, vars[n].data, vars[n].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (vars[n].len == 0) {
+            return "has an unknown variable, expected $app, $name, "
+                   "$domain, $part or $session";
+        }
+
+        p += vars[n].len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_live_record_expand(ngx_live_record_part_t *p, u_char *buf, size_t size)
 {
