@@ -1422,6 +1422,7 @@ def run_huge():
     r = run_long('c', int(math.ceil(minutes)), media, check=huge_check,
                  tag='-huge')
     r['huge'] = True
+    r['spec'] = HUGE_SPEC
     return r
 
 

@@ -467,7 +467,7 @@ def main(inp, outp):
 
     # 3. memory
     rss_n = max([n for n in Ns if g.get(('c', n)) and g.get(('a', n))] or [0])
-    if rss_n:
+    if rss_n and med(v for _, v in paired(g, 'c', rss_n, 'rss_ps')) is not None:
         rss_ours = med(v for _, v in paired(g, 'c', rss_n, 'rss_ps'))
         rss_old = med(v for _, v in paired(g, 'o', rss_n, 'rss_ps'))
         w('| worker RSS growth ≤ 256 KiB per active MP4 recording (ours − '
