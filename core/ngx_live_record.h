@@ -185,6 +185,7 @@ struct ngx_live_record_part_s {
     int64_t                     last_duration[NGX_LIVE_RECORD_NTRACKS];
 
     int64_t                     base;           /* stream ms of media 0 */
+    int64_t                     shift;          /* stream ms left out */
     int64_t                     last[NGX_LIVE_RECORD_NTRACKS];
     int64_t                     duration;       /* ms */
     ngx_uint_t                  count[NGX_LIVE_RECORD_NTRACKS];
@@ -199,7 +200,6 @@ struct ngx_live_record_part_s {
     ngx_event_t                 wait;           /* for its publisher */
     ngx_queue_t                 waiting;        /* in lmcf->waiting */
     ngx_uint_t                  wait_reason;    /* of the pause */
-    ngx_uint_t                  resumed;        /* publishes it went on */
 
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
     ngx_queue_t                 pending;        /* mp4 frames before open */

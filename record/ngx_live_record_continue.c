@@ -200,8 +200,8 @@ ngx_live_record_part_resume(ngx_live_record_part_t *p,
         }
     }
 
-    p->base = base - p->duration;
-    p->resumed++;
+    /* base stays the first frame's time (media_start_time) */
+    p->shift = base - p->base - p->duration;
 
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
                   "live record: \"%V\" part \"%V\" goes on at %.3fs, "

@@ -999,7 +999,7 @@ ngx_live_record_hls_resume(ngx_live_record_part_t *p,
 
     ngx_live_record_hls_mark(p, 0, 0);
 
-    p->base = base - p->duration;
+    p->shift = base - p->base - p->duration;
 
     h->epoch_ms = ngx_live_record_now_ms();
     h->epoch_dts = p->duration;

@@ -65,13 +65,13 @@ ngx_live_record_part_write(ngx_live_record_part_t *p,
 
     /* each track's time strictly increases, as mp4 requires */
 
-    dts = ngx_max(ts - p->base, 0);
+    dts = ngx_max(ts - p->base - p->shift, 0);
 
     if (p->last[tag->track] >= 0 && dts <= p->last[tag->track]) {
         dts = p->last[tag->track] + 1;
     }
 
-    pts = ngx_max(ts - p->base + tag->cts, dts);
+    pts = ngx_max(ts - p->base - p->shift + tag->cts, dts);
 
     if (p->last[tag->track] >= 0) {
         p->last_duration[tag->track] = dts - p->last[tag->track];

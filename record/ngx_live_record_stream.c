@@ -1218,7 +1218,8 @@ ngx_live_record_open(ngx_live_record_ctx_t *ctx, int64_t base)
             ctx->part = p;
             ngx_live_record_segmenter_opened(&ctx->seg,
                                              NGX_LIVE_RECORD_SEG_PART,
-                                             p->base, p->st.tracks);
+                                             p->base + p->shift,
+                                             p->st.tracks);
             return NGX_OK;
         }
 
