@@ -12,7 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 56;
+use Test::More tests => 57;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -144,6 +144,12 @@ for my $ext (qw(mp4 flv aac)) {
     my @f = wait_files('store', qr{/live/c/.*\.$ext$}, 2, 30);
     is(scalar @f, 2, "$ext: a second file after the window");
 }
+my @c2;
+wait_for(sub { (@c2 = events('record_done', 'live', 'c')) >= 6 }, 15);
+my %ms = map { ($_->{media_start_time} // 'none') => 1 } @c2;
+is_deeply([keys %ms], [$c2[-1]{media_start_time} // 'none'],
+          'media_start_time of the continued part: its first frame\'s, '
+          . 'as for a single push');
 
 # 3. the window ends before the reconnect: two of each
 
