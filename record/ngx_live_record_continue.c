@@ -29,7 +29,7 @@ static ngx_uint_t ngx_live_record_same_tracks(ngx_live_record_track_t *a,
 static const char *
 ngx_live_record_what(ngx_live_record_part_t *p)
 {
-    return (p->formats & (1 << NGX_LIVE_RECORD_HLS)) ? "hls recording"
+    return (p->want & (1 << NGX_LIVE_RECORD_HLS)) ? "hls recording"
                                                        : "part";
 }
 
@@ -100,7 +100,7 @@ ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
     {
         p = ngx_queue_data(q, ngx_live_record_part_t, waiting);
 
-        if (!(p->formats & (1 << NGX_LIVE_RECORD_HLS)) != !hls
+        if (!(p->want & (1 << NGX_LIVE_RECORD_HLS)) != !hls
             || p->st.label.len != label->len
             || ngx_strncmp(p->st.label.data, label->data, label->len) != 0)
         {
@@ -157,7 +157,7 @@ ngx_live_record_part_unwait(ngx_live_record_part_t *p, ngx_uint_t reason,
 {
     if (ngx_live_record_part_may_wait(p, reason, sync)) {
         ngx_live_record_part_wait(p, p->wait_reason,
-                                  (p->formats & (1 << NGX_LIVE_RECORD_HLS))
+                                  (p->want & (1 << NGX_LIVE_RECORD_HLS))
                                   ? p->tpl->hls_continue
                                   : p->tpl->continue_window);
         return;
@@ -237,7 +237,7 @@ ngx_live_record_wait_handler(ngx_event_t *ev)
     ngx_queue_remove(&p->waiting);
     p->paused = 0;
 
-    hls = (p->formats & (1 << NGX_LIVE_RECORD_HLS)) != 0;
+    hls = (p->want & (1 << NGX_LIVE_RECORD_HLS)) != 0;
 
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
                   "live record: \"%V\" %s \"%V\" ends: no publisher within "
