@@ -640,9 +640,11 @@ static void
 ngx_live_record_hls_job_thread(void *data, ngx_log_t *log)
 {
 #if (NGX_LINUX)
-    /* as the finalize's: where the pool shares a CPU, the loop wins it */
-    (void) setpriority(PRIO_PROCESS, ngx_thread_tid(),
-                       NGX_LIVE_RECORD_HLS_NICE);
+    /*
+     * not niced like the finalize's bulk work: frames wait in memory for
+     * this job, and a thread niced by a finalize before is put back
+     */
+    (void) setpriority(PRIO_PROCESS, ngx_thread_tid(), 0);
 #endif
 
     ngx_live_record_hls_job(data, log);

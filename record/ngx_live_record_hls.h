@@ -27,7 +27,6 @@
 /* like a part's while it opens */
 #define NGX_LIVE_RECORD_HLS_PENDING   NGX_LIVE_RECORD_PENDING_MAX
 #define NGX_LIVE_RECORD_HLS_BUSY_MS   1000
-#define NGX_LIVE_RECORD_HLS_NICE      10
 
 #define NGX_LIVE_RECORD_TS_OPENING    0
 #define NGX_LIVE_RECORD_TS_OPEN       1
