@@ -31,6 +31,7 @@ typedef struct {
     ngx_msec_t                  continue_window;
     ngx_msec_t                  hls_continue;
     ngx_msec_t                  hls_fragment;
+    time_t                      keep;           /* s, 0: forever */
     ngx_str_t                   path;
     ngx_int_t                   tz_offset;      /* s east of UTC */
     ngx_uint_t                  tz_local;       /* the server's zone */

@@ -44,7 +44,9 @@
 #define NGX_LIVE_RECORD_STAT_RECOVERED         5
 #define NGX_LIVE_RECORD_STAT_LAST_ERROR        6   /* unix seconds */
 #define NGX_LIVE_RECORD_STAT_OPEN_DROPPED      7   /* frames */
-#define NGX_LIVE_RECORD_NSTATS                 8
+#define NGX_LIVE_RECORD_STAT_DELETED_EXPIRED   8   /* files */
+#define NGX_LIVE_RECORD_STAT_DELETED_API       9
+#define NGX_LIVE_RECORD_NSTATS                 10
 
 #define NGX_LIVE_RECORD_GAUGE_FINALIZING       0   /* files */
 #define NGX_LIVE_RECORD_GAUGE_UPLOADS          1
