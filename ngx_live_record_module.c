@@ -198,6 +198,13 @@ static ngx_command_t  ngx_live_record_commands[] = {
       0,
       NULL },
 
+    { ngx_string("live_record_keep"),
+      NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_live_record_template_t, keep),
+      NULL },
+
     { ngx_string("live_record_path"),
       NGX_LIVE_RECORD_TPL_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -654,6 +661,7 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tpl->continue_window = NGX_CONF_UNSET_MSEC;
     tpl->hls_continue = NGX_CONF_UNSET_MSEC;
     tpl->hls_fragment = NGX_CONF_UNSET_MSEC;
+    tpl->keep = NGX_CONF_UNSET;
 
     tp = ngx_array_push(&lmcf->templates);
     if (tp == NULL) {
@@ -700,6 +708,7 @@ ngx_live_record_template_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(tpl->continue_window, 0);
     ngx_conf_init_msec_value(tpl->hls_continue, 0);
     ngx_conf_init_msec_value(tpl->hls_fragment, 10000);
+    ngx_conf_init_value(tpl->keep, 0);
 
     if (tpl->path.data == NULL) {
         ngx_str_set(&tpl->path,

@@ -73,5 +73,8 @@ ngx_int_t ngx_http_live_record_files(ngx_http_request_t *r, ngx_str_t *rest,
 ngx_int_t ngx_http_live_record_concat(ngx_http_request_t *r,
     ngx_str_t *rest, cJSON *body);
 
+/* live_record_keep: worker 0 deletes expired files, by a timer */
+ngx_int_t ngx_http_live_record_retention_init(ngx_cycle_t *cycle);
+
 
 #endif /* _NGX_HTTP_LIVE_RECORD_H_INCLUDED_ */

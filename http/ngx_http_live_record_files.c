@@ -17,6 +17,8 @@
 #include "ngx_live_record_upload.h"
 #include "ngx_live_record_tasks.h"
 #include "ngx_live_record_cluster.h"
+#include "ngx_live_record_notify.h"
+#include "ngx_live_record_shm.h"
 
 
 /*
@@ -74,6 +76,10 @@ static void ngx_http_live_record_delete_unrowed(ngx_http_request_t *r,
     ngx_http_live_record_one_t *one, ngx_int_t rc);
 static ngx_int_t ngx_http_live_record_delete_answer(ngx_http_request_t *r,
     ngx_http_live_record_one_t *one);
+static void ngx_http_live_record_delete_event(
+    ngx_http_live_record_one_t *one);
+static void ngx_http_live_record_delete_end(ngx_http_live_record_one_t *one,
+    ngx_int_t rc);
 
 
 static const char  *ngx_http_live_record_files_args[] = {
@@ -551,6 +557,7 @@ ngx_http_live_record_files_one(ngx_http_request_t *r, ngx_str_t *id)
     cln->data = one;
 
     one->r = r;
+    one->log = r->connection->log;
     one->index = lmcf->index;
     one->id.len = id->len;
     one->id.data = ngx_pstrdup(r->pool, id);
@@ -648,7 +655,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
     r = t->r;
 
     if (one->found == NGX_BUSY) {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "cluster_unavailable",
                                        "the cluster database did not "
@@ -657,7 +664,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
     }
 
     if (one->found != NGX_OK) {
-        ngx_http_finalize_request(r, one->found == NGX_DECLINED
+        ngx_http_live_record_delete_end(one, one->found == NGX_DECLINED
             ? ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no file \"%V\"", &one->id)
             : ngx_http_live_record_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
@@ -671,7 +678,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
     /* it may have started being read by a concat job meanwhile */
 
     if (ngx_http_live_record_concat_uses((ngx_cycle_t *) ngx_cycle, &one->id)) {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_CONFLICT, "busy",
                                        "a concat job is reading \"%V\"",
                                        &one->id));
@@ -686,7 +693,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
         || ngx_http_live_record_entry_str(one->entry.json, "file_format",
                                          &format) != NGX_OK)
     {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "internal_error",
                                        "the index entry of \"%V\" has no "
@@ -702,7 +709,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
         && !(one->store_type.len == 4
              && ngx_strncmp(one->store_type.data, "http", 4) == 0))
     {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_CONFLICT, "other_node",
                                        "\"%V\" was recorded by the node "
                                        "\"%V\" into its local store: "
@@ -715,7 +722,7 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
                                           &one->entry.app, &store);
 
     if (lacf == NULL) {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_CONFLICT, "store_unknown",
                                        "\"%V\" is in the store \"%V\", "
                                        "which is no longer configured",
@@ -724,14 +731,15 @@ ngx_http_live_record_delete_found(ngx_http_live_record_thread_t *t)
     }
 
     one->store = &lacf->store;
+    one->lacf = lacf;
     one->hls = (format.len == 3 && ngx_strncmp(format.data, "hls", 3) == 0);
 
     if (one->store->type == NGX_LIVE_RECORD_STORE_LOCAL) {
-        ngx_http_finalize_request(r, ngx_http_live_record_delete_local(one));
+        ngx_http_live_record_delete_end(one, ngx_http_live_record_delete_local(one));
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_http_live_record_delete_remote(one));
+    ngx_http_live_record_delete_end(one, ngx_http_live_record_delete_remote(one));
 }
 
 
@@ -770,7 +778,7 @@ ngx_http_live_record_delete_remote(ngx_http_live_record_one_t *one)
     one->rel.data = one->path.data + st->path.len + 1;
     one->rel.len = one->path.len - st->path.len - 1;
 
-    one->pool = ngx_create_pool(4096, r->connection->log);
+    one->pool = ngx_create_pool(4096, one->log);
     if (one->pool == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -808,7 +816,9 @@ ngx_http_live_record_delete_remote(ngx_http_live_record_one_t *one)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->main->count++;
+    if (r) {
+        r->main->count++;
+    }
 
     return NGX_DONE;
 }
@@ -941,7 +951,7 @@ ngx_http_live_record_delete_step(ngx_http_live_record_one_t *one)
     req->connect_timeout = 10000;
     req->handler = ngx_http_live_record_delete_done;
     req->data = one;
-    req->log = one->r->connection->log;
+    req->log = one->log;
 
     one->req = req;
 
@@ -964,16 +974,18 @@ ngx_http_live_record_delete_done(ngx_live_record_request_t *req)
     ngx_http_request_t  *r;
 
     r = one->r;
-    c = r->connection;
+    c = r ? r->connection : NULL;
     one->req = NULL;
 
     rc = ngx_http_live_record_delete_next(one, req);
 
     if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, rc);
+        ngx_http_live_record_delete_end(one, rc);
     }
 
-    ngx_http_run_posted_requests(c);
+    if (c) {
+        ngx_http_run_posted_requests(c);
+    }
 }
 
 
@@ -1003,7 +1015,7 @@ ngx_http_live_record_delete_next(ngx_http_live_record_one_t *one,
                    key, &one->store->name, req->status);
     }
 
-    ngx_log_error(NGX_LOG_INFO, one->r->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, one->log, 0,
                   "live record: %V of \"%V\" at the store \"%V\": %l",
                   &req->method, key, &one->store->name, req->status);
 
@@ -1124,9 +1136,13 @@ ngx_http_live_record_delete_failed(ngx_http_live_record_one_t *one,
 
     *p = '\0';
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_ERR, one->log, 0,
                   "live record: delete of \"%V\": %s, the index entry is "
                   "kept", &one->id, text);
+
+    if (r == NULL) {
+        return NGX_ERROR;
+    }
 
     o = cJSON_CreateObject();
 
@@ -1154,7 +1170,7 @@ ngx_http_live_record_delete_local(ngx_http_live_record_one_t *one)
 
     r = one->r;
 
-    t = ngx_http_live_record_thread(r, NULL,
+    t = ngx_http_live_record_thread(r, r ? NULL : one->tpool,
                                     ngx_http_live_record_delete_files,
                                     ngx_http_live_record_delete_deleted, one);
     if (t == NULL) {
@@ -1208,12 +1224,12 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
     r = t->r;
 
     if (one->rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, one->err,
+        ngx_log_error(NGX_LOG_CRIT, one->log, one->err,
                       "live record: delete of \"%V\": deleting \"%V\" "
                       "failed, the index entry is kept", &one->id,
                       &one->path);
 
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "store_error",
                                        "\"%V\" could not be deleted",
@@ -1222,11 +1238,11 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
     }
 
     if (one->rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, one->err,
+        ngx_log_error(NGX_LOG_CRIT, one->log, one->err,
                       "live record: delete of \"%V\": " ngx_delete_file_n
                       " \"%s\" failed", &one->id, one->entry.file);
 
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "internal_error",
                                        "the file is deleted, its index "
@@ -1234,13 +1250,13 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, one->log, 0,
                   "live record: \"%V/%V\" %V deleted from the store \"%V\"",
                   &one->entry.app, &one->entry.stream, &one->id,
                   &one->store->name);
 
     if (one->row) {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_rows_delete(r,
                 ngx_live_record_cluster_client(
                     ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle)),
@@ -1248,7 +1264,7 @@ ngx_http_live_record_delete_deleted(ngx_http_live_record_thread_t *t)
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_http_live_record_delete_answer(r, one));
+    ngx_http_live_record_delete_end(one, ngx_http_live_record_delete_answer(r, one));
 }
 
 
@@ -1257,7 +1273,7 @@ ngx_http_live_record_delete_unrowed(ngx_http_request_t *r,
     ngx_http_live_record_one_t *one, ngx_int_t rc)
 {
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
+        ngx_http_live_record_delete_end(one,
             ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                        "cluster_unavailable",
                                        "the file is deleted, its cluster "
@@ -1265,7 +1281,7 @@ ngx_http_live_record_delete_unrowed(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_http_live_record_delete_answer(r, one));
+    ngx_http_live_record_delete_end(one, ngx_http_live_record_delete_answer(r, one));
 }
 
 
@@ -1274,6 +1290,12 @@ ngx_http_live_record_delete_answer(ngx_http_request_t *r,
     ngx_http_live_record_one_t *one)
 {
     cJSON  *o;
+
+    ngx_http_live_record_delete_event(one);
+
+    if (r == NULL) {
+        return NGX_OK;
+    }
 
     o = cJSON_CreateObject();
 
@@ -1302,4 +1324,92 @@ ngx_http_live_record_delete_cleanup(void *data)
         ngx_destroy_pool(one->pool);
         one->pool = NULL;
     }
+}
+
+
+/* record_deleted: the entry as it was, and why it went */
+
+static void
+ngx_http_live_record_delete_event(ngx_http_live_record_one_t *one)
+{
+    cJSON                        *o;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    ngx_live_record_stat_add(one->r ? NGX_LIVE_RECORD_STAT_DELETED_API
+                                    : NGX_LIVE_RECORD_STAT_DELETED_EXPIRED,
+                             1);
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (lmcf == NULL || one->lacf == NULL || one->lacf->notify == NULL
+        || one->lacf->notify->nelts == 0)
+    {
+        return;
+    }
+
+    o = cJSON_Duplicate(one->entry.json, 1);
+
+    if (o == NULL
+        || cJSON_AddStringToObject(o, "reason", one->r ? "api" : "expired")
+           == NULL
+        || ngx_live_record_notify_event(lmcf, one->lacf->notify,
+                                        "record_deleted", o)
+           == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_CRIT, one->log, 0,
+                      "live record: \"%V/%V\" %V: the record_deleted "
+                      "event could not be made", &one->entry.app,
+                      &one->entry.stream, &one->id);
+    }
+}
+
+
+/* a request is finalized; an expiry hears NGX_OK or NGX_ERROR */
+
+static void
+ngx_http_live_record_delete_end(ngx_http_live_record_one_t *one,
+    ngx_int_t rc)
+{
+    if (one->r) {
+        ngx_http_finalize_request(one->r, rc);
+        return;
+    }
+
+    if (rc == NGX_DONE || rc == NGX_AGAIN) {
+        return;
+    }
+
+    ngx_http_live_record_delete_cleanup(one);
+
+    one->expired(one, rc == NGX_OK ? NGX_OK : NGX_ERROR);
+}
+
+
+/*
+ * Retention: an expired entry, found by the caller's scan, is deleted
+ * as DELETE /files/ID would, with no request to answer; its store, the
+ * remote requests and the thread pool are the same.
+ */
+
+ngx_int_t
+ngx_http_live_record_files_expire(ngx_http_live_record_one_t *one)
+{
+    ngx_http_live_record_thread_t  t;
+
+    if (ngx_live_record_recording((ngx_cycle_t *) ngx_cycle, &one->id)
+        || ngx_http_live_record_concat_uses((ngx_cycle_t *) ngx_cycle,
+                                            &one->id))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&t, sizeof(ngx_http_live_record_thread_t));
+    t.pool = one->tpool;
+    t.data = one;
+
+    one->found = NGX_OK;
+
+    ngx_http_live_record_delete_found(&t);
+
+    return NGX_OK;
 }

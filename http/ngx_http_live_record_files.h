@@ -47,7 +47,13 @@ typedef struct {
 } ngx_http_live_record_query_t;
 
 
-typedef struct {
+typedef struct ngx_http_live_record_one_s  ngx_http_live_record_one_t;
+
+/* an expiry's end: NGX_OK deleted, NGX_ERROR not (logged) */
+typedef void (*ngx_http_live_record_expired_pt)(
+    ngx_http_live_record_one_t *one, ngx_int_t rc);
+
+struct ngx_http_live_record_one_s {
     ngx_str_t                   index;
     ngx_str_t                   id;
     ngx_http_live_record_entry_t  entry;
@@ -55,7 +61,9 @@ typedef struct {
     cJSON                      *response;
 
     /* DELETE */
-    ngx_http_request_t         *r;
+    ngx_http_request_t         *r;              /* NULL: expired */
+    ngx_log_t                  *log;
+    ngx_live_record_app_conf_t *lacf;           /* of the store */
     ngx_live_record_store_t    *store;
     ngx_str_t                   path;           /* null-terminated */
     ngx_str_t                   rel;            /* store-relative */
@@ -72,7 +80,20 @@ typedef struct {
     ngx_str_t                   store_type;
     unsigned                    row:1;
     unsigned                    foreign:1;      /* another node's */
-} ngx_http_live_record_one_t;
+
+    /* an expiry (r is NULL) */
+    ngx_pool_t                 *tpool;          /* lives until expired */
+    ngx_http_live_record_expired_pt  expired;
+    void                       *data;
+};
+
+
+/*
+ * Retention: one->id, index, entry, log, tpool, expired set; deletes
+ * the file from its store and the index, then calls expired.
+ * NGX_DECLINED: it is being recorded or read, and stays for now.
+ */
+ngx_int_t ngx_http_live_record_files_expire(ngx_http_live_record_one_t *one);
 
 
 /* NGX_DONE with the query sent, else the answer (503 without a link) */

@@ -713,7 +713,9 @@ ngx_http_live_record_thread_run(ngx_http_live_record_thread_t *t,
                                           "try again later");
     }
 
-    r->main->count++;
+    if (r) {
+        r->main->count++;
+    }
 
     return NGX_DONE;
 }

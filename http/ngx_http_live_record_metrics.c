@@ -388,6 +388,18 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
                      st->counters[NGX_LIVE_RECORD_STAT_OPEN_DROPPED]);
 
     p = ngx_http_live_record_metrics_head(p, last,
+            "live_record_deleted_files_total", "counter",
+            "Files deleted from their store and the index: expired "
+            "(live_record_keep) or by DELETE /files/ID.");
+
+    p = ngx_slprintf(p, last,
+                     "live_record_deleted_files_total{reason=\"expired\"} "
+                     "%uA\n"
+                     "live_record_deleted_files_total{reason=\"api\"} %uA\n",
+                     st->counters[NGX_LIVE_RECORD_STAT_DELETED_EXPIRED],
+                     st->counters[NGX_LIVE_RECORD_STAT_DELETED_API]);
+
+    p = ngx_http_live_record_metrics_head(p, last,
             "live_record_last_error_timestamp_seconds", "gauge",
             "Unix time of the last write error, failed handoff or "
             "dead-lettered event; 0 if none.");

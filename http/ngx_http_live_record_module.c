@@ -111,7 +111,7 @@ ngx_module_t  ngx_http_live_record_module = {
     NGX_HTTP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     NULL,                                   /* init module */
-    NULL,                                   /* init process */
+    ngx_http_live_record_retention_init,    /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     NULL,                                   /* exit process */
@@ -561,6 +561,13 @@ ngx_http_live_record_error(ngx_http_request_t *r, ngx_uint_t status,
 
     /* a message may quote the request, or be cut inside a character */
     ngx_live_record_utf8_fix(msg, p - msg);
+
+    if (r == NULL) {
+        /* work of no request's, such as an expiry: the log is all */
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "live record: %s (%s)", msg, code);
+        return NGX_ERROR;
+    }
 
     o = cJSON_CreateObject();
 
