@@ -12,7 +12,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 57;
+use Test::More tests => 63;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -55,6 +55,13 @@ rtmp {
 EOF
 
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
+
+# the part of live/NAME has a second or two of media in the work path
+sub media_packets_seen {
+    my ($name) = @_;
+    my ($f) = find_files(prefix() . '/work', qr{/live/$name/.*\.flv$});
+    return $f && -s $f > 30000;
+}
 
 sub events {
     my ($type, $app, $name) = @_;
@@ -136,6 +143,28 @@ is(scalar(events('record_started', 'live', 'c')), 3,
 is(scalar(log_lines(qr{"live/c" part "[^"]+" ends: no publisher within }
                     . qr{live_record_continue})), 1,
    'closed when the window ended');
+
+# 1b. a publisher killed mid-push (a dropped uplink) and back at once
+
+my $pid = push_stream_bg($in, rtmp_url('live', 'k'), realtime => 1);
+ok(wait_for(sub { log_lines(qr{"live/k" part 1 opened}) }, 15),
+   'real-time push recording');
+wait_for(sub { media_packets_seen('k') }, 15);
+kill 'KILL', $pid;
+wait_push($pid);
+ok(wait_for(sub { log_lines(qr{"live/k" part "[^"]+" waits}) }, 10),
+   'killed publisher: the part waits');
+is(push_stream($in, rtmp_url('live', 'k')), 0, 'the publisher is back');
+my @k = wait_files('store', qr{/live/k/.*\.(mp4|flv|aac)$}, 3, 30);
+is(scalar @k, 3, 'one mp4, flv and aac');
+my @kv = map { probe_counts($_)->{video} } grep { /\.(mp4|flv)$/ } @k;
+ok(@kv == 2 && $kv[0] == $kv[1] && $kv[0] > $c->{video}
+   && $kv[0] < 2 * $c->{video}, 'both pushes in each: '
+   . "@kv video frames, a whole push is $c->{video}");
+my @kd;
+wait_for(sub { (@kd = events('record_done', 'live', 'k')) >= 3 }, 15);
+is_deeply([map { $_->{end_reason} } @kd], [qw(unpublish) x 3],
+          'ended by the last publisher\'s unpublish');
 
 # 2. a push after the window: a new part
 
