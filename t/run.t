@@ -28,9 +28,10 @@ sub make {
 
 sub listen_on {
     my ($port) = @_;
-    return IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
         LocalPort => $port // 0, Listen => 1, Proto => 'tcp',
         ReuseAddr => 1) or die "listen: $!";
+    return $s;
 }
 
 sub slurp {
