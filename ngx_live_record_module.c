@@ -55,10 +55,6 @@ static char *ngx_live_record_set_segment_format(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_live_record_set_timezone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_live_record_set_rule(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_live_record_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_live_record_set_notify(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -228,14 +224,14 @@ static ngx_command_t  ngx_live_record_commands[] = {
 
     { ngx_string("live_record_domain"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
-      ngx_live_record_set_domain,
+      ngx_live_record_conf_domain,
       NGX_RTMP_APP_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("live_record_rule"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE23,
-      ngx_live_record_set_rule,
+      ngx_live_record_conf_rule,
       NGX_RTMP_APP_CONF_OFFSET,
       0,
       NULL },
@@ -876,139 +872,6 @@ ngx_live_record_set_template(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lacf->template_name = value[1];
     lacf->file = cf->conf_file->file.name.data;
     lacf->line = cf->conf_file->line;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_live_record_set_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_live_record_app_conf_t *lacf = conf;
-
-    ngx_str_t                 *value, host;
-    ngx_live_record_domain_t  *d;
-
-    value = cf->args->elts;
-    host = value[1];
-
-    if (lacf->domains == NGX_CONF_UNSET_PTR) {
-        lacf->domains = ngx_array_create(cf->pool, 4,
-                                         sizeof(ngx_live_record_domain_t));
-        if (lacf->domains == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    d = ngx_array_push(lacf->domains);
-    if (d == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
-
-    if (host.len > 2 && host.data[0] == '*' && host.data[1] == '.') {
-        d->wildcard = 1;
-        host.data++;
-        host.len--;
-    }
-
-    if (host.len == 0 || ngx_strlchr(host.data, host.data + host.len, '*')
-        || ngx_strlchr(host.data, host.data + host.len, '/'))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid host \"%V\" in \"live_record_domain\", "
-                           "expected a host name or *.suffix", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_strlow(host.data, host.data, host.len);
-
-    d->host = host;
-    d->name = value[2];
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * live_record_rule [domain=HOST] stream=NAME TEMPLATE | off;
- * kept with the live_record_domain rules, which it outranks
- */
-
-static char *
-ngx_live_record_set_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_live_record_app_conf_t *lacf = conf;
-
-    ngx_str_t                 *value, v;
-    ngx_uint_t                 i;
-    ngx_live_record_domain_t  *d;
-
-    value = cf->args->elts;
-
-    if (lacf->domains == NGX_CONF_UNSET_PTR) {
-        lacf->domains = ngx_array_create(cf->pool, 4,
-                                         sizeof(ngx_live_record_domain_t));
-        if (lacf->domains == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    d = ngx_array_push(lacf->domains);
-    if (d == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
-
-    for (i = 1; i < cf->args->nelts - 1; i++) {
-
-        if (ngx_strncmp(value[i].data, "stream=", 7) == 0
-            && d->stream.len == 0 && value[i].len > 7)
-        {
-            d->stream.data = value[i].data + 7;
-            d->stream.len = value[i].len - 7;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "domain=", 7) == 0
-            && d->host.len == 0)
-        {
-            v.data = value[i].data + 7;
-            v.len = value[i].len - 7;
-
-            if (v.len > 2 && v.data[0] == '*' && v.data[1] == '.') {
-                d->wildcard = 1;
-                v.data++;
-                v.len--;
-            }
-
-            if (v.len && !ngx_strlchr(v.data, v.data + v.len, '*')
-                && !ngx_strlchr(v.data, v.data + v.len, '/'))
-            {
-                ngx_strlow(v.data, v.data, v.len);
-                d->host = v;
-                continue;
-            }
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" in "
-                           "\"live_record_rule\", expected domain=HOST "
-                           "(a host name or *.suffix) or stream=NAME, "
-                           "each once", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (d->stream.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"live_record_rule\" needs stream=NAME "
-                           "(a domain alone is \"live_record_domain\")");
-        return NGX_CONF_ERROR;
-    }
-
-    d->name = value[cf->args->nelts - 1];
 
     return NGX_CONF_OK;
 }

@@ -501,3 +501,220 @@ ngx_live_record_plan_start(ngx_live_record_main_conf_t *lmcf,
 
     ngx_add_timer(&lmcf->tick, NGX_LIVE_RECORD_PLAN_TICK);
 }
+
+
+/*
+ * The template by rule, the most specific first, in the priority of the
+ * service this module replaces: domain and stream, stream, domain; an
+ * exact host over a wildcard, the longest wildcard; else the
+ * application's (live_record).
+ */
+
+ngx_live_record_template_t *
+ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
+    ngx_str_t *name, ngx_live_record_domain_t **rule)
+{
+    size_t                     len, best_len;
+    ngx_uint_t                 i, rank, best;
+    ngx_live_record_domain_t  *d, *found;
+
+    *rule = NULL;
+
+    if (lacf->domains == NULL) {
+        return lacf->tpl;
+    }
+
+    d = lacf->domains->elts;
+    found = NULL;
+    best = 0;
+    best_len = 0;
+
+    for (i = 0; i < lacf->domains->nelts; i++) {
+
+        if (d[i].stream.len
+            && !ngx_live_record_str_eq(&d[i].stream, name))
+        {
+            continue;
+        }
+
+        len = 0;
+
+        if (d[i].host.len) {
+            if (!d[i].wildcard) {
+                if (d[i].host.len != host->len
+                    || ngx_strncasecmp(d[i].host.data, host->data,
+                                       host->len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                len = (size_t) -1;
+
+            } else {
+
+                /* "*.example.com": host ends with ".example.com" */
+
+                if (host->len <= d[i].host.len
+                    || ngx_strncasecmp(host->data + host->len
+                                       - d[i].host.len,
+                                       d[i].host.data, d[i].host.len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                len = d[i].host.len;
+            }
+        }
+
+        rank = (d[i].stream.len ? 2 : 0) + (d[i].host.len ? 1 : 0);
+
+        if (found == NULL || rank > best || (rank == best && len > best_len))
+        {
+            found = &d[i];
+            best = rank;
+            best_len = len;
+        }
+    }
+
+    if (found) {
+        *rule = found;
+        return found->tpl;
+    }
+
+    return lacf->tpl;
+}
+
+
+char *
+ngx_live_record_conf_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t                 *value, host;
+    ngx_live_record_domain_t  *d;
+
+    value = cf->args->elts;
+    host = value[1];
+
+    if (lacf->domains == NGX_CONF_UNSET_PTR) {
+        lacf->domains = ngx_array_create(cf->pool, 4,
+                                         sizeof(ngx_live_record_domain_t));
+        if (lacf->domains == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    d = ngx_array_push(lacf->domains);
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
+
+    if (host.len > 2 && host.data[0] == '*' && host.data[1] == '.') {
+        d->wildcard = 1;
+        host.data++;
+        host.len--;
+    }
+
+    if (host.len == 0 || ngx_strlchr(host.data, host.data + host.len, '*')
+        || ngx_strlchr(host.data, host.data + host.len, '/'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid host \"%V\" in \"live_record_domain\", "
+                           "expected a host name or *.suffix", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_strlow(host.data, host.data, host.len);
+
+    d->host = host;
+    d->name = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * live_record_rule [domain=HOST] stream=NAME TEMPLATE | off;
+ * kept with the live_record_domain rules, which it outranks
+ */
+
+char *
+ngx_live_record_conf_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_live_record_app_conf_t *lacf = conf;
+
+    ngx_str_t                 *value, v;
+    ngx_uint_t                 i;
+    ngx_live_record_domain_t  *d;
+
+    value = cf->args->elts;
+
+    if (lacf->domains == NGX_CONF_UNSET_PTR) {
+        lacf->domains = ngx_array_create(cf->pool, 4,
+                                         sizeof(ngx_live_record_domain_t));
+        if (lacf->domains == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    d = ngx_array_push(lacf->domains);
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(d, sizeof(ngx_live_record_domain_t));
+
+    for (i = 1; i < cf->args->nelts - 1; i++) {
+
+        if (ngx_strncmp(value[i].data, "stream=", 7) == 0
+            && d->stream.len == 0 && value[i].len > 7)
+        {
+            d->stream.data = value[i].data + 7;
+            d->stream.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0
+            && d->host.len == 0)
+        {
+            v.data = value[i].data + 7;
+            v.len = value[i].len - 7;
+
+            if (v.len > 2 && v.data[0] == '*' && v.data[1] == '.') {
+                d->wildcard = 1;
+                v.data++;
+                v.len--;
+            }
+
+            if (v.len && !ngx_strlchr(v.data, v.data + v.len, '*')
+                && !ngx_strlchr(v.data, v.data + v.len, '/'))
+            {
+                ngx_strlow(v.data, v.data, v.len);
+                d->host = v;
+                continue;
+            }
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in "
+                           "\"live_record_rule\", expected domain=HOST "
+                           "(a host name or *.suffix) or stream=NAME, "
+                           "each once", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (d->stream.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"live_record_rule\" needs stream=NAME "
+                           "(a domain alone is \"live_record_domain\")");
+        return NGX_CONF_ERROR;
+    }
+
+    d->name = value[cf->args->nelts - 1];
+
+    return NGX_CONF_OK;
+}

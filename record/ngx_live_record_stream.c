@@ -27,9 +27,6 @@
 #define NGX_LIVE_RECORD_LOG_JUMP        0x40
 
 
-static ngx_live_record_template_t *ngx_live_record_resolve(
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *host, ngx_str_t *name,
-    ngx_live_record_domain_t **rule);
 static void ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
     ngx_live_record_domain_t *d);
 static void ngx_live_record_apply_plan(ngx_live_record_ctx_t *ctx,
@@ -360,90 +357,6 @@ update:
     ngx_live_record_recorder_update(ctx->recorder,
                                     ctx->plan ? &ctx->plan->json : NULL,
                                     ctx->part, ctx->hls, ctx->formats);
-}
-
-
-/*
- * The template by rule, the most specific first, in the priority of the
- * service this module replaces: domain and stream, stream, domain; an
- * exact host over a wildcard, the longest wildcard; else the
- * application's (live_record).
- */
-
-static ngx_live_record_template_t *
-ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
-    ngx_str_t *name, ngx_live_record_domain_t **rule)
-{
-    size_t                     len, best_len;
-    ngx_uint_t                 i, rank, best;
-    ngx_live_record_domain_t  *d, *found;
-
-    *rule = NULL;
-
-    if (lacf->domains == NULL) {
-        return lacf->tpl;
-    }
-
-    d = lacf->domains->elts;
-    found = NULL;
-    best = 0;
-    best_len = 0;
-
-    for (i = 0; i < lacf->domains->nelts; i++) {
-
-        if (d[i].stream.len
-            && !ngx_live_record_str_eq(&d[i].stream, name))
-        {
-            continue;
-        }
-
-        len = 0;
-
-        if (d[i].host.len) {
-            if (!d[i].wildcard) {
-                if (d[i].host.len != host->len
-                    || ngx_strncasecmp(d[i].host.data, host->data,
-                                       host->len)
-                       != 0)
-                {
-                    continue;
-                }
-
-                len = (size_t) -1;
-
-            } else {
-
-                /* "*.example.com": host ends with ".example.com" */
-
-                if (host->len <= d[i].host.len
-                    || ngx_strncasecmp(host->data + host->len
-                                       - d[i].host.len,
-                                       d[i].host.data, d[i].host.len)
-                       != 0)
-                {
-                    continue;
-                }
-
-                len = d[i].host.len;
-            }
-        }
-
-        rank = (d[i].stream.len ? 2 : 0) + (d[i].host.len ? 1 : 0);
-
-        if (found == NULL || rank > best || (rank == best && len > best_len))
-        {
-            found = &d[i];
-            best = rank;
-            best_len = len;
-        }
-    }
-
-    if (found) {
-        *rule = found;
-        return found->tpl;
-    }
-
-    return lacf->tpl;
 }
 
 

@@ -97,6 +97,17 @@ void ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx);
 
 ngx_live_record_plan_t *ngx_live_record_plan(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_plan_free(ngx_live_record_plan_t *plan);
+
+/* the template by rule for a publish; *rule the rule that won, or NULL */
+ngx_live_record_template_t *ngx_live_record_resolve(
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *host, ngx_str_t *name,
+    ngx_live_record_domain_t **rule);
+
+/* live_record_domain and live_record_rule */
+char *ngx_live_record_conf_domain(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_live_record_conf_rule(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_uint_t ngx_live_record_plan_task_ended(ngx_live_record_plan_t *old,
     ngx_live_record_plan_t *cur);
 ngx_uint_t ngx_live_record_plan_has(ngx_live_record_plan_t *plan,
