@@ -440,6 +440,7 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_live_record_app_conf_t *prev = parent;
     ngx_live_record_app_conf_t *conf = child;
 
+    u_char                      rule[NGX_MAX_CONF_ERRSTR];
     ngx_uint_t                  i;
     ngx_live_record_domain_t   *d;
 
@@ -512,14 +513,10 @@ ngx_live_record_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
             if (d[i].tpl == NULL) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "unknown live_record_template \"%V\" "
-                              "in \"%s%s%s%V%s%V\"", &d[i].name,
-                              d[i].stream.len ? "live_record_rule"
-                                              : "live_record_domain ",
-                              d[i].stream.len && d[i].host.len
-                              ? " domain=" : "",
-                              d[i].wildcard ? "*" : "", &d[i].host,
-                              d[i].stream.len ? " stream=" : "",
-                              &d[i].stream);
+                              "in \"live_record_%*s\"", &d[i].name,
+                              ngx_live_record_rule_name(rule, rule
+                                                        + sizeof(rule), &d[i])
+                              - rule, rule);
                 return NGX_CONF_ERROR;
             }
         }

@@ -24,6 +24,8 @@
 #define NGX_LIVE_RECORD_PLAN_TICK  1000
 
 
+static ngx_int_t ngx_live_record_rule_regex(ngx_conf_t *cf,
+    ngx_live_record_domain_t *d);
 static ngx_int_t ngx_live_record_plan_sources(ngx_live_record_plan_t *plan,
     ngx_live_record_template_t *conf, ngx_str_t *rule, ngx_array_t *tasks,
     ngx_live_record_template_t **tpls);
@@ -506,13 +508,14 @@ ngx_live_record_plan_start(ngx_live_record_main_conf_t *lmcf,
 /*
  * The template by rule, the most specific first, in the priority of the
  * service this module replaces: domain and stream, stream, domain; an
- * exact host over a wildcard, the longest wildcard; else the
- * application's (live_record).
+ * exact stream name over a regex, a rule naming the application over
+ * one that does not, an exact host over a wildcard, the longest
+ * wildcard; else the application's (live_record).
  */
 
 ngx_live_record_template_t *
-ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
-    ngx_str_t *name, ngx_live_record_domain_t **rule)
+ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *app,
+    ngx_str_t *host, ngx_str_t *name, ngx_live_record_domain_t **rule)
 {
     size_t                     len, best_len;
     ngx_uint_t                 i, rank, best;
@@ -531,8 +534,20 @@ ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
 
     for (i = 0; i < lacf->domains->nelts; i++) {
 
-        if (d[i].stream.len
-            && !ngx_live_record_str_eq(&d[i].stream, name))
+        if (d[i].app.len && !ngx_live_record_str_eq(&d[i].app, app)) {
+            continue;
+        }
+
+        if (d[i].is_regex) {
+#if (NGX_PCRE)
+            /* below 0: no match, or an error, which is no match either */
+            if (ngx_regex_exec(d[i].regex, name, NULL, 0) < 0) {
+                continue;
+            }
+#endif
+
+        } else if (d[i].stream.len
+                   && !ngx_live_record_str_eq(&d[i].stream, name))
         {
             continue;
         }
@@ -568,7 +583,11 @@ ngx_live_record_resolve(ngx_live_record_app_conf_t *lacf, ngx_str_t *host,
             }
         }
 
-        rank = (d[i].stream.len ? 2 : 0) + (d[i].host.len ? 1 : 0);
+        /* then an exact stream over a regex, then a named application */
+
+        rank = (d[i].stream.len ? 8 : 0) + (d[i].host.len ? 4 : 0)
+               + (d[i].stream.len && !d[i].is_regex ? 2 : 0)
+               + (d[i].app.len ? 1 : 0);
 
         if (found == NULL || rank > best || (rank == best && len > best_len))
         {
@@ -638,7 +657,8 @@ ngx_live_record_conf_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * live_record_rule [domain=HOST] stream=NAME TEMPLATE | off;
+ * live_record_rule [domain=HOST] [app=NAME] [stream=NAME|~REGEX]
+ *     TEMPLATE | off;
  * kept with the live_record_domain rules, which it outranks
  */
 
@@ -668,13 +688,37 @@ ngx_live_record_conf_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(d, sizeof(ngx_live_record_domain_t));
 
+    d->rule = 1;
+
     for (i = 1; i < cf->args->nelts - 1; i++) {
+
+        if (ngx_strncmp(value[i].data, "stream=~", 8) == 0
+            && d->stream.len == 0 && value[i].len > 8)
+        {
+            d->stream.data = value[i].data + 8;
+            d->stream.len = value[i].len - 8;
+            d->is_regex = 1;
+
+            if (ngx_live_record_rule_regex(cf, d) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "stream=", 7) == 0
             && d->stream.len == 0 && value[i].len > 7)
         {
             d->stream.data = value[i].data + 7;
             d->stream.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "app=", 4) == 0
+            && d->app.len == 0 && value[i].len > 4)
+        {
+            d->app.data = value[i].data + 4;
+            d->app.len = value[i].len - 4;
             continue;
         }
 
@@ -702,19 +746,90 @@ ngx_live_record_conf_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in "
                            "\"live_record_rule\", expected domain=HOST "
-                           "(a host name or *.suffix) or stream=NAME, "
-                           "each once", &value[i]);
+                           "(a host name or *.suffix), app=NAME or "
+                           "stream=NAME|~REGEX, each once", &value[i]);
         return NGX_CONF_ERROR;
     }
 
-    if (d->stream.len == 0) {
+    if (d->stream.len == 0 && d->app.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"live_record_rule\" needs stream=NAME "
-                           "(a domain alone is \"live_record_domain\")");
+                           "\"live_record_rule\" needs stream=NAME, "
+                           "stream=~REGEX or app=NAME (a domain alone is "
+                           "\"live_record_domain\")");
         return NGX_CONF_ERROR;
     }
 
     d->name = value[cf->args->nelts - 1];
 
     return NGX_CONF_OK;
+}
+
+
+/* stream=~REGEX: PCRE, as nginx's own regexes, matched unanchored */
+
+static ngx_int_t
+ngx_live_record_rule_regex(ngx_conf_t *cf, ngx_live_record_domain_t *d)
+{
+#if (NGX_PCRE)
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_regex_compile_t  rc;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pattern = d->stream;
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid regex in \"live_record_rule "
+                           "stream=~%V\": %V", &d->stream, &rc.err);
+        return NGX_ERROR;
+    }
+
+    d->regex = rc.regex;
+
+    return NGX_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"live_record_rule stream=~%V\": this nginx is "
+                       "built without PCRE, no regex can be used",
+                       &d->stream);
+    return NGX_ERROR;
+
+#endif
+}
+
+
+/* "rule domain=H app=A stream=[~]S" or "domain [*]H", as configured */
+
+u_char *
+ngx_live_record_rule_name(u_char *p, u_char *last,
+    ngx_live_record_domain_t *d)
+{
+    if (!d->rule) {
+        return ngx_slprintf(p, last, "domain %s%V", d->wildcard ? "*" : "",
+                            &d->host);
+    }
+
+    p = ngx_slprintf(p, last, "rule");
+
+    if (d->host.len) {
+        p = ngx_slprintf(p, last, " domain=%s%V", d->wildcard ? "*" : "",
+                         &d->host);
+    }
+
+    if (d->app.len) {
+        p = ngx_slprintf(p, last, " app=%V", &d->app);
+    }
+
+    if (d->stream.len) {
+        p = ngx_slprintf(p, last, " stream=%s%V", d->is_regex ? "~" : "",
+                         &d->stream);
+    }
+
+    return p;
 }

@@ -94,7 +94,7 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 
     ngx_live_record_tc_host(&s->tc_url, &host);
 
-    tpl = ngx_live_record_resolve(lacf, &host, &name, &rule);
+    tpl = ngx_live_record_resolve(lacf, &s->app, &host, &name, &rule);
     if (tpl == NULL && !lacf->tasks_on) {
         return NGX_DECLINED;
     }
@@ -203,15 +203,8 @@ ngx_live_record_set_rule(ngx_live_record_ctx_t *ctx,
 
     p = ctx->rule_buf;
 
-    if (d && d->stream.len) {
-        p = ngx_snprintf(p, sizeof(ctx->rule_buf), "rule %s%s%V%sstream=%V",
-                         d->host.len ? "domain=" : "",
-                         d->wildcard ? "*" : "", &d->host,
-                         d->host.len ? " " : "", &d->stream);
-
-    } else if (d) {
-        p = ngx_snprintf(p, sizeof(ctx->rule_buf), "domain %s%V",
-                         d->wildcard ? "*" : "", &d->host);
+    if (d) {
+        p = ngx_live_record_rule_name(p, p + sizeof(ctx->rule_buf), d);
 
     } else if (ctx->lacf->inherited) {
         p = ngx_cpymem(p, "server", sizeof("server") - 1);

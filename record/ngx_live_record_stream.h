@@ -24,13 +24,19 @@
 
 #define NGX_LIVE_RECORD_MAX_NAME     255
 
-/* live_record_domain, and live_record_rule with a stream= */
+/* live_record_domain, and live_record_rule */
 typedef struct {
     ngx_str_t                   host;           /* empty: any domain */
-    ngx_str_t                   stream;         /* empty: any stream */
+    ngx_str_t                   app;            /* empty: any application */
+    ngx_str_t                   stream;         /* empty: any; a regex's */
     ngx_str_t                   name;           /* template, "off" */
     ngx_live_record_template_t *tpl;
+#if (NGX_PCRE)
+    ngx_regex_t                *regex;          /* stream=~REGEX */
+#endif
     ngx_uint_t                  wildcard;       /* unsigned */
+    ngx_uint_t                  rule;           /* live_record_rule */
+    ngx_uint_t                  is_regex;
 } ngx_live_record_domain_t;
 
 
@@ -100,8 +106,12 @@ void ngx_live_record_plan_free(ngx_live_record_plan_t *plan);
 
 /* the template by rule for a publish; *rule the rule that won, or NULL */
 ngx_live_record_template_t *ngx_live_record_resolve(
-    ngx_live_record_app_conf_t *lacf, ngx_str_t *host, ngx_str_t *name,
-    ngx_live_record_domain_t **rule);
+    ngx_live_record_app_conf_t *lacf, ngx_str_t *app, ngx_str_t *host,
+    ngx_str_t *name, ngx_live_record_domain_t **rule);
+
+/* a rule as configured, for logs, events and errors */
+u_char *ngx_live_record_rule_name(u_char *p, u_char *last,
+    ngx_live_record_domain_t *d);
 
 /* live_record_domain and live_record_rule */
 char *ngx_live_record_conf_domain(ngx_conf_t *cf, ngx_command_t *cmd,
