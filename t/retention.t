@@ -4,7 +4,8 @@
 # template its index entry names; worker 0 finds it through the index and
 # deletes it from the store and the index as DELETE /files/ID does,
 # sending a signed record_deleted (reason "expired"; "api" for a DELETE).
-# keep 0 (the default) keeps a file.  Across a restart: a file recorded by
+# keep 0 (the default) keeps a file.  An http store (WebDAV in the same
+# nginx) loses its copy by HTTP DELETE, as for the API.  Across a restart: a file recorded by
 # the first instance under keep 0 is deleted by the second, whose template
 # now has a keep.  Two workers: each file is deleted, and announced, once.
 
@@ -13,7 +14,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Test::More tests => 27;
+use Test::More tests => 31;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 use LiveRecord::API;
@@ -44,14 +45,28 @@ rtmp {
         application short { live on; live_record short; }
         application forever { live on; live_record forever; }
         application later { live on; live_record later; }
+        application dav {
+            live on;
+            live_record short;
+            live_record_store http http://127.0.0.1:%%PORT_HTTP%%/ingest/ path=%%PREFIX%%/davlocal;
+        }
     }
 }
 
 http {
     access_log off;
 
+    client_body_temp_path %%PREFIX%%/body;
+
     server {
         listen 127.0.0.1:%%PORT_HTTP%%;
+        client_max_body_size 0;
+
+        location /ingest/ {
+            alias %%PREFIX%%/davroot/;
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+        }
 
         location /api/ {
             live_record_api;
@@ -77,7 +92,7 @@ close $tfh;
 
 (my $first = $conf) =~ s/%%LATER%%/0/;
 start_nginx(conf => $first, workers => 2,
-            dirs => [qw(store work index spool)]);
+            dirs => [qw(store work index spool davlocal davroot body)]);
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'), key => $KEY);
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
 
@@ -98,10 +113,11 @@ sub wait_events {
 my @pushes = map { push_stream_bg($in, rtmp_url($_, 'cam')) }
              qw(short forever later);
 push @pushes, push_stream_bg($in, rtmp_url('forever', 'gone'));
+push @pushes, push_stream_bg($in, rtmp_url('dav', 'cam'));
 is(wait_push($_), 0, "push $_ done") for @pushes;
 
 my %done;
-for my $app (qw(short forever later)) {
+for my $app (qw(short forever later dav)) {
     my @d = wait_events('record_done', $app, $app eq 'forever' ? 2 : 1);
     $done{$app} = { map { ($_->{stream_id} => $_) } @d };
 }
@@ -120,6 +136,16 @@ ok(!find_files("$p/index/short", qr/\.json$/),
 ok($del && $del->{end_time_ms} == $short->{end_time_ms},
    'the event carries the entry as it was');
 
+# an http store: the file is deleted there by HTTP DELETE
+
+my $dav = $done{dav}{cam} // {};
+my ($ddel) = wait_events('record_deleted', 'dav', 1);
+is($ddel && $ddel->{file_id}, $dav->{file_id},
+   'record_deleted for the file in the http store');
+ok($dav->{video_url} && !find_files("$p/davroot", qr/\.mp4$/),
+   'the http store no longer has it');
+ok(!find_files("$p/index/dav", qr/\.json$/), 'nor the index');
+
 # 2. a DELETE sends record_deleted too, reason api
 
 my $gone = $done{forever}{gone} // {};
@@ -136,11 +162,11 @@ my $kept = $done{forever}{cam} // {};
 my $later = $done{later}{cam} // {};
 ok(-f ($kept->{path} // '/'), 'keep 0: the file is kept');
 ok(-f ($later->{path} // '/'), 'keep 0: the later file is kept too');
-is(scalar(events('record_deleted')), 2, 'no other record_deleted');
+is(scalar(events('record_deleted')), 3, 'no other record_deleted');
 
 my (undef, undef, $m) = $api->call(GET => '/metrics');
-like($m->{content}, qr/^live_record_deleted_files_total\{reason="expired"\} 1$/m,
-     'metric: one expired');
+like($m->{content}, qr/^live_record_deleted_files_total\{reason="expired"\} 2$/m,
+     'metric: two expired');
 like($m->{content}, qr/^live_record_deleted_files_total\{reason="api"\} 1$/m,
      'metric: one api');
 
@@ -163,6 +189,6 @@ ok(-f ($kept->{path} // '/'), 'the keep 0 file is still there');
 
 my %ids;
 $ids{ $_->{file_id} }++ for events('record_deleted');
-is(join(',', sort values %ids), '1,1,1', 'each file announced once');
+is(join(',', sort values %ids), '1,1,1,1', 'each file announced once');
 $rcv->signatures_ok('record_deleted events');
 no_alerts();
