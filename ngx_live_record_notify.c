@@ -33,6 +33,18 @@ typedef struct {
 } ngx_live_record_notify_t;
 
 
+/*
+ * A file (a part's recovery sidecar) that may be deleted once an event is
+ * in the spool for every receiver; a spool write that fails keeps it, so
+ * that a recovery after a crash announces the file again
+ */
+typedef struct {
+    ngx_atomic_t                left;
+    ngx_atomic_t                failed;
+    u_char                      path[1];
+} ngx_live_record_release_t;
+
+
 /* one event on its way to one receiver */
 typedef struct {
     ngx_queue_t                 queue;
@@ -49,6 +61,7 @@ typedef struct {
     ngx_event_t                 retry;
     ngx_live_record_request_t  *req;
     u_char                     *why;            /* given up: the reason */
+    ngx_live_record_release_t  *release;        /* once spooled */
 #if (NGX_THREADS)
     ngx_thread_task_t          *task;
 #endif
@@ -68,7 +81,12 @@ typedef struct {
 
 static ngx_live_record_job_t *ngx_live_record_job_create(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_receiver_t *rcv,
-    ngx_str_t *id, ngx_str_t *body, ngx_str_t *name);
+    ngx_str_t *id, ngx_str_t *body, ngx_str_t *name,
+    ngx_live_record_release_t *rel);
+static ngx_live_record_release_t *ngx_live_record_release_create(u_char *path,
+    ngx_uint_t n);
+static void ngx_live_record_release_put(ngx_live_record_release_t *rel,
+    ngx_uint_t ok, ngx_log_t *log);
 static ngx_int_t ngx_live_record_job_spool(ngx_live_record_job_t *job);
 static void ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op);
 static void ngx_live_record_job_io_thread(void *data, ngx_log_t *log);
@@ -94,7 +112,7 @@ static ngx_int_t ngx_live_record_notify_part_done(
     ngx_live_record_done_t *v);
 static ngx_int_t ngx_live_record_notify_make(
     ngx_live_record_main_conf_t *lmcf, ngx_array_t *receivers,
-    const char *type, cJSON *event, ngx_str_t *file);
+    const char *type, cJSON *event, ngx_str_t *file, u_char **release);
 
 
 static ngx_live_record_part_done_pt  next_part_done;
@@ -313,7 +331,7 @@ ngx_live_record_notify_part_done(ngx_live_record_done_t *v)
 
     if (o == NULL
         || ngx_live_record_notify_make(v->lmcf, v->receivers, v->event, o,
-                                      v->file_id)
+                                      v->file_id, &v->release)
            == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
@@ -400,7 +418,8 @@ ngx_int_t
 ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
     ngx_array_t *receivers, const char *type, cJSON *event)
 {
-    return ngx_live_record_notify_make(lmcf, receivers, type, event, NULL);
+    return ngx_live_record_notify_make(lmcf, receivers, type, event, NULL,
+                                       NULL);
 }
 
 
@@ -414,7 +433,8 @@ ngx_live_record_notify_event(ngx_live_record_main_conf_t *lmcf,
 
 static ngx_int_t
 ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
-    ngx_array_t *receivers, const char *type, cJSON *event, ngx_str_t *file)
+    ngx_array_t *receivers, const char *type, cJSON *event, ngx_str_t *file,
+    u_char **release)
 {
     u_char                       id[NGX_INT64_LEN * 2 + 256], *p;
     char                        *text;
@@ -422,6 +442,7 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
     ngx_uint_t                   i;
     ngx_time_t                  *tp;
     ngx_live_record_notify_t    *nt;
+    ngx_live_record_release_t   *rel;
     ngx_live_record_receiver_t **rcv;
 
     nt = lmcf->notify;
@@ -429,6 +450,19 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
     if (nt == NULL || receivers == NULL || receivers->nelts == 0) {
         cJSON_Delete(event);
         return NGX_DECLINED;
+    }
+
+    /*
+     * from here the release is ours: deleted once every receiver's spool
+     * file is written, or kept (an event not made is announced again by
+     * the recovery of the next start)
+     */
+
+    rel = NULL;
+
+    if (release && *release) {
+        rel = ngx_live_record_release_create(*release, receivers->nelts + 1);
+        *release = NULL;
     }
 
     /* unique across nodes, stable across retries */
@@ -451,6 +485,7 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
         || cJSON_AddNumberToObject(event, "t", (double) tp->sec) == NULL)
     {
         cJSON_Delete(event);
+        ngx_free(rel);
         return NGX_ERROR;
     }
 
@@ -458,6 +493,7 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
     cJSON_Delete(event);
 
     if (text == NULL) {
+        ngx_free(rel);
         return NGX_ERROR;
     }
 
@@ -467,19 +503,83 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
     rcv = receivers->elts;
 
     for (i = 0; i < receivers->nelts; i++) {
-        (void) ngx_live_record_job_create(lmcf, rcv[i], &sid, &body, NULL);
+        if (ngx_live_record_job_create(lmcf, rcv[i], &sid, &body, NULL, rel)
+            == NULL && rel)
+        {
+            ngx_live_record_release_put(rel, 0, nt->log);
+        }
     }
 
     cJSON_free(text);
 
+    if (rel) {
+        ngx_live_record_release_put(rel, 1, nt->log);
+    }
+
     return NGX_OK;
+}
+
+
+static ngx_live_record_release_t *
+ngx_live_record_release_create(u_char *path, ngx_uint_t n)
+{
+    size_t                      len;
+    ngx_live_record_release_t  *rel;
+
+    len = ngx_strlen(path);
+
+    rel = ngx_alloc(sizeof(ngx_live_record_release_t) + len, ngx_cycle->log);
+    if (rel == NULL) {
+        return NULL;
+    }
+
+    rel->left = n;
+    rel->failed = 0;
+    ngx_memcpy(rel->path, path, len + 1);
+
+    return rel;
+}
+
+
+/* in a thread, or on the loop: one of n spool writes is over */
+
+static void
+ngx_live_record_release_put(ngx_live_record_release_t *rel, ngx_uint_t ok,
+    ngx_log_t *log)
+{
+    if (!ok) {
+        (void) ngx_atomic_fetch_add(&rel->failed, 1);
+    }
+
+    if (ngx_atomic_fetch_add(&rel->left, (ngx_atomic_int_t) -1) != 1) {
+        return;
+    }
+
+    if (rel->failed) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "live record: \"%s\" is kept: its event is not "
+                      "spooled for every receiver, the next start "
+                      "announces its file again", rel->path);
+
+    } else if (ngx_delete_file(rel->path) == NGX_FILE_ERROR
+               && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_delete_file_n " \"%s\" failed",
+                      rel->path);
+
+    } else {
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, -1);
+    }
+
+    ngx_free(rel);
 }
 
 
 static ngx_live_record_job_t *
 ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
     ngx_live_record_receiver_t *rcv, ngx_str_t *id, ngx_str_t *body,
-    ngx_str_t *name)
+    ngx_str_t *name, ngx_live_record_release_t *rel)
 {
     u_char                    *p;
     ngx_pool_t                *pool;
@@ -542,6 +642,8 @@ ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
     ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_NOTIFY, 1);
 
     /* written while it is sent: the send does not wait for the disk */
+
+    job->release = rel;
 
     if (name == NULL) {
         ngx_live_record_job_io(job, NGX_LIVE_RECORD_SPOOL_WRITE);
@@ -891,20 +993,38 @@ ngx_live_record_job_io_thread(void *data, ngx_log_t *log)
 {
     ngx_live_record_job_t *job = data;
 
+    ngx_uint_t  ok;
+
     switch (job->op) {
 
     case NGX_LIVE_RECORD_SPOOL_WRITE:
-        if (ngx_live_record_job_spool(job) != NGX_OK) {
-            /* not durable, but still worth sending */
+        ok = (ngx_live_record_job_spool(job) == NGX_OK);
+
+        if (!ok) {
+            /* not durable: sent from memory, and its file stays open */
             ngx_log_error(NGX_LOG_CRIT, log, 0,
                           "live record: notify event %V to \"%V\" is not "
-                          "spooled, it is lost if nginx stops before "
-                          "delivery", &job->id, &job->rcv->url);
+                          "spooled%s", &job->id, &job->rcv->url,
+                          job->release
+                          ? ", it is sent from memory and its file is "
+                            "announced again by a recovery if nginx stops "
+                            "before delivery"
+                          : ", it is lost if nginx stops before delivery");
+
+        } else if (job->release) {
+            ngx_live_record_release_put(job->release, 1, log);
+            job->release = NULL;
         }
 
         break;
 
     case NGX_LIVE_RECORD_SPOOL_DELETE:
+        if (job->release) {
+            /* delivered from memory: nothing is left to announce */
+            ngx_live_record_release_put(job->release, 1, log);
+            job->release = NULL;
+        }
+
         if (ngx_delete_file(job->path) == NGX_FILE_ERROR
             && ngx_errno != NGX_ENOENT)
         {
@@ -917,7 +1037,13 @@ ngx_live_record_job_io_thread(void *data, ngx_log_t *log)
 
     case NGX_LIVE_RECORD_SPOOL_DEAD:
         ngx_live_record_job_bury(job, log);
-        break;
+        /* fall through */
+
+    default: /* NGX_LIVE_RECORD_SPOOL_KEEP */
+        if (job->release) {
+            ngx_live_record_release_put(job->release, 0, log);
+            job->release = NULL;
+        }
     }
 }
 
@@ -1190,7 +1316,7 @@ ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
                   "live record: spooled notify event %V to \"%V\" resent",
                   &id, &url);
 
-    (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &name);
+    (void) ngx_live_record_job_create(lmcf, rcv, &id, &body, &name, NULL);
 
     return NGX_OK;
 }

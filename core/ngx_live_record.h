@@ -230,6 +230,7 @@ typedef struct {
     ngx_str_t                  *file_id;
     const char                 *event;          /* record_done, concat_done */
     struct cJSON               *entry;
+    u_char                     *release;        /* to delete once durable */
 } ngx_live_record_done_t;
 
 

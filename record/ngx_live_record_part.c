@@ -777,6 +777,7 @@ ngx_live_record_delivery(ngx_live_record_part_t *p, ngx_uint_t format,
     d->hls = (format == NGX_LIVE_RECORD_HLS);
     d->entry = ngx_live_record_entry_json(p, format);
     d->event = "record_done";
+    d->release = NULL;
 }
 
 
@@ -812,6 +813,8 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
                    "live record: \"%V\" part %ui %s: delivering",
                    &p->st.label, p->n, ngx_live_record_format_ext(format));
 
+    d.release = p->files[format].sidecar;
+
     rc = ngx_live_record_deliver(&d);
 
     cJSON_Delete(d.entry);
@@ -822,9 +825,16 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
     }
 
     /*
-     * NGX_OK: record_done is in the notify spool; NGX_AGAIN: the upload's
-     * own spool file takes over.  Only now may the part stop looking open.
+     * NGX_AGAIN: the upload's own spool file takes over.  NGX_OK:
+     * record_done is being spooled, and notify deletes the sidecar once
+     * it is (d.release taken), or nothing announces the file.  Only then
+     * may the part stop looking open.
      */
+
+    if (rc == NGX_OK && d.release == NULL) {
+        p->files[format].sidecar = NULL;
+        return;
+    }
 
     ngx_live_record_sidecar_delete(&p->files[format], p->log);
 }

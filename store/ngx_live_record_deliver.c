@@ -89,7 +89,17 @@ ngx_live_record_deliver(ngx_live_record_delivery_t *d)
     v.event = d->event;
     v.entry = d->entry;
 
+    /*
+     * d->release (a part's recovery sidecar) may go only once the event is
+     * durable: notify takes it (and NULLs it) to delete it after its spool
+     * files are written; left here, nothing will announce the file and
+     * the caller deletes it
+     */
+    v.release = d->release;
+
     (void) ngx_live_record_part_done(&v);
+
+    d->release = v.release;
 
     return NGX_OK;
 }

@@ -35,6 +35,7 @@ typedef struct {
     ngx_uint_t                  hls;            /* local, rel: directories */
     cJSON                      *entry;          /* the caller's */
     const char                 *event;          /* record_done, concat_done */
+    u_char                     *release;        /* see deliver.c */
 } ngx_live_record_delivery_t;
 
 

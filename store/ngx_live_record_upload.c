@@ -902,6 +902,7 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
     v.file_id = &u->file_id;
     v.event = u->event;
     v.entry = u->entry;
+    v.release = NULL;           /* the upload's own spool file held it */
 
     (void) ngx_live_record_part_done(&v);
 
