@@ -2,9 +2,11 @@
 # Mutation testing of the suite: each one-line (or few-line) mutation in
 # scripts/mutations.txt is applied to a scratch copy of this tree
 # (build/mutate/tree, a detached git worktree of HEAD with its own build),
-# the module is rebuilt, and the test files the mutation names run against
-# that .so (LIVE_RECORD_MODULE=...).  A mutation the tests pass with
-# survived: the suite missed a bug.  Not part of make test.
+# the module is rebuilt, and the test files the mutation names run in that
+# tree against its .so (LIVE_RECORD_MODULE=...): tests that build C sources
+# themselves (t/mp4_writer.t, t/fuzz.t) build the mutated ones.  A mutation
+# the tests pass with survived: the suite missed a bug.  Not part of make
+# test.
 #
 #   scripts/mutate.sh             every mutation
 #   scripts/mutate.sh NAME...     those named
@@ -25,6 +27,11 @@ if [ ! -d "$tree" ]; then
     mkdir -p "$tree/build"
     cp -a "$top/build/rtmp" "$top/build/console" "$top/build/tools" \
           "$top/build/download" "$tree/build/" 2>/dev/null || true
+    # the media the tests made once, so as not to encode them again
+    if [ -d "$top/t/tmp/media" ]; then
+        mkdir -p "$tree/t/tmp"
+        cp -a "$top/t/tmp/media" "$tree/t/tmp/"
+    fi
 else
     git -C "$tree" checkout -q --detach "$(git -C "$top" rev-parse HEAD)"
 fi
@@ -74,7 +81,7 @@ while IFS= read -r line; do
     tests=$(perl -e 'print +(split / \| /, $ARGV[0])[4]' "$line")
 
     # shellcheck disable=SC2086
-    if (cd "$top" && LIVE_RECORD_MODULE=$tree/build/ngx_live_record_module.so \
+    if (cd "$tree" && LIVE_RECORD_MODULE=$tree/build/ngx_live_record_module.so \
             prove $tests >"$log/$name.prove" 2>&1); then
         printf '%-22s SURVIVED  %s\n' "$name" "$tests"
         survived=$((survived + 1))
