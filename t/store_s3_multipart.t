@@ -12,6 +12,8 @@
 #   3. kill -9 of nginx while part 3 is on its way: after the restart the
 #      upload is found (ListMultipartUploads), its parts compared with the
 #      local MD5s (ListParts), and only parts 3 to 5 are sent again;
+#   4. a part damaged on the way: its ETag is not the local MD5, it is sent
+#      again and the object is byte-identical;
 #
 # and after each, no incomplete multipart upload is left in the bucket.
 
@@ -29,7 +31,7 @@ use LiveRecord::S3;
 
 need_all('s3rver', 's3rver or its proxy not installed')
     unless LiveRecord::S3::available();
-plan(tests => 31);
+plan(tests => 38);
 
 # a recording of ~24 MB: 1280x720 at ~24 Mbit/s for 8 s (as store_s3.t)
 
@@ -216,6 +218,30 @@ ok(!grep({ $_->{query} eq 'uploads=' } @after),
 is(sha256_hex($obj // ''), $rm->{sha256},
    'the resumed object is byte-identical');
 is_deeply($s3->incomplete, [], 'no incomplete upload after the restart');
+
+# 4. part 2 reaches the server damaged: its ETag is not the local MD5, so
+#    it is sent again, and the object is still byte-identical
+
+$s3->control({ damage => 'PUT /vod/rec/live/damaged/.*partNumber=2&' });
+is(push_stream($big, rtmp_url('live', 'damaged')), 0, 'push, part 2 damaged');
+ok(wait_for(sub { grep { ($_->{forced} // '') eq 'damage' } $s3->log }, 60),
+   'part 2 reached the server damaged');
+$s3->control({});
+my ($dm) = events('record_done', 'damaged', 1, 60);
+ok($dm, 'record_done after the damaged part');
+$path = key_of('damaged');
+my @d2 = grep { ($_->{part} // 0) == 2 } requests_of($path);
+ok(@d2 >= 2 && ($d2[0]{forced} // '') eq 'damage' && !$d2[-1]{forced}
+   && $d2[-1]{status} == 200, 'part 2: damaged, then sent again whole')
+    or diag explain \@d2;
+ok(scalar(log_lines(qr/ETag "?[0-9a-f]{32}"? is not the MD5 of the part /
+                    . qr/sent.*"rec\/live\/damaged\//)),
+   'the ETag mismatch is logged');
+(my $dkey = $path) =~ s{^/vod/}{};
+(undef, $obj) = $s3->object($dkey);
+is(sha256_hex($obj // ''), $dm && $dm->{sha256},
+   'the object is byte-identical despite the damage');
+is_deeply($s3->incomplete, [], 'no incomplete upload after the damage');
 
 $rcv->stop;
 $s3->stop;

@@ -35,9 +35,15 @@ CONTROL, a JSON file the test may write at any time, forces failures:
   {"hold": REGEX}                 matching requests wait, logged as held,
                                   while the file still says so, then get
                                   503 and are not passed on.
+  {"damage": REGEX}               matching requests are passed on with
+                                  their body's first byte flipped (a
+                                  corruption on the way that the signature
+                                  checked here cannot see upstream): the
+                                  client must notice by the ETag.
 
 One JSON line per request goes to LOG: method, path, query, size,
-verdict ("ok" or why refused), forced ("fail", "hold" or absent), status.
+verdict ("ok" or why refused), forced ("fail", "hold", "damage" or absent),
+status.
 Test tool only: listens on 127.0.0.1.
 """
 
@@ -261,10 +267,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         try:
             verify(self.command, self.path, self.headers, body)
             self.forced(entry, parsed)
-            if not entry.get('forced'):
+            if entry.get('forced') == 'damage' and body:
+                body = bytes([body[0] ^ 0xff]) + body[1:]
+            if entry.get('forced') in (None, 'damage'):
                 self.route(parsed, query, body)
         except Refused as e:
-            if not entry.get('forced'):
+            if entry.get('forced') in (None, 'damage'):
                 entry['verdict'] = e.message
             self.error(e.status, e.code, e.message)
         entry['status'] = self.status
@@ -281,6 +289,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             while re.search(control().get('hold') or '^$', what):
                 time.sleep(0.05)
             raise Refused(503, 'ServiceUnavailable', 'held by the test')
+        if ctl.get('damage') and re.search(ctl['damage'], what):
+            entry['forced'] = 'damage'
+            return
         if ctl.get('fail') and re.search(ctl['fail'], what):
             entry['forced'] = 'fail'
             raise Refused(int(ctl.get('status', 503)), 'SlowDown',
