@@ -909,7 +909,11 @@ ngx_live_record_multipart_drop(ngx_live_record_upload_t *u, ngx_uint_t abort)
     }
 
     ngx_str_null(&mp->upload_id);
-    ngx_memzero(mp->etags, mp->nparts * sizeof(ngx_str_t));
+
+    if (mp->etags) {
+        /* none yet before the first part list (memset of NULL is UB) */
+        ngx_memzero(mp->etags, mp->nparts * sizeof(ngx_str_t));
+    }
     mp->synced = 0;
     mp->marker = 0;
     mp->found = 0;
