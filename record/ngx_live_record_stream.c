@@ -13,6 +13,7 @@
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
 #include "ngx_live_record_tasks.h"
+#include "ngx_live_record_session.h"
 #include "ngx_live_record_utf8.h"
 
 

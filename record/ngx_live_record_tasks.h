@@ -65,15 +65,6 @@ typedef struct {
 } ngx_live_record_recorder_t;
 
 
-/* the session of a stream that ended lately, for a reconnect to join */
-typedef struct {
-    ngx_queue_t                 queue;
-    uint64_t                    expire_ms;
-    ngx_str_t                   key;            /* "app/name" */
-    ngx_str_t                   session;
-} ngx_live_record_memo_t;
-
-
 /* for the API; all return NGX_ERROR only when the zone is full */
 
 ngx_int_t ngx_live_record_task_add(ngx_cycle_t *cycle,
@@ -103,15 +94,6 @@ ngx_int_t ngx_live_record_tasks_match(ngx_str_t *app, ngx_str_t *stream,
 
 /* changes whenever a task is added, stopped or deleted */
 ngx_uint_t ngx_live_record_tasks_generation(void);
-
-/*
- * Sessions outlive a publish by the template's session gap, in the zone,
- * so that a reconnect joins its session on whichever worker it lands.
- */
-ngx_int_t ngx_live_record_session_join(ngx_str_t *label, ngx_str_t *session,
-    size_t size);
-void ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
-    ngx_msec_t gap);
 
 ngx_live_record_recorder_t *ngx_live_record_recorder_add(
     ngx_live_record_stream_t *st, void *owner);
