@@ -26,6 +26,12 @@ typedef struct {
 } ngx_live_record_bits_t;
 
 
+typedef struct {
+    uint32_t                    fourcc;
+    ngx_uint_t                  codec;
+} ngx_live_record_fourcc_t;
+
+
 static ngx_int_t ngx_live_record_parse_avc(u_char *p, size_t len,
     ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_parse_sps(u_char *p, size_t len,
@@ -47,6 +53,9 @@ static ngx_int_t ngx_live_record_parse_ex_audio(u_char *p, size_t len,
     ngx_live_record_tag_t *tag);
 static ngx_int_t ngx_live_record_skip_modex(u_char **pp, u_char *last,
     ngx_uint_t *type);
+static ngx_int_t ngx_live_record_parse_fourcc(u_char **pp, u_char *last,
+    ngx_uint_t multi, ngx_live_record_fourcc_t *codecs,
+    ngx_live_record_tag_t *tag);
 static int32_t ngx_live_record_bits_se(ngx_live_record_bits_t *br);
 static uint32_t ngx_live_record_bits_get(ngx_live_record_bits_t *br,
     ngx_uint_t n);
@@ -60,6 +69,23 @@ static void ngx_live_record_skip_scaling_list(ngx_live_record_bits_t *br,
 static ngx_uint_t  ngx_live_record_aac_rates[] = {
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050,
     16000, 12000, 11025, 8000, 7350
+};
+
+
+/* the FourCCs recorded, per track; others are refused */
+
+static ngx_live_record_fourcc_t  ngx_live_record_video_fourccs[] = {
+    { NGX_LIVE_RECORD_FOURCC_AVC1, NGX_LIVE_RECORD_CODEC_H264 },
+    { NGX_LIVE_RECORD_FOURCC_HVC1, NGX_LIVE_RECORD_CODEC_H265 },
+    { NGX_LIVE_RECORD_FOURCC_AV01, NGX_LIVE_RECORD_CODEC_AV1 },
+    { 0, NGX_LIVE_RECORD_CODEC_NONE }
+};
+
+
+static ngx_live_record_fourcc_t  ngx_live_record_audio_fourccs[] = {
+    { NGX_LIVE_RECORD_FOURCC_MP4A, NGX_LIVE_RECORD_CODEC_AAC },
+    { NGX_LIVE_RECORD_FOURCC_MP3, NGX_LIVE_RECORD_CODEC_MP3 },
+    { 0, NGX_LIVE_RECORD_CODEC_NONE }
 };
 
 
@@ -138,6 +164,7 @@ ngx_live_record_parse_ex_audio(u_char *p, size_t len,
     ngx_live_record_tag_t *tag)
 {
     u_char      *last;
+    ngx_int_t    rc;
     ngx_uint_t   type;
 
     last = p + len;
@@ -148,29 +175,12 @@ ngx_live_record_parse_ex_audio(u_char *p, size_t len,
         return NGX_ERROR;
     }
 
-    if (type == 5) {
-        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
-        tag->fourcc = NGX_LIVE_RECORD_FOURCC_MULTI;
-        return NGX_OK;
-    }
+    /* packet type 5: Multitrack */
 
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    tag->fourcc = NGX_LIVE_RECORD_FOURCC(p[0], p[1], p[2], p[3]);
-    p += 4;
-
-    switch (tag->fourcc) {
-    case NGX_LIVE_RECORD_FOURCC_MP4A:
-        tag->codec = NGX_LIVE_RECORD_CODEC_AAC;
-        break;
-    case NGX_LIVE_RECORD_FOURCC_MP3:
-        tag->codec = NGX_LIVE_RECORD_CODEC_MP3;
-        break;
-    default:
-        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
-        return NGX_OK;
+    rc = ngx_live_record_parse_fourcc(&p, last, type == 5,
+                                      ngx_live_record_audio_fourccs, tag);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DONE) ? NGX_OK : NGX_ERROR;
     }
 
     tag->data = p;
@@ -237,6 +247,47 @@ ngx_live_record_skip_modex(u_char **pp, u_char *last, ngx_uint_t *type)
     *pp = p;
 
     return NGX_OK;
+}
+
+
+/*
+ * What follows the packet type in both ExHeaders: nothing for a
+ * multitrack packet, else a FourCC, looked up in the track's table.
+ * NGX_DONE: the tag is refused as a codec and complete; NGX_OK: the codec
+ * is set and *pp is past the FourCC.
+ */
+
+static ngx_int_t
+ngx_live_record_parse_fourcc(u_char **pp, u_char *last, ngx_uint_t multi,
+    ngx_live_record_fourcc_t *codecs, ngx_live_record_tag_t *tag)
+{
+    u_char  *p;
+
+    if (multi) {
+        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
+        tag->fourcc = NGX_LIVE_RECORD_FOURCC_MULTI;
+        return NGX_DONE;
+    }
+
+    p = *pp;
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    tag->fourcc = NGX_LIVE_RECORD_FOURCC(p[0], p[1], p[2], p[3]);
+    *pp = p + 4;
+
+    for ( /* void */ ; codecs->fourcc; codecs++) {
+        if (codecs->fourcc == tag->fourcc) {
+            tag->codec = codecs->codec;
+            return NGX_OK;
+        }
+    }
+
+    tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
+
+    return NGX_DONE;
 }
 
 
@@ -313,6 +364,7 @@ static ngx_int_t
 ngx_live_record_parse_ex(u_char *p, size_t len, ngx_live_record_tag_t *tag)
 {
     u_char      *last;
+    ngx_int_t    rc;
     ngx_uint_t   frame, type;
 
     last = p + len;
@@ -332,32 +384,12 @@ ngx_live_record_parse_ex(u_char *p, size_t len, ngx_live_record_tag_t *tag)
         return NGX_OK;
     }
 
-    if (type == 6) {
-        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
-        tag->fourcc = NGX_LIVE_RECORD_FOURCC_MULTI;
-        return NGX_OK;
-    }
+    /* packet type 6: Multitrack */
 
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    tag->fourcc = NGX_LIVE_RECORD_FOURCC(p[0], p[1], p[2], p[3]);
-    p += 4;
-
-    switch (tag->fourcc) {
-    case NGX_LIVE_RECORD_FOURCC_AVC1:
-        tag->codec = NGX_LIVE_RECORD_CODEC_H264;
-        break;
-    case NGX_LIVE_RECORD_FOURCC_HVC1:
-        tag->codec = NGX_LIVE_RECORD_CODEC_H265;
-        break;
-    case NGX_LIVE_RECORD_FOURCC_AV01:
-        tag->codec = NGX_LIVE_RECORD_CODEC_AV1;
-        break;
-    default:
-        tag->kind = NGX_LIVE_RECORD_TAG_CODEC;
-        return NGX_OK;
+    rc = ngx_live_record_parse_fourcc(&p, last, type == 6,
+                                      ngx_live_record_video_fourccs, tag);
+    if (rc != NGX_OK) {
+        return (rc == NGX_DONE) ? NGX_OK : NGX_ERROR;
     }
 
     switch (type) {
