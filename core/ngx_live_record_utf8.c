@@ -16,6 +16,8 @@
 #include "ngx_live_record_utf8.h"
 
 
+static ngx_int_t ngx_live_record_utf8_scan(u_char *p, size_t len,
+    ngx_uint_t fix);
 static ngx_int_t ngx_live_record_hex(u_char c);
 
 
@@ -82,22 +84,7 @@ ngx_live_record_utf8_char(u_char *p, u_char *last)
 ngx_int_t
 ngx_live_record_utf8_text(u_char *p, size_t len)
 {
-    size_t   n;
-    u_char  *last;
-
-    last = p + len;
-
-    while (p < last) {
-        n = ngx_live_record_utf8_char(p, last);
-
-        if (n == 0 || *p == '\0') {
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    return NGX_OK;
+    return ngx_live_record_utf8_scan(p, len, 0);
 }
 
 
@@ -106,21 +93,39 @@ ngx_live_record_utf8_text(u_char *p, size_t len)
 void
 ngx_live_record_utf8_fix(u_char *p, size_t len)
 {
-    size_t   n;
-    u_char  *last;
+    (void) ngx_live_record_utf8_scan(p, len, 1);
+}
+
+
+/* NGX_ERROR if something is not text; with fix, each such byte is '?' */
+
+static ngx_int_t
+ngx_live_record_utf8_scan(u_char *p, size_t len, ngx_uint_t fix)
+{
+    size_t      n;
+    u_char     *last;
+    ngx_int_t   rc;
 
     last = p + len;
+    rc = NGX_OK;
 
     while (p < last) {
         n = ngx_live_record_utf8_char(p, last);
 
         if (n == 0 || *p == '\0') {
+            if (!fix) {
+                return NGX_ERROR;
+            }
+
             *p++ = '?';
+            rc = NGX_ERROR;
             continue;
         }
 
         p += n;
     }
+
+    return rc;
 }
 
 
