@@ -42,6 +42,9 @@ package LiveRecord::Test;
 #   port(NAME)  rtmp_url(APP, NAME)
 #   nginx_test_config(CONF, %opts)    -> (exit code, nginx -t output)
 #   make_media(duration =>, video =>, audio =>, format =>) -> cached file
+#   dense_media() -> a cached 20 s clip at ~1 Mbit/s, to fill a small disk
+#   small_disk(SIZE) -> prefix()/small with a tmpfs of SIZE ("1536k") on
+#       it, unmounted at exit; undef where it cannot be mounted (not root)
 #   push_stream(IN, URL, realtime =>, opts => [...], timeout =>) -> exit code
 #   push_stream_bg(...) -> pid;  wait_push(PID, TIMEOUT) -> exit code,
 #       128 + signal if killed, -1 on timeout
@@ -85,7 +88,7 @@ use LiveRecord::Need;
 
 our @EXPORT = qw(
     prefix port rtmp_url start_nginx stop_nginx nginx_test_config
-    make_media push_stream push_stream_bg wait_push
+    make_media dense_media small_disk push_stream push_stream_bg wait_push
     probe probe_ok probe_duration probe_streams probe_counts
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
@@ -103,7 +106,7 @@ my $MODULE = $ENV{LIVE_RECORD_MODULE}
 my $TMP    = "$REPO/t/tmp";
 
 my ($PREFIX, $NGINX_PID, %PORTS, %HELD, %BG, $CHECKS, $PUSHES,
-    $ALERTS_DUE);
+    $ALERTS_DUE, @MOUNTS);
 
 sub prefix {
     return $PREFIX if defined $PREFIX;
@@ -288,12 +291,7 @@ sub make_media {
     my $v   = $o{video} // 1;
     my $a   = $o{audio} // 1;
     my $fmt = $o{format} || 'flv';
-    my $dir = "$TMP/media";
-    my $file = "$dir/" . ($v ? 'v' : '') . ($a ? 'a' : '') . "-${d}s.$fmt";
-    return $file if -s $file;
-    make_path($dir);
-    my @cmd = ('ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
-        '-y');
+    my @cmd;
     push @cmd, '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25' if $v;
     push @cmd, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'
         if $a;
@@ -301,12 +299,43 @@ sub make_media {
     push @cmd, qw(-c:v libx264 -preset superfast -g 50 -keyint_min 50
                   -sc_threshold 0 -pix_fmt yuv420p) if $v;
     push @cmd, qw(-c:a aac -b:a 64k) if $a;
+    push @cmd, '-f', $fmt;
+    return _clip(($v ? 'v' : '') . ($a ? 'a' : '') . "-${d}s.$fmt", @cmd);
+}
+
+# ~1 Mbit/s, so that 1.5 MB fills within seconds (t/disk.t, t/hls_disk.t)
+sub dense_media {
+    return _clip('dense-20s.flv', qw(-f lavfi
+        -i testsrc2=size=320x240:rate=25 -f lavfi
+        -i sine=frequency=500:sample_rate=44100 -t 20 -c:v libx264
+        -preset superfast -b:v 1M -maxrate 1M -bufsize 1M -g 50
+        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv));
+}
+
+# t/tmp/media/NAME, made once by ffmpeg with ARGS and the output's name
+sub _clip {
+    my ($name, @args) = @_;
+    my $file = "$TMP/media/$name";
+    return $file if -s $file;
+    make_path("$TMP/media");
     my $tmp = "$file.$$.tmp";
-    push @cmd, '-f', $fmt, $tmp;
-    my ($rc, undef, $err) = _run(\@cmd, 120);
+    my ($rc, undef, $err) = _run(['ffmpeg', qw(-hide_banner -loglevel error
+        -nostdin -y), @args, $tmp], 120);
     die "ffmpeg media generation failed: $err\n" if $rc != 0;
     rename $tmp, $file or die "rename $tmp: $!";
     return $file;
+}
+
+# a tmpfs: a disk that fills, and is freed again, in seconds
+sub small_disk {
+    my ($size) = @_;
+    my $dir = prefix() . '/small';
+    make_path($dir);
+    return undef if $> != 0
+        || system("mount -t tmpfs -o size=$size,mode=0777 tmpfs $dir "
+                  . '>/dev/null 2>&1') != 0;
+    push @MOUNTS, $dir;
+    return $dir;
 }
 
 # push_stream_bg(INPUT, URL, realtime => 0|1, opts => [ffmpeg options])
@@ -837,6 +866,8 @@ END {
     }
     no_alerts() if $ALERTS_DUE;
     stop_nginx() if defined $PREFIX;
+    # small_disk()s, once nginx no longer holds files on them
+    system("umount $_ >/dev/null 2>&1") for @MOUNTS;
     if (defined $PREFIX && -d $PREFIX) {
         if ($status == 0 && !$ENV{LIVE_RECORD_KEEP}
             && Test::More->builder->is_passing)
