@@ -16,19 +16,11 @@ use File::Temp qw(tempdir);
 use FindBin;
 use Test::More;
 use lib "$FindBin::Bin/lib";
-use LiveRecord::Need;
+use LiveRecord::Fuzz;
 
 my $top = abs_path("$FindBin::Bin/..");
-my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
-my $conf = "$top/build/ngx";
 
-# make test builds first: no build configuration is a failure, not a skip
-need_all('build', "$conf/ngx_auto_config.h: run make first")
-    unless -f "$conf/ngx_auto_config.h";
-need_all('nginx-dev', "nginx headers in $src")
-    unless -f "$src/src/core/ngx_core.h";
-need_all('gcc', 'gcc not in PATH')
-    unless grep { -x "$_/gcc" } split /:/, $ENV{PATH};
+fuzz_need();
 
 plan tests => 3;
 
@@ -39,12 +31,9 @@ my $xml = `pkg-config --cflags-only-I libxml-2.0 2>/dev/null`
           || '-I/usr/include/libxml2';
 chomp $xml;
 
-my ($rc, $out) = run('gcc', '-DNGX_LIVE_RECORD_FUZZ_MAIN',
-    '-fsanitize=address,undefined', '-g', '-O1',
-    '-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter', '-Werror',
-    (map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
-    "-I$conf", "-I$top", "-I$top/store", "-I$top/t/mp4", "-I$top/fuzz",
-    split(' ', $xml), '-o', $bin, "$top/fuzz/fuzz_s3_reply.c",
+my ($rc, $out) = fuzz_build($bin,
+    "-I$top/store", "-I$top/t/mp4", "-I$top/fuzz",
+    split(' ', $xml), "$top/fuzz/fuzz_s3_reply.c",
     "$top/store/ngx_live_record_s3.c", "$top/t/mp4/ngx_stub.c",
     '-lxml2', '-lcrypto');
 is($rc, 0, 'fuzz_s3_reply.c and the S3 parser build with gcc, ASan, UBSan')
@@ -56,29 +45,5 @@ SKIP: {
     my @seeds = grep { !m{/README} } glob "$top/fuzz/s3/*";
     ok(@seeds >= 8, 'fuzz/s3/ has its seeds (' . @seeds . ')');
 
-    local $ENV{ASAN_OPTIONS} = 'detect_leaks=1';
-    local $ENV{UBSAN_OPTIONS} = 'print_stacktrace=1';
-
-    ($rc, $out) = run($bin, @seeds);
-    my @bad = grep { /Sanitizer|runtime error:|check failed/ }
-              split /\n/, $out;
-    ok($rc == 0 && !@bad && $out =~ /\Q${\ scalar @seeds}\E inputs run/,
-       'every seed runs clean') or diag($out);
-}
-
-sub run {
-    my (@cmd) = @_;
-
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or die;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-
-    return ($?, $out);
+    fuzz_clean('every seed', $bin, @seeds);
 }
