@@ -38,6 +38,9 @@ static ngx_int_t ngx_live_record_parse_sps(u_char *p, size_t len,
     ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_parse_hevc_sps(u_char *p, size_t len,
     ngx_live_record_track_t *t);
+static ngx_int_t ngx_live_record_parse_crop(ngx_live_record_bits_t *br,
+    uint32_t w, uint32_t h, uint32_t chroma, uint32_t planes, uint32_t fields,
+    uint32_t max, ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_obu(u_char *p, size_t len,
     ngx_uint_t *type, size_t *header, size_t *size);
 static ngx_int_t ngx_live_record_parse_av1_seq(u_char *p, size_t len,
@@ -500,8 +503,7 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
     u_char                  rbsp[NGX_LIVE_RECORD_SPS_MAX];
     size_t                  n;
     uint32_t                profile, chroma, planes, frame_mbs_only, w, h,
-                            poc, k;
-    uint32_t                crop_l, crop_r, crop_t, crop_b, sub_w, sub_h;
+                            fields, poc, k;
     ngx_live_record_bits_t  br;
 
     if (len < 4 || (p[0] & 0x1f) != 7) {
@@ -572,41 +574,16 @@ ngx_live_record_parse_sps(u_char *p, size_t len, ngx_live_record_track_t *t)
 
     (void) ngx_live_record_bits_get(&br, 1);     /* direct 8x8 */
 
-    crop_l = crop_r = crop_t = crop_b = 0;
-
-    if (ngx_live_record_bits_get(&br, 1)) {
-        crop_l = ngx_live_record_bits_ue(&br);
-        crop_r = ngx_live_record_bits_ue(&br);
-        crop_t = ngx_live_record_bits_ue(&br);
-        crop_b = ngx_live_record_bits_ue(&br);
-    }
-
-    /* crops beyond the picture would wrap the sums below */
-
-    if (br.error || w > 1024 || h > 1024
-        || crop_l > 8192 || crop_r > 8192 || crop_t > 8192 || crop_b > 8192)
-    {
+    if (br.error || w > 1024 || h > 1024) {
         return NGX_ERROR;
     }
 
-    /* separate colour planes are cropped as monochrome */
+    /* macroblocks; a frame of two fields has twice their rows */
 
-    sub_w = (!planes && (chroma == 1 || chroma == 2)) ? 2 : 1;
-    sub_h = (!planes && chroma == 1) ? 2 : 1;
+    fields = 2 - frame_mbs_only;
 
-    w *= 16;
-    h *= 16 * (2 - frame_mbs_only);
-    crop_l = (crop_l + crop_r) * sub_w;
-    crop_t = (crop_t + crop_b) * sub_h * (2 - frame_mbs_only);
-
-    if (crop_l >= w || crop_t >= h) {
-        return NGX_ERROR;
-    }
-
-    t->width = w - crop_l;
-    t->height = h - crop_t;
-
-    return NGX_OK;
+    return ngx_live_record_parse_crop(&br, w * 16, h * 16 * fields, chroma,
+                                      planes, fields, 8192, t);
 }
 
 
@@ -674,8 +651,7 @@ ngx_live_record_parse_hevc_sps(u_char *p, size_t len,
 {
     u_char                  rbsp[NGX_LIVE_RECORD_HEVC_SPS_MAX];
     size_t                  n;
-    uint32_t                sub_layers, chroma, planes, w, h, sub_w, sub_h,
-                            crop_l, crop_r, crop_t, crop_b, i;
+    uint32_t                sub_layers, chroma, planes, w, h, i;
     uint32_t                profile_present[8], level_present[8];
     ngx_live_record_bits_t  br;
 
@@ -731,32 +707,52 @@ ngx_live_record_parse_hevc_sps(u_char *p, size_t len,
     w = ngx_live_record_bits_ue(&br);
     h = ngx_live_record_bits_ue(&br);
 
-    crop_l = crop_r = crop_t = crop_b = 0;
-
-    if (ngx_live_record_bits_get(&br, 1)) {
-        crop_l = ngx_live_record_bits_ue(&br);
-        crop_r = ngx_live_record_bits_ue(&br);
-        crop_t = ngx_live_record_bits_ue(&br);
-        crop_b = ngx_live_record_bits_ue(&br);
-    }
-
     if (br.error || chroma > 3 || w == 0 || h == 0
-        || w > NGX_LIVE_RECORD_MAX_SIZE || h > NGX_LIVE_RECORD_MAX_SIZE
-        || crop_l > NGX_LIVE_RECORD_MAX_SIZE
-        || crop_r > NGX_LIVE_RECORD_MAX_SIZE
-        || crop_t > NGX_LIVE_RECORD_MAX_SIZE
-        || crop_b > NGX_LIVE_RECORD_MAX_SIZE)
+        || w > NGX_LIVE_RECORD_MAX_SIZE || h > NGX_LIVE_RECORD_MAX_SIZE)
     {
         return NGX_ERROR;
     }
 
-    /* the window is in chroma samples (H.265 table 6-1) */
+    return ngx_live_record_parse_crop(&br, w, h, chroma, planes, 1,
+                                      NGX_LIVE_RECORD_MAX_SIZE, t);
+}
+
+
+/*
+ * The cropping window that ends an H.264 or H.265 SPS's picture size
+ * (frame_cropping, conformance_window), taken off w x h luma samples.
+ * Its offsets are in chroma samples (H.265 table 6-1; separate colour
+ * planes are cropped as monochrome), its rows count "fields" times (an
+ * H.264 frame of two fields); offsets above max would wrap the sums.
+ */
+
+static ngx_int_t
+ngx_live_record_parse_crop(ngx_live_record_bits_t *br, uint32_t w, uint32_t h,
+    uint32_t chroma, uint32_t planes, uint32_t fields, uint32_t max,
+    ngx_live_record_track_t *t)
+{
+    uint32_t  crop_l, crop_r, crop_t, crop_b, sub_w, sub_h;
+
+    crop_l = crop_r = crop_t = crop_b = 0;
+
+    if (ngx_live_record_bits_get(br, 1)) {
+        crop_l = ngx_live_record_bits_ue(br);
+        crop_r = ngx_live_record_bits_ue(br);
+        crop_t = ngx_live_record_bits_ue(br);
+        crop_b = ngx_live_record_bits_ue(br);
+    }
+
+    if (br->error
+        || crop_l > max || crop_r > max || crop_t > max || crop_b > max)
+    {
+        return NGX_ERROR;
+    }
 
     sub_w = (!planes && (chroma == 1 || chroma == 2)) ? 2 : 1;
     sub_h = (!planes && chroma == 1) ? 2 : 1;
 
     crop_l = (crop_l + crop_r) * sub_w;
-    crop_t = (crop_t + crop_b) * sub_h;
+    crop_t = (crop_t + crop_b) * sub_h * fields;
 
     if (crop_l >= w || crop_t >= h) {
         return NGX_ERROR;
