@@ -13,12 +13,12 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use File::Path qw(make_path);
 use POSIX qw(_exit);
 use Test::More;
 use LiveRecord::Test;
 use LiveRecord::API;
 use LiveRecord::S3;
+use LiveRecord::Dav;
 
 plan(tests => 32);
 
@@ -79,52 +79,14 @@ for (['token', $TOKEN], ['secret', $LiveRecord::S3::SECRET]) {
     close $fh;
 }
 
-# the WebDAV nginx: /ingest/ takes PUT and DELETE, /putonly/ only PUT
-
-make_path("$p/dav/files", "$p/dav/logs");
-chmod 0777, "$p/dav/files";
-my $dav = port('DAV');
-open my $dfh, '>', "$p/dav/nginx.conf" or die;
-print $dfh <<"EOF2";
-worker_processes 1;
-pid $p/dav/nginx.pid;
-error_log $p/dav/logs/error.log info;
-events {}
-http {
-    access_log $p/dav/logs/access.log;
-    client_body_temp_path $p/dav/body;
-    server {
-        listen 127.0.0.1:$dav;
-        client_max_body_size 0;
-        location /ingest/ {
-            alias $p/dav/files/;
-            dav_methods PUT DELETE;
-            create_full_put_path on;
-        }
-        location /putonly/ {
-            alias $p/dav/files/;
-            dav_methods PUT;
-            create_full_put_path on;
-        }
-    }
-}
-EOF2
-close $dfh;
-
 port('S3');
 port('PROXY');
 start_nginx(conf => $conf, dirs => [qw(kept nodel s3local work index spool)]);
-system('/usr/sbin/nginx', '-p', "$p/dav/", '-c', "$p/dav/nginx.conf",
-       '-e', "$p/dav/logs/error.log") == 0 or die "dav nginx failed\n";
+# the WebDAV nginx: /ingest/ takes PUT and DELETE, /putonly/ only PUT
+start_dav(methods => { '/ingest/' => 'PUT DELETE', '/putonly/' => 'PUT' });
 
 my @pids;
-END {
-    kill 'KILL', @pids if @pids;
-    if (open my $fh, '<', "$p/dav/nginx.pid") {
-        my $pid = <$fh>;
-        kill 'QUIT', $pid if $pid;
-    }
-}
+END { kill 'KILL', @pids if @pids; }
 
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
 

@@ -10,11 +10,11 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
-use File::Path qw(make_path);
 use Test::More tests => 38;
 use Time::HiRes qw(sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
+use LiveRecord::Dav;
 
 my $in = make_media(duration => 6);
 
@@ -56,47 +56,6 @@ print $kfh "store-http-key\n";
 close $kfh;
 start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
 my $p = prefix();
-
-# the second nginx: WebDAV PUT into dav/files
-
-sub start_dav {
-    make_path("$p/dav/files", "$p/dav/logs");
-    chmod 0777, "$p/dav/files";
-    my $port = port('DAV');
-    open my $fh, '>', "$p/dav/nginx.conf" or die;
-    print $fh <<"EOF";
-worker_processes 1;
-pid $p/dav/nginx.pid;
-error_log $p/dav/logs/error.log info;
-events {}
-http {
-    access_log $p/dav/logs/access.log;
-    client_body_temp_path $p/dav/body;
-    server {
-        listen 127.0.0.1:$port;
-        client_max_body_size 0;
-        location /ingest/ {
-            alias $p/dav/files/;
-            dav_methods PUT DELETE;
-            create_full_put_path on;
-            dav_access user:rw group:r all:r;
-        }
-    }
-}
-EOF
-    close $fh;
-    system('/usr/sbin/nginx', '-p', "$p/dav/", '-c', "$p/dav/nginx.conf",
-           '-e', "$p/dav/logs/error.log") == 0 or die "dav nginx failed\n";
-    wait_for(sub { -s "$p/dav/nginx.pid" }, 5);
-}
-
-sub stop_dav {
-    open my $fh, '<', "$p/dav/nginx.pid" or return;
-    my $pid = <$fh>;
-    chomp $pid;
-    kill 'QUIT', $pid;
-    wait_for(sub { !kill 0, $pid }, 10);
-}
 
 sub done_events {
     my ($r, $stream, $n, $timeout) = @_;
