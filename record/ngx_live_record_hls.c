@@ -52,6 +52,8 @@ static void ngx_live_record_hls_list(ngx_live_record_part_t *p,
     ngx_live_record_ts_t *ts, int64_t duration);
 static void ngx_live_record_hls_run(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_job(void *data, ngx_log_t *log);
+static void ngx_live_record_hls_unmark(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts, ngx_log_t *log);
 #if (NGX_THREADS)
 static void ngx_live_record_hls_job_thread(void *data, ngx_log_t *log);
 #endif
@@ -697,6 +699,11 @@ ngx_live_record_hls_job(void *data, ngx_log_t *log)
 
         ts->rc = NGX_OK;
 
+        if (ts->discont) {
+            (void) ngx_live_record_hls_discont(p, ts->n,
+                                            NGX_LIVE_RECORD_MARK_SET, log);
+        }
+
         ngx_log_debug2(NGX_LOG_DEBUG_RTMP, log, 0,
                        "live record: \"%V\" hls segment %ui opened",
                        &p->st.label, ts->n);
@@ -725,10 +732,12 @@ ngx_live_record_hls_job(void *data, ngx_log_t *log)
     ts->pool = NULL;
     ts->writer = NULL;
 
+
     if (ts->failed || ts->rc != NGX_OK) {
         /* what reached the disk before the error, if any, is kept */
         ts->failed = 1;
         ts->held = ngx_live_record_hls_salvage(ts->path, &ts->size, log);
+        ngx_live_record_hls_unmark(p, ts, log);
         return;
     }
 
@@ -741,8 +750,12 @@ ngx_live_record_hls_job(void *data, ngx_log_t *log)
         != NGX_OK)
     {
         ts->playlist_failed = 1;
+        ngx_live_record_hls_unmark(p, ts, log);
         return;
     }
+
+    /* listed with its tag: the mark has done its work */
+    ngx_live_record_hls_unmark(p, ts, log);
 
     if (ts->listed * 128 > (ngx_uint_t) p->hls->reserved) {
         ngx_live_record_hls_reserve(p, ts->listed * 256, log);
@@ -1019,4 +1032,21 @@ off_t
 ngx_live_record_hls_bytes(ngx_live_record_part_t *p)
 {
     return p->hls->bytes;
+}
+
+
+/*
+ * Once the job has closed its segment the tag is in the playlist kept in
+ * memory (and on disk, unless writing it failed); a mark left behind
+ * would be handed off with the recording.
+ */
+
+static void
+ngx_live_record_hls_unmark(ngx_live_record_part_t *p,
+    ngx_live_record_ts_t *ts, ngx_log_t *log)
+{
+    if (ts->discont) {
+        (void) ngx_live_record_hls_discont(p, ts->n,
+                                           NGX_LIVE_RECORD_MARK_DELETE, log);
+    }
 }

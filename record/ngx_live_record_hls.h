@@ -117,6 +117,12 @@ int64_t ngx_live_record_hls_salvage(u_char *path, off_t *size,
     ngx_log_t *log);
 u_char *ngx_live_record_hls_file(ngx_live_record_part_t *p,
     const char *name, ngx_log_t *log);
+ngx_int_t ngx_live_record_hls_discont(ngx_live_record_part_t *p,
+    ngx_uint_t n, ngx_uint_t op, ngx_log_t *log);
+
+#define NGX_LIVE_RECORD_MARK_SET     0
+#define NGX_LIVE_RECORD_MARK_DELETE  1
+#define NGX_LIVE_RECORD_MARK_TEST    2
 
 
 #endif /* _NGX_LIVE_RECORD_HLS_H_INCLUDED_ */

@@ -311,8 +311,28 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
     }
 
     if (ms > 0) {
+        if (ngx_live_record_hls_discont(p, listed,
+                                        NGX_LIVE_RECORD_MARK_TEST, log)
+            == NGX_OK)
+        {
+            o = ngx_sprintf(o, "#EXT-X-DISCONTINUITY\n");
+        }
+
         o = ngx_sprintf(o, "#EXTINF:%.3f,\n%ui.ts\n", (double) ms / 1000,
                         listed);
+    }
+
+    /* a crash between a listing and its mark's deletion leaves two */
+
+    if (listed) {
+        (void) ngx_live_record_hls_discont(p, listed - 1,
+                                        NGX_LIVE_RECORD_MARK_DELETE, log);
+    }
+
+    (void) ngx_live_record_hls_discont(p, listed, NGX_LIVE_RECORD_MARK_DELETE,
+                                    log);
+
+    if (ms > 0) {
         listed++;
     }
 
@@ -403,4 +423,69 @@ ngx_live_record_hls_file(ngx_live_record_part_t *p, const char *name,
     ngx_sprintf(path, "%V/%s%Z", &p->files[NGX_LIVE_RECORD_HLS].work, name);
 
     return path;
+}
+
+
+/*
+ * A segment that follows a discontinuity is marked while it is written
+ * (an empty n.discont beside it): a crash before it is listed leaves the
+ * recovery no other way to know.  In a thread.  TEST: NGX_OK if marked.
+ */
+
+ngx_int_t
+ngx_live_record_hls_discont(ngx_live_record_part_t *p, ngx_uint_t n,
+    ngx_uint_t op, ngx_log_t *log)
+{
+    u_char           name[NGX_INT_T_LEN + sizeof(".discont")], *path;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_file_info_t  fi;
+
+    ngx_sprintf(name, "%ui.discont%Z", n);
+
+    path = ngx_live_record_hls_file(p, (char *) name, log);
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    switch (op) {
+
+    case NGX_LIVE_RECORD_MARK_SET:
+        fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                           NGX_FILE_DEFAULT_ACCESS);
+
+        if (fd == NGX_INVALID_FILE) {
+            /* the worst a crash then does is a missing discontinuity */
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "live record: \"%V\": " ngx_open_file_n
+                          " \"%s\" failed", &p->st.label, path);
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_close_file(fd);
+        break;
+
+    case NGX_LIVE_RECORD_MARK_DELETE:
+        if (ngx_delete_file(path) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "live record: \"%V\": " ngx_delete_file_n
+                          " \"%s\" failed", &p->st.label, path);
+            rc = NGX_ERROR;
+        }
+
+        break;
+
+    default: /* NGX_LIVE_RECORD_MARK_TEST */
+        rc = (ngx_file_info(path, &fi) == NGX_FILE_ERROR) ? NGX_DECLINED
+                                                          : NGX_OK;
+    }
+
+    ngx_free(path);
+
+    return rc;
 }
