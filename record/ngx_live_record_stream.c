@@ -20,6 +20,9 @@
 /* after a failed open or write, the next part is tried this much later */
 #define NGX_LIVE_RECORD_RETRY_MS     5000
 
+/* free bytes in the work path before a recording ended by ENOSPC resumes */
+#define NGX_LIVE_RECORD_RESUME_FREE  (1024 * 1024)
+
 /* one log line per stream for each kind of bad input */
 #define NGX_LIVE_RECORD_LOG_MALFORMED   0x01
 #define NGX_LIVE_RECORD_LOG_NOHEADER    0x02    /* << track */
@@ -886,6 +889,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
 
         ngx_live_record_close(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
         ngx_live_record_retry_later(ctx);
+        ctx->wait_space = 1;
     }
 
     if (ctx->hls && ctx->hls->write_failed) {
@@ -897,6 +901,7 @@ ngx_live_record_frame(ngx_live_record_ctx_t *ctx, ngx_live_record_tag_t *tag,
         ngx_live_record_close_hls(ctx, NGX_LIVE_RECORD_REASON_WRITE_ERROR, 0);
         ngx_live_record_retry_later(ctx);
         ctx->hls_reopen = 1;
+        ctx->wait_space = 1;
     }
 }
 
@@ -956,23 +961,32 @@ ngx_live_record_retry_later(ngx_live_record_ctx_t *ctx)
 }
 
 
-/* below live_record_min_free in the work path no part starts */
+/*
+ * Below live_record_min_free in the work path no part starts.  After a
+ * write error none starts either until some room is back: a disk that
+ * stays full would otherwise fail (and log) a new part every retry.
+ */
 
 static ngx_int_t
 ngx_live_record_space(ngx_live_record_ctx_t *ctx)
 {
-    off_t           avail;
+    off_t           avail, need;
     struct statfs   fs;
 
-    if (ctx->lacf->min_free == 0
-        || statfs((char *) ctx->lacf->work.data, &fs) == -1)
-    {
+    need = ctx->lacf->min_free;
+
+    if (ctx->wait_space) {
+        need = ngx_max(need, NGX_LIVE_RECORD_RESUME_FREE);
+    }
+
+    if (need == 0 || statfs((char *) ctx->lacf->work.data, &fs) == -1) {
+        ctx->wait_space = 0;
         return NGX_OK;
     }
 
     avail = (off_t) fs.f_bavail * fs.f_bsize;
 
-    if (avail >= ctx->lacf->min_free) {
+    if (avail >= need) {
         if (ctx->low_space) {
             ctx->low_space = 0;
             ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
@@ -981,18 +995,31 @@ ngx_live_record_space(ngx_live_record_ctx_t *ctx)
                           &ctx->lacf->work);
         }
 
+        ctx->wait_space = 0;
+
         return NGX_OK;
     }
 
     if (!ctx->low_space) {
         ctx->low_space = 1;
-        ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
-                      "live record: \"%V\": only %O bytes free in \"%V\", "
-                      "below live_record_min_free %O: no new part starts",
-                      &ctx->st.label, avail, &ctx->lacf->work,
-                      ctx->lacf->min_free);
-        ngx_live_record_stream_event(ctx, "record_failed", "min_free",
-                                     NULL);
+
+        if (ctx->wait_space && avail >= ctx->lacf->min_free) {
+            /* record_failed (write_error) was sent already */
+            ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                          "live record: \"%V\": only %O bytes free in "
+                          "\"%V\" after a write error: recording resumes "
+                          "with %O bytes free", &ctx->st.label, avail,
+                          &ctx->lacf->work, need);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, ctx->s->connection->log, 0,
+                          "live record: \"%V\": only %O bytes free in "
+                          "\"%V\", below live_record_min_free %O: no new "
+                          "part starts", &ctx->st.label, avail,
+                          &ctx->lacf->work, ctx->lacf->min_free);
+            ngx_live_record_stream_event(ctx, "record_failed", "min_free",
+                                         NULL);
+        }
     }
 
     ngx_live_record_retry_later(ctx);

@@ -88,6 +88,7 @@ typedef struct {
     unsigned                    dropped:1;
     unsigned                    low_space:1;
     unsigned                    hls_reopen:1;   /* ended by a write error */
+    unsigned                    wait_space:1;   /* ... until there is room */
 
     ngx_msec_t                  retry;          /* no new part before */
 } ngx_live_record_ctx_t;
