@@ -151,6 +151,7 @@ typedef struct {
     off_t                       size;
     ngx_uint_t                  segments;       /* hls, once finalized */
     ngx_int_t                   status;
+    ngx_uint_t                  index_failed;   /* record_done waits */
     ngx_str_t                   file_id;
     ngx_str_t                   url;
     u_char                      sha256[65];
@@ -208,6 +209,8 @@ struct ngx_live_record_part_s {
     size_t                      queued;         /* bytes in out */
     ngx_uint_t                  pending_dropped;
     struct ngx_live_record_open_s *open;        /* the open task's */
+    ngx_event_t                 index_retry;    /* entries not written */
+    void                       *index_task;
     unsigned                    opening:1;      /* the task is in the pool */
     unsigned                    open_failed:1;  /* no file could be opened */
     unsigned                    sidecars_stale:1;

@@ -15,8 +15,9 @@
 #include "ngx_live_record_shm.h"
 
 
-#define NGX_LIVE_RECORD_BUSY_MS      1000
-#define NGX_LIVE_RECORD_THREAD_NICE  10
+#define NGX_LIVE_RECORD_BUSY_MS         1000
+#define NGX_LIVE_RECORD_INDEX_RETRY_MS  5000
+#define NGX_LIVE_RECORD_THREAD_NICE     10
 
 
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
@@ -42,6 +43,10 @@ static void ngx_live_record_delivery(ngx_live_record_part_t *p,
     ngx_uint_t format, ngx_live_record_delivery_t *d);
 static void ngx_live_record_deliver_file(ngx_live_record_part_t *p,
     ngx_uint_t format);
+static void ngx_live_record_index_later(ngx_live_record_part_t *p);
+static void ngx_live_record_index_retry(ngx_event_t *ev);
+static void ngx_live_record_index_write(void *data, ngx_log_t *log);
+static void ngx_live_record_index_written(ngx_event_t *ev);
 static void ngx_live_record_announce_file(ngx_live_record_part_t *p,
     ngx_uint_t format, const char *type, const char *reason);
 
@@ -742,11 +747,8 @@ ngx_live_record_finish_file(ngx_live_record_part_t *p, ngx_uint_t format,
 
     cJSON_Delete(d.entry);
 
-    if (rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "live record: \"%V\" part %ui %s: no index entry",
-                      &p->st.label, p->n, ngx_live_record_format_ext(format));
-    }
+    /* its record_done waits on the loop until the entry is written */
+    f->index_failed = (rc == NGX_ERROR);
 
     /*
      * The sidecar stays until the event is in the spool (on the loop) or
@@ -901,8 +903,10 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
 {
     ngx_live_record_part_t *p = ev->data;
 
-    ngx_uint_t               i;
+    ngx_uint_t               i, waiting;
     ngx_live_record_file_t  *f;
+
+    waiting = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_RTMP, p->log, 0,
                    "live record: \"%V\" part %ui: finalized, back on "
@@ -945,10 +949,170 @@ ngx_live_record_finalize_done(ngx_event_t *ev)
                       (double) p->duration / 1000, f->size,
                       ngx_live_record_reason_name(p->reason));
 
+        if (f->index_failed) {
+            ngx_log_error(NGX_LOG_CRIT, p->log, 0,
+                          "live record: \"%V\" part %ui %s: no index entry "
+                          "in \"%V\", its record_done waits until one is "
+                          "written, tried again every %d s", &p->st.label,
+                          p->n, ngx_live_record_format_ext(i),
+                          &p->lmcf->index,
+                          NGX_LIVE_RECORD_INDEX_RETRY_MS / 1000);
+            waiting = 1;
+            continue;
+        }
+
         ngx_live_record_deliver_file(p, i);
     }
 
     p->lmcf->busy.n--;
+
+    if (waiting) {
+        ngx_live_record_index_later(p);
+        return;
+    }
+
+    ngx_destroy_pool(p->pool);
+}
+
+
+/*
+ * A file whose index entry could not be written (a full disk under the
+ * index) is in its store; it is announced once the entry is there, so
+ * that a receiver finds it listed.  Its sidecar stays meanwhile: a worker
+ * that stops first leaves both to the recovery of the next start.
+ */
+
+static void
+ngx_live_record_index_later(ngx_live_record_part_t *p)
+{
+    ngx_event_t  *ev;
+
+    ev = &p->index_retry;
+
+    ev->handler = ngx_live_record_index_retry;
+    ev->data = p;
+    ev->log = p->log;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, NGX_LIVE_RECORD_INDEX_RETRY_MS);
+}
+
+
+static void
+ngx_live_record_index_retry(ngx_event_t *ev)
+{
+    ngx_live_record_part_t *p = ev->data;
+
+#if (NGX_THREADS)
+    ngx_thread_task_t  *task;
+#endif
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                      "live record: \"%V\" part %ui: left to the next "
+                      "start, which writes its index entries and announces "
+                      "it", &p->st.label, p->n);
+        ngx_destroy_pool(p->pool);
+        return;
+    }
+
+#if (NGX_THREADS)
+
+    if (p->lacf->thread_pool) {
+        task = p->index_task;
+
+        if (task == NULL) {
+            task = ngx_thread_task_alloc(p->pool, 0);
+            if (task == NULL) {
+                ngx_live_record_index_later(p);
+                return;
+            }
+
+            task->ctx = p;
+            task->handler = ngx_live_record_index_write;
+            task->event.handler = ngx_live_record_index_written;
+            task->event.data = p;
+            task->event.log = p->log;
+            p->index_task = task;
+        }
+
+        if (ngx_thread_task_post(p->lacf->thread_pool, task) == NGX_OK) {
+            return;
+        }
+    }
+
+#endif
+
+    ngx_live_record_index_write(p, p->log);
+    ngx_live_record_index_written(ev);
+}
+
+
+/* in a thread: 2 marks an entry written this time */
+
+static void
+ngx_live_record_index_write(void *data, ngx_log_t *log)
+{
+    ngx_live_record_part_t *p = data;
+
+    ngx_int_t                    rc;
+    ngx_log_t                    quiet;
+    ngx_uint_t                   i;
+    ngx_live_record_delivery_t   d;
+
+    /* the first failure was logged with its cause: not each retry */
+    quiet = *log;
+    quiet.log_level = NGX_LOG_ALERT;
+    quiet.next = NULL;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        if (p->files[i].index_failed != 1) {
+            continue;
+        }
+
+        ngx_live_record_delivery(p, i, &d);
+        rc = ngx_live_record_deliver_index(&d, &quiet);
+        cJSON_Delete(d.entry);
+
+        if (rc == NGX_OK) {
+            p->files[i].index_failed = 2;
+        }
+    }
+}
+
+
+static void
+ngx_live_record_index_written(ngx_event_t *ev)
+{
+    ngx_live_record_part_t *p = ev->data;
+
+    ngx_uint_t               i, waiting;
+    ngx_live_record_file_t  *f;
+
+    waiting = 0;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NFORMATS; i++) {
+        f = &p->files[i];
+
+        if (f->index_failed == 1) {
+            waiting = 1;
+
+        } else if (f->index_failed == 2) {
+            f->index_failed = 0;
+
+            ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                          "live record: \"%V\" part %ui %s: index entry "
+                          "written, announcing it", &p->st.label, p->n,
+                          ngx_live_record_format_ext(i));
+
+            ngx_live_record_deliver_file(p, i);
+        }
+    }
+
+    if (waiting) {
+        ngx_live_record_index_later(p);
+        return;
+    }
 
     ngx_destroy_pool(p->pool);
 }

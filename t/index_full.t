@@ -1,0 +1,113 @@
+#!/usr/bin/perl
+
+# The index and the notify spool on a full disk, the work path and store
+# elsewhere: a finished file's index entry cannot be written, so its
+# record_done waits (a receiver told of a file finds it listed); the entry
+# is tried again every 5 s, and once space returns it is written and the
+# file announced, once.  Needs root (the tmpfs).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use File::Path qw(make_path);
+use Test::More;
+use Time::HiRes qw(time sleep);
+use LiveRecord::Test;
+use LiveRecord::Receiver;
+
+my $p = prefix();
+my $small = "$p/small";
+make_path($small);
+
+if ($> != 0
+    || system("mount -t tmpfs -o size=1m,mode=0777 tmpfs $small "
+              . ">/dev/null 2>&1") != 0)
+{
+    need_all('tmpfs', 'cannot mount a tmpfs here (needs root)');
+}
+
+END { system("umount $small >/dev/null 2>&1") if $small; }
+
+plan(tests => 15);
+
+my $in = make_media(duration => 4);
+
+make_path(map { "$small/$_" } qw(index spool));
+chmod 0777, "$small/index", "$small/spool";
+
+start_nginx(conf => <<'EOF', dirs => [qw(store work)]);
+rtmp {
+    live_record_template t {
+        live_record_formats mp4 flv;
+    }
+    live_record_store local %%PREFIX%%/store;
+    live_record_work_path %%PREFIX%%/work;
+    live_record_index %%PREFIX%%/small/index;
+    live_record_spool %%PREFIX%%/small/spool;
+    live_record_notify http://127.0.0.1:%%PORT_NOTIFY%%/hook key=index-key;
+
+    server {
+        listen 127.0.0.1:%%PORT_RTMP%%;
+        application live {
+            live on;
+            live_record t;
+        }
+    }
+}
+EOF
+
+my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
+                                      key => 'index-key');
+
+sub done {
+    return grep { $_->{event_type} eq 'record_done' }
+           map { decode_json($_->{body}) } $rcv->requests;
+}
+
+# fill what is left of the tmpfs once nginx made its spool directories
+
+ok(wait_for(sub { -d "$small/spool/notify" }, 10), 'spool made');
+system("dd if=/dev/zero of=$small/ballast bs=64k status=none "
+       . ">/dev/null 2>&1");
+ok(-s "$small/ballast", 'the index disk is full');
+
+is(push_stream($in, rtmp_url('live', 'ix')), 0, 'push');
+
+my $waits = qr/\[crit\].*part 1 (mp4|flv): no index entry in .*its record_done waits until one is written/;
+ok(wait_for(sub { log_lines($waits) >= 2 }, 15),
+   'no index entry for either file: logged')
+    or diag join "\n", log_lines(qr/live record/);
+is(scalar(done()), 0, 'and no record_done before its entry');
+
+# two retries go by with the disk full: still nothing, no duplicate line
+
+sleep 11;
+is(scalar(done()), 0, 'none while the disk stays full');
+is(scalar(log_lines($waits)), 2, 'logged once per file');
+is(scalar(log_lines(qr{writing "[^"]*/small/index/[^"]*" failed})), 2,
+   'and the write error once per file, not once per retry');
+
+unlink "$small/ballast";
+
+my @d;
+ok(wait_for(sub { @d = done(); @d >= 2 }, 15),
+   'record_done for both once the entries are written')
+    or diag join "\n", log_lines(qr/live record/);
+ok(scalar(log_lines(qr/\[notice\].*part 1 (?:mp4|flv): index entry written, announcing it/)) == 2,
+   'the late entries are logged');
+index_ok("$small/index/live/ix/$_->{file_id}.json", event => $_) for @d;
+sleep 1;
+is(scalar(done()), 2, 'each announced once');
+
+$rcv->signatures_ok('late record_done (key=)');
+$rcv->stop;
+
+no_alerts(allow => [
+    $waits,
+    qr/\[crit\].*No space left on device/,
+    qr/\[crit\].*is not spooled, it is (?:sent from memory|lost if nginx)/,
+    qr/\[crit\].*is kept: its event is not spooled/,
+    qr/\[crit\].*has no sidecar in the spool: a crash would leave it/,
+]);
