@@ -20,33 +20,14 @@ use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
-my $p = prefix();
-my $small = "$p/small";
-make_path($small);
-
-if ($> != 0
-    || system("mount -t tmpfs -o size=8m,mode=0777 tmpfs $small "
-              . ">/dev/null 2>&1") != 0)
-{
-    need_all('tmpfs', 'cannot mount a tmpfs here (needs root)');
-}
-
-END { system("umount $small >/dev/null 2>&1") if $small; }
+my $small = small_disk('8m');
+need_all('tmpfs', 'cannot mount a tmpfs here (needs root)') unless $small;
 
 plan(tests => 23);
 
 # ~1 Mbit/s; the ballast leaves about 1.5 MB, full within seconds
 
-my $in = "$p/../media/dense-30s.flv";
-unless (-s $in) {
-    system('ffmpeg', qw(-hide_banner -loglevel error -nostdin -y
-        -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi
-        -i sine=frequency=500:sample_rate=44100 -t 30 -c:v libx264
-        -preset superfast -b:v 1M -maxrate 1M -bufsize 1M -g 50
-        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$in.tmp") == 0
-        or die "ffmpeg failed\n";
-    rename "$in.tmp", $in;
-}
+my $in = dense_media(30);
 
 make_path(map { "$small/$_" } qw(index spool), { mode => 0777 });
 chmod 0777, "$small/index", "$small/spool";

@@ -17,18 +17,8 @@ use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
-my $p = prefix();
-my $small = "$p/small";
-make_path($small);
-
-if ($> != 0
-    || system("mount -t tmpfs -o size=1m,mode=0777 tmpfs $small "
-              . ">/dev/null 2>&1") != 0)
-{
-    need_all('tmpfs', 'cannot mount a tmpfs here (needs root)');
-}
-
-END { system("umount $small >/dev/null 2>&1") if $small; }
+my $small = small_disk('1m');
+need_all('tmpfs', 'cannot mount a tmpfs here (needs root)') unless $small;
 
 plan(tests => 15);
 

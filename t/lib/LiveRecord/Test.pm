@@ -303,11 +303,14 @@ sub make_media {
     return _clip(($v ? 'v' : '') . ($a ? 'a' : '') . "-${d}s.$fmt", @cmd);
 }
 
-# ~1 Mbit/s, so that 1.5 MB fills within seconds (t/disk.t, t/hls_disk.t)
+# ~1 Mbit/s, so that 1.5 MB fills within seconds (t/disk*.t, t/hls_disk.t);
+# 20 s unless told
 sub dense_media {
-    return _clip('dense-20s.flv', qw(-f lavfi
+    my ($d) = @_;
+    $d //= 20;
+    return _clip("dense-${d}s.flv", qw(-f lavfi
         -i testsrc2=size=320x240:rate=25 -f lavfi
-        -i sine=frequency=500:sample_rate=44100 -t 20 -c:v libx264
+        -i sine=frequency=500:sample_rate=44100), '-t', $d, qw(-c:v libx264
         -preset superfast -b:v 1M -maxrate 1M -bufsize 1M -g 50
         -pix_fmt yuv420p -c:a aac -b:a 64k -f flv));
 }
