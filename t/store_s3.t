@@ -31,16 +31,7 @@ my $in = make_media(duration => 6);
 
 # a recording above one 8 MiB part: 1280x720 at ~24 Mbit/s for 8 s
 
-my $big = prefix() . '/../media/big-8s.flv';
-unless (-s $big) {
-    system('ffmpeg', qw(-hide_banner -loglevel error -nostdin -y
-        -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi
-        -i sine=frequency=300:sample_rate=44100 -t 8 -c:v libx264
-        -preset ultrafast -b:v 24M -maxrate 24M -bufsize 4M -g 50
-        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv), "$big.$$.tmp") == 0
-        or die "ffmpeg failed\n";
-    rename "$big.$$.tmp", $big;
-}
+my $big = big_media();
 
 my $conf = <<'EOF';
 rtmp {

@@ -43,6 +43,8 @@ package LiveRecord::Test;
 #   nginx_test_config(CONF, %opts)    -> (exit code, nginx -t output)
 #   make_media(duration =>, video =>, audio =>, format =>) -> cached file
 #   dense_media() -> a cached 20 s clip at ~1 Mbit/s, to fill a small disk
+#   big_media() -> a cached 8 s 720p clip of ~24 MB (~24 Mbit/s), for
+#       multipart uploads
 #   small_disk(SIZE) -> prefix()/small with a tmpfs of SIZE ("1536k") on
 #       it, unmounted at exit; undef where it cannot be mounted (not root)
 #   push_stream(IN, URL, realtime =>, opts => [...], timeout =>) -> exit code
@@ -88,7 +90,8 @@ use LiveRecord::Need;
 
 our @EXPORT = qw(
     prefix port rtmp_url start_nginx stop_nginx nginx_test_config
-    make_media dense_media small_disk push_stream push_stream_bg wait_push
+    make_media dense_media big_media small_disk
+    push_stream push_stream_bg wait_push
     probe probe_ok probe_duration probe_streams probe_counts
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
@@ -312,6 +315,16 @@ sub dense_media {
         -i testsrc2=size=320x240:rate=25 -f lavfi
         -i sine=frequency=500:sample_rate=44100), '-t', $d, qw(-c:v libx264
         -preset superfast -b:v 1M -maxrate 1M -bufsize 1M -g 50
+        -pix_fmt yuv420p -c:a aac -b:a 64k -f flv));
+}
+
+# ~24 MB: several parts of an S3 multipart upload
+# (t/store_s3.t, t/store_s3_multipart.t)
+sub big_media {
+    return _clip('big-8s.flv', qw(-f lavfi
+        -i testsrc2=size=1280x720:rate=25 -f lavfi
+        -i sine=frequency=300:sample_rate=44100 -t 8 -c:v libx264
+        -preset ultrafast -b:v 24M -maxrate 24M -bufsize 4M -g 50
         -pix_fmt yuv420p -c:a aac -b:a 64k -f flv));
 }
 
