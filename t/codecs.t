@@ -215,20 +215,6 @@ sub publish {
     return ($v, $au);
 }
 
-sub events {
-    my ($type, $stream) = @_;
-    return grep { $_->{event_type} eq $type && $_->{stream_id} eq $stream }
-           map { eval { decode_json($_->{body}) } || { event_type => '' } }
-           $rcv->requests;
-}
-
-sub wait_events {
-    my ($type, $stream, $n) = @_;
-    my @e;
-    wait_for(sub { @e = events($type, $stream); @e >= $n }, 30);
-    return @e;
-}
-
 sub decoded {
     my ($file) = @_;
     my $j = probe($file, '-count_frames', '-show_entries',
@@ -297,7 +283,7 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
                            $codec eq 'av1' ? (audio => 'mp4a') : ());
     my $hls = $codec ne 'av1';
 
-    my @done = wait_events('record_done', $name, $hls ? 3 : 2);
+    my @done = $rcv->wait_events('record_done', $name, $hls ? 3 : 2, 30);
     my %by = map { $_->{file_format} => $_ } @done;
     is(join(' ', sort keys %by), $hls ? 'flv hls mp4' : 'flv mp4',
        "$name: record_done for each format");
@@ -340,7 +326,7 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
                   [$probe_name, scalar @{ $v->{frames} }],
                   "$name: hls: every frame decodes");
     } else {
-        my @f = wait_events('record_failed', $name, 1);
+        my @f = $rcv->wait_events('record_failed', $name, 1, 30);
         is_deeply([map { "$_->{file_format}:$_->{reason}" } @f],
                   ['hls:codec'], "$name: hls refused with record_failed");
         is(scalar log_lines(qr/"live\/ex_av01" part 1: av1 video cannot be (?#
@@ -352,14 +338,14 @@ for my $case (['hevc12', 'h265', 'hevc', $hevc, undef],
 # an unknown FourCC: refused, said once, and record_failed
 
 publish('ex_vp09', 'ex_vp09', $av1);
-my @f = wait_events('record_failed', 'ex_vp09', 1);
+my @f = $rcv->wait_events('record_failed', 'ex_vp09', 1, 30);
 is_deeply([map { "$_->{reason}:$_->{message}" } @f],
           ['codec:video FourCC "vp09" cannot be recorded'],
           'vp09: record_failed, reason codec');
 is(scalar log_lines(qr/"live\/ex_vp09": video FourCC "vp09" cannot be (?#
                        )recorded, track skipped/), 1,
    'vp09: one error line naming the FourCC');
-my @d = wait_events('record_done', 'ex_vp09', 3);
+my @d = $rcv->wait_events('record_done', 'ex_vp09', 3, 30);
 is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @d],
           ['flv:', 'hls:', 'mp4:'], 'vp09: the audio is still recorded');
 # H.264, then AV1 in the same publish: the parts are cut there, the hls
@@ -383,23 +369,23 @@ is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @d],
     $pub->close;
 }
 
-my @sd = wait_events('record_done', 'switch', 5);
+my @sd = $rcv->wait_events('record_done', 'switch', 5, 30);
 is_deeply([sort map { "$_->{file_format}:$_->{video_codec}" } @sd],
           ['flv:av1', 'flv:h264', 'hls:h264', 'mp4:av1', 'mp4:h264'],
           'switch: an h264 and an av1 part, the hls recording h264 only');
 is_deeply([map { "$_->{reason}:$_->{message}" }
-           wait_events('record_failed', 'switch', 1)],
+           $rcv->wait_events('record_failed', 'switch', 1, 30)],
           ['codec:av1 video cannot be recorded as hls'],
           'switch: record_failed for the hls recording');
 
 # an audio FourCC not recorded: the video is, the audio is refused
 
 publish('ex_opus', 'ex_hvc1', $hevc, audio => 'Opus');
-@f = wait_events('record_failed', 'ex_opus', 1);
+@f = $rcv->wait_events('record_failed', 'ex_opus', 1, 30);
 is_deeply([map { "$_->{reason}:$_->{message}" } @f],
           ['codec:audio FourCC "Opus" cannot be recorded'],
           'Opus: record_failed, reason codec');
-@d = wait_events('record_done', 'ex_opus', 3);
+@d = $rcv->wait_events('record_done', 'ex_opus', 3, 30);
 is_deeply([sort map { "$_->{file_format}:$_->{video_codec}:$_->{audio_codec}" }
            @d], ['flv:h265:', 'hls:h265:', 'mp4:h265:'],
           'Opus: the video is still recorded');

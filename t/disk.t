@@ -57,12 +57,6 @@ EOF
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
                                       key => 'disk-key');
 
-sub events {
-    my ($type, $stream) = @_;
-    return grep { $_->{event_type} eq $type && $_->{stream_id} eq $stream }
-           map { decode_json($_->{body}) } $rcv->requests;
-}
-
 # a player of the same stream counts what it is served
 
 sub player {
@@ -93,10 +87,10 @@ ok(wait_for(sub { log_lines(qr/\[warn\].*closed at its last good frame/) },
 my @f = wait_files("$small/store", qr/\.mp4$/, 1, 10);
 ok(@f >= 1, 'the failed part is in the store');
 ok(probe_ok($f[0] // ''), 'and plays');
-ok(wait_for(sub { events('record_failed', 'full') }, 10),
+ok(wait_for(sub { $rcv->events('record_failed', 'full') }, 10),
    'record_failed event');
-my ($done) = grep { $_->{file_format} eq 'mp4' } events('record_done',
-                                                        'full');
+my ($done) = grep { $_->{file_format} eq 'mp4' }
+             $rcv->events('record_done', 'full');
 is($done->{end_reason} // '', 'write_error', 'record_done says why it ended');
 
 # 2. free the space: a later part records
@@ -123,7 +117,7 @@ ok(scalar(log_lines(qr/\[warn\].*below live_record_min_free .* no new part/)),
    'min_free logged');
 is(scalar(find_files("$p/store", qr/\.mp4$/)), 0, 'no part started');
 ok(wait_for(sub { grep { $_->{reason} eq 'min_free' }
-                  events('record_failed', 'cam') }, 5),
+                  $rcv->events('record_failed', 'cam') }, 5),
    'record_failed event with reason min_free');
 
 $rcv->signatures_ok('notify of write and min_free failures (key=)');

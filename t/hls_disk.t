@@ -53,12 +53,6 @@ EOF
 
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 
-sub events {
-    my ($type) = @_;
-    return grep { $_->{event_type} eq $type && $_->{stream_id} eq 'full' }
-           map { decode_json($_->{body}) } $rcv->requests;
-}
-
 sub slurp {
     open my $fh, '<', $_[0] or return '';
     local $/;
@@ -75,7 +69,7 @@ ok(wait_for(sub { log_lines(qr/\[crit\].*No space left on device/) }, 20),
    'write error logged') or diag join "\n", log_lines(qr/live record/);
 
 my @done;
-ok(wait_for(sub { @done = events('record_done'); @done }, 15),
+ok(wait_for(sub { @done = $rcv->events('record_done', 'full') }, 15),
    'record_done for what was kept')
     or diag join "\n", log_lines(qr/live record/);
 my $done = $done[0] // {};
@@ -92,7 +86,7 @@ is(scalar @crits, 1, 'one crit line for the full disk')
 like($crits[0] // '', qr/No space left on device/, 'it names the cause');
 
 is($done->{end_reason} // '', 'write_error', 'record_done says why it ended');
-my @failed = events('record_failed');
+my @failed = $rcv->events('record_failed', 'full');
 is(scalar(grep { ($_->{reason} // '') eq 'write' } @failed), 1,
    'one record_failed event, reason write');
 
@@ -141,11 +135,11 @@ wait_push($pub, 40);
 
 my @later;
 wait_for(sub { @later = grep { $_->{path} ne $done->{path} }
-                        events('record_done');
+                        $rcv->events('record_done', 'full');
                @later }, 20);
 ok(@later && probe_ok("$later[0]{path}/index.m3u8"),
    'the recording after the freed space plays')
-    or diag explain [events('record_done')];
+    or diag explain [$rcv->events('record_done', 'full')];
 
 $rcv->stop;
 

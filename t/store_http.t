@@ -57,18 +57,6 @@ close $kfh;
 start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
 my $p = prefix();
 
-sub done_events {
-    my ($r, $stream, $n, $timeout) = @_;
-    my @e;
-    wait_for(sub {
-        @e = grep { $_->{event_type} eq 'record_done'
-                    && $_->{stream_id} eq $stream }
-             map { eval { decode_json($_->{body}) } || {} } $r->requests;
-        @e >= $n;
-    }, $timeout // 15);
-    return @e;
-}
-
 sub sha_file {
     my ($f) = @_;
     open my $fh, '<:raw', $f or return '';
@@ -83,7 +71,7 @@ my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
 # 1. PUT to the dav nginx, local copy deleted
 
 is(push_stream($in, rtmp_url('live', 'cam')), 0, 'push');
-my @done = done_events($rcv, 'cam', 2);
+my @done = $rcv->wait_events('record_done', 'cam', 2);
 is(scalar @done, 2, 'record_done for mp4 and hls after the upload');
 my ($mp4) = grep { $_->{file_format} eq 'mp4' } @done;
 my ($hls) = grep { $_->{file_format} eq 'hls' } @done;
@@ -110,7 +98,7 @@ index_ok("$p/index/live/cam/$mp4->{file_id}.json", file => $put[0] // '',
 # 2. keep_local
 
 is(push_stream($in, rtmp_url('keep', 'cam')), 0, 'push, keep_local');
-done_events($rcv, 'cam', 4);
+$rcv->wait_events('record_done', 'cam', 4);
 is(scalar(find_files("$p/kept", qr/\.mp4$/)), 1, 'local mp4 kept');
 is(scalar(find_files("$p/kept", qr/index\.m3u8$/)), 1, 'local hls kept');
 
@@ -119,7 +107,7 @@ is(scalar(find_files("$p/kept", qr/index\.m3u8$/)), 1, 'local hls kept');
 my $vod = LiveRecord::Receiver->start(port => port('VOD'),
     reply => '{"file_id":"vod-42","url":"https://cdn.example/v/42.mp4"}');
 is(push_stream($in, rtmp_url('vod', 'cam9')), 0, 'push to the vod ingest');
-my @v = done_events($rcv, 'cam9', 2);
+my @v = $rcv->wait_events('record_done', 'cam9', 2);
 my ($vm) = grep { $_->{file_format} eq 'mp4' } @v;
 is($vm->{file_id}, 'vod-42', 'file_id from the reply wins');
 is($vm->{video_url}, 'https://cdn.example/v/42.mp4', 'url from the reply wins');
@@ -142,10 +130,11 @@ stop_dav();
 is(push_stream($in, rtmp_url('live', 'late')), 0, 'push while down');
 ok(wait_for(sub { log_lines(qr/\[warn\].*upload of .* failed/) >= 1 }, 10),
    'failed upload logged') or diag join "\n", log_lines(qr/upload/);
-is(scalar(done_events($rcv, 'late', 1, 1)), 0, 'no record_done yet');
+is(scalar($rcv->wait_events('record_done', 'late', 1, 1)), 0,
+   'no record_done yet');
 ok(find_files("$p/spool/handoff", qr/\.json$/), 'upload spooled');
 start_dav();
-my @late = done_events($rcv, 'late', 2, 30);
+my @late = $rcv->wait_events('record_done', 'late', 2, 30);
 is(scalar @late, 2, 'delivered once the store is back');
 ok(wait_for(sub { !find_files("$p/spool/handoff", qr/\.json$/) }, 5),
    'spool emptied');
@@ -160,7 +149,7 @@ ok(wait_for(sub { find_files("$p/spool/handoff", qr/\.json$/) >= 2 }, 10),
 stop_nginx();
 start_dav();
 start_nginx(conf => $conf, dirs => [qw(store kept vod work index spool)]);
-my @resumed = done_events($rcv, 'restart', 2, 30);
+my @resumed = $rcv->wait_events('record_done', 'restart', 2, 30);
 is(scalar @resumed, 2, 'delivered by the restarted nginx');
 ok(scalar(log_lines(qr/spooled upload of .* resumed/)) >= 2,
    'resumption logged');

@@ -83,18 +83,6 @@ my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 
 sub proxy_log { return $s3->log }
 
-sub done_events {
-    my ($stream, $n, $timeout) = @_;
-    my @e;
-    wait_for(sub {
-        @e = grep { $_->{event_type} eq 'record_done'
-                    && $_->{stream_id} eq $stream }
-             map { eval { decode_json($_->{body}) } || {} } $rcv->requests;
-        @e >= $n;
-    }, $timeout // 30);
-    return @e;
-}
-
 sub object {
     my ($key) = @_;
     my (undef, $body) = $s3->object($key);
@@ -105,7 +93,7 @@ sub object {
 
 is(push_stream($in, rtmp_url('live', 'cam+1=x')), 0,
    'push "cam+1=x"');
-my @done = done_events('cam+1=x', 4);
+my @done = $rcv->wait_events('record_done', 'cam+1=x', 4, 30);
 is(scalar @done, 4, 'record_done for mp4, flv, aac and hls');
 my ($mp4) = grep { $_->{file_format} eq 'mp4' } @done;
 like($mp4->{video_url},
@@ -152,7 +140,8 @@ is($entry->{sha256}, $mp4->{sha256}, 'index entry');
 # 2. multipart: a file above part_size (8 MiB)
 
 is(push_stream($big, rtmp_url('live', 'big')), 0, 'push ~24 MB');
-my ($bm) = grep { $_->{file_format} eq 'mp4' } done_events('big', 4, 60);
+my ($bm) = grep { $_->{file_format} eq 'mp4' }
+           $rcv->wait_events('record_done', 'big', 4, 60);
 ok($bm && $bm->{file_size} > 8 * 1024 * 1024, 'the mp4 is over one part')
     or diag explain $bm;
 my @mp = grep { $_->{path} =~ /big.*\.mp4$/ } proxy_log();

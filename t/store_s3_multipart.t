@@ -82,17 +82,6 @@ ok($s3->up, 's3rver and the strict proxy are up');
 
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 
-sub events {
-    my ($type, $stream, $n, $timeout) = @_;
-    my @e;
-    wait_for(sub {
-        @e = grep { $_->{event_type} eq $type && $_->{stream_id} eq $stream }
-             map { eval { decode_json($_->{body}) } || {} } $rcv->requests;
-        @e >= $n;
-    }, $timeout // 30);
-    return @e;
-}
-
 sub key_of {
     my ($stream) = @_;
     my ($mp4) = grep { $_->{path} =~ m{/live/\Q$stream\E/.*\.mp4$} }
@@ -118,7 +107,7 @@ sub parts_of {
 # 1. a multipart upload across part_size
 
 is(push_stream($big, rtmp_url('live', 'big')), 0, 'push ~24 MB');
-my ($bm) = events('record_done', 'big', 1, 60);
+my ($bm) = $rcv->wait_events('record_done', 'big', 1, 60);
 ok($bm && $bm->{file_size} > 3 * $PART, 'the mp4 is over three parts')
     or diag explain $bm;
 my $path = key_of('big');
@@ -144,7 +133,7 @@ is_deeply($s3->incomplete, [], 'no incomplete upload after success');
 $s3->control({ fail => 'PUT /vod/rec/live/fail/.*partNumber=2&',
                status => 503 });
 is(push_stream($big, rtmp_url('live', 'fail')), 0, 'push to a failing part');
-my ($failed) = events('record_failed', 'fail', 1, 90);
+my ($failed) = $rcv->wait_events('record_failed', 'fail', 1, 90);
 ok($failed, 'record_failed once the upload gives up');
 is($failed && $failed->{reason}, 'handoff', 'reason handoff');
 $path = key_of('fail');
@@ -189,7 +178,7 @@ ok(wait_for(sub { grep { ($_->{forced} // '') eq 'hold'
 stop_nginx();
 unlink "$p/logs/nginx.pid";
 start_nginx(conf => $conf, dirs => \@dirs);
-my ($rm) = events('record_done', 'resume', 1, 60);
+my ($rm) = $rcv->wait_events('record_done', 'resume', 1, 60);
 ok($rm, 'record_done after the restart');
 $path = key_of('resume');
 @r = requests_of($path);
@@ -218,7 +207,7 @@ is(push_stream($big, rtmp_url('live', 'damaged')), 0, 'push, part 2 damaged');
 ok(wait_for(sub { grep { ($_->{forced} // '') eq 'damage' } $s3->log }, 60),
    'part 2 reached the server damaged');
 $s3->control({});
-my ($dm) = events('record_done', 'damaged', 1, 60);
+my ($dm) = $rcv->wait_events('record_done', 'damaged', 1, 60);
 ok($dm, 'record_done after the damaged part');
 $path = key_of('damaged');
 my @d2 = grep { ($_->{part} // 0) == 2 } requests_of($path);

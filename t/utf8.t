@@ -78,12 +78,6 @@ sub publish {
     return 1;
 }
 
-sub events {
-    my ($type) = @_;
-    return grep { ($_->{event_type} // '') eq $type }
-           map { $_->{json} || {} } $rcv->requests;
-}
-
 # 1. a name that is not UTF-8: refused for recording, the publish goes on
 
 ok(publish("bad\xff\xfe", @tags), 'publish of "bad\xff\xfe" works');
@@ -100,8 +94,8 @@ ok(publish("q?k=\xff\xfe&u=\xc3\xa9", [9, 0, ''], @tags),
     'publish with a non-UTF-8 query string, zero-length first message');
 ok(publish('good', @tags), 'publish "good"');
 
-ok(wait_for(sub { events('record_done') >= 2 }, 20), 'two record_done');
-my %done = map { $_->{stream_id} => $_ } events('record_done');
+ok(wait_for(sub { $rcv->events('record_done') >= 2 }, 20), 'two record_done');
+my %done = map { $_->{stream_id} => $_ } $rcv->events('record_done');
 is_deeply([sort keys %done], [qw(good q)], 'record_done for q and good only');
 is($done{q}{stream_param}, $enc,
     'callback: invalid bytes percent-encoded, valid UTF-8 kept');

@@ -8,6 +8,10 @@ package LiveRecord::Receiver;
 #                                       statuses => [500, 500, 200]);
 #   # or fail_first => 2: each event id's first two attempts get 500
 #   my @reqs = $r->requests;           # [{ method, path, headers, body, t }]
+#   my @e = $r->events(TYPE, STREAM);  # the events of TYPE (of stream_id
+#                                      # STREAM if given), as received
+#   my @e = $r->wait_events(TYPE, STREAM, N, TIMEOUT);  # once N are there,
+#                                      # or what is there after TIMEOUT s
 #   $r->signatures_ok;                 # one test: every request checked
 #   $r->stop;                          # by pid
 #
@@ -33,6 +37,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use LiveRecord::JSON;
 use POSIX qw(_exit);
+use LiveRecord::Test ();
 use Test::More ();
 use Time::HiRes qw(time sleep);
 
@@ -140,6 +145,24 @@ sub requests {
                 . ')') };
     }
     return @r;
+}
+
+sub events {
+    my ($self, $type, $stream) = @_;
+    return grep { ($_->{event_type} // '') eq $type
+                  && (!defined $stream
+                      || ($_->{stream_id} // '') eq $stream) }
+           grep { ref $_ eq 'HASH' } map { $_->{json} } $self->requests;
+}
+
+sub wait_events {
+    my ($self, $type, $stream, $n, $timeout) = @_;
+    my @e;
+    LiveRecord::Test::wait_for(sub {
+        @e = $self->events($type, $stream);
+        @e >= $n;
+    }, $timeout // 15);
+    return @e;
 }
 
 sub signatures_ok {
