@@ -712,6 +712,45 @@ ngx_live_record_request_cancel(ngx_live_record_request_t *r)
 }
 
 
+/* a transfer of no driver (a thread's): the easy handle set up */
+
+ngx_int_t
+ngx_live_record_request_easy(ngx_live_record_request_t *r)
+{
+    if (r->log == NULL) {
+        r->log = r->pool->log;
+    }
+
+    r->curl = NULL;
+    r->rc = NGX_ERROR;
+    r->status = 0;
+    r->response.len = 0;
+    r->response_headers.len = 0;
+    r->error[0] = '\0';
+
+    r->easy = curl_easy_init();
+    if (r->easy == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->log, 0,
+                      "live record: curl_easy_init() failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_live_record_request_setup(r) != NGX_OK) {
+        ngx_live_record_request_stop(r);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_live_record_request_release(ngx_live_record_request_t *r)
+{
+    ngx_live_record_request_stop(r);
+}
+
+
 static ngx_int_t
 ngx_live_record_request_setup(ngx_live_record_request_t *r)
 {
@@ -762,9 +801,11 @@ ngx_live_record_request_setup(ngx_live_record_request_t *r)
                             ngx_live_record_request_header);
     (void) curl_easy_setopt(easy, CURLOPT_HEADERDATA, r);
 
-    (void) curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
-                            ngx_live_record_curl_close_socket);
-    (void) curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, r->curl);
+    if (r->curl) {
+        (void) curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
+                                ngx_live_record_curl_close_socket);
+        (void) curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, r->curl);
+    }
 
     if (r->aws_sigv4.len) {
         p = ngx_live_record_request_cstr(r, &r->aws_sigv4);

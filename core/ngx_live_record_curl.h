@@ -118,5 +118,21 @@ ngx_int_t ngx_live_record_request_start(ngx_live_record_curl_t *curl,
     ngx_live_record_request_t *r);
 void ngx_live_record_request_cancel(ngx_live_record_request_t *r);
 
+/*
+ * Without the driver, for a thread of the pool: r->easy set up as start
+ * would (no file body), for the caller to run with curl_easy_perform;
+ * release frees it.  See ngx_live_record_curl_get.c.
+ */
+ngx_int_t ngx_live_record_request_easy(ngx_live_record_request_t *r);
+void ngx_live_record_request_release(ngx_live_record_request_t *r);
+
+/*
+ * In a thread of the pool, never on the event loop: r's GET (blocking),
+ * the body of a 2xx answer written to path (created or truncated; removed
+ * otherwise).  NGX_OK: written; else r->status and r->error say why.
+ */
+ngx_int_t ngx_live_record_request_download(ngx_live_record_request_t *r,
+    u_char *path);
+
 
 #endif /* _NGX_LIVE_RECORD_CURL_H_INCLUDED_ */

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_store.h"
+#include "ngx_live_record_upload.h"
 
 
 #define NGX_LIVE_RECORD_COPY_BUF  (256 * 1024)
@@ -470,3 +471,91 @@ ngx_live_record_copy_dir(u_char *src, u_char *dst, ngx_log_t *log)
     return rc;
 }
 
+
+
+ngx_live_record_request_t *
+ngx_live_record_store_request(ngx_pool_t *pool, ngx_live_record_store_t *st,
+    ngx_str_t *rel)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                   full, enc, *h;
+    ngx_live_record_request_t  *req;
+
+    if (st->type == NGX_LIVE_RECORD_STORE_S3 && st->prefix.len) {
+        full.data = ngx_pnalloc(pool, st->prefix.len + 1 + rel->len);
+        if (full.data == NULL) {
+            return NULL;
+        }
+
+        full.len = ngx_sprintf(full.data, "%V/%V", &st->prefix, rel)
+                   - full.data;
+
+    } else {
+        full = *rel;
+    }
+
+    if (ngx_live_record_uri_encode(pool, &full, 1, &enc) == NULL) {
+        return NULL;
+    }
+
+    req = ngx_live_record_request_create(pool);
+    if (req == NULL) {
+        return NULL;
+    }
+
+    p = ngx_pnalloc(pool, st->endpoint.len + st->bucket.len + enc.len + 4);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    req->url.data = p;
+
+    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
+        p = ngx_sprintf(p, "%V/%V/%V", &st->endpoint, &st->bucket, &enc);
+
+    } else {
+        /* what was PUT to ENDPOINT/KEY */
+
+        for (len = st->endpoint.len;
+             len && st->endpoint.data[len - 1] == '/';
+             len--)
+        {
+            /* void */
+        }
+
+        p = ngx_sprintf(p, "%*s/%V", len, st->endpoint.data, &enc);
+    }
+
+    req->url.len = p - req->url.data;
+
+    if (st->headers) {
+        req->headers = ngx_array_create(pool, st->headers->nelts,
+                                        sizeof(ngx_str_t));
+        if (req->headers == NULL) {
+            return NULL;
+        }
+
+        h = ngx_array_push_n(req->headers, st->headers->nelts);
+        if (h == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(h, st->headers->elts,
+                   st->headers->nelts * sizeof(ngx_str_t));
+    }
+
+    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
+        req->aws_sigv4.data = ngx_pnalloc(pool, st->region.len + 16);
+        if (req->aws_sigv4.data == NULL) {
+            return NULL;
+        }
+
+        req->aws_sigv4.len = ngx_sprintf(req->aws_sigv4.data,
+                                         "aws:amz:%V:s3", &st->region)
+                             - req->aws_sigv4.data;
+        req->userpwd = st->userpwd;
+    }
+
+    return req;
+}
