@@ -851,64 +851,17 @@ ngx_http_live_record_delete_key(ngx_http_live_record_one_t *one,
 static ngx_int_t
 ngx_http_live_record_delete_step(ngx_http_live_record_one_t *one)
 {
-    u_char                       *p;
-    size_t                        len;
-    ngx_str_t                    *key, full, enc, *h;
-    ngx_live_record_store_t      *st;
+    ngx_str_t                    *key;
     ngx_live_record_request_t    *req;
     ngx_live_record_main_conf_t  *lmcf;
 
-    st = one->store;
     lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
     key = (ngx_str_t *) one->keys.elts + one->next;
 
-    if (st->type == NGX_LIVE_RECORD_STORE_S3 && st->prefix.len) {
-        full.data = ngx_pnalloc(one->pool, st->prefix.len + 1 + key->len);
-        if (full.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        full.len = ngx_sprintf(full.data, "%V/%V", &st->prefix, key)
-                   - full.data;
-
-    } else {
-        full = *key;
-    }
-
-    if (ngx_live_record_uri_encode(one->pool, &full, 1, &enc) == NULL) {
-        return NGX_ERROR;
-    }
-
-    req = ngx_live_record_request_create(one->pool);
+    req = ngx_live_record_store_request(one->pool, one->store, key);
     if (req == NULL) {
         return NGX_ERROR;
     }
-
-    p = ngx_pnalloc(one->pool, st->endpoint.len + st->bucket.len + enc.len
-                               + 4);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    req->url.data = p;
-
-    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
-        p = ngx_sprintf(p, "%V/%V/%V", &st->endpoint, &st->bucket, &enc);
-
-    } else {
-        /* what was PUT to ENDPOINT/KEY */
-
-        for (len = st->endpoint.len;
-             len && st->endpoint.data[len - 1] == '/';
-             len--)
-        {
-            /* void */
-        }
-
-        p = ngx_sprintf(p, "%*s/%V", len, st->endpoint.data, &enc);
-    }
-
-    req->url.len = p - req->url.data;
 
     if (one->hls && one->keys.nelts == 1 && one->next == 0) {
         ngx_str_set(&req->method, "GET");
@@ -917,34 +870,6 @@ ngx_http_live_record_delete_step(ngx_http_live_record_one_t *one)
     } else {
         ngx_str_set(&req->method, "DELETE");
         req->max_response = 4096;
-    }
-
-    if (st->headers) {
-        req->headers = ngx_array_create(one->pool, st->headers->nelts,
-                                        sizeof(ngx_str_t));
-        if (req->headers == NULL) {
-            return NGX_ERROR;
-        }
-
-        h = ngx_array_push_n(req->headers, st->headers->nelts);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(h, st->headers->elts,
-                   st->headers->nelts * sizeof(ngx_str_t));
-    }
-
-    if (st->type == NGX_LIVE_RECORD_STORE_S3) {
-        req->aws_sigv4.data = ngx_pnalloc(one->pool, st->region.len + 16);
-        if (req->aws_sigv4.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        req->aws_sigv4.len = ngx_sprintf(req->aws_sigv4.data,
-                                         "aws:amz:%V:s3", &st->region)
-                             - req->aws_sigv4.data;
-        req->userpwd = st->userpwd;
     }
 
     req->timeout = 30000;
