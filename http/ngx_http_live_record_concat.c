@@ -11,6 +11,8 @@
 #include "ngx_http_live_record_index.h"
 #include "ngx_http_live_record_concat.h"
 #include "ngx_http_live_record_jobs.h"
+#include "ngx_live_record_cluster.h"
+#include "ngx_live_record_store.h"
 #include "ngx_live_record_concat.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -36,8 +38,25 @@ static ngx_int_t ngx_http_live_record_concat_body(ngx_http_request_t *r,
     cJSON *body, ngx_http_live_record_plan_t *plan, ngx_int_t *rc);
 static ngx_int_t ngx_http_live_record_concat_name(ngx_http_request_t *r,
     cJSON *body, const char *field, ngx_str_t *dst, ngx_int_t *rc);
+static void ngx_http_live_record_concat_picked(
+    ngx_http_live_record_thread_t *t);
 static void ngx_http_live_record_concat_prepare(
     ngx_http_live_record_thread_t *t, ngx_log_t *log);
+static ngx_int_t ngx_http_live_record_concat_rows(
+    ngx_http_live_record_thread_t *t, ngx_http_live_record_plan_t *plan);
+static ngx_int_t ngx_http_live_record_concat_where(
+    ngx_http_live_record_thread_t *t, ngx_http_live_record_plan_t *plan,
+    ngx_http_live_record_entry_t *e, ngx_str_t *path, ngx_str_t *store,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_live_record_concat_fetch(
+    ngx_http_live_record_thread_t *t, ngx_http_live_record_plan_t *plan,
+    ngx_log_t *log);
+static void ngx_http_live_record_concat_unfetch(
+    ngx_http_live_record_thread_t *t, ngx_log_t *log);
+static void ngx_http_live_record_concat_unfetched(
+    ngx_http_live_record_thread_t *t);
+static void ngx_http_live_record_concat_drop(
+    ngx_http_live_record_plan_t *plan);
 static ngx_int_t ngx_http_live_record_concat_sources(
     ngx_http_live_record_thread_t *t, ngx_http_live_record_plan_t *plan,
     ngx_log_t *log);
@@ -107,8 +126,10 @@ static ngx_int_t
 ngx_http_live_record_concat_create(ngx_http_request_t *r, cJSON *body)
 {
     ngx_int_t                       rc;
+    ngx_live_record_pg_t           *pg;
     ngx_live_record_main_conf_t    *lmcf;
     ngx_http_live_record_plan_t    *plan;
+    ngx_http_live_record_pick_t    *pick;
     ngx_http_live_record_thread_t  *t;
 
     plan = ngx_pcalloc(r->pool, sizeof(ngx_http_live_record_plan_t));
@@ -137,6 +158,32 @@ ngx_http_live_record_concat_create(ngx_http_request_t *r, cJSON *body)
 
     plan->index = lmcf->index;
 
+    /* fetched sources' names: unique in this worker's life */
+
+    plan->tag.data = ngx_pnalloc(r->pool, NGX_INT64_LEN * 2 + 2);
+    if (plan->tag.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    plan->tag.len = ngx_sprintf(plan->tag.data, "%P-%ui", ngx_pid,
+                                ++lmcf->seq)
+                    - plan->tag.data;
+
+    pg = ngx_live_record_cluster_client(lmcf);
+
+    if (pg) {
+        pick = &plan->pick;
+        pick->index = lmcf->index;
+        pick->ids = plan->ids;
+        pick->session = plan->session;
+        pick->app = plan->app;
+        pick->stream = plan->stream;
+        pick->data = plan;
+
+        return ngx_http_live_record_rows_pick(r, pg, pick,
+                                        ngx_http_live_record_concat_picked);
+    }
+
     t = ngx_http_live_record_thread(r, NULL,
                                     ngx_http_live_record_concat_prepare,
                                     ngx_http_live_record_concat_prepared,
@@ -147,6 +194,48 @@ ngx_http_live_record_concat_create(ngx_http_request_t *r, cJSON *body)
 
     return ngx_http_live_record_thread_run(t, plan->app.len ? &plan->app
                                                             : NULL);
+}
+
+
+/* in a cluster: the rows are read first, then the thread goes on */
+
+static void
+ngx_http_live_record_concat_picked(ngx_http_live_record_thread_t *pt)
+{
+    ngx_http_live_record_pick_t *pick = pt->data;
+
+    ngx_int_t                       rc;
+    ngx_http_request_t             *r;
+    ngx_http_live_record_plan_t    *plan;
+    ngx_http_live_record_thread_t  *t;
+
+    r = pt->r;
+    plan = pick->data;
+
+    if (pick->found == NGX_BUSY) {
+        rc = ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "cluster_unavailable",
+                                        "the cluster database did not "
+                                        "answer, the parts cannot be "
+                                        "found: see the error log");
+
+    } else if (pick->found != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        plan->picked = 1;
+
+        t = ngx_http_live_record_thread(r, NULL,
+                                        ngx_http_live_record_concat_prepare,
+                                        ngx_http_live_record_concat_prepared,
+                                        plan);
+
+        rc = (t == NULL) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                         : ngx_http_live_record_thread_run(t,
+                               plan->app.len ? &plan->app : NULL);
+    }
+
+    ngx_http_finalize_request(r, rc);
 }
 
 
@@ -348,6 +437,7 @@ ngx_http_live_record_concat_prepare(ngx_http_live_record_thread_t *t,
     ngx_str_t   error;
 
     if (ngx_http_live_record_concat_sources(t, plan, log) != NGX_OK) {
+        ngx_http_live_record_concat_unfetch(t, log);
         return;
     }
 
@@ -369,12 +459,14 @@ ngx_http_live_record_concat_prepare(ngx_http_live_record_thread_t *t,
                                                "unreadable",
                                                "a source cannot be read: %V",
                                                &error);
+        ngx_http_live_record_concat_unfetch(t, log);
         return;
     }
 
     if (rc == NGX_DECLINED) {
         plan->status = NGX_HTTP_BAD_REQUEST;
         plan->code = "incompatible";
+        ngx_http_live_record_concat_unfetch(t, log);
     }
 }
 
@@ -385,8 +477,8 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
 {
     ngx_int_t                      rc;
     ngx_str_t                     *id, s, fmt, store, path, app, stream;
+    u_char                         fetch;
     ngx_uint_t                     i, j, mp4, flv;
-    ngx_file_info_t                fi;
     ngx_http_live_record_entry_t  *e, *first, tmp;
 
     if (ngx_array_init(&plan->entries, t->pool, 8,
@@ -395,7 +487,12 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
         return ngx_http_live_record_plan_internal(t, "out of memory");
     }
 
-    if (plan->session.len == 0) {
+    if (plan->picked) {
+        if (ngx_http_live_record_concat_rows(t, plan) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (plan->session.len == 0) {
         id = plan->ids.elts;
 
         for (i = 0; i < plan->ids.nelts; i++) {
@@ -431,6 +528,9 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
             return ngx_http_live_record_plan_internal(t,
                        "the index could not be read");
         }
+    }
+
+    if (plan->session.len) {
 
         /* one format: the one asked for, else mp4 if there is any */
 
@@ -562,14 +662,11 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
                        &first->id, &plan->store, &e[i].id, &store);
         }
 
-        /* a remote store's file is here only if it was kept */
-
-        if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR) {
-            return ngx_http_live_record_plan_error(t, NGX_HTTP_CONFLICT,
-                       "not_local",
-                       "\"%V\" is not a local file (\"%V\"): concat reads "
-                       "local files only; for a remote store, turn on "
-                       "live_record_keep_local", &e[i].id, &path);
+        if (ngx_http_live_record_concat_where(t, plan, &e[i], &path,
+                                              &store, log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
@@ -589,6 +686,10 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
                 tmp = e[j - 1];
                 e[j - 1] = e[j];
                 e[j] = tmp;
+
+                fetch = plan->fetched[j - 1];
+                plan->fetched[j - 1] = plan->fetched[j];
+                plan->fetched[j] = fetch;
             }
         }
     }
@@ -597,9 +698,264 @@ ngx_http_live_record_concat_sources(ngx_http_live_record_thread_t *t,
         plan->srcs[i].id = e[i].id;
         (void) ngx_http_live_record_entry_str(e[i].json, "path", &path);
         plan->srcs[i].path = path.data;
+
+        if (i == 0) {
+            plan->place = path;
+        }
+    }
+
+    return ngx_http_live_record_concat_fetch(t, plan, log);
+}
+
+
+/* the entries from the cluster's rows: every id asked for is there */
+
+static ngx_int_t
+ngx_http_live_record_concat_rows(ngx_http_live_record_thread_t *t,
+    ngx_http_live_record_plan_t *plan)
+{
+    ngx_str_t                     *id;
+    ngx_uint_t                     i, k;
+    ngx_http_live_record_one_t    *row;
+    ngx_http_live_record_entry_t  *e;
+
+    row = plan->pick.rows.elts;
+
+    if (plan->session.len) {
+        for (k = 0; k < plan->pick.rows.nelts; k++) {
+            e = ngx_array_push(&plan->entries);
+            if (e == NULL) {
+                return ngx_http_live_record_plan_internal(t, "out of memory");
+            }
+
+            *e = row[k].entry;
+        }
+
+        return NGX_OK;
+    }
+
+    id = plan->ids.elts;
+
+    for (i = 0; i < plan->ids.nelts; i++) {
+        for (k = 0; k < plan->pick.rows.nelts; k++) {
+            if (ngx_live_record_str_eq(&row[k].id, &id[i])) {
+                break;
+            }
+        }
+
+        if (k == plan->pick.rows.nelts) {
+            return ngx_http_live_record_plan_error(t, NGX_HTTP_NOT_FOUND,
+                                                   "not_found",
+                                                   "no file \"%V\"", &id[i]);
+        }
+
+        e = ngx_array_push(&plan->entries);
+        if (e == NULL) {
+            return ngx_http_live_record_plan_internal(t, "out of memory");
+        }
+
+        *e = row[k].entry;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Where a part is: a local file of this node, read in place; in a shared
+ * store (s3, http) and not here (another node's, or not kept), fetched
+ * from the store; another node's local store is out of reach.
+ */
+
+static ngx_int_t
+ngx_http_live_record_concat_where(ngx_http_live_record_thread_t *t,
+    ngx_http_live_record_plan_t *plan, ngx_http_live_record_entry_t *e,
+    ngx_str_t *path, ngx_str_t *store, ngx_log_t *log)
+{
+    ngx_uint_t                   i, k;
+    ngx_file_info_t              fi;
+    ngx_http_live_record_one_t  *row;
+
+    i = e - (ngx_http_live_record_entry_t *) plan->entries.elts;
+
+    if (plan->fetched == NULL) {
+        plan->fetched = ngx_pcalloc(t->pool, plan->entries.nelts);
+        if (plan->fetched == NULL) {
+            return ngx_http_live_record_plan_internal(t, "out of memory");
+        }
+    }
+
+    row = NULL;
+
+    if (plan->picked) {
+        row = plan->pick.rows.elts;
+
+        for (k = 0; k < plan->pick.rows.nelts; k++) {
+            if (ngx_live_record_str_eq(&row[k].id, &e->id)) {
+                break;
+            }
+        }
+
+        row = (k < plan->pick.rows.nelts) ? &row[k] : NULL;
+    }
+
+    if (row && row->foreign
+        && !(row->store_type.len == 2
+             && ngx_strncmp(row->store_type.data, "s3", 2) == 0)
+        && !(row->store_type.len == 4
+             && ngx_strncmp(row->store_type.data, "http", 4) == 0))
+    {
+        return ngx_http_live_record_plan_error(t, NGX_HTTP_CONFLICT,
+                   "other_node",
+                   "\"%V\" was recorded by the node \"%V\" into its local "
+                   "store: concat it through that node", &e->id, &row->node);
+    }
+
+    if ((row == NULL || !row->foreign)
+        && ngx_file_info(path->data, &fi) != NGX_FILE_ERROR)
+    {
+        return NGX_OK;
+    }
+
+    /* not here: a shared store has it (another node's was checked above) */
+
+    if (row && !(row->store_type.len == 5
+                 && ngx_strncmp(row->store_type.data, "local", 5) == 0))
+    {
+        plan->fetched[i] = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_live_record_plan_error(t, NGX_HTTP_CONFLICT, "not_local",
+               "\"%V\" is not a local file (\"%V\"): concat reads local "
+               "files only, or fetches them from an s3 or http store in a "
+               "cluster; without one, turn on live_record_keep_local",
+               &e->id, path);
+}
+
+
+/* in the thread: the parts not here, from their store into the work path */
+
+static ngx_int_t
+ngx_http_live_record_concat_fetch(ngx_http_live_record_thread_t *t,
+    ngx_http_live_record_plan_t *plan, ngx_log_t *log)
+{
+    u_char                      *dst, *ext;
+    ngx_str_t                    rel, path;
+    ngx_uint_t                   i;
+    ngx_live_record_store_t     *st;
+    ngx_live_record_request_t   *req;
+    ngx_live_record_app_conf_t  *lacf;
+    ngx_http_live_record_entry_t  *e;
+
+    e = plan->entries.elts;
+
+    for (i = 0; i < plan->entries.nelts; i++) {
+        if (!plan->fetched[i]) {
+            continue;
+        }
+
+        lacf = ngx_http_live_record_store_app((ngx_cycle_t *) ngx_cycle,
+                                              &e[i].app, &plan->store);
+        if (lacf == NULL) {
+            return ngx_http_live_record_plan_error(t, NGX_HTTP_CONFLICT,
+                       "store_unknown",
+                       "the parts are in the store \"%V\", which is not "
+                       "configured here", &plan->store);
+        }
+
+        st = &lacf->store;
+        (void) ngx_http_live_record_entry_str(e[i].json, "path", &path);
+
+        /* the key is the path in the store's local directory, as uploaded */
+
+        if (path.len <= st->path.len + 1
+            || ngx_strncmp(path.data, st->path.data, st->path.len) != 0
+            || path.data[st->path.len] != '/')
+        {
+            return ngx_http_live_record_plan_error(t, NGX_HTTP_CONFLICT,
+                       "not_local",
+                       "\"%V\" (\"%V\") is not in the store's directory "
+                       "\"%V\" here: the nodes must configure the store "
+                       "alike", &e[i].id, &path, &st->path);
+        }
+
+        rel.data = path.data + st->path.len + 1;
+        rel.len = path.len - st->path.len - 1;
+
+        ext = path.data + path.len - 3;
+
+        dst = ngx_pnalloc(t->pool, lacf->work.len + plan->tag.len
+                                   + NGX_INT_T_LEN + sizeof("/concat-fetch--.mp4"));
+        req = ngx_live_record_store_request(t->pool, st, &rel);
+
+        if (dst == NULL || req == NULL) {
+            return ngx_http_live_record_plan_internal(t, "out of memory");
+        }
+
+        ngx_sprintf(dst, "%V/concat-fetch-%V-%ui.%s%Z", &lacf->work,
+                    &plan->tag, i, ext);
+
+        req->timeout = 0;
+        req->connect_timeout = 10000;
+        req->log = log;
+
+        if (ngx_live_record_create_dirs(dst, log) != NGX_OK
+            || ngx_live_record_request_download(req, dst) != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "live record: \"%V/%V\" concat: GET %V from the "
+                          "store \"%V\" failed: %s", &e[i].app,
+                          &e[i].stream, &rel, &st->name, req->error);
+
+            return ngx_http_live_record_plan_error(t, NGX_HTTP_BAD_GATEWAY,
+                       "store_error",
+                       "\"%V\" could not be fetched from the store \"%V\": "
+                       "%s", &e[i].id, &st->name, req->error);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "live record: \"%V/%V\" concat: %V fetched from the "
+                      "store \"%V\" into \"%s\"", &e[i].app, &e[i].stream,
+                      &e[i].id, &st->name, dst);
+
+        plan->srcs[i].path = dst;
+        plan->nfetched++;
+    }
+
+    return NGX_OK;
+}
+
+
+/* in a thread: fetched parts no job took */
+
+static void
+ngx_http_live_record_concat_unfetch(ngx_http_live_record_thread_t *t,
+    ngx_log_t *log)
+{
+    ngx_http_live_record_plan_t *plan = t->data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; plan->nfetched && i < plan->entries.nelts; i++) {
+        if (plan->fetched[i]
+            && ngx_delete_file(plan->srcs[i].path) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "live record: " ngx_delete_file_n " \"%s\" failed",
+                          plan->srcs[i].path);
+        }
+    }
+
+    plan->nfetched = 0;
+}
+
+
+static void
+ngx_http_live_record_concat_unfetched(ngx_http_live_record_thread_t *t)
+{
+    ngx_destroy_pool(t->pool);
 }
 
 
@@ -696,7 +1052,74 @@ ngx_http_live_record_concat_prepared(ngx_http_live_record_thread_t *t)
         }
     }
 
+    if (plan->nfetched && !plan->taken) {
+        ngx_http_live_record_concat_drop(plan);
+    }
+
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* the fetched parts go, in a thread: the plan's pool goes with r */
+
+static void
+ngx_http_live_record_concat_drop(ngx_http_live_record_plan_t *plan)
+{
+    ngx_str_t                       path;
+    ngx_uint_t                      i;
+    ngx_pool_t                     *pool;
+    ngx_http_live_record_plan_t    *copy;
+    ngx_http_live_record_thread_t  *t;
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    copy = ngx_pcalloc(pool, sizeof(ngx_http_live_record_plan_t));
+    if (copy == NULL) {
+        goto failed;
+    }
+
+    copy->entries = plan->entries;
+    copy->nfetched = plan->nfetched;
+    copy->fetched = ngx_pnalloc(pool, plan->entries.nelts);
+    copy->srcs = ngx_pcalloc(pool, plan->entries.nelts
+                                   * sizeof(ngx_live_record_concat_src_t));
+
+    if (copy->fetched == NULL || copy->srcs == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < plan->entries.nelts; i++) {
+        copy->fetched[i] = plan->fetched[i];
+
+        if (plan->fetched[i]) {
+            path.data = plan->srcs[i].path;
+            path.len = ngx_strlen(path.data) + 1;
+
+            copy->srcs[i].path = ngx_pstrdup(pool, &path);
+            if (copy->srcs[i].path == NULL) {
+                goto failed;
+            }
+        }
+    }
+
+    t = ngx_http_live_record_thread(NULL, pool,
+                                    ngx_http_live_record_concat_unfetch,
+                                    ngx_http_live_record_concat_unfetched,
+                                    copy);
+
+    if (t != NULL && ngx_http_live_record_thread_post(t, NULL) == NGX_OK) {
+        return;
+    }
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "live record: concat: the parts fetched for a refused "
+                  "job stay in the work path");
+    ngx_destroy_pool(pool);
 }
 
 

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include "ngx_live_record.h"
 #include "ngx_live_record_concat.h"
+#include "ngx_http_live_record_files.h"
 
 
 /*
@@ -39,6 +40,16 @@ typedef struct {
     ngx_live_record_concat_src_t  *srcs;
     ngx_array_t                 mismatches;
     ngx_str_t                   store;
+    ngx_str_t                   place;          /* the first's, in it */
+    u_char                     *fetched;        /* per source: 1 fetched */
+    ngx_uint_t                  nfetched;
+    ngx_str_t                   tag;            /* fetched files' names */
+
+    /* in a cluster: the rows */
+    ngx_http_live_record_pick_t  pick;
+    unsigned                    picked:1;
+    unsigned                    taken:1;        /* by a job */
+
     ngx_uint_t                  status;         /* of an error answer */
     const char                 *code;
     ngx_str_t                   message;

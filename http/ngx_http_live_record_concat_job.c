@@ -48,6 +48,8 @@ typedef struct {
     u_char                     *work;           /* null-terminated */
     ngx_str_t                   dir;            /* of the first source */
     ngx_str_t                   stem;           /* its name, no extension */
+    u_char                     *place;          /* the first's path */
+    u_char                     *fetched;        /* per source */
     cJSON                      *entry;
     uint64_t                    start_ms;
     uint64_t                    end_ms;
@@ -158,6 +160,8 @@ ngx_http_live_record_concat_start(ngx_http_request_t *r,
     {
         goto failed;
     }
+
+    plan->taken = 1;
 
     busy = &cj->lmcf->busy;
     busy->n++;
@@ -290,7 +294,20 @@ ngx_http_live_record_cjob(ngx_http_request_t *r,
 
     /* the result goes next to the first source: DIR/STEM-concat.mp4 */
 
-    p = cj->srcs[0].path;
+    path = plan->place;
+    path.len++;
+    cj->place = ngx_pstrdup(pool, &path);
+    cj->fetched = ngx_pnalloc(pool, n);
+
+    if (cj->place == NULL || cj->fetched == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        cj->fetched[i] = plan->fetched ? plan->fetched[i] : 0;
+    }
+
+    p = cj->place;
     last = p + ngx_strlen(p);
 
     for (slash = last; slash > p && slash[-1] != '/'; slash--) { /* void */ }
@@ -352,6 +369,8 @@ ngx_http_live_record_concat_remux(ngx_http_live_record_thread_t *t,
     ngx_http_live_record_cjob_t *cj = t->data;
 
     u_char                       sha256[65];
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
     ngx_file_info_t              fi;
     ngx_live_record_delivery_t  *d;
 
@@ -369,11 +388,28 @@ ngx_http_live_record_concat_remux(ngx_http_live_record_thread_t *t,
         return;
     }
 
-    if (ngx_live_record_concat_run(cj->pool, log, &cj->label, cj->srcs,
-                                   cj->n, cj->work, &cj->job->progress,
-                                   &cj->stats, &cj->error)
-        != NGX_OK)
-    {
+    rc = ngx_live_record_concat_run(cj->pool, log, &cj->label, cj->srcs,
+                                    cj->n, cj->work, &cj->job->progress,
+                                    &cj->stats, &cj->error);
+
+    /* parts fetched from the store were for this run only */
+
+    for (i = 0; i < cj->n; i++) {
+        if (cj->fetched[i]) {
+            (void) ngx_delete_file(cj->srcs[i].path);
+        }
+    }
+
+    if (rc != NGX_OK) {
+        return;
+    }
+
+    /* another node's directory may be new here */
+
+    if (ngx_live_record_create_dirs(cj->place, log) != NGX_OK) {
+        ngx_str_set(&cj->error, "the store's directory could not be "
+                                "created");
+        (void) ngx_delete_file(cj->work);
         return;
     }
 

@@ -109,6 +109,36 @@ ngx_int_t ngx_http_live_record_rows_find(ngx_http_request_t *r,
     ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
     ngx_http_live_record_thread_done_pt done);
 
+/*
+ * /concat's sources in a cluster: the rows of ids (if any) or of a
+ * session (of app and stream, if given), oldest first, as ones (each
+ * with its entry, node and store type; unsound rows are left out,
+ * logged).  done runs with t->data the pick; found is NGX_OK, or
+ * NGX_BUSY when the database did not answer.
+ */
+typedef struct {
+    ngx_str_t                   index;
+    ngx_array_t                 ids;            /* ngx_str_t */
+    ngx_str_t                   session;
+    ngx_str_t                   app;
+    ngx_str_t                   stream;
+    ngx_array_t                 rows;           /* ..._one_t */
+    ngx_int_t                   found;
+    void                       *data;
+} ngx_http_live_record_pick_t;
+
+ngx_int_t ngx_http_live_record_rows_pick(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_pick_t *pick,
+    ngx_http_live_record_thread_done_pt done);
+
+/*
+ * A row of SELECT file_id, entry, node_id, store_type, app, stream_id
+ * into one, checked as hostile (NGX_ERROR, logged: left out); the entry
+ * is the caller's to free, whatever is returned.
+ */
+ngx_int_t ngx_http_live_record_rows_one(ngx_pool_t *pool, ngx_log_t *log,
+    PGresult *res, int row, ngx_http_live_record_one_t *one);
+
 /* the row goes after its file: done hears NGX_OK or NGX_ERROR */
 typedef void (*ngx_http_live_record_rows_done_pt)(ngx_http_request_t *r,
     ngx_http_live_record_one_t *one, ngx_int_t rc);

@@ -24,6 +24,7 @@
 
 
 #define NGX_HTTP_LIVE_RECORD_ROW_ID_MAX  200
+#define NGX_HTTP_LIVE_RECORD_ROWS_PICK_MAX  "1000"
 
 
 typedef struct {
@@ -43,9 +44,16 @@ static ngx_int_t ngx_http_live_record_rows_unavailable(ngx_http_request_t *r,
     const char *err);
 static void ngx_http_live_record_rows_listed(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
-static cJSON *ngx_http_live_record_rows_entry(ngx_http_request_t *r,
-    PGresult *res, int row, ngx_str_t *id);
+static cJSON *ngx_http_live_record_rows_entry(ngx_log_t *log, PGresult *res,
+    int row, ngx_str_t *id);
+static ngx_int_t ngx_http_live_record_rows_query(ngx_http_request_t *r,
+    ngx_http_live_record_rows_ctx_t *ctx, ngx_array_t *ids,
+    ngx_str_t *session, ngx_str_t *app, ngx_str_t *stream,
+    ngx_live_record_pg_done_pt done);
 static void ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static void ngx_http_live_record_rows_pick_cleanup(void *data);
+static void ngx_http_live_record_rows_picked(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
 static void ngx_http_live_record_rows_unrowed(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
@@ -69,9 +77,17 @@ static const char  ngx_http_live_record_rows_list_sql[] =
     " AND ($7::bigint IS NULL OR end_time_ms > $7)"
     " ORDER BY file_id DESC LIMIT $8::integer";
 
+/* files by id ($1, an array), or a session's, oldest first */
+
 static const char  ngx_http_live_record_rows_find_sql[] =
     "SELECT file_id, entry, node_id, store_type, app, stream_id"
-    " FROM live_record_files WHERE file_id = $1";
+    " FROM live_record_files"
+    " WHERE ($1::text[] IS NULL OR file_id = ANY($1::text[]))"
+    " AND ($2::text IS NULL OR session_id = $2)"
+    " AND ($3::text IS NULL OR app = $3)"
+    " AND ($4::text IS NULL OR stream_id = $4)"
+    " ORDER BY start_time_ms, file_id LIMIT "
+    NGX_HTTP_LIVE_RECORD_ROWS_PICK_MAX;
 
 static const char  ngx_http_live_record_rows_live_sql[] =
     "SELECT node_id, streams FROM live_record_live"
@@ -238,7 +254,7 @@ ngx_http_live_record_rows_listed(ngx_live_record_pg_query_t *pq,
     ngx_str_null(&last);
 
     for (i = 0; i < n && (ngx_uint_t) i < q->limit; i++) {
-        e = ngx_http_live_record_rows_entry(r, res, i, &id);
+        e = ngx_http_live_record_rows_entry(c->log, res, i, &id);
 
         if (e == NULL) {
             continue;
@@ -278,8 +294,8 @@ done:
 /* a row's entry, checked: NULL (logged) when the row is not sound */
 
 static cJSON *
-ngx_http_live_record_rows_entry(ngx_http_request_t *r, PGresult *res,
-    int row, ngx_str_t *id)
+ngx_http_live_record_rows_entry(ngx_log_t *log, PGresult *res, int row,
+    ngx_str_t *id)
 {
     char       *text;
     cJSON      *e, *f;
@@ -291,7 +307,7 @@ ngx_http_live_record_rows_entry(ngx_http_request_t *r, PGresult *res,
     if (ngx_live_record_valid_name(id, NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "live record: a cluster row with an invalid file_id "
                       "is left out");
         return NULL;
@@ -323,7 +339,7 @@ ngx_http_live_record_rows_entry(ngx_http_request_t *r, PGresult *res,
 
 invalid:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_ERR, log, 0,
                   "live record: the cluster row %V is not an index entry "
                   "of that file, left out", id);
     cJSON_Delete(e);
@@ -337,6 +353,7 @@ ngx_http_live_record_rows_find(ngx_http_request_t *r,
     ngx_live_record_pg_t *pg, ngx_http_live_record_one_t *one,
     ngx_http_live_record_thread_done_pt done)
 {
+    ngx_array_t                       ids;
     ngx_pool_cleanup_t               *cln;
     ngx_http_live_record_rows_ctx_t  *ctx;
 
@@ -352,11 +369,68 @@ ngx_http_live_record_rows_find(ngx_http_request_t *r,
 
     ctx->found = done;
 
-    ctx->query = ngx_live_record_pg_query(pg,
+    ids.elts = &one->id;
+    ids.nelts = 1;
+
+    return ngx_http_live_record_rows_query(r, ctx, &ids, NULL, NULL, NULL,
+                                           ngx_http_live_record_rows_found);
+}
+
+
+/* ids as an array literal: they are plain names, quoted all the same */
+
+static ngx_int_t
+ngx_http_live_record_rows_query(ngx_http_request_t *r,
+    ngx_http_live_record_rows_ctx_t *ctx, ngx_array_t *ids,
+    ngx_str_t *session, ngx_str_t *app, ngx_str_t *stream,
+    ngx_live_record_pg_done_pt done)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_str_t    v[4], *id;
+    ngx_uint_t   i;
+
+    ngx_memzero(v, sizeof(v));
+
+    if (ids) {
+        id = ids->elts;
+        len = 2;
+
+        for (i = 0; i < ids->nelts; i++) {
+            len += id[i].len + 3;
+        }
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        v[0].data = p;
+        *p++ = '{';
+
+        for (i = 0; i < ids->nelts; i++) {
+            p = ngx_sprintf(p, "%s\"%V\"", i ? "," : "", &id[i]);
+        }
+
+        *p++ = '}';
+        v[0].len = p - v[0].data;
+    }
+
+    if (session && session->len) {
+        v[1] = *session;
+    }
+
+    if (app && app->len) {
+        v[2] = *app;
+    }
+
+    if (stream && stream->len) {
+        v[3] = *stream;
+    }
+
+    ctx->query = ngx_live_record_pg_query(ctx->pg,
                                           ngx_http_live_record_rows_find_sql,
-                                          1, &one->id,
-                                          ngx_http_live_record_rows_found,
-                                          ctx, 0);
+                                          4, v, done, ctx, 0);
     if (ctx->query == NULL) {
         return ngx_http_live_record_rows_unavailable(r, NULL);
     }
@@ -373,14 +447,9 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
 {
     ngx_http_live_record_rows_ctx_t *ctx = pq->data;
 
-    u_char                        *p;
-    cJSON                         *e;
-    ngx_str_t                      id, s[4];
-    ngx_uint_t                     i;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_live_record_one_t    *one;
-    ngx_live_record_main_conf_t   *lmcf;
     ngx_http_live_record_thread_t  t;
 
     r = ctx->r;
@@ -394,45 +463,75 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "live record: cluster query failed: %s", err);
         one->found = NGX_BUSY;
-        goto done;
-    }
 
-    if (PQntuples(res) != 1) {
+    } else if (PQntuples(res) != 1) {
         one->found = NGX_DECLINED;
-        goto done;
+
+    } else {
+        one->found = ngx_http_live_record_rows_one(r->pool, c->log, res, 0,
+                                                    one);
     }
 
-    e = ngx_http_live_record_rows_entry(r, res, 0, &id);
+    t.r = r;
+    t.pool = NULL;
+    t.handler = NULL;
+    t.done = ctx->found;
+    t.data = one;
+
+    ctx->found(&t);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a row into one: its entry, node, store type, names; NGX_ERROR: unsound */
+
+ngx_int_t
+ngx_http_live_record_rows_one(ngx_pool_t *pool, ngx_log_t *log,
+    PGresult *res, int row, ngx_http_live_record_one_t *one)
+{
+    u_char                       *p;
+    cJSON                        *e;
+    ngx_str_t                     id, s[4];
+    ngx_uint_t                    i;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    e = ngx_http_live_record_rows_entry(log, res, row, &id);
 
     if (e == NULL) {
-        one->found = NGX_ERROR;
-        goto done;
+        return NGX_ERROR;
     }
 
+    /* the caller frees it, whatever is returned */
     one->entry.json = e;
+
+    one->id.len = id.len;
+    one->id.data = ngx_pstrdup(pool, &id);
+
+    if (one->id.data == NULL) {
+        return NGX_ERROR;
+    }
 
     /* node_id, store_type, app, stream_id: plain names, copied */
 
     for (i = 0; i < 4; i++) {
-        s[i].len = PQgetlength(res, 0, 2 + i);
-        s[i].data = ngx_pnalloc(r->pool, s[i].len + 1);
+        s[i].len = PQgetlength(res, row, 2 + i);
+        s[i].data = ngx_pnalloc(pool, s[i].len + 1);
 
         if (s[i].data == NULL) {
-            one->found = NGX_ERROR;
-            goto done;
+            return NGX_ERROR;
         }
 
-        ngx_memcpy(s[i].data, PQgetvalue(res, 0, 2 + i), s[i].len);
+        ngx_memcpy(s[i].data, PQgetvalue(res, row, 2 + i), s[i].len);
         s[i].data[s[i].len] = '\0';
 
         if (ngx_live_record_valid_name(&s[i], NGX_HTTP_LIVE_RECORD_ROW_ID_MAX)
             != NGX_OK)
         {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+            ngx_log_error(NGX_LOG_ERR, log, 0,
                           "live record: the cluster row %V has an invalid "
                           "node, store type, app or stream", &one->id);
-            one->found = NGX_ERROR;
-            goto done;
+            return NGX_ERROR;
         }
     }
 
@@ -448,11 +547,10 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
 
     if (!one->foreign) {
         /* this node's own entry file goes with it */
-        p = ngx_pnalloc(r->pool, one->index.len + s[2].len + s[3].len
+        p = ngx_pnalloc(pool, one->index.len + s[2].len + s[3].len
                                  + one->id.len + sizeof("///.json"));
         if (p == NULL) {
-            one->found = NGX_ERROR;
-            goto done;
+            return NGX_ERROR;
         }
 
         ngx_sprintf(p, "%V/%V/%V/%V.json%Z", &one->index, &s[2], &s[3],
@@ -460,7 +558,111 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
         one->entry.file = p;
     }
 
-    one->found = NGX_OK;
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_live_record_rows_pick(ngx_http_request_t *r,
+    ngx_live_record_pg_t *pg, ngx_http_live_record_pick_t *pick,
+    ngx_http_live_record_thread_done_pt done)
+{
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_live_record_rows_ctx_t  *ctx;
+
+    ctx = ngx_http_live_record_rows_ctx(r, pg, pick);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (ctx == NULL || cln == NULL
+        || ngx_array_init(&pick->rows, r->pool, 8,
+                          sizeof(ngx_http_live_record_one_t))
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_live_record_rows_pick_cleanup;
+    cln->data = pick;
+
+    ctx->found = done;
+
+    return ngx_http_live_record_rows_query(r, ctx,
+                                           pick->ids.nelts ? &pick->ids
+                                                           : NULL,
+                                           &pick->session, &pick->app,
+                                           &pick->stream,
+                                           ngx_http_live_record_rows_picked);
+}
+
+
+static void
+ngx_http_live_record_rows_pick_cleanup(void *data)
+{
+    ngx_http_live_record_pick_t *pick = data;
+
+    ngx_uint_t                   i;
+    ngx_http_live_record_one_t  *one;
+
+    one = pick->rows.elts;
+
+    for (i = 0; i < pick->rows.nelts; i++) {
+        cJSON_Delete(one[i].entry.json);
+    }
+
+    pick->rows.nelts = 0;
+}
+
+
+static void
+ngx_http_live_record_rows_picked(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_rows_ctx_t *ctx = pq->data;
+
+    int                             i, n;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_live_record_one_t     *one;
+    ngx_http_live_record_pick_t    *pick;
+    ngx_http_live_record_thread_t   t;
+
+    r = ctx->r;
+    pick = ctx->data;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    pick->found = NGX_OK;
+
+    if (res == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "live record: cluster query failed: %s", err);
+        pick->found = NGX_BUSY;
+        goto done;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        one = ngx_array_push(&pick->rows);
+        if (one == NULL) {
+            pick->found = NGX_ERROR;
+            goto done;
+        }
+
+        ngx_memzero(one, sizeof(ngx_http_live_record_one_t));
+        one->index = pick->index;
+
+        /* an unsound row is left out (logged), as /files leaves it */
+
+        if (ngx_http_live_record_rows_one(r->pool, c->log, res, i, one)
+            != NGX_OK)
+        {
+            cJSON_Delete(one->entry.json);
+            pick->rows.nelts--;
+        }
+    }
 
 done:
 
@@ -468,7 +670,7 @@ done:
     t.pool = NULL;
     t.handler = NULL;
     t.done = ctx->found;
-    t.data = one;
+    t.data = pick;
 
     ctx->found(&t);
 
