@@ -134,6 +134,13 @@ sub port {
     return $PORTS{$name} = $s->sockport;
 }
 
+# The ports held so far, let go: for servers a test starts itself before
+# (or without) start_nginx.
+sub release_ports {
+    close $_ for values %HELD;
+    %HELD = ();
+}
+
 sub rtmp_url {
     my ($app, $name) = @_;
     return 'rtmp://127.0.0.1:' . port('RTMP') . "/$app/$name";
