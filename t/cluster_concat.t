@@ -120,19 +120,6 @@ sub url {
     return 'rtmp://127.0.0.1:' . $n{$node}->node_port('RTMP') . "/$app/$stream";
 }
 
-sub events {
-    my ($type, $app) = @_;
-    return grep { $_->{event_type} eq $type && (!$app || $_->{app} eq $app) }
-           map { $_->{json} || {} } $rcv->requests;
-}
-
-sub wait_events {
-    my ($type, $app, $count, $timeout) = @_;
-    my @e;
-    wait_for(sub { @e = events($type, $app); @e >= $count }, $timeout // 40);
-    return @e;
-}
-
 sub rows {
     my ($where) = @_;
     return eval { $pg->query("SELECT file_id, node_id FROM live_record_files WHERE $where ORDER BY file_id") };
@@ -158,7 +145,7 @@ my @push = (push_stream_bg($in, url('a', 'vod', 'cam')),
 is(wait_push($_), 0, 'A: push done') for @push;
 is(push_stream($in, url('b', 'vod', 'cam')), 0, 'B: push vod/cam done');
 
-my @vod = grep { $_->{video_url} } wait_events('record_done', 'vod', 2);
+my @vod = grep { $_->{video_url} } $rcv->wait_events('record_done', 'cam', 2, 40);
 my ($pa) = grep { $_->{file_id} =~ /-rec-a-/ } @vod;
 my ($pb) = grep { $_->{file_id} =~ /-rec-b-/ } @vod;
 ok($pa && $pb, 'a part of A and a part of B, both uploaded');
@@ -179,7 +166,7 @@ ok(wait_for(sub { (undef, $j) = $api{b}->call(GET => "/api/concat/$job");
 is($j && $j->{state}, 'done', 'the job is done') or diag explain $j;
 is(scalar($n{b}->log_lines(qr/concat: \S+ fetched from the store/)), 2,
    'B fetched both parts from the store');
-my ($cd) = wait_events('concat_done', 'vod', 1);
+my ($cd) = $rcv->wait_events('concat_done', 'cam', 1, 40);
 ok($cd && $cd->{video_url}, 'concat_done, the result uploaded');
 my $parts = { video => 0, audio => 0 };
 for my $e ($pa, $pb) {
@@ -198,7 +185,7 @@ ok(wait_for(sub { rows("file_id = '$cd->{file_id}'") == 1 }, 20),
 
 # 2. A's local store: out of B's reach
 
-my @loc = wait_events('record_done', 'live', 2);
+my @loc = map { $rcv->wait_events('record_done', $_, 1, 40) } qw(l1 l2);
 ($st, $j) = $api{b}->call(POST => '/api/concat',
     { file_ids => [ map { $_->{file_id} } @loc ] });
 is($st, 409, 'B: concat of parts in A\'s local store: 409');
@@ -209,10 +196,10 @@ like($j && $j->{message}, qr/recorded by the node "rec-a" into its local store/,
 # 3. retention: a file A recorded expires, with both nodes running
 
 is(push_stream($in, url('a', 'old', 'one')), 0, 'A: push old/one done');
-my ($one) = grep { $_->{video_url} } wait_events('record_done', 'old', 1);
+my ($one) = grep { $_->{video_url} } $rcv->wait_events('record_done', 'one', 1, 40);
 my $one_id = $one->{index_id} // $one->{file_id};
 ok(fetch($one, "$p/one.mp4"), 'its object is in S3');
-my ($del) = wait_events('record_deleted', 'old', 1, 60);
+my ($del) = $rcv->wait_events('record_deleted', 'one', 1, 60);
 is_deeply([ $del && $del->{file_id}, $del && $del->{reason} ],
           [ $one->{file_id}, 'expired' ], 'record_deleted, reason expired');
 ok(wait_for(sub { !rows("file_id = '$one_id'") }, 10), 'its row is gone');
@@ -220,7 +207,8 @@ ok(!fetch($one, "$p/one.mp4"), 'its object is gone from S3');
 
 # a file expiring later: both nodes went through rounds meanwhile
 is(push_stream($in, url('b', 'old', 'two')), 0, 'B: push old/two done');
-my @del = wait_events('record_deleted', 'old', 2, 60);
+$rcv->wait_events('record_deleted', 'two', 1, 60);
+my @del = $rcv->events('record_deleted');
 my %seen;
 $seen{ $_->{file_id} }++ for @del;
 is(join(',', map { $seen{$_} // 0 } $one->{file_id}, sort grep { $_ ne $one->{file_id} } keys %seen),
