@@ -113,6 +113,7 @@ static ngx_int_t ngx_live_record_notify_part_done(
 static ngx_int_t ngx_live_record_notify_make(
     ngx_live_record_main_conf_t *lmcf, ngx_array_t *receivers,
     const char *type, cJSON *event, ngx_str_t *file, u_char **release);
+static ngx_int_t ngx_live_record_notify_seq(cJSON *event);
 
 
 static ngx_live_record_part_done_pt  next_part_done;
@@ -482,7 +483,8 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
 
     if (cJSON_AddStringToObject(event, "event_id", (char *) id) == NULL
         || cJSON_AddStringToObject(event, "event_type", type) == NULL
-        || cJSON_AddNumberToObject(event, "t", (double) tp->sec) == NULL)
+        || cJSON_AddNumberToObject(event, "t", (double) tp->sec) == NULL
+        || ngx_live_record_notify_seq(event) != NGX_OK)
     {
         cJSON_Delete(event);
         ngx_free(rel);
@@ -517,6 +519,36 @@ ngx_live_record_notify_make(ngx_live_record_main_conf_t *lmcf,
     }
 
     return NGX_OK;
+}
+
+
+/* an event of a session is numbered among the session's (docs/notify.md) */
+
+static ngx_int_t
+ngx_live_record_notify_seq(cJSON *event)
+{
+    cJSON      *o;
+    uint64_t    n;
+    ngx_str_t   session;
+
+    o = cJSON_GetObjectItemCaseSensitive(event, "session_id");
+
+    if (!cJSON_IsString(o)) {
+        return NGX_OK;
+    }
+
+    session.data = (u_char *) o->valuestring;
+    session.len = ngx_strlen(session.data);
+
+    n = ngx_live_record_session_seq(&session);
+
+    if (n == 0) {
+        /* no zone, or the zone full of sessions that are live */
+        return NGX_OK;
+    }
+
+    return cJSON_AddNumberToObject(event, "seq", (double) n) ? NGX_OK
+                                                              : NGX_ERROR;
 }
 
 

@@ -9,6 +9,10 @@
 #include "ngx_live_record_shm.h"
 
 
+/* a session's event counter outlives its last event by a day */
+#define NGX_LIVE_RECORD_SEQ_KEEP_MS  (86400 * 1000)
+
+
 static void *ngx_live_record_core_create_conf(ngx_cycle_t *cycle);
 static char *ngx_live_record_core_init_conf(ngx_cycle_t *cycle, void *conf);
 static ngx_int_t ngx_live_record_shm_init(ngx_shm_zone_t *zone, void *data);
@@ -131,6 +135,9 @@ ngx_live_record_shm_init(ngx_shm_zone_t *zone, void *data)
     ngx_queue_init(&sh->recorders);
     ngx_queue_init(&sh->jobs);
     ngx_queue_init(&sh->memos);
+    ngx_rbtree_init(&sh->seqs, &sh->seqs_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->seqs_lru);
 
     shpool->data = sh;
     zone->data = sh;
@@ -416,4 +423,115 @@ ngx_live_record_process_alive(ngx_pid_t pid)
     }
 
     return !(p > buf && p + 1 < last && p[1] == 'Z');
+}
+
+
+/*
+ * Events of one session are numbered in the order they are made, by
+ * every worker, so that a receiver can order what arrives out of order
+ * (retries, parallel deliveries).  A session's counter is kept a day
+ * after its last event; the zone being full, the least recent goes.
+ */
+
+typedef struct {
+    ngx_str_node_t              sn;
+    ngx_queue_t                 queue;          /* in sh->seqs_lru */
+    uint64_t                    next;
+    uint64_t                    used_ms;
+} ngx_live_record_seq_t;
+
+
+static void ngx_live_record_seq_free(ngx_slab_pool_t *shpool,
+    ngx_live_record_shm_t *sh, ngx_live_record_seq_t *c);
+
+
+uint64_t
+ngx_live_record_session_seq(ngx_str_t *session)
+{
+    uint32_t                hash;
+    uint64_t                now, n;
+    ngx_queue_t            *q;
+    ngx_slab_pool_t        *shpool;
+    ngx_live_record_seq_t  *c;
+    ngx_live_record_shm_t  *sh;
+
+    if (session->len == 0) {
+        return 0;
+    }
+
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        return 0;
+    }
+
+    now = ngx_live_record_now_ms();
+
+    /* a day without events: the session is over */
+
+    while (!ngx_queue_empty(&sh->seqs_lru)) {
+        q = ngx_queue_head(&sh->seqs_lru);
+        c = ngx_queue_data(q, ngx_live_record_seq_t, queue);
+
+        if (c->used_ms + NGX_LIVE_RECORD_SEQ_KEEP_MS > now) {
+            break;
+        }
+
+        ngx_live_record_seq_free(shpool, sh, c);
+    }
+
+    hash = ngx_crc32_short(session->data, session->len);
+
+    c = (ngx_live_record_seq_t *) ngx_str_rbtree_lookup(&sh->seqs, session,
+                                                        hash);
+
+    if (c == NULL) {
+        for ( ;; ) {
+            c = ngx_slab_calloc_locked(shpool,
+                                       sizeof(ngx_live_record_seq_t)
+                                       + session->len);
+            if (c || ngx_queue_empty(&sh->seqs_lru)) {
+                break;
+            }
+
+            q = ngx_queue_head(&sh->seqs_lru);
+            c = ngx_queue_data(q, ngx_live_record_seq_t, queue);
+            ngx_live_record_seq_free(shpool, sh, c);
+            c = NULL;
+        }
+
+        if (c == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return 0;
+        }
+
+        c->sn.str.data = (u_char *) c + sizeof(ngx_live_record_seq_t);
+        c->sn.str.len = session->len;
+        ngx_memcpy(c->sn.str.data, session->data, session->len);
+        c->sn.node.key = hash;
+        c->next = 1;
+
+        ngx_rbtree_insert(&sh->seqs, &c->sn.node);
+
+    } else {
+        ngx_queue_remove(&c->queue);
+    }
+
+    c->used_ms = now;
+    ngx_queue_insert_tail(&sh->seqs_lru, &c->queue);
+
+    n = c->next++;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return n;
+}
+
+
+static void
+ngx_live_record_seq_free(ngx_slab_pool_t *shpool, ngx_live_record_shm_t *sh,
+    ngx_live_record_seq_t *c)
+{
+    ngx_queue_remove(&c->queue);
+    ngx_rbtree_delete(&sh->seqs, &c->sn.node);
+    ngx_slab_free_locked(shpool, c);
 }

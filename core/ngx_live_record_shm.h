@@ -102,6 +102,9 @@ typedef struct {
     ngx_queue_t                 recorders;      /* ..._recorder_t */
     ngx_queue_t                 jobs;           /* concat jobs */
     ngx_queue_t                 memos;          /* sessions to join */
+    ngx_rbtree_t                seqs;           /* by session id */
+    ngx_rbtree_node_t           seqs_sentinel;
+    ngx_queue_t                 seqs_lru;       /* least recent first */
     ngx_uint_t                  generation;     /* of tasks */
     ngx_uint_t                  loaded;
     uint64_t                    seq;            /* for ids */
@@ -147,6 +150,9 @@ void ngx_live_record_stat_observe(ngx_uint_t hist, ngx_msec_t ms);
 void ngx_live_record_stat_error(void);
 
 ngx_uint_t ngx_live_record_process_alive(ngx_pid_t pid);
+
+/* the next number of a session's events, from 1; 0 if there is none */
+uint64_t ngx_live_record_session_seq(ngx_str_t *session);
 
 /* a copy of s in the zone, null-terminated; call with the mutex held */
 ngx_int_t ngx_live_record_shm_str(ngx_slab_pool_t *shpool, ngx_str_t *dst,
