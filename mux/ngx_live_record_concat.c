@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include "ngx_live_record_concat.h"
 #include "ngx_live_record_codec.h"
+#include "ngx_live_record_writer.h"
 
 #include <libavformat/avformat.h>
 
@@ -500,7 +501,7 @@ ngx_live_record_concat_output(ngx_live_record_concat_t *c,
         tr->st = ost;
     }
 
-    rc = avio_open(&c->out->pb, (char *) dst, AVIO_FLAG_WRITE);
+    rc = ngx_live_record_avio_open(&c->out->pb, dst);
     if (rc < 0) {
         ngx_live_record_concat_av_error(c->pool, c->error, "avio_open", dst,
                                         rc);

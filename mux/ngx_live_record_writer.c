@@ -231,7 +231,7 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
         return NULL;
     }
 
-    rc = avio_open(&w->fmt->pb, (char *) path, AVIO_FLAG_WRITE);
+    rc = ngx_live_record_avio_open(&w->fmt->pb, path);
     if (rc < 0) {
         ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open", path,
                                  rc);
@@ -449,7 +449,7 @@ ngx_live_record_flv_open(ngx_live_record_writer_t *w,
 
     w->index[NGX_LIVE_RECORD_VIDEO] = 0;
 
-    rc = avio_open(&w->pb, (char *) w->path, AVIO_FLAG_WRITE);
+    rc = ngx_live_record_avio_open(&w->pb, w->path);
     if (rc < 0) {
         ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label, "avio_open",
                                  w->path, rc);
@@ -822,4 +822,27 @@ ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level, ngx_str_t *label,
 
     ngx_log_error(level, log, 0, "live record: \"%V\": %s(\"%s\") failed (%s)",
                   label, call, path, text);
+}
+
+
+/*
+ * libavformat's file protocol creates files 0666 less the umask, and a
+ * daemonized nginx runs with umask 0: the file is made 0644 first, which
+ * avio_open's O_CREAT|O_TRUNC keeps.  In a thread.
+ */
+
+int
+ngx_live_record_avio_open(AVIOContext **pb, u_char *path)
+{
+    ngx_fd_t  fd;
+
+    fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        return AVERROR(ngx_errno);
+    }
+
+    (void) ngx_close_file(fd);
+
+    return avio_open(pb, (char *) path, AVIO_FLAG_WRITE);
 }

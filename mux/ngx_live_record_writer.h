@@ -13,6 +13,9 @@
 #include "ngx_live_record_codec.h"
 
 
+struct AVIOContext;
+
+
 /*
  * Frames to files: one writer is one open file of one format, written by
  * libavformat.  open/write/close over ngx core types, like
@@ -55,6 +58,7 @@ ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
 ngx_int_t ngx_live_record_writer_write(ngx_live_record_writer_t *w,
     ngx_live_record_frame_t *f);
 ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
+int ngx_live_record_avio_open(struct AVIOContext **pb, u_char *path);
 void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);

@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use POSIX qw(strftime);
-use Test::More tests => 26;
+use Test::More tests => 27;
 use LiveRecord::Test;
 
 my $in = make_media(duration => 12);
@@ -94,5 +94,12 @@ for my $fmt (qw(mp4 flv aac)) {
 
 is(scalar find_files(prefix() . '/work', qr/\.(?:mp4|flv|aac)$/), 0,
     'no media left in the work path');
+
+# nginx runs with umask 0: files are made 0644, directories 0755
+my %modes = map { (sprintf '%s %o', (-d $_ ? 'dir' : 'file'),
+                   (stat $_)[2] & 07777) => 1 }
+            values(%f), map { my $d = $_; $d =~ s{/[^/]+$}{}; $d } values %f;
+is_deeply([sort keys %modes], ['dir 755', 'file 644'],
+          'stored files 0644, their directories 0755');
 
 no_alerts();
