@@ -22,7 +22,7 @@
  */
 
 
-#define NGX_LIVE_RECORD_CLUSTER_SCHEMA   1
+#define NGX_LIVE_RECORD_CLUSTER_SCHEMA   2
 #define NGX_LIVE_RECORD_SPOOL_CLUSTER    "cluster"
 
 /* a node's live view is current for this long after its last beat */

@@ -6,7 +6,7 @@
 # - configuration errors are [emerg] naming the directive;
 # - node A starts with the database down: a clear error line, recording
 #   goes on, the row waits in the spool; when the database comes, the
-#   schema is made (version 1) and the row written;
+#   schema is made (version 2) and the row written;
 # - node B (database up at start) lists A's file in GET /files with the
 #   exact fields of A's index entry, and GET /files/ID; its DELETE of A's
 #   file in A's local store is 409 naming A; A's DELETE removes the row;
@@ -230,8 +230,8 @@ sub rows {
 
 my @rows;
 ok(wait_for(sub { @rows = rows(); @rows == 1 }, 30), 'A: the row is written');
-is(($pg->query('SELECT version FROM live_record_schema'))[0][0], 1,
-   'schema version 1');
+is(($pg->query('SELECT version FROM live_record_schema'))[0][0], 2,
+   'schema version 2');
 ok(wait_for(sub { !find_files("$p/spool/cluster", qr/\.json$/) }, 10),
    'A: the spool file is gone once written');
 
@@ -414,11 +414,11 @@ is(start_node('d'), 1, 'a node with A\'s id: refused');
 ok(node_log('d', qr/\[emerg\].*live_record_node_id "rec-a" is in use by ".*\/conf\/nginx\.conf" \(heartbeat \d+ s ago\): node ids must be unique/),
    '... [emerg] naming the id');
 
-$pg->query('UPDATE live_record_schema SET version = 2');
+$pg->query('UPDATE live_record_schema SET version = 3');
 is(start_node('c'), 1, 'a database with a newer schema: refused');
-ok(node_log('c', qr/\[emerg\].*has schema version 2, this module knows version 1/),
+ok(node_log('c', qr/\[emerg\].*has schema version 3, this module knows version 2/),
    '... [emerg] naming both versions');
-$pg->query('UPDATE live_record_schema SET version = 1');
+$pg->query('UPDATE live_record_schema SET version = 2');
 
 stop_node('b');
 is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
