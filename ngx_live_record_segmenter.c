@@ -334,9 +334,22 @@ ngx_live_record_segmenter_ready(ngx_live_record_segmenter_t *seg)
     last = ngx_queue_data(ngx_queue_last(&seg->pending),
                           ngx_live_record_pending_t, queue);
 
-    if (last->ts - first->ts >= NGX_LIVE_RECORD_WAIT_MS
-        || seg->npending >= NGX_LIVE_RECORD_WAIT_FRAMES)
-    {
+    if (seg->npending >= NGX_LIVE_RECORD_WAIT_FRAMES) {
+        seg->hold = 0;
+        return NGX_OK;
+    }
+
+    /*
+     * The caller does not know the first part's number yet (a cluster's
+     * session, looked up): its frames wait until it says so (unhold), or
+     * until there are too many of them.
+     */
+
+    if (seg->hold) {
+        return NGX_AGAIN;
+    }
+
+    if (last->ts - first->ts >= NGX_LIVE_RECORD_WAIT_MS) {
         return NGX_OK;
     }
 
@@ -400,6 +413,36 @@ ngx_live_record_segmenter_base(ngx_live_record_segmenter_t *seg)
     }
 
     return base;
+}
+
+
+/*
+ * The caller's hold ends: NGX_OK with *base when the held frames may open
+ * the first part now (FLUSH them as after a push that said so), NGX_AGAIN
+ * when they still wait for a track, NGX_DECLINED when none wait.
+ */
+
+ngx_int_t
+ngx_live_record_segmenter_unhold(ngx_live_record_segmenter_t *seg,
+    int64_t *base)
+{
+    seg->hold = 0;
+
+    if (ngx_queue_empty(&seg->pending)
+        || seg->open[NGX_LIVE_RECORD_SEG_PART]
+        || seg->open[NGX_LIVE_RECORD_SEG_HLS])
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_live_record_segmenter_ready(seg) != NGX_OK) {
+        return NGX_AGAIN;
+    }
+
+    *base = ngx_live_record_segmenter_base(seg);
+    seg->seen_key = 0;
+
+    return NGX_OK;
 }
 
 

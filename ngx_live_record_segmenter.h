@@ -110,6 +110,7 @@ typedef struct {
     ngx_uint_t                  replan;         /* REASON_* + 1 */
     unsigned                    recording:1;    /* any format wanted */
     unsigned                    paused:1;       /* no new part may open */
+    unsigned                    hold:1;         /* nor the first, yet */
 
     /* the segmenter's own */
     unsigned                    started:1;
@@ -140,6 +141,8 @@ ngx_int_t ngx_live_record_segmenter_push(ngx_live_record_segmenter_t *seg,
     ngx_live_record_segmenter_out_t *out);
 ngx_live_record_pending_t *ngx_live_record_segmenter_release(
     ngx_live_record_segmenter_t *seg);
+ngx_int_t ngx_live_record_segmenter_unhold(ngx_live_record_segmenter_t *seg,
+    int64_t *base);
 void ngx_live_record_segmenter_opened(ngx_live_record_segmenter_t *seg,
     ngx_uint_t kind, int64_t base, ngx_live_record_track_t *tracks);
 void ngx_live_record_segmenter_closed(ngx_live_record_segmenter_t *seg,
