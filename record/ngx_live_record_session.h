@@ -18,19 +18,31 @@
 typedef struct {
     ngx_queue_t                 queue;
     uint64_t                    expire_ms;
+    uint64_t                    stopped_ms;
     ngx_str_t                   key;            /* "app/name" */
     ngx_str_t                   session;
+    ngx_uint_t                  parts;          /* numbers taken */
 } ngx_live_record_memo_t;
+
+
+/* what a publish joins: the session, its last part number, when it ended */
+typedef struct {
+    ngx_str_t                   session;
+    ngx_uint_t                  parts;
+    uint64_t                    stopped_ms;
+} ngx_live_record_joined_t;
 
 
 /*
  * Sessions outlive a publish by the template's session gap, in the zone,
- * so that a reconnect joins its session on whichever worker it lands.
+ * so that a reconnect joins its session, and goes on with its part
+ * numbers, on whichever worker it lands.  j->session.data is the caller's
+ * buffer of size bytes.
  */
-ngx_int_t ngx_live_record_session_join(ngx_str_t *label, ngx_str_t *session,
-    size_t size);
+ngx_int_t ngx_live_record_session_join(ngx_str_t *label,
+    ngx_live_record_joined_t *j, size_t size);
 void ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
-    ngx_msec_t gap);
+    ngx_uint_t parts, ngx_msec_t gap);
 
 
 #endif /* _NGX_LIVE_RECORD_SESSION_H_INCLUDED_ */

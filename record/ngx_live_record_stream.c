@@ -40,8 +40,6 @@ static void ngx_live_record_tc_host(ngx_str_t *tc_url, ngx_str_t *host);
 static char *ngx_live_record_check_name(ngx_str_t *name);
 static ngx_int_t ngx_live_record_stream_args(ngx_rtmp_session_t *s,
     ngx_live_record_ctx_t *ctx, ngx_rtmp_publish_t *v);
-static void ngx_live_record_join_session(ngx_live_record_ctx_t *ctx);
-static void ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx);
 
 static u_char *ngx_live_record_copy_body(ngx_live_record_ctx_t *ctx,
     ngx_chain_t *in, size_t *len);
@@ -155,7 +153,7 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     ngx_queue_insert_tail(&ctx->lmcf->active, &ctx->queue);
     ctx->active = 1;
 
-    ngx_live_record_join_session(ctx);
+    ngx_live_record_session_start(ctx);
     ngx_live_record_set_rule(ctx, rule);
 
     ngx_live_record_apply_plan(ctx, ngx_live_record_plan(ctx));
@@ -185,9 +183,11 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     if (ctx->formats) {
         ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                       "live record: \"%V\" recording with template \"%V\"%s"
-                      "%V, session %V", &ctx->st.label, &ctx->tpl->name,
-                      ctx->st.task_id.len ? " of task " : "",
-                      &ctx->st.task_id, &ctx->st.session);
+                      "%V, session %V from part %ui", &ctx->st.label,
+                      &ctx->tpl->name, ctx->st.task_id.len ? " of task " : "",
+                      &ctx->st.task_id, &ctx->st.session, ctx->parts + 1);
+
+        ngx_live_record_session_lookup(ctx);
 
     } else {
         ngx_log_debug1(NGX_LOG_DEBUG_RTMP, s->connection->log, 0,
@@ -483,40 +483,6 @@ ngx_live_record_stream_args(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
 }
 
 
-static void
-ngx_live_record_join_session(ngx_live_record_ctx_t *ctx)
-{
-    u_char  *p;
-
-    ctx->st.session.data = ctx->session_id;
-
-    if (ngx_live_record_session_join(&ctx->st.label, &ctx->st.session,
-                                     sizeof(ctx->session_id))
-        == NGX_OK)
-    {
-        return;
-    }
-
-    p = ngx_sprintf(ctx->session_id, "%T%03M-%P-%ui", ngx_time(),
-                    ngx_timeofday()->msec, ngx_pid, ++ctx->lmcf->seq);
-    ctx->st.session.len = p - ctx->session_id;
-}
-
-
-static void
-ngx_live_record_remember_session(ngx_live_record_ctx_t *ctx)
-{
-    if (ctx->tpl == NULL || ctx->tpl->session_gap == 0 || ngx_exiting
-        || ngx_terminate)
-    {
-        return;
-    }
-
-    ngx_live_record_session_keep(&ctx->st.label, &ctx->st.session,
-                                 ctx->tpl->session_gap);
-}
-
-
 void
 ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ngx_uint_t sync)
@@ -532,10 +498,13 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
     ctx->active = 0;
     ctx->seg.replan = 0;
 
+    /* frames held for the cluster's answer are recorded, without it */
+    ngx_live_record_session_unhold(ctx);
+
     ngx_live_record_close(ctx, reason, sync);
     ngx_live_record_close_hls(ctx, reason, sync);
     ngx_live_record_segmenter_drop(&ctx->seg);
-    ngx_live_record_remember_session(ctx);
+    ngx_live_record_session_stop(ctx);
 
     ngx_queue_remove(&ctx->queue);
 
@@ -1054,6 +1023,19 @@ ngx_live_record_flush(ngx_live_record_ctx_t *ctx, int64_t base)
     }
 
     ngx_live_record_segmenter_drop(&ctx->seg);
+}
+
+
+/* the frames held for the session's answer may go now */
+
+void
+ngx_live_record_stream_unhold(ngx_live_record_ctx_t *ctx)
+{
+    int64_t  base;
+
+    if (ngx_live_record_segmenter_unhold(&ctx->seg, &base) == NGX_OK) {
+        ngx_live_record_flush(ctx, base);
+    }
 }
 
 

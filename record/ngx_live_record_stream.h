@@ -81,8 +81,11 @@ typedef struct {
     u_char                     *buf;
     size_t                      buf_size;
 
-    ngx_uint_t                  parts;
+    ngx_uint_t                  parts;          /* the session's */
     ngx_uint_t                  logged;
+    uint64_t                    session_ms;     /* joined: its end */
+    void                       *lookup;         /* the cluster's session */
+    ngx_event_t                 lookup_ev;
 
     unsigned                    active:1;
     unsigned                    dropped:1;
@@ -101,6 +104,13 @@ void ngx_live_record_stream_av(ngx_live_record_ctx_t *ctx,
 void ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx,
     ngx_uint_t reason, ngx_uint_t sync);
 void ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx);
+
+/* ngx_live_record_session.c: the session a publish joins, and keeps */
+void ngx_live_record_session_start(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_session_lookup(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_session_unhold(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_session_stop(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_stream_unhold(ngx_live_record_ctx_t *ctx);
 
 ngx_live_record_plan_t *ngx_live_record_plan(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_plan_free(ngx_live_record_plan_t *plan);

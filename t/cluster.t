@@ -14,6 +14,10 @@
 #   removes the row;
 # - a stream live on B is in A's GET /streams with "node": "rec-b", and
 #   leaves it when B's push ends;
+# - sessions across nodes: a push to A then a reconnect to B within the
+#   session gap give one session_id with A's part 1 and B's part 2; with
+#   live_record_continue, A's waiting part ends at its window's end
+#   (unpublish, and a log line) while B records part 2;
 # - the database stopped mid-run: one error line, recording goes on, the
 #   row is written once it is back (one notice line), exactly once;
 # - a database with a newer schema, or a node id in use by a live node,
@@ -37,7 +41,7 @@ my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 69);
+plan(tests => 89);
 
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
@@ -58,6 +62,10 @@ sub conf {
     return <<"EOF2";
 rtmp {
     live_record_template t { live_record_formats mp4; }
+    live_record_template c {
+        live_record_formats mp4;
+        live_record_continue 3s;
+    }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
     live_record_index %%PREFIX%%/index;
@@ -72,6 +80,11 @@ rtmp {
         application shared {
             live on;
             live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=$p/shared;
+        }
+        application cont {
+            live on;
+            live_record c;
             live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=$p/shared;
         }
     }
@@ -343,6 +356,65 @@ ok(!-e $dav[0], 'B deleted it at the store');
 ok(!grep({ $_->[3] eq 'up' } rows()), 'and its row');
 ($st, $j) = $api->call(GET => "/api/files/$srow->[0]");
 is($st, 404, 'A: GET /files/ID is 404 now');
+
+# sessions across nodes: a reconnect to B within the gap (60 s) joins the
+# session A started and goes on with its part numbers
+
+sub roam_rows {
+    return grep { $_->[2] eq 'shared' && $_->[3] eq 'roam' } rows();
+}
+
+is(push_stream($in, rtmp_url('shared', 'roam')), 0, 'A: push roam');
+my @roam;
+ok(wait_for(sub { @roam = roam_rows(); @roam == 1 }, 30), 'A: its row');
+is(push_stream($in, "rtmp://127.0.0.1:$node{b}{rtmp}/shared/roam"), 0,
+   'B: the reconnect, within the session gap');
+ok(wait_for(sub { @roam = roam_rows(); @roam == 2 }, 30), 'B: its row');
+my @re = sort { $a->[1]{part} <=> $b->[1]{part} }
+         map { [ $_->[1], decode_json($_->[6]), $_->[0] ] } @roam;
+is_deeply([ map { "$_->[0] part $_->[1]{part}" } @re ],
+          [ 'rec-a part 1', 'rec-b part 2' ], 'A\'s part 1, B\'s part 2');
+is($re[1][1]{session_id}, $re[0][1]{session_id}, 'one session_id');
+is(scalar(node_log('b', qr/"shared\/roam" joins session \Q$re[0][1]{session_id}\E of node "rec-a" at part 2 \(an hls recording does not continue across nodes\)/)),
+   1, 'B says so, and that hls does not continue');
+for my $e (@re) {
+    ($st, $j) = $bapi->call(DELETE => "/api/files/$e->[2]");
+    is($st, 200, "B: DELETE of $e->[0]'s part $e->[1]{part}");
+}
+ok(!roam_rows(), 'their rows are gone');
+
+# a part waiting for its publisher (live_record_continue 3s) on A while
+# the publisher reconnects to B: A's part ends at the window's end, B
+# records part 2 of the session
+
+sub cont_rows {
+    return grep { $_->[2] eq 'cont' && $_->[3] eq 'w' } rows();
+}
+
+is(push_stream($in, rtmp_url('cont', 'w')), 0, 'A: push cont/w');
+ok(wait_for(sub { log_lines(qr{"cont/w" part "[^"]+" waits 3000 ms}) == 1 }, 10),
+   'A: its part waits for the publisher');
+ok(wait_for(sub {
+       my @r = eval { $pg->query("SELECT parts FROM live_record_sessions WHERE stream_key = 'cont/w'") };
+       @r && $r[0][0] == 1;
+   }, 10), 'A: the session row says part 1');
+is(push_stream($in, "rtmp://127.0.0.1:$node{b}{rtmp}/cont/w"), 0,
+   'B: the reconnect, within the window');
+my @cw;
+ok(wait_for(sub { @cw = cont_rows(); @cw == 2 }, 30),
+   'both parts indexed once A\'s window ended');
+my @ce = sort { $a->[1]{part} <=> $b->[1]{part} }
+         map { [ $_->[1], decode_json($_->[6]), $_->[0] ] } @cw;
+is_deeply([ map { "$_->[0] part $_->[1]{part} $_->[1]{end_reason}" } @ce ],
+          [ 'rec-a part 1 unpublish', 'rec-b part 2 unpublish' ],
+          'A\'s part 1 ended (unpublish), B\'s part 2');
+is($ce[1][1]{session_id}, $ce[0][1]{session_id}, '... one session_id');
+is(scalar(log_lines(qr{"cont/w" part "[^"]+" ends: no publisher within live_record_continue on this worker})),
+   1, 'A: the part ends at its window\'s end, and says so');
+for my $e (@ce) {
+    ($st, $j) = $bapi->call(DELETE => "/api/files/$e->[2]");
+    is($st, 200, "B: DELETE of $e->[0]'s cont part $e->[1]{part}");
+}
 
 # 5. the database away mid-run
 

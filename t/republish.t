@@ -2,7 +2,8 @@
 
 # Two back-to-back publishes of one stream name: two distinct files, neither
 # overwritten, both with the default path (where they may land in the same
-# second) and with a path that always collides ($app/$name-$part).
+# second; parts 1 and 2 of one session) and with a path that always
+# collides ($app/$name-$part, each publish a session of its own: part 1).
 
 use strict;
 use warnings;
@@ -23,6 +24,7 @@ rtmp {
     live_record_template fixed {
         live_record_formats mp4;
         live_record_path $app/$name-$part;
+        live_record_session_gap 0;
     }
     live_record_store local %%PREFIX%%/store;
     live_record_work_path %%PREFIX%%/work;
@@ -46,15 +48,16 @@ for my $app (qw(live fixed)) {
 }
 
 my %name_re = (
-    live  => qr{/store/live/same/\d{8}/same-\d{14}-1(?:\D[^/]*)?\.mp4$},
+    live  => qr{/store/live/same/\d{8}/same-\d{14}-[12]\.mp4$},
     fixed => qr{/store/fixed/same-1(?:\D[^/]*)?\.mp4$},
 );
+my %as = (live => 'as parts 1 and 2', fixed => 'both as part 1');
 
 for my $app (qw(live fixed)) {
     my @f = wait_files("store/$app", qr/\.mp4$/, 2);
     is(scalar @f, 2, "$app: two files") or diag explain \@f;
     is(scalar(grep { $_ =~ $name_re{$app} } @f), 2,
-        "$app: both named as part 1") or diag explain \@f;
+        "$app: named $as{$app}") or diag explain \@f;
     is(scalar(grep { probe_ok($_) } @f), 2, "$app: both playable");
     is_deeply([sort { $a <=> $b } map { probe_counts($_)->{video} } @f],
         \@frames, "$app: each holds its own publish (no overwrite)");
