@@ -110,6 +110,7 @@ typedef struct {
     uint64_t                    seq;            /* for ids */
     uint64_t                    tasks_saved;    /* tasks.json versions */
     uint64_t                    tasks_written;
+    uint64_t                    tasks_synced;   /* ms: the cluster's rows */
 } ngx_live_record_shm_t;
 
 
