@@ -587,6 +587,11 @@ ngx_live_record_pg_read(ngx_live_record_pg_conn_t *pc)
     }
 
     while ((n = PQnotifies(pc->conn)) != NULL) {
+        if (pc->pg->conf->notify) {
+            /* it may queue queries, never run one here */
+            pc->pg->conf->notify(pc->pg->conf->data, n->relname, n->extra);
+        }
+
         PQfreemem(n);
     }
 

@@ -50,6 +50,11 @@ struct ngx_live_record_pg_query_s {
 };
 
 
+/* a NOTIFY on a channel the setup LISTENs to; extra is its payload */
+typedef void (*ngx_live_record_pg_notify_pt)(void *data, const char *channel,
+    const char *extra);
+
+
 typedef struct {
     const char                 **keys;          /* for PQconnectStartParams */
     const char                 **values;
@@ -57,7 +62,8 @@ typedef struct {
     ngx_uint_t                   connections;
     const char                  *setup_sql;     /* may hold several */
     ngx_live_record_pg_setup_pt  setup;
-    void                        *data;          /* setup's */
+    void                        *data;          /* setup's, notify's */
+    ngx_live_record_pg_notify_pt notify;        /* NULL: dropped */
     ngx_msec_t                   timeout;       /* connect, each query */
 } ngx_live_record_pg_conf_t;
 
