@@ -1141,6 +1141,10 @@ ngx_live_record_postconfiguration(ngx_conf_t *cf)
 
     ngx_live_record_cluster_live_view(lmcf, ngx_live_record_recorders);
 
+    /* and mirrors the cluster's tasks into its zone */
+
+    ngx_live_record_cluster_tasks(lmcf, ngx_live_record_tasks_mirror);
+
     /* uploads that wait and parts open at a crash are in the spool too */
 
     if (ngx_live_record_spool_loader(cf, lmcf,

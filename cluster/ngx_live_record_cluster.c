@@ -627,6 +627,10 @@ ngx_live_record_cluster_init_process(ngx_cycle_t *cycle,
     cl->spool.len = p - cl->spool.data - 2;
     cl->spool.data[cl->spool.len] = '\0';
 
+    if (ngx_live_record_cluster_tasks_init(cycle, cl) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cl->client = ngx_live_record_pg_create(cycle, &cl->pg);
     if (cl->client == NULL) {
         return NGX_ERROR;
@@ -661,6 +665,7 @@ ngx_live_record_cluster_exit_process(ngx_live_record_main_conf_t *lmcf)
         ngx_del_timer(&cl->heartbeat);
     }
 
+    ngx_live_record_cluster_tasks_exit(cl);
     ngx_live_record_pg_destroy(cl->client);
     cl->client = NULL;
 }
@@ -711,6 +716,8 @@ ngx_live_record_cluster_setup(void *data, PGresult *res, const char *err)
             /* the node is alive from now, not from the next beat */
             ngx_live_record_cluster_beat_now(cl, 1);
         }
+
+        ngx_live_record_cluster_tasks_connected(cl);
 
         return NGX_OK;
     }

@@ -34,6 +34,16 @@ typedef struct cJSON *(*ngx_live_record_cluster_live_pt)(ngx_cycle_t *cycle,
     ngx_str_t *app, ngx_str_t *stream);
 
 
+/*
+ * record/ mirrors the task rows into the zone: tasks in tasks.json's
+ * form; full: they are all (the others go), unless the zone's generation
+ * moved from the one given (NGX_AGAIN: read again); else added or
+ * updated
+ */
+typedef ngx_int_t (*ngx_live_record_cluster_tasks_pt)(struct cJSON *tasks,
+    ngx_uint_t full, ngx_uint_t generation);
+
+
 typedef struct {
     ngx_str_t                    url;           /* as configured */
     ngx_live_record_pg_conf_t    pg;
@@ -45,6 +55,14 @@ typedef struct {
     ngx_event_t                  heartbeat;
     ngx_live_record_cluster_live_pt  live;
     ngx_uint_t                   refused;       /* a newer schema: said */
+
+    /* shared tasks: worker 0 listens and mirrors */
+    ngx_live_record_cluster_tasks_pt  tasks_mirror;
+    ngx_event_t                  tasks_sync;
+    ngx_live_record_pg_query_t  *tasks_query;   /* the read under way */
+    ngx_uint_t                   tasks_gen;     /* the zone's, at its start */
+    unsigned                     tasks_on:1;
+    unsigned                     tasks_again:1;
 } ngx_live_record_cluster_t;
 
 
@@ -68,6 +86,26 @@ void ngx_live_record_cluster_live_view(ngx_live_record_main_conf_t *lmcf,
 /* the worker's client when the cluster is on, else NULL */
 ngx_live_record_pg_t *ngx_live_record_cluster_client(
     ngx_live_record_main_conf_t *lmcf);
+
+/* shared tasks (ngx_live_record_cluster_tasks.c) */
+void ngx_live_record_cluster_tasks(ngx_live_record_main_conf_t *lmcf,
+    ngx_live_record_cluster_tasks_pt mirror);
+ngx_int_t ngx_live_record_cluster_tasks_init(ngx_cycle_t *cycle,
+    ngx_live_record_cluster_t *cl);
+void ngx_live_record_cluster_tasks_exit(ngx_live_record_cluster_t *cl);
+void ngx_live_record_cluster_tasks_connected(ngx_live_record_cluster_t *cl);
+struct cJSON *ngx_live_record_cluster_task_row(PGresult *res, int row);
+
+/* the API's writes: the row and its NOTIFY; NULL: the database is away */
+ngx_live_record_pg_query_t *ngx_live_record_cluster_task_insert(
+    ngx_live_record_main_conf_t *lmcf, struct cJSON *task,
+    ngx_live_record_pg_done_pt done, void *data);
+ngx_live_record_pg_query_t *ngx_live_record_cluster_task_stop(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *id, uint64_t now_ms,
+    ngx_live_record_pg_done_pt done, void *data);
+ngx_live_record_pg_query_t *ngx_live_record_cluster_task_delete(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *id,
+    ngx_live_record_pg_done_pt done, void *data);
 
 /* rows not yet written */
 ngx_uint_t ngx_live_record_cluster_backlog(ngx_live_record_main_conf_t *lmcf);

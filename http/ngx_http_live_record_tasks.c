@@ -31,6 +31,38 @@ static ngx_int_t ngx_http_live_record_task_one(ngx_http_request_t *r,
     ngx_str_t *id, ngx_str_t *action);
 
 
+/* a task API write in a cluster: the row first, then this node's zone */
+
+typedef struct {
+    ngx_http_request_t          *r;
+    ngx_live_record_pg_t        *pg;
+    ngx_live_record_pg_query_t  *query;
+    cJSON                       *task;          /* a new one, saved form */
+    ngx_str_t                    id;
+} ngx_http_live_record_task_ctx_t;
+
+
+static ngx_int_t ngx_http_live_record_task_write(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_live_record_task_t *t, ngx_uint_t op);
+static void ngx_http_live_record_task_cleanup(void *data);
+static ngx_int_t ngx_http_live_record_task_unavailable(ngx_http_request_t *r,
+    const char *err);
+static void ngx_http_live_record_task_written(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static void ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static void ngx_http_live_record_task_deleted(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err);
+static ngx_int_t ngx_http_live_record_task_answer(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_uint_t status);
+static ngx_int_t ngx_http_live_record_task_cluster(cJSON *o);
+
+
+#define NGX_HTTP_LIVE_RECORD_TASK_CREATE  0
+#define NGX_HTTP_LIVE_RECORD_TASK_STOP    1
+#define NGX_HTTP_LIVE_RECORD_TASK_DELETE  2
+
+
 static ngx_str_t  ngx_http_live_record_own = ngx_string("of the stream");
 
 
@@ -105,6 +137,13 @@ ngx_http_live_record_task_create(ngx_http_request_t *r, cJSON *body)
 
     if (ngx_http_live_record_task_parse(r, body, &t, &rc) != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_live_record_cluster_client(
+            ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle)))
+    {
+        return ngx_http_live_record_task_write(r, NULL, &t,
+                                               NGX_HTTP_LIVE_RECORD_TASK_CREATE);
     }
 
     if (ngx_live_record_task_add((ngx_cycle_t *) ngx_cycle, &t, &id, r->pool)
@@ -403,7 +442,350 @@ ngx_http_live_record_task_list(ngx_http_request_t *r)
 
     cJSON_AddItemToObject(o, "tasks", a);
 
+    if (ngx_http_live_record_task_cluster(o) != NGX_OK) {
+        cJSON_Delete(o);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+}
+
+
+/*
+ * In a cluster the tasks are read from this node's copy, which follows
+ * the rows within about a second (NOTIFY) or 10 s (the periodic read):
+ * the answer says whether the database is there and when the copy last
+ * matched it.
+ */
+
+static ngx_int_t
+ngx_http_live_record_task_cluster(cJSON *o)
+{
+    cJSON                        *c;
+    uint64_t                      synced;
+    ngx_live_record_pg_t         *pg;
+    ngx_live_record_main_conf_t  *lmcf;
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+    pg = ngx_live_record_cluster_client(lmcf);
+
+    if (pg == NULL) {
+        return NGX_OK;
+    }
+
+    synced = ngx_live_record_tasks_synced((ngx_cycle_t *) ngx_cycle);
+
+    c = cJSON_AddObjectToObject(o, "cluster");
+
+    if (c == NULL
+        || ngx_live_record_json_set(c, "node", &lmcf->node_id) == NULL
+        || cJSON_AddStringToObject(c, "database",
+                                   ngx_live_record_pg_up(pg)
+                                   ? "connected" : "unreachable")
+           == NULL
+        || (synced ? cJSON_AddNumberToObject(c, "synced_time", synced / 1000)
+                   : cJSON_AddNullToObject(c, "synced_time"))
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Create, stop or delete in a cluster: the row (and its NOTIFY to every
+ * node) first; once the database has it, this node's zone at once, so
+ * that the answer and this node's recorders see it.  Without the
+ * database: 503, nothing changes anywhere.
+ */
+
+static ngx_int_t
+ngx_http_live_record_task_write(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_live_record_task_t *t, ngx_uint_t op)
+{
+    ngx_pool_cleanup_t               *cln;
+    ngx_live_record_main_conf_t      *lmcf;
+    ngx_http_live_record_task_ctx_t  *ctx;
+
+    lmcf = ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_live_record_task_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (ctx == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->pg = ngx_live_record_cluster_client(lmcf);
+
+    cln->handler = ngx_http_live_record_task_cleanup;
+    cln->data = ctx;
+
+    switch (op) {
+
+    case NGX_HTTP_LIVE_RECORD_TASK_CREATE:
+        if (ngx_live_record_task_new_id((ngx_cycle_t *) ngx_cycle,
+                                        t->created_ms, &t->id, r->pool)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->id = t->id;
+        ctx->task = ngx_live_record_task_saved(t);
+
+        if (ctx->task == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->query = ngx_live_record_cluster_task_insert(lmcf, ctx->task,
+                                  ngx_http_live_record_task_written, ctx);
+        break;
+
+    case NGX_HTTP_LIVE_RECORD_TASK_STOP:
+        ctx->id = *id;
+        ctx->query = ngx_live_record_cluster_task_stop(lmcf, id,
+                                  ngx_live_record_now_ms(),
+                                  ngx_http_live_record_task_stopped, ctx);
+        break;
+
+    default: /* NGX_HTTP_LIVE_RECORD_TASK_DELETE */
+        ctx->id = *id;
+        ctx->query = ngx_live_record_cluster_task_delete(lmcf, id,
+                                  ngx_http_live_record_task_deleted, ctx);
+    }
+
+    if (ctx->query == NULL) {
+        return ngx_http_live_record_task_unavailable(r, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_live_record_task_cleanup(void *data)
+{
+    ngx_http_live_record_task_ctx_t *ctx = data;
+
+    if (ctx->query) {
+        ngx_live_record_pg_cancel(ctx->pg, ctx->query);
+        ctx->query = NULL;
+    }
+
+    cJSON_Delete(ctx->task);
+    ctx->task = NULL;
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_unavailable(ngx_http_request_t *r, const char *err)
+{
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "live record: cluster task write failed: %s", err);
+    }
+
+    return ngx_http_live_record_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "cluster_unavailable",
+                                      "the cluster database %s: tasks "
+                                      "cannot be created, stopped or "
+                                      "deleted until it is back; GET "
+                                      "/tasks answers from this node's "
+                                      "copy and known tasks go on "
+                                      "recording",
+                                      err ? "did not answer"
+                                          : "is unreachable");
+}
+
+
+static void
+ngx_http_live_record_task_written(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_task_ctx_t *ctx = pq->data;
+
+    cJSON               *a;
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL || PQntuples(res) != 1) {
+        rc = ngx_http_live_record_task_unavailable(r, err ? err
+                                                   : "no row inserted");
+        goto done;
+    }
+
+    a = cJSON_CreateArray();
+
+    if (a == NULL || !cJSON_AddItemReferenceToArray(a, ctx->task)) {
+        cJSON_Delete(a);
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    rc = ngx_live_record_tasks_mirror(a, 0, 0);
+    cJSON_Delete(a);
+
+    if (rc != NGX_OK) {
+        /* the row is there: the other nodes have it, this one has not */
+        rc = ngx_http_live_record_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                        "zone_full",
+                                        "task \"%V\" is in the cluster "
+                                        "but not on this node: increase "
+                                        "live_record_api_zone", &ctx->id);
+        goto done;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "live record: task \"%V\" created in the cluster",
+                  &ctx->id);
+
+    rc = ngx_http_live_record_task_answer(r, &ctx->id, NGX_HTTP_CREATED);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_task_ctx_t *ctx = pq->data;
+
+    cJSON               *a, *o;
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        rc = ngx_http_live_record_task_unavailable(r, err);
+        goto done;
+    }
+
+    if (PQntuples(res) == 0) {
+        /* gone from the cluster: from here too */
+        (void) ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle,
+                                           &ctx->id);
+        rc = ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                        "no task \"%V\"", &ctx->id);
+        goto done;
+    }
+
+    o = ngx_live_record_cluster_task_row(res, 0);
+    a = cJSON_CreateArray();
+
+    if (o == NULL || a == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(a);
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    cJSON_AddItemToArray(a, o);
+    (void) ngx_live_record_tasks_mirror(a, 0, 0);
+    cJSON_Delete(a);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "live record: task \"%V\" stopped in the cluster",
+                  &ctx->id);
+
+    rc = ngx_http_live_record_task_answer(r, &ctx->id, NGX_HTTP_OK);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_live_record_task_deleted(ngx_live_record_pg_query_t *pq,
+    PGresult *res, const char *err)
+{
+    ngx_http_live_record_task_ctx_t *ctx = pq->data;
+
+    cJSON               *o;
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->r;
+    c = r->connection;
+    ctx->query = NULL;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (res == NULL) {
+        rc = ngx_http_live_record_task_unavailable(r, err);
+        goto done;
+    }
+
+    (void) ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle, &ctx->id);
+
+    if (PQntuples(res) == 0) {
+        rc = ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                        "no task \"%V\"", &ctx->id);
+        goto done;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "live record: task \"%V\" deleted in the cluster",
+                  &ctx->id);
+
+    o = cJSON_CreateObject();
+
+    if (o == NULL
+        || ngx_live_record_json_set(o, "deleted", &ctx->id) == NULL)
+    {
+        cJSON_Delete(o);
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    rc = ngx_http_live_record_send(r, NGX_HTTP_OK, o);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_answer(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_uint_t status)
+{
+    cJSON  *o;
+
+    o = ngx_live_record_task_get((ngx_cycle_t *) ngx_cycle, id);
+
+    if (o == NULL) {
+        return ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                          "no task \"%V\"", id);
+    }
+
+    return ngx_http_live_record_send(r, status, o);
 }
 
 
@@ -411,8 +793,13 @@ static ngx_int_t
 ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
     ngx_str_t *action)
 {
-    cJSON      *o;
-    ngx_int_t   rc;
+    cJSON       *o;
+    ngx_int_t    rc;
+    ngx_uint_t   cluster;
+
+    cluster = ngx_live_record_cluster_client(
+                  ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle))
+              != NULL;
 
     if (action->len) {
         if (action->len != sizeof("stop") - 1
@@ -428,6 +815,11 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
             return ngx_http_live_record_not_allowed(r, "POST");
         }
 
+        if (cluster) {
+            return ngx_http_live_record_task_write(r, id, NULL,
+                                                   NGX_HTTP_LIVE_RECORD_TASK_STOP);
+        }
+
         rc = ngx_live_record_task_stop((ngx_cycle_t *) ngx_cycle, id);
 
         if (rc == NGX_OK) {
@@ -436,6 +828,11 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
         }
 
     } else if (r->method == NGX_HTTP_DELETE) {
+        if (cluster) {
+            return ngx_http_live_record_task_write(r, id, NULL,
+                                              NGX_HTTP_LIVE_RECORD_TASK_DELETE);
+        }
+
         rc = ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle, id);
 
         if (rc == NGX_OK) {

@@ -49,6 +49,9 @@ static void ngx_live_record_recorders_prune(ngx_live_record_shm_t *sh,
     ngx_slab_pool_t *shpool);
 
 
+static ngx_uint_t  ngx_live_record_tasks_bad;
+
+
 static void
 ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool, ngx_str_t *s)
 {
@@ -257,6 +260,213 @@ ngx_live_record_task_change(ngx_cycle_t *cycle, ngx_str_t *id,
 }
 
 
+/* a new task's id, in a cluster: the row is written before the zone's */
+
+ngx_int_t
+ngx_live_record_task_new_id(ngx_cycle_t *cycle, uint64_t created_ms,
+    ngx_str_t *id, ngx_pool_t *pool)
+{
+    ngx_slab_pool_t        *shpool;
+    ngx_live_record_shm_t  *sh;
+
+    id->data = ngx_pnalloc(pool, NGX_INT64_LEN * 2 + 2);
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = ngx_live_record_shm_lock(cycle, &shpool);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* time-sortable, and not guessable; the row's key refuses a twin */
+
+    do {
+        id->len = ngx_sprintf(id->data, "%013uL-%08xD", created_ms,
+                              (uint32_t) ngx_random())
+                  - id->data;
+    } while (ngx_live_record_task_find(sh, id) != NULL);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The cluster's rows into the zone (the other side is
+ * cluster/ngx_live_record_cluster_tasks.c).  A row is checked as a task
+ * of tasks.json is: the database is shared.  A full read replaces the
+ * zone's tasks, unless a write went into the zone after the read began
+ * (the generation moved): then the rows may be older than the zone, and
+ * NGX_AGAIN asks for another read.
+ */
+
+ngx_int_t
+ngx_live_record_tasks_mirror(cJSON *a, ngx_uint_t full,
+    ngx_uint_t generation)
+{
+    char                    *text;
+    cJSON                   *o, *f;
+    uint64_t                 now, seq;
+    ngx_int_t                rc;
+    ngx_uint_t               changed, found, bad;
+    ngx_pool_t              *pool;
+    ngx_queue_t             *q, *next;
+    ngx_slab_pool_t         *shpool;
+    ngx_live_record_shm_t   *sh;
+    ngx_live_record_task_t   t, *zt;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
+    if (sh == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    if (full && sh->generation != generation) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        ngx_destroy_pool(pool);
+        return NGX_AGAIN;
+    }
+
+    rc = NGX_OK;
+    now = ngx_live_record_now_ms();
+    changed = 0;
+    bad = 0;
+    seq = 0;
+
+    for (q = ngx_queue_head(&sh->tasks);
+         full && q != ngx_queue_sentinel(&sh->tasks);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        zt = ngx_queue_data(q, ngx_live_record_task_t, queue);
+        found = 0;
+
+        cJSON_ArrayForEach(o, a) {
+            f = cJSON_GetObjectItemCaseSensitive(o, "task_id");
+
+            if (cJSON_IsString(f)
+                && ngx_strlen(f->valuestring) == zt->id.len
+                && ngx_strncmp(f->valuestring, zt->id.data, zt->id.len) == 0)
+            {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            ngx_queue_remove(q);
+            ngx_live_record_task_free(shpool, zt);
+            changed++;
+        }
+    }
+
+    cJSON_ArrayForEach(o, a) {
+        if (ngx_live_record_task_from_json(o, &t, pool) != NGX_OK
+            || t.extension.len > NGX_LIVE_RECORD_MAX_EXTENSION)
+        {
+            bad++;
+            continue;
+        }
+
+        if (t.end_ms + NGX_LIVE_RECORD_TASK_KEEP_MS < now) {
+            continue;
+        }
+
+        zt = ngx_live_record_task_find(sh, &t.id);
+
+        if (zt) {
+            /* a task changes by being stopped only */
+
+            if (zt->stopped_ms != t.stopped_ms) {
+                zt->stopped_ms = t.stopped_ms;
+                changed++;
+            }
+
+            continue;
+        }
+
+        zt = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_task_t));
+
+        if (zt == NULL || ngx_live_record_task_copy(shpool, zt, &t) != NGX_OK)
+        {
+            if (zt) {
+                ngx_live_record_task_free(shpool, zt);
+            }
+
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_queue_insert_tail(&sh->tasks, &zt->queue);
+        changed++;
+    }
+
+    if (full && rc == NGX_OK) {
+        sh->tasks_synced = now;
+    }
+
+    text = NULL;
+
+    if (changed) {
+        sh->generation++;
+        text = ngx_live_record_tasks_text(sh, &seq);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_destroy_pool(pool);
+
+    /* a bad row is read every 10 s: said when their number changes */
+
+    if (bad != ngx_live_record_tasks_bad && (full || bad)) {
+        if (bad) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "live record: %ui cluster task row(s) with "
+                          "invalid names or times left out", bad);
+        }
+
+        ngx_live_record_tasks_bad = bad;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: the live_record zone is full, cluster "
+                      "tasks are not all mirrored: increase "
+                      "live_record_api_zone");
+    }
+
+    if (changed) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                       "live record: %ui cluster task change(s) mirrored",
+                       changed);
+        ngx_live_record_tasks_write((ngx_cycle_t *) ngx_cycle, sh, shpool,
+                                    text, seq);
+    }
+
+    return rc;
+}
+
+
+/* when the zone last matched the cluster's rows, ms; 0: not yet */
+
+uint64_t
+ngx_live_record_tasks_synced(ngx_cycle_t *cycle)
+{
+    ngx_live_record_shm_t  *sh;
+
+    sh = ngx_live_record_shm(cycle, NULL);
+
+    return sh ? sh->tasks_synced : 0;
+}
+
+
 static ngx_live_record_task_t *
 ngx_live_record_task_find(ngx_live_record_shm_t *sh, ngx_str_t *id)
 {
@@ -397,6 +607,31 @@ ngx_live_record_task_json(ngx_live_record_task_t *t, uint64_t now)
 }
 
 
+/* a task as tasks.json and the cluster's rows hold it */
+
+cJSON *
+ngx_live_record_task_saved(ngx_live_record_task_t *t)
+{
+    cJSON  *o;
+
+    o = ngx_live_record_task_json(t, 0);
+
+    if (o == NULL
+        || cJSON_AddNumberToObject(o, "start_time_ms", t->start_ms) == NULL
+        || cJSON_AddNumberToObject(o, "end_time_ms", t->end_ms) == NULL
+        || cJSON_AddNumberToObject(o, "created_time_ms", t->created_ms)
+           == NULL
+        || cJSON_AddNumberToObject(o, "stopped_time_ms", t->stopped_ms)
+           == NULL)
+    {
+        cJSON_Delete(o);
+        return NULL;
+    }
+
+    return o;
+}
+
+
 /* the tasks as JSON, numbered; called with the mutex held */
 
 static char *
@@ -418,17 +653,8 @@ ngx_live_record_tasks_text(ngx_live_record_shm_t *sh, uint64_t *seq)
     {
         t = ngx_queue_data(q, ngx_live_record_task_t, queue);
 
-        o = ngx_live_record_task_json(t, 0);
-        if (o == NULL
-            || cJSON_AddNumberToObject(o, "start_time_ms", t->start_ms)
-               == NULL
-            || cJSON_AddNumberToObject(o, "end_time_ms", t->end_ms) == NULL
-            || cJSON_AddNumberToObject(o, "created_time_ms", t->created_ms)
-               == NULL
-            || cJSON_AddNumberToObject(o, "stopped_time_ms", t->stopped_ms)
-               == NULL)
-        {
-            cJSON_Delete(o);
+        o = ngx_live_record_task_saved(t);
+        if (o == NULL) {
             cJSON_Delete(a);
             return NULL;
         }

@@ -74,6 +74,15 @@ cJSON *ngx_live_record_task_list(ngx_cycle_t *cycle,
     ngx_live_record_task_t *filter, uint64_t from_ms, uint64_t to_ms);
 ngx_int_t ngx_live_record_task_stop(ngx_cycle_t *cycle, ngx_str_t *id);
 ngx_int_t ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id);
+cJSON *ngx_live_record_task_saved(ngx_live_record_task_t *t);
+
+/* in a cluster (cluster/ngx_live_record_cluster_tasks.c) */
+ngx_int_t ngx_live_record_task_new_id(ngx_cycle_t *cycle,
+    uint64_t created_ms, ngx_str_t *id, ngx_pool_t *pool);
+ngx_int_t ngx_live_record_tasks_mirror(cJSON *a, ngx_uint_t full,
+    ngx_uint_t generation);
+uint64_t ngx_live_record_tasks_synced(ngx_cycle_t *cycle);
+
 cJSON *ngx_live_record_recorders(ngx_cycle_t *cycle, ngx_str_t *app,
     ngx_str_t *stream);
 ngx_uint_t ngx_live_record_recording(ngx_cycle_t *cycle,
