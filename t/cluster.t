@@ -35,6 +35,7 @@ use Test::More;
 use LiveRecord::Test;
 use LiveRecord::API;
 use LiveRecord::Postgres;
+use LiveRecord::Cluster;
 
 my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 
@@ -46,65 +47,9 @@ plan(tests => 89);
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
 my $p = prefix();
-my $pg = LiveRecord::Postgres->new(dir => "$p/pg");
-$pg->init;
+my $pg = cluster_init($TOKEN);
 my $PGPORT = $pg->port;
 my $URL = $pg->url;
-my $PW = $pg->password_file;
-
-open my $tfh, '>', "$p/token" or die "token: $!";
-print $tfh "$TOKEN\n";
-close $tfh;
-
-sub conf {
-    my ($node, $rtmp, $http, $extra) = @_;
-    $extra //= '';
-    return <<"EOF2";
-rtmp {
-    live_record_template t { live_record_formats mp4; }
-    live_record_template c {
-        live_record_formats mp4;
-        live_record_continue 3s;
-    }
-    live_record_store local %%PREFIX%%/store;
-    live_record_work_path %%PREFIX%%/work;
-    live_record_index %%PREFIX%%/index;
-    live_record_spool %%PREFIX%%/spool;
-    live_record_node_id $node;
-    live_record_cluster "$URL" password_file=$PW connections=2;
-    $extra
-
-    server {
-        listen 127.0.0.1:%%PORT_$rtmp%%;
-        application live { live on; live_record t; }
-        application shared {
-            live on;
-            live_record t;
-            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=$p/shared;
-        }
-        application cont {
-            live on;
-            live_record c;
-            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=$p/shared;
-        }
-    }
-}
-
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:%%PORT_$http%%;
-        location /api/ {
-            live_record_api;
-            live_record_api_token_file $p/token;
-        }
-        location /metrics {
-            live_record_metrics;
-        }
-    }
-}
-EOF2
-}
 
 # 1. configuration
 
@@ -150,16 +95,10 @@ like($out, qr/\[emerg\].*live_record_cluster: host "db\.invalid\." not found/,
 
 # the other nodes' prefixes and ports, allocated before A holds its own
 
-my %node;
 for my $n (['b', 'rec-b', 'RTMPB', 'HTTPB'], ['c', 'rec-c', 'RTMPC', 'HTTPC'],
            ['d', 'rec-a', 'RTMPD', 'HTTPD'])
 {
-    my ($name, $id, $rtmp, $http) = @$n;
-    my $np = "$p/$name";
-    LiveRecord::Test::_write_conf($np, conf => conf($id, $rtmp, $http),
-                                  dirs => [qw(store work index spool)]);
-    $node{$name} = { prefix => $np, rtmp => port($rtmp),
-                     http => port($http) };
+    add_node(@$n);
 }
 
 # the shared http store: a WebDAV nginx taking PUT and DELETE
@@ -198,7 +137,7 @@ END {
 
 # 2. node A, the database down
 
-start_nginx(conf => conf('rec-a', 'RTMP', 'HTTP'),
+start_nginx(conf => cluster_conf('rec-a', 'RTMP', 'HTTP'),
             dirs => [qw(store work index spool)], workers => 2);
 my $api = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
 system($NGINX, '-p', "$p/dav/", '-c', "$p/dav/nginx.conf",
@@ -256,42 +195,8 @@ is_deeply(decode_json($rows[0][6]), $aentry, 'the row holds the index entry');
 
 # 4. node B lists A's file
 
-sub start_node {
-    my ($name) = @_;
-    my $np = $node{$name}{prefix};
-    # as the harness does for A: the ASan build needs its runtime first
-    local $ENV{LD_PRELOAD} = $ENV{LIVE_RECORD_PRELOAD}
-        if $ENV{LIVE_RECORD_PRELOAD};
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$np/logs/stderr.log";
-        open STDERR, '>&', \*STDOUT;
-        exec($NGINX, '-p', "$np/", '-c', "$np/conf/nginx.conf", '-e',
-             "$np/logs/error.log") or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    return $? >> 8;
-}
-
-sub node_log {
-    my ($name, $re) = @_;
-    open my $fh, '<', "$node{$name}{prefix}/logs/error.log" or return ();
-    return grep { /$re/ } <$fh>;
-}
-
-sub stop_node {
-    my ($name) = @_;
-    open my $fh, '<', "$node{$name}{prefix}/logs/nginx.pid" or return;
-    my $pid = <$fh> // '';
-    chomp $pid;
-    return unless $pid;
-    kill 'QUIT', $pid;
-    wait_for(sub { !kill 0, $pid }, 20) or kill 'KILL', $pid;
-}
-
-is(start_node('b'), 0, 'B starts with the database up');
-my $bapi = LiveRecord::API->new(port => $node{b}{http}, token => $TOKEN);
+is(start_node_of('b'), 0, 'B starts with the database up');
+my $bapi = LiveRecord::API->new(port => node_of('b')->{http}, token => $TOKEN);
 
 ($st, $j) = $bapi->call(GET => '/api/files');
 is($st, 200, 'B: GET /files');
@@ -317,8 +222,8 @@ ok(-f $ia[0], 'A\'s entry is still there');
 # the live view: B's stream on A
 
 my $long = make_media(duration => 8);
-my $far = push_stream_bg($long, "rtmp://127.0.0.1:$node{b}{rtmp}/live/far",
-                         realtime => 1);
+my $far = push_stream_bg($long, 'rtmp://127.0.0.1:' . node_of('b')->{rtmp}
+                                . '/live/far', realtime => 1);
 my $seen;
 ok(wait_for(sub {
        ($st, $j) = $api->call(GET => '/api/streams');
@@ -368,7 +273,7 @@ is(push_stream($in, rtmp_url('shared', 'roam')), 0, 'A: push roam');
 my @roam;
 ok(wait_for(sub { @roam = roam_rows(); @roam == 1 }, 30), 'A: its row');
 # live, as publishers push: an unpaced 4 s push can end before the answer
-is(push_stream($in, "rtmp://127.0.0.1:$node{b}{rtmp}/shared/roam",
+is(push_stream($in, 'rtmp://127.0.0.1:' . node_of('b')->{rtmp} . '/shared/roam',
                realtime => 1), 0, 'B: the reconnect, within the session gap');
 ok(wait_for(sub { @roam = roam_rows(); @roam == 2 }, 30), 'B: its row');
 my @re = sort { $a->[1]{part} <=> $b->[1]{part} }
@@ -399,7 +304,7 @@ ok(wait_for(sub {
        my @r = eval { $pg->query("SELECT parts FROM live_record_sessions WHERE stream_key = 'cont/w'") };
        @r && $r[0][0] == 1;
    }, 10), 'A: the session row says part 1');
-is(push_stream($in, "rtmp://127.0.0.1:$node{b}{rtmp}/cont/w",
+is(push_stream($in, 'rtmp://127.0.0.1:' . node_of('b')->{rtmp} . '/cont/w',
                realtime => 1), 0, 'B: the reconnect, within the window');
 my @cw;
 ok(wait_for(sub { @cw = cont_rows(); @cw == 2 }, 30),
@@ -493,7 +398,7 @@ ok(node_log('c', qr/\[emerg\].*has schema version 3, this module knows version 2
    '... [emerg] naming both versions');
 $pg->query('UPDATE live_record_schema SET version = 2');
 
-stop_node('b');
+stop_node_of('b');
 is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
    0, 'B: no alerts');
 # the database not there yet at the start, and its outage mid-run
