@@ -21,6 +21,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(time);
 use LiveRecord::Test;
 use LiveRecord::API;
 use LiveRecord::Receiver;
@@ -29,7 +30,7 @@ use LiveRecord::Cluster;
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 57);
+plan(tests => 58);
 
 my $TOKEN = 'cluster-tasks-' . $$;
 my $pg = cluster_init($TOKEN);
@@ -83,16 +84,17 @@ my $t0 = time;
 my ($st, $j) = $A->call(POST => '/api/tasks', {
     app => 'tasks', stream => 'cam', end_time => int($t0) + 9,
     extension => { order => 7 } });
+my $t1 = time;
 is($st, 201, 'A: task created');
 my $task = $j;
 my $id = $task->{task_id};
-is_deeply([ task_rows() ], [ "$id rec-a tasks cam -" ],
-          'its row, naming A, not stopped');
-
 my $seen;
 ok(wait_for(sub { $seen = task_on($B, $id) }, 15), 'B has it');
-note(sprintf 'B had the task %.2f s after it was created', time - $t0);
+diag(sprintf 'B had the task %.2f s after A answered (polled every 0.1 s)',
+     time - $t1);
 is_deeply($seen, $task, 'B: the same task, field for field');
+is_deeply([ task_rows() ], [ "$id rec-a tasks cam -" ],
+          'its row, naming A, not stopped');
 
 my $push = push_stream_bg($media, "rtmp://127.0.0.1:$BRTMP/tasks/cam",
                           realtime => 1);
@@ -152,6 +154,10 @@ ok(wait_for(sub {
 
 ($st, $j) = $B->call(POST => "/api/tasks/$t[0]/stop");
 is_deeply([ $st, $j->{state} ], [ 200, 'stopped' ], 'B: stop');
+my $ts = time;
+ok(wait_for(sub { task_on($A, $t[0])->{state} eq 'stopped' }, 15),
+   'A has it stopped');
+diag(sprintf 'A had the stop %.2f s after B answered', time - $ts);
 ($st, $j) = $B->call(DELETE => "/api/tasks/$t[1]");
 is_deeply([ $st, $j ], [ 200, { deleted => $t[1] } ], 'B: delete');
 
