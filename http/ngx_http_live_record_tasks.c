@@ -143,7 +143,7 @@ ngx_http_live_record_task_create(ngx_http_request_t *r, cJSON *body)
             ngx_live_record_rtmp_main_conf((ngx_cycle_t *) ngx_cycle)))
     {
         return ngx_http_live_record_task_write(r, NULL, &t,
-                                               NGX_HTTP_LIVE_RECORD_TASK_CREATE);
+                   NGX_HTTP_LIVE_RECORD_TASK_CREATE);
     }
 
     if (ngx_live_record_task_add((ngx_cycle_t *) ngx_cycle, &t, &id, r->pool)
@@ -817,7 +817,7 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
 
         if (cluster) {
             return ngx_http_live_record_task_write(r, id, NULL,
-                                                   NGX_HTTP_LIVE_RECORD_TASK_STOP);
+                       NGX_HTTP_LIVE_RECORD_TASK_STOP);
         }
 
         rc = ngx_live_record_task_stop((ngx_cycle_t *) ngx_cycle, id);
@@ -830,7 +830,7 @@ ngx_http_live_record_task_one(ngx_http_request_t *r, ngx_str_t *id,
     } else if (r->method == NGX_HTTP_DELETE) {
         if (cluster) {
             return ngx_http_live_record_task_write(r, id, NULL,
-                                              NGX_HTTP_LIVE_RECORD_TASK_DELETE);
+                       NGX_HTTP_LIVE_RECORD_TASK_DELETE);
         }
 
         rc = ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle, id);
