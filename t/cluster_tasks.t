@@ -30,7 +30,7 @@ use LiveRecord::Cluster;
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 58);
+plan(tests => 61);
 
 my $TOKEN = 'cluster-tasks-' . $$;
 my $pg = cluster_init($TOKEN);
@@ -128,6 +128,10 @@ ok(wait_for(sub {
        @row == 1 }, 30), 'its index row');
 is_deeply([ $row[0][0], $row[0][1], decode_json($row[0][2])->{task_id} ],
           [ 'rec-b', 'cam', $id ], '... B\'s, naming the task');
+my ($bentry) = grep { m{/\Q$e->{file_id}\E\.json$} }
+               find_files(node('b')->{prefix} . '/index', qr/\.json$/);
+my $ej = index_ok($bentry, event => $e, end_reason => 'task_end');
+is_deeply(decode_json($row[0][2]), $ej, '... holding B\'s index entry');
 is(wait_push($push, 60), 0, 'the push goes on to its end');
 is(scalar(done_events('cam')), 1, 'nothing recorded after the task');
 is_deeply([ map { task_on($_, $id)->{state} } $A, $B ], [ 'ended', 'ended' ],
@@ -250,6 +254,8 @@ is_deeply([ map { join ' ', @$_ }
           'the rows: stopped ones stopped, the deleted and the quiet one gone');
 is(scalar(node_log('b', qr/\[error\].*1 cluster task row\(s\) with invalid names or times left out/)),
    1, 'B: the bad row is left out, one error line');
+
+$rcv->signatures_ok;
 
 stop_node('b');
 is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
