@@ -195,7 +195,7 @@ is_deeply(decode_json($rows[0][6]), $aentry, 'the row holds the index entry');
 
 # 4. node B lists A's file
 
-is(start_node_of('b'), 0, 'B starts with the database up');
+is(start_node('b'), 0, 'B starts with the database up');
 my $bapi = LiveRecord::API->new(port => node_of('b')->{http}, token => $TOKEN);
 
 ($st, $j) = $bapi->call(GET => '/api/files');
@@ -398,7 +398,7 @@ ok(node_log('c', qr/\[emerg\].*has schema version 3, this module knows version 2
    '... [emerg] naming both versions');
 $pg->query('UPDATE live_record_schema SET version = 2');
 
-stop_node_of('b');
+stop_node('b');
 is(scalar(node_log('b', qr/\[(alert|crit|emerg)\]|AddressSanitizer|runtime error/)),
    0, 'B: no alerts');
 # the database not there yet at the start, and its outage mid-run

@@ -48,9 +48,9 @@ my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'), key => 'ck');
 is(start_node('b'), 0, 'B starts');
 
 my $A = LiveRecord::API->new(port => port('HTTP'), token => $TOKEN);
-my $B = LiveRecord::API->new(port => node('b')->{http}, token => $TOKEN);
+my $B = LiveRecord::API->new(port => node_of('b')->{http}, token => $TOKEN);
 my $ARTMP = port('RTMP');
-my $BRTMP = node('b')->{rtmp};
+my $BRTMP = node_of('b')->{rtmp};
 
 sub done_events {
     my ($stream) = @_;
@@ -120,7 +120,7 @@ is_deeply([ @{$e}{qw(task_id end_reason file_format)}, $e->{extension} ],
           [ $id, 'task_end', 'mp4', { order => 7 } ],
           '... task id, task_end, mp4, the extension');
 ok(probe_ok($e->{path}), '... B\'s file plays');
-like($e->{path}, qr{^\Q${\ node('b')->{prefix} }\E/store/}, '... in B\'s store');
+like($e->{path}, qr{^\Q${\ node_of('b')->{prefix} }\E/store/}, '... in B\'s store');
 my @row;
 ok(wait_for(sub {
        @row = $pg->query("SELECT node_id, stream_id, entry FROM"
@@ -129,7 +129,7 @@ ok(wait_for(sub {
 is_deeply([ $row[0][0], $row[0][1], decode_json($row[0][2])->{task_id} ],
           [ 'rec-b', 'cam', $id ], '... B\'s, naming the task');
 my ($bentry) = grep { m{/\Q$e->{file_id}\E\.json$} }
-               find_files(node('b')->{prefix} . '/index', qr/\.json$/);
+               find_files(node_of('b')->{prefix} . '/index', qr/\.json$/);
 my $ej = index_ok($bentry, event => $e, end_reason => 'task_end');
 is_deeply(decode_json($row[0][2]), $ej, '... holding B\'s index entry');
 is(wait_push($push, 60), 0, 'the push goes on to its end');
