@@ -85,10 +85,10 @@ ngx_live_record_part_wait(ngx_live_record_part_t *p, ngx_uint_t reason,
 }
 
 
-/* the waiting part (hls: recording) of a stream, taken off the list */
+/* the waiting part (hls: recording) of a stream on this worker, or NULL */
 
 ngx_live_record_part_t *
-ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
+ngx_live_record_part_waiting(ngx_live_record_main_conf_t *lmcf,
     ngx_str_t *label, ngx_uint_t hls)
 {
     ngx_queue_t             *q;
@@ -100,24 +100,40 @@ ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
     {
         p = ngx_queue_data(q, ngx_live_record_part_t, waiting);
 
-        if (!(p->want & (1 << NGX_LIVE_RECORD_HLS)) != !hls
-            || p->st.label.len != label->len
-            || ngx_strncmp(p->st.label.data, label->data, label->len) != 0)
+        if (!(p->want & (1 << NGX_LIVE_RECORD_HLS)) == !hls
+            && p->st.label.len == label->len
+            && ngx_strncmp(p->st.label.data, label->data, label->len) == 0)
         {
-            continue;
+            return p;
         }
-
-        ngx_queue_remove(q);
-        p->paused = 0;
-
-        if (p->wait.timer_set) {
-            ngx_del_timer(&p->wait);
-        }
-
-        return p;
     }
 
     return NULL;
+}
+
+
+/* the same, taken off the list */
+
+ngx_live_record_part_t *
+ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
+    ngx_str_t *label, ngx_uint_t hls)
+{
+    ngx_live_record_part_t  *p;
+
+    p = ngx_live_record_part_waiting(lmcf, label, hls);
+
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_queue_remove(&p->waiting);
+    p->paused = 0;
+
+    if (p->wait.timer_set) {
+        ngx_del_timer(&p->wait);
+    }
+
+    return p;
 }
 
 

@@ -85,6 +85,8 @@ ngx_uint_t ngx_live_record_part_may_wait(ngx_live_record_part_t *p,
 void ngx_live_record_part_pause(ngx_live_record_part_t *p, ngx_uint_t reason);
 void ngx_live_record_part_wait(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_msec_t window);
+ngx_live_record_part_t *ngx_live_record_part_waiting(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *label, ngx_uint_t hls);
 ngx_live_record_part_t *ngx_live_record_part_take(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *label, ngx_uint_t hls);
 void ngx_live_record_part_opened_waiting(ngx_live_record_part_t *p);

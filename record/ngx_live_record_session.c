@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_session.h"
+#include "ngx_live_record_part.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_tasks.h"
 #include "ngx_live_record_cluster_sessions.h"
@@ -70,6 +71,7 @@ ngx_live_record_session_join(ngx_str_t *label, ngx_live_record_joined_t *j,
             ngx_memcpy(j->session.data, m->session.data, m->session.len);
             j->parts = m->parts;
             j->stopped_ms = m->stopped_ms;
+            j->waiting = m->waiting;
             rc = NGX_OK;
         }
 
@@ -85,7 +87,7 @@ ngx_live_record_session_join(ngx_str_t *label, ngx_live_record_joined_t *j,
 
 void
 ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
-    ngx_uint_t parts, ngx_msec_t gap)
+    ngx_uint_t parts, ngx_pid_t waiting, ngx_msec_t gap)
 {
     ngx_slab_pool_t         *shpool;
     ngx_live_record_shm_t   *sh;
@@ -118,6 +120,7 @@ ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
     m->stopped_ms = ngx_live_record_now_ms();
     m->expire_ms = m->stopped_ms + gap;
     m->parts = parts;
+    m->waiting = waiting;
     ngx_queue_insert_tail(&sh->memos, &m->queue);
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -161,6 +164,17 @@ ngx_live_record_session_start(ngx_live_record_ctx_t *ctx)
         ctx->st.session = j.session;
         ctx->parts = j.parts;
         ctx->session_ms = j.stopped_ms;
+
+        if (j.waiting && j.waiting != ngx_pid) {
+            /* continuation does not cross workers (yet): say so */
+            ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
+                          "live record: \"%V\": its part %ui waits on "
+                          "worker %P, which finishes it when its window "
+                          "ends; this worker goes on at part %ui of "
+                          "session %V", &ctx->st.label, j.parts, j.waiting,
+                          j.parts + 1, &ctx->st.session);
+        }
+
         return;
     }
 
@@ -325,14 +339,20 @@ ngx_live_record_session_unhold(ngx_live_record_ctx_t *ctx)
 void
 ngx_live_record_session_stop(ngx_live_record_ctx_t *ctx)
 {
+    ngx_pid_t  waiting;
+
     if (ctx->tpl == NULL || ctx->tpl->session_gap == 0 || ngx_exiting
         || ngx_terminate)
     {
         return;
     }
 
+    waiting = (ngx_live_record_part_waiting(ctx->lmcf, &ctx->st.label, 0)
+               || ngx_live_record_part_waiting(ctx->lmcf, &ctx->st.label, 1))
+              ? ngx_pid : 0;
+
     ngx_live_record_session_keep(&ctx->st.label, &ctx->st.session,
-                                 ctx->parts, ctx->tpl->session_gap);
+                                 ctx->parts, waiting, ctx->tpl->session_gap);
 
     ngx_live_record_cluster_session_save(ctx->lmcf, &ctx->st.label,
                                          &ctx->st.session, ctx->parts,

@@ -22,6 +22,7 @@ typedef struct {
     ngx_str_t                   key;            /* "app/name" */
     ngx_str_t                   session;
     ngx_uint_t                  parts;          /* numbers taken */
+    ngx_pid_t                   waiting;        /* a part waits there */
 } ngx_live_record_memo_t;
 
 
@@ -30,6 +31,7 @@ typedef struct {
     ngx_str_t                   session;
     ngx_uint_t                  parts;
     uint64_t                    stopped_ms;
+    ngx_pid_t                   waiting;        /* 0, or the worker's */
 } ngx_live_record_joined_t;
 
 
@@ -42,7 +44,7 @@ typedef struct {
 ngx_int_t ngx_live_record_session_join(ngx_str_t *label,
     ngx_live_record_joined_t *j, size_t size);
 void ngx_live_record_session_keep(ngx_str_t *label, ngx_str_t *session,
-    ngx_uint_t parts, ngx_msec_t gap);
+    ngx_uint_t parts, ngx_pid_t waiting, ngx_msec_t gap);
 
 
 #endif /* _NGX_LIVE_RECORD_SESSION_H_INCLUDED_ */

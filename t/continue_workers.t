@@ -4,8 +4,9 @@
 # worker's.  A reconnect on that worker goes on in the same files; one on
 # the other worker starts a new part there, and the waiting one is finished
 # when its window ends (end_reason unpublish), so no file is written by two
-# workers.  Which worker takes the reconnect is forced by stopping the
-# other one (SIGSTOP) while it connects.
+# workers; the new part is the session's next (part 2), and its worker
+# says where the waiting one is.  Which worker takes the reconnect is
+# forced by stopping the other one (SIGSTOP) while it connects.
 
 use strict;
 use warnings;
@@ -13,7 +14,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 23;
+use Test::More tests => 26;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -120,6 +121,16 @@ sleep 1;
 is(scalar @done, 6, 'record_done once per file');
 is(scalar(grep { $_->{end_reason} eq 'unpublish' } @done), 6,
    'end_reason unpublish for both parts');
+is_deeply([sort map { "$_->{file_format} $_->{part}" } @done],
+          ['aac 1', 'aac 2', 'flv 1', 'flv 2', 'mp4 1', 'mp4 2'],
+          'parts 1 and 2: the new part is numbered after the waiting one');
+my %sid = map { $_->{session_id} => 1 } @done;
+is(scalar keys %sid, 1, '... of one session');
+my @said = log_lines(qr{"live/other": its part 1 waits on worker \Q$wa\E, }
+                     . qr{which finishes it when its window ends; this }
+                     . qr{worker goes on at part 2 of session });
+is_deeply([map { /\] (\d+)#/ ? $1 : () } @said], [$wb],
+          'the other worker says where the part waits, once');
 my %by = map { /\] (\d+)#/ ? ($1 => 1) : () }
          log_lines(qr{"live/other" part \d+ mp4 done});
 is_deeply([sort keys %by], [sort($wa, $wb)],
