@@ -200,7 +200,9 @@ ngx_live_record_session_lookup(ngx_live_record_ctx_t *ctx)
 {
     ngx_live_record_pg_query_t  *q;
 
-    if (ctx->part_wait || ctx->hls_wait || ctx->formats == 0) {
+    if (ctx->part_wait || ctx->hls_wait || ctx->formats == 0
+        || ctx->tpl->session_gap == 0)
+    {
         return;
     }
 

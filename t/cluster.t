@@ -42,7 +42,7 @@ my $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
     unless -x '/usr/lib/postgresql/15/bin/initdb';
 
-plan(tests => 89);
+plan(tests => 94);
 
 my $TOKEN = 'cluster-token-' . $$;
 my $in = make_media(duration => 4);
@@ -288,6 +288,25 @@ for my $e (@re) {
     is($st, 200, "B: DELETE of $e->[0]'s part $e->[1]{part}");
 }
 ok(!roam_rows(), 'their rows are gone');
+
+# a hostile session row: refused with a line, the stream records in a
+# session of its own
+
+$pg->query("INSERT INTO live_record_sessions VALUES ('shared/bad', '../x',"
+           . " 'rec-a', 7, 1, now() + interval '1 minute')");
+is(push_stream($in, 'rtmp://127.0.0.1:' . node_of('b')->{rtmp} . '/shared/bad',
+               realtime => 1), 0, 'B: push shared/bad, its row hostile');
+my @bad;
+ok(wait_for(sub { @bad = grep { $_->[2] eq 'shared' && $_->[3] eq 'bad' } rows(); @bad == 1 }, 30),
+   'B: recorded');
+my $be = @bad ? decode_json($bad[0][6]) : {};
+ok($be->{part} == 1 && $be->{session_id} ne '../x',
+   '... as part 1 of a session of its own')
+    or diag explain $be;
+is(scalar(node_log('b', qr/\[warn\].*"shared\/bad": the cluster database did not say which session the stream is in \(the session row is invalid\)/)),
+   1, 'B: a warn line says the row is invalid');
+($st, $j) = $bapi->call(DELETE => "/api/files/$bad[0][0]") if @bad;
+is($st, 200, 'B: DELETE of it');
 
 # a part waiting for its publisher (live_record_continue 3s) on A while
 # the publisher reconnects to B: A's part ends at the window's end, B
