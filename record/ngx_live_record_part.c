@@ -827,13 +827,14 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
     }
 
     /*
-     * NGX_AGAIN: the upload's own spool file takes over.  NGX_OK:
+     * NGX_AGAIN: the upload's own spool file takes over (d.release taken:
+     * the upload deletes the sidecar once that is written).  NGX_OK:
      * record_done is being spooled, and notify deletes the sidecar once
      * it is (d.release taken), or nothing announces the file.  Only then
      * may the part stop looking open.
      */
 
-    if (rc == NGX_OK && d.release == NULL) {
+    if (d.release == NULL) {
         p->files[format].sidecar = NULL;
         return;
     }

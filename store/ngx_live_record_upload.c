@@ -27,6 +27,7 @@
 
 #define NGX_LIVE_RECORD_BACKOFF_MIN   1000
 #define NGX_LIVE_RECORD_BACKOFF_MAX   600000
+#define NGX_LIVE_RECORD_INDEX_RETRY_MS  5000
 
 
 static ngx_live_record_upload_t *ngx_live_record_upload_alloc(
@@ -36,6 +37,8 @@ static ngx_int_t ngx_live_record_upload_list(ngx_live_record_upload_t *u,
 static ngx_int_t ngx_live_record_upload_add(ngx_live_record_upload_t *u,
     u_char *path, ngx_str_t *rel, off_t size);
 static ngx_int_t ngx_live_record_upload_spool(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_spool_thread(void *data, ngx_log_t *log);
+static void ngx_live_record_upload_spooled(ngx_event_t *ev);
 static ngx_int_t ngx_live_record_upload_headers(ngx_live_record_upload_t *u,
     ngx_live_record_request_t *r, ngx_str_t *body);
 static void ngx_live_record_upload_done(ngx_live_record_request_t *r);
@@ -43,6 +46,14 @@ static void ngx_live_record_upload_reply(ngx_live_record_upload_t *u,
     ngx_live_record_request_t *r);
 static void ngx_live_record_upload_retry(ngx_event_t *ev);
 static void ngx_live_record_upload_finish(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_index(ngx_live_record_upload_t *u);
+static void ngx_live_record_upload_index_retry(ngx_event_t *ev);
+static void ngx_live_record_upload_index_thread(void *data, ngx_log_t *log);
+static void ngx_live_record_upload_indexed(ngx_event_t *ev);
+static void ngx_live_record_upload_tidy_thread(void *data, ngx_log_t *log);
+static void ngx_live_record_upload_tidied(ngx_event_t *ev);
+static ngx_int_t ngx_live_record_upload_task(ngx_live_record_upload_t *u,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done);
 static void ngx_live_record_upload_end(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_free(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_cleanup(void *data);
@@ -110,17 +121,31 @@ ngx_live_record_upload(ngx_live_record_delivery_t *d)
     }
 
     if (ngx_live_record_upload_spool(u) != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" upload of %V is not spooled, it "
-                      "is not retried after a restart", &u->label,
-                      &u->file_id);
-
-    } else {
-        u->spooled = 1;
-        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, 1);
+        u->spool_text.len = 0;
     }
 
-    ngx_live_record_upload_step(u);
+    /* the part's sidecar goes once the spool file has taken over */
+
+    if (d->release) {
+        len = ngx_strlen(d->release) + 1;
+
+        u->release = ngx_pnalloc(u->pool, len);
+        if (u->release == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(u->release, d->release, len);
+
+        d->release = NULL;
+    }
+
+    if (ngx_live_record_upload_task(u, ngx_live_record_upload_spool_thread,
+                                    ngx_live_record_upload_spooled)
+        != NGX_OK)
+    {
+        ngx_live_record_upload_spool_thread(u, ngx_cycle->log);
+        ngx_live_record_upload_spooled(&u->retry);
+    }
 
     return NGX_OK;
 
@@ -281,8 +306,6 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
 {
     char                           *text;
     cJSON                          *o, *files, *rcvs, *f;
-    ngx_str_t                       data;
-    ngx_int_t                       rc;
     ngx_uint_t                      i;
     ngx_live_record_receiver_t    **rcv;
     ngx_live_record_upload_file_t  *uf;
@@ -368,19 +391,79 @@ ngx_live_record_upload_spool(ngx_live_record_upload_t *u)
         return NGX_ERROR;
     }
 
-    data.data = (u_char *) text;
-    data.len = ngx_strlen(text);
+    u->spool_text.len = ngx_strlen(text);
+    u->spool_text.data = ngx_pnalloc(u->pool, u->spool_text.len);
 
-    rc = ngx_live_record_create_dirs(u->spool, ngx_cycle->log);
-
-    if (rc == NGX_OK) {
-        rc = ngx_live_record_write_atomic(u->spool, &data, 1,
-                                          ngx_cycle->log);
+    if (u->spool_text.data) {
+        ngx_memcpy(u->spool_text.data, text, u->spool_text.len);
     }
 
     cJSON_free(text);
 
-    return rc;
+    return u->spool_text.data ? NGX_OK : NGX_ERROR;
+}
+
+
+/* in a thread: the spool file, then the sidecar it replaces */
+
+static void
+ngx_live_record_upload_spool_thread(void *data, ngx_log_t *log)
+{
+    ngx_live_record_upload_t *u = data;
+
+    u->spool_rc = NGX_ERROR;
+
+    if (u->spool_text.len == 0) {
+        return;
+    }
+
+    u->spool_rc = ngx_live_record_create_dirs(u->spool, log);
+
+    if (u->spool_rc == NGX_OK) {
+        u->spool_rc = ngx_live_record_write_atomic(u->spool, &u->spool_text,
+                                                   1, log);
+    }
+
+    if (u->spool_rc != NGX_OK || u->release == NULL) {
+        return;
+    }
+
+    if (ngx_delete_file(u->release) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_delete_file_n " \"%s\" failed",
+                      u->release);
+        return;
+    }
+
+    u->released = 1;
+}
+
+
+static void
+ngx_live_record_upload_spooled(ngx_event_t *ev)
+{
+    ngx_live_record_upload_t *u = ev->data;
+
+    if (u->spool_rc == NGX_OK) {
+        u->spooled = 1;
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_HANDOFF, 1);
+
+    } else {
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "live record: \"%V\" upload of %V is not spooled%s",
+                      &u->label, &u->file_id,
+                      u->release ? ", the part's sidecar stays: a restart "
+                                   "hands the file off again"
+                                 : ", it is not retried after a restart");
+    }
+
+    if (u->released) {
+        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_OPEN, -1);
+    }
+
+    ngx_live_record_upload_step(u);
 }
 
 
@@ -826,7 +909,6 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
 {
     u_char                         *p;
     ngx_str_t                       url;
-    ngx_live_record_done_t          v;
     ngx_live_record_store_t        *st;
     ngx_live_record_upload_file_t  *uf;
 
@@ -874,15 +956,6 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
         (void) ngx_live_record_json_set(u->entry, "index_id", &u->file_id);
     }
 
-    if (ngx_live_record_index_put(&u->lmcf->index, &u->label, &u->file_id,
-                                  u->entry, ngx_cycle->log)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" %V: no index entry",
-                      &u->label, &u->file_id);
-    }
-
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "live record: \"%V\" %V uploaded to \"%V\": \"%V\" "
                   "(%ui attempts)", &u->label, &u->file_id, &st->name, &url,
@@ -891,6 +964,92 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
     ngx_live_record_stat_handoff(NGX_OK);
     ngx_live_record_stat_observe(NGX_LIVE_RECORD_HIST_HANDOFF,
                                  ngx_current_msec - u->started);
+
+    ngx_live_record_upload_index(u);
+}
+
+
+/*
+ * The entry is written in the thread pool, and again every 5 s from
+ * memory while it cannot be (a full disk): the record_done waits for it,
+ * and the spool file keeps the job for the next start meanwhile.
+ */
+
+static void
+ngx_live_record_upload_index(ngx_live_record_upload_t *u)
+{
+    if (ngx_live_record_upload_task(u, ngx_live_record_upload_index_thread,
+                                    ngx_live_record_upload_indexed)
+        != NGX_OK)
+    {
+        ngx_live_record_upload_index_thread(u, ngx_cycle->log);
+        ngx_live_record_upload_indexed(&u->retry);
+    }
+}
+
+
+static void
+ngx_live_record_upload_index_retry(ngx_event_t *ev)
+{
+    ngx_live_record_upload_t *u = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        /* the spool file stays: the next start uploads and indexes it */
+        ngx_live_record_upload_free(u);
+        return;
+    }
+
+    ngx_live_record_upload_index(u);
+}
+
+
+static void
+ngx_live_record_upload_index_thread(void *data, ngx_log_t *log)
+{
+    ngx_live_record_upload_t *u = data;
+
+    ngx_log_t  quiet;
+
+    /* the first failure is logged with its cause, not each retry */
+    quiet = *log;
+
+    if (u->index_tries++) {
+        quiet.log_level = NGX_LOG_ALERT;
+        quiet.next = NULL;
+    }
+
+    u->index_rc = ngx_live_record_index_put(&u->lmcf->index, &u->label,
+                                            &u->file_id, u->entry, &quiet);
+}
+
+
+static void
+ngx_live_record_upload_indexed(ngx_event_t *ev)
+{
+    ngx_live_record_upload_t *u = ev->data;
+
+    ngx_live_record_done_t  v;
+
+    if (u->index_rc != NGX_OK) {
+        if (u->index_tries == 1) {
+            ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                          "live record: \"%V\" %V: no index entry in "
+                          "\"%V\", its %s waits until one is written, "
+                          "tried again every %d s", &u->label, &u->file_id,
+                          &u->lmcf->index, u->event,
+                          NGX_LIVE_RECORD_INDEX_RETRY_MS / 1000);
+        }
+
+        u->retry.handler = ngx_live_record_upload_index_retry;
+        ngx_add_timer(&u->retry, NGX_LIVE_RECORD_INDEX_RETRY_MS);
+        return;
+    }
+
+    if (u->index_tries > 1) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "live record: \"%V\" %V: index entry written, "
+                      "announcing it", &u->label, &u->file_id);
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_RTMP, ngx_cycle->log, 0,
                    "live record: \"%V\" %V: upload confirmed, indexed",
@@ -906,11 +1065,76 @@ ngx_live_record_upload_finish(ngx_live_record_upload_t *u)
 
     (void) ngx_live_record_part_done(&v);
 
+    /* the local copy and the spool file go, off the loop */
+
+    if (ngx_live_record_upload_task(u, ngx_live_record_upload_tidy_thread,
+                                    ngx_live_record_upload_tidied)
+        != NGX_OK)
+    {
+        ngx_live_record_upload_tidy_thread(u, ngx_cycle->log);
+        ngx_live_record_upload_tidied(&u->retry);
+    }
+}
+
+
+static void
+ngx_live_record_upload_tidy_thread(void *data, ngx_log_t *log)
+{
+    ngx_live_record_upload_t *u = data;
+
     if (!u->keep_local) {
-        (void) ngx_live_record_delete_tree(u->local, ngx_cycle->log);
+        (void) ngx_live_record_delete_tree(u->local, log);
     }
 
-    ngx_live_record_upload_end(u);
+    if (u->spool && ngx_delete_file(u->spool) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "live record: " ngx_delete_file_n " \"%s\" failed",
+                      u->spool);
+    }
+}
+
+
+static void
+ngx_live_record_upload_tidied(ngx_event_t *ev)
+{
+    ngx_live_record_upload_free(ev->data);
+}
+
+
+/* NGX_DECLINED: no thread pool (or it is full), the caller does it here */
+
+static ngx_int_t
+ngx_live_record_upload_task(ngx_live_record_upload_t *u,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done)
+{
+#if (NGX_THREADS)
+
+    if (u->store->thread_pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (u->task == NULL) {
+        u->task = ngx_thread_task_alloc(u->pool, 0);
+        if (u->task == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    u->task->ctx = u;
+    u->task->handler = handler;
+    u->task->event.handler = done;
+    u->task->event.data = u;
+    u->task->event.log = ngx_cycle->log;
+
+    if (ngx_thread_task_post(u->store->thread_pool, u->task) == NGX_OK) {
+        return NGX_OK;
+    }
+
+#endif
+
+    return NGX_DECLINED;
 }
 
 

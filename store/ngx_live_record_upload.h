@@ -78,7 +78,16 @@ typedef struct {
     ngx_msec_t                  backoff;        /* of the file, next */
     ngx_event_t                 retry;
     ngx_live_record_request_t  *req;
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;           /* the end's disk work */
+#endif
+    ngx_str_t                   spool_text;     /* to write, or empty */
+    u_char                     *release;        /* a sidecar, once spooled */
+    ngx_int_t                   spool_rc;
+    ngx_int_t                   index_rc;       /* the entry written */
+    ngx_uint_t                  index_tries;
     unsigned                    spooled:1;
+    unsigned                    released:1;
     unsigned                    loaded:1;       /* from the spool */
     unsigned                    fresh:1;        /* next request: attempt */
 } ngx_live_record_upload_t;

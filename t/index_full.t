@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # The index and the notify spool on a full disk, the work path and store
-# elsewhere: a finished file's index entry cannot be written, so its
+# elsewhere, for a local store and an http one (WebDAV nginx): a finished
+# file's index entry cannot be written, so its
 # record_done waits (a receiver told of a file finds it listed); the entry
 # is tried again every 5 s, and once space returns it is written and the
 # file announced, once.  Needs root (the tmpfs).
@@ -16,18 +17,19 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use LiveRecord::Test;
 use LiveRecord::Receiver;
+use LiveRecord::Dav;
 
 my $small = small_disk('1m');
 need_all('tmpfs', 'cannot mount a tmpfs here (needs root)') unless $small;
 
-plan(tests => 15);
+plan(tests => 19);
 
 my $in = make_media(duration => 4);
 
 make_path(map { "$small/$_" } qw(index spool));
 chmod 0777, "$small/index", "$small/spool";
 
-start_nginx(conf => <<'EOF', dirs => [qw(store work)]);
+start_nginx(conf => <<'EOF', dirs => [qw(store work outbox)]);
 rtmp {
     live_record_template t {
         live_record_formats mp4 flv;
@@ -44,10 +46,16 @@ rtmp {
             live on;
             live_record t;
         }
+        application remote {
+            live on;
+            live_record t;
+            live_record_store http http://127.0.0.1:%%PORT_DAV%%/ingest/ path=%%PREFIX%%/outbox;
+        }
     }
 }
 EOF
 
+start_dav();
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
                                       key => 'index-key');
 
@@ -64,10 +72,11 @@ system("dd if=/dev/zero of=$small/ballast bs=64k status=none "
 ok(-s "$small/ballast", 'the index disk is full');
 
 is(push_stream($in, rtmp_url('live', 'ix')), 0, 'push');
+is(push_stream($in, rtmp_url('remote', 'rx')), 0, 'push to the http store');
 
-my $waits = qr/\[crit\].*part 1 (mp4|flv): no index entry in .*its record_done waits until one is written/;
-ok(wait_for(sub { log_lines($waits) >= 2 }, 15),
-   'no index entry for either file: logged')
+my $waits = qr/\[crit\].*(?:part 1 (?:mp4|flv)|\S+-(?:mp4|flv)): no index entry in .*its record_done waits until one is written/;
+ok(wait_for(sub { log_lines($waits) >= 4 }, 15),
+   'no index entry for any of the four files: logged')
     or diag join "\n", log_lines(qr/live record/);
 is(scalar(done()), 0, 'and no record_done before its entry');
 
@@ -75,21 +84,30 @@ is(scalar(done()), 0, 'and no record_done before its entry');
 
 sleep 11;
 is(scalar(done()), 0, 'none while the disk stays full');
-is(scalar(log_lines($waits)), 2, 'logged once per file');
-is(scalar(log_lines(qr{writing "[^"]*/small/index/[^"]*" failed})), 2,
+is(scalar(log_lines($waits)), 4, 'logged once per file');
+is(scalar(log_lines(qr{writing "[^"]*/small/index/[^"]*" failed})), 4,
    'and the write error once per file, not once per retry');
 
 unlink "$small/ballast";
 
 my @d;
-ok(wait_for(sub { @d = done(); @d >= 2 }, 15),
-   'record_done for both once the entries are written')
+ok(wait_for(sub { @d = done(); @d >= 4 }, 15),
+   'record_done for all four once the entries are written')
     or diag join "\n", log_lines(qr/live record/);
-ok(scalar(log_lines(qr/\[notice\].*part 1 (?:mp4|flv): index entry written, announcing it/)) == 2,
-   'the late entries are logged');
-index_ok("$small/index/live/ix/$_->{file_id}.json", event => $_) for @d;
+ok(scalar(log_lines(qr/\[notice\].*: index entry written, announcing it/))
+   == 4, 'the late entries are logged');
+for my $e (@d) {
+    my $remote = $e->{app} eq 'remote';
+    my $file = $remote ? prefix() . '/dav/files/' . ($e->{video_url} =~
+                             m{/ingest/(.+)$})[0]
+                       : $e->{path};
+    index_ok("$small/index/$e->{app}/$e->{stream_id}/$e->{file_id}.json",
+             event => $e, file => $file);
+}
+is(scalar(find_files(prefix() . '/outbox', qr/\.(?:mp4|flv)$/)), 0,
+   'the outbox is emptied once announced');
 sleep 1;
-is(scalar(done()), 2, 'each announced once');
+is(scalar(done()), 4, 'each announced once');
 
 $rcv->signatures_ok('late record_done (key=)');
 $rcv->stop;
@@ -100,4 +118,5 @@ no_alerts(allow => [
     qr/\[crit\].*is not spooled, it is (?:sent from memory|lost if nginx)/,
     qr/\[crit\].*is kept: its event is not spooled/,
     qr/\[crit\].*has no sidecar in the spool: a crash would leave it/,
+    qr/\[crit\].*upload of \S+ is not spooled, it is not retried after/,
 ]);
