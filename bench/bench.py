@@ -77,7 +77,11 @@ S = {
     'dd_mb': env('BENCH_DD_MB', 1024),
     'dd_reps': env('BENCH_DD_REPS', 3),
     'configs': env('BENCH_CONFIGS', 'abcdkoe'),
-    'stages': env('BENCH_STAGES', 'dd,long,huge,fast,rt,el,notify'),
+    'stages': env('BENCH_STAGES', 'dd,long,huge,fast,rt,el,notify,cluster'),
+    'cluster_streams': env('BENCH_CLUSTER_STREAMS', 24),
+    'cluster_reps': env('BENCH_CLUSTER_REPS', 4),
+    'cluster_rows': env('BENCH_CLUSTER_ROWS', 5000),
+    'cluster_seconds': env('BENCH_CLUSTER_SECONDS', 3),
     # issue 13: single parts of these many media minutes, pushed faster
     # than real time, worker file I/O counted by strace
     'long_minutes': env('BENCH_LONG_MINUTES', '1,6,30,120'),
@@ -1750,6 +1754,30 @@ def parse_hook(path):
 
 # -- disk ------------------------------------------------------------------------
 
+def run_cluster():
+    """bench/cluster_close.pl: two nodes and a private PostgreSQL 15 (the
+    test harness's), parts closing at once with the cluster on and off."""
+    if not os.path.exists('/usr/lib/postgresql/15/bin/initdb'):
+        return {'error': 'PostgreSQL 15 is not installed (make deps)'}
+    out = RUNS / 'cluster.json'
+    cmd = ['perl', str(BENCH / 'cluster_close.pl'), '--json', str(out),
+           '--streams', str(S['cluster_streams']),
+           '--reps', str(S['cluster_reps']),
+           '--rows', str(S['cluster_rows']),
+           '--seconds', str(S['cluster_seconds'])]
+    p = REG.spawn(cmd, out=RUNS / 'cluster.log')
+    REG.wait(p, 1800)
+    if p.returncode is None:
+        REG.stop(p)
+    if p.returncode != 0 or not out.exists():
+        return {'error': 'cluster_close.pl failed (rc %s): %s' % (
+            p.returncode, (RUNS / 'cluster.log').read_text(
+                errors='replace')[-500:])}
+    r = json.loads(out.read_text())
+    r['command'] = 'perl bench/cluster_close.pl ' + ' '.join(cmd[4:])
+    return r
+
+
 def run_dd():
     out = []
     f = CACHE / 'dd.tmp'
@@ -2036,6 +2064,19 @@ def suite(out_path):
                     cfg, pinned, {k: (v.get('max_ms'), v.get('p99_ms'))
                                   for k, v in r['phases'].items()}))
                 save()
+
+        if 'cluster' in stages:
+            r = guarded(run_cluster)
+            R['cluster'] = r
+            log('cluster: %s' % ('last row %.2f s after a burst, %.0f rows/s '
+                                 'replayed, %.3f ms more loop time per part '
+                                 'close' % (r.get('burst_last_row_s') or -1,
+                                            r.get('replay_rows_per_s') or -1,
+                                            r.get('extra_loop_ms_per_part')
+                                            or 0)
+                                 if 'replay_rows_per_s' in r
+                                 else r.get('error')))
+            save()
 
         if 'notify' in stages and R['notify']['ok'] and 'c' in cfgs:
             r = guarded(run_notify, media, clips[3], R['notify']['spool'])

@@ -1186,8 +1186,51 @@ def main(inp, outp):
       'stage; `BENCH_LOOPTRACE=0` turns them off.'
       % S.get('probe_min_n', 128))
     w('')
+    cluster_section(R, w)
     open(outp, 'w').write('\n'.join(L) + '\n')
     return 0
+
+
+def cluster_section(R, w):
+    """issue 16: index rows per second into one PostgreSQL from two nodes,
+    and the loop time a part close costs more with the cluster on."""
+    c = R.get('cluster')
+    if not c:
+        return
+    w('## Cluster (issue 16)')
+    w('')
+    if c.get('error'):
+        w('Not measured: %s' % c['error'])
+        w('')
+        return
+    w('`%s` (bench stage `cluster`, `BENCH_STAGES=cluster`): two nodes, '
+      'one worker each, and a private PostgreSQL 15 on this machine.'
+      % c.get('command', 'perl bench/cluster_close.pl'))
+    w('')
+    w('| measure | value |')
+    w('|---|---|')
+    w('| parts closing at once (%d streams of %s s per node, pushed at '
+      'full speed) | %d |' % (c['streams_per_node'], c.get('seconds', 4),
+                              c['parts']))
+    w('| last of their rows in PostgreSQL, after the last publisher ended '
+      '(median of %d) | %.2f s |' % (c['reps'], c['burst_last_row_s']))
+    w('| rows/s from 2 nodes replaying %d spooled rows each (sustained) '
+      '| **%.0f** |' % (c['replay_rows'] // 2, c['replay_rows_per_s']))
+    w('| event-loop time over the burst, both workers, cluster off / on '
+      '(median of %d; each run: off %s, on %s) | %.1f ms / %.1f ms |'
+      % (c['reps'],
+         ', '.join('%.0f' % sum(x['loop_ms']) for x in c['off']),
+         ', '.join('%.0f' % sum(x['loop_ms']) for x in c['on']),
+         c['loop_ms_off'], c['loop_ms_on']))
+    w('| extra loop time per part close with the cluster on | **%.3f ms** |'
+      % c['extra_loop_ms_per_part'])
+    w('')
+    w('Loop time is the worker main thread\'s CPU time '
+      '(`/proc/PID/task/PID/schedstat`) from 1 s before the pushes to 1 s '
+      'after the last index entry (and row) was in; the ingest is the same '
+      'with the cluster on and off, so the difference is the rows\' work '
+      '(spool file, query, answer).')
+    w('')
 
 
 def pct(vals, p):

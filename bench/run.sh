@@ -20,7 +20,9 @@
 # ("N:reps,..."), BENCH_MAX_N, BENCH_FAST_STREAMS, BENCH_FAST_LOOPS,
 # BENCH_FAST_REPS, BENCH_BIG_LOOPS, BENCH_EL_STREAMS, BENCH_PERF,
 # BENCH_CONFIGS (subset of "abcdkoe"), BENCH_STAGES
-# (dd,long,fast,rt,el,notify), BENCH_LONG_MINUTES (1,6,30,120), BENCH_CMP_N
+# (dd,long,huge,fast,rt,el,notify,cluster; cluster: bench/cluster_close.pl,
+# two nodes and a private PostgreSQL 15, with BENCH_CLUSTER_STREAMS,
+# BENCH_CLUSTER_REPS, BENCH_CLUSTER_ROWS), BENCH_LONG_MINUTES (1,6,30,120), BENCH_CMP_N
 # (32,128,256), BENCH_LOOPTRACE (1), BENCH_OLD (commit or none), BENCH_OUT
 # (default docs/benchmarks.md).
 set -euo pipefail
