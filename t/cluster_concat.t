@@ -10,7 +10,9 @@
 #   its row and deletes it; one record_deleted (reason expired), the row
 #   and the object gone; a file expiring later proves that no second
 #   delete followed;
-# - the database away: POST /concat is 503 cluster_unavailable.
+# - the database away: POST /concat is 503 cluster_unavailable, a file
+#   that comes due stays (no error line but the client's one per worker)
+#   and is deleted once when the database is back.
 
 use strict;
 use warnings;
@@ -18,6 +20,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes ();
 use LiveRecord::Test;
 use LiveRecord::API;
 use LiveRecord::Cluster;
@@ -30,7 +33,7 @@ need_all('postgresql', 'PostgreSQL 15 (/usr/lib/postgresql/15/bin/initdb)')
 need_all('s3rver', 's3rver or its proxy not installed')
     unless LiveRecord::S3::available();
 
-plan(tests => 37);
+plan(tests => 47);
 
 my $KEY = 'cluster-notify-key';
 my $TOKEN = 'cluster-token-' . $$;
@@ -216,15 +219,42 @@ is(join(',', map { $seen{$_} // 0 } $one->{file_id}, sort grep { $_ ne $one->{fi
 is(scalar(map { $n{$_}->log_lines(qr/expired, deleting it \(its row is claimed\)/) } qw(a b)),
    2, 'each claimed and deleted by one node');
 
-# 4. the database away
+# 4. the database away: /concat is 503, nothing expires meanwhile (the
+# client's one line per worker is all the log says), and the file that
+# came due goes once the database is back
 
+is(push_stream($in, url('a', 'old', 'three')), 0, 'A: push old/three done');
+my ($three) = grep { $_->{video_url} }
+              $rcv->wait_events('record_done', 'three', 1, 40);
+my $three_id = $three->{index_id} // $three->{file_id};
+ok(wait_for(sub { rows("file_id = '$three_id'") == 1 }, 20),
+   'its row is written');
 $pg->stop;
-ok(wait_for(sub { $n{b}->log_lines(qr/cluster database .* went away/) == 2 }, 30),
-   'B: the workers say the database went away');
+for my $name (qw(a b)) {
+    ok(wait_for(sub { $n{$name}->log_lines(qr/\[error\].*cluster database .* went away/) == 2 }, 30),
+       "node $name: each worker says once that the database went away");
+}
 ($st, $j) = $api{b}->call(POST => '/api/concat',
                           { file_ids => [ $pid_a, $pid_b ] });
 is_deeply([ $st, $j && $j->{code} ], [ 503, 'cluster_unavailable' ],
           'POST /concat without the database: 503 cluster_unavailable');
+
+# keep 5 s past its end, and two looks (1.25 s apart) more
+my $due = $three->{end_time_ms} / 1000 + 5 + 2.5;
+wait_for(sub { Time::HiRes::time() > $due }, 30);
+ok(fetch($three, "$p/three.mp4"), 'past its keep, the file stays while the database is away');
+is(scalar($rcv->events('record_deleted', 'three')), 0, '... and no record_deleted');
+is(scalar(map { $n{$_}->log_lines(qr/\[error\]/) } qw(a b)), 4,
+   'no error line but the workers\' "went away"');
+
+$pg->start;
+my ($d3) = $rcv->wait_events('record_deleted', 'three', 1, 60);
+is_deeply([ $d3 && $d3->{file_id}, $d3 && $d3->{reason} ],
+          [ $three->{file_id}, 'expired' ],
+          'the database back: the file is deleted, record_deleted sent');
+ok(wait_for(sub { !rows("file_id = '$three_id'") }, 10), 'its row is gone');
+ok(!fetch($three, "$p/three.mp4"), 'its object is gone from S3');
+is(scalar($rcv->events('record_deleted', 'three')), 1, 'announced once');
 
 is(scalar(map { $n{$_}->log_lines(qr/\[(alert|crit|emerg)\]/) } qw(a b)), 0,
    'no alert in either log');
