@@ -12,33 +12,16 @@
 #include "ngx_live_record_store.h"
 
 
-#define NGX_LIVE_RECORD_TASKS_FILE   "tasks.json"
-#define NGX_LIVE_RECORD_TASKS_MAX    (1024 * 1024)
-
-
 /* nginx-rtmp declares it in no header */
 extern ngx_module_t  ngx_rtmp_module;
 
 
 static ngx_int_t ngx_live_record_task_change(ngx_cycle_t *cycle,
     ngx_str_t *id, ngx_uint_t delete);
-static ngx_live_record_task_t *ngx_live_record_task_find(
-    ngx_live_record_shm_t *sh, ngx_str_t *id);
-static ngx_int_t ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
-    ngx_live_record_task_t *dst, ngx_live_record_task_t *src);
-static void ngx_live_record_task_free(ngx_slab_pool_t *shpool,
-    ngx_live_record_task_t *t);
 static void ngx_live_record_tasks_expire(ngx_slab_pool_t *shpool,
     ngx_live_record_shm_t *sh, uint64_t now);
 static cJSON *ngx_live_record_task_json(ngx_live_record_task_t *t,
     uint64_t now);
-static char *ngx_live_record_tasks_text(ngx_live_record_shm_t *sh,
-    uint64_t *seq);
-static void ngx_live_record_tasks_write(ngx_cycle_t *cycle,
-    ngx_live_record_shm_t *sh, ngx_slab_pool_t *shpool, char *text,
-    uint64_t seq);
-static ngx_int_t ngx_live_record_task_from_json(cJSON *o,
-    ngx_live_record_task_t *t, ngx_pool_t *pool);
 static cJSON *ngx_live_record_recorder_json(ngx_live_record_recorder_t *rec);
 static void ngx_live_record_shm_str_free(ngx_slab_pool_t *shpool,
     ngx_str_t *s);
@@ -467,7 +450,7 @@ ngx_live_record_tasks_synced(ngx_cycle_t *cycle)
 }
 
 
-static ngx_live_record_task_t *
+ngx_live_record_task_t *
 ngx_live_record_task_find(ngx_live_record_shm_t *sh, ngx_str_t *id)
 {
     ngx_queue_t             *q;
@@ -488,7 +471,7 @@ ngx_live_record_task_find(ngx_live_record_shm_t *sh, ngx_str_t *id)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
     ngx_live_record_task_t *dst, ngx_live_record_task_t *src)
 {
@@ -514,7 +497,7 @@ ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
 }
 
 
-static void
+void
 ngx_live_record_task_free(ngx_slab_pool_t *shpool, ngx_live_record_task_t *t)
 {
     ngx_live_record_shm_str_free(shpool, &t->id);
@@ -629,249 +612,6 @@ ngx_live_record_task_saved(ngx_live_record_task_t *t)
     }
 
     return o;
-}
-
-
-/* the tasks as JSON, numbered; called with the mutex held */
-
-static char *
-ngx_live_record_tasks_text(ngx_live_record_shm_t *sh, uint64_t *seq)
-{
-    char                    *text;
-    cJSON                   *a, *o;
-    ngx_queue_t             *q;
-    ngx_live_record_task_t  *t;
-
-    a = cJSON_CreateArray();
-    if (a == NULL) {
-        return NULL;
-    }
-
-    for (q = ngx_queue_head(&sh->tasks);
-         q != ngx_queue_sentinel(&sh->tasks);
-         q = ngx_queue_next(q))
-    {
-        t = ngx_queue_data(q, ngx_live_record_task_t, queue);
-
-        o = ngx_live_record_task_saved(t);
-        if (o == NULL) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-
-        cJSON_AddItemToArray(a, o);
-    }
-
-    text = cJSON_Print(a);
-    cJSON_Delete(a);
-
-    *seq = ++sh->tasks_saved;
-
-    return text;
-}
-
-
-/*
- * Written outside the lock into a file of this process, then renamed
- * over tasks.json only if no later change got there first: the file
- * always holds the newest state.
- */
-
-static void
-ngx_live_record_tasks_write(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh,
-    ngx_slab_pool_t *shpool, char *text, uint64_t seq)
-{
-    ngx_str_t                     data;
-    ngx_uint_t                    newest;
-    ngx_live_record_main_conf_t  *lmcf;
-    u_char                        path[NGX_MAX_PATH], tmp[NGX_MAX_PATH];
-
-    lmcf = ngx_live_record_rtmp_main_conf(cycle);
-
-    if (text == NULL || lmcf == NULL
-        || lmcf->spool.len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE)
-           + NGX_INT64_LEN + 1 > NGX_MAX_PATH)
-    {
-        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
-                      "live record: tasks could not be saved: they are "
-                      "lost on restart");
-        cJSON_free(text);
-        return;
-    }
-
-    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", &lmcf->spool);
-    ngx_sprintf(tmp, "%s.%P%Z", path, ngx_pid);
-
-    data.data = (u_char *) text;
-    data.len = ngx_strlen(text);
-
-    if (ngx_live_record_write_atomic(tmp, &data, 1, cycle->log) != NGX_OK) {
-        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
-                      "live record: tasks could not be saved to \"%s\": "
-                      "they are lost on restart", path);
-        cJSON_free(text);
-        return;
-    }
-
-    cJSON_free(text);
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    newest = (seq > sh->tasks_written);
-
-    if (newest) {
-        sh->tasks_written = seq;
-
-        if (ngx_rename_file(tmp, path) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_CRIT, cycle->log, ngx_errno,
-                          ngx_rename_file_n " \"%s\" to \"%s\" failed: "
-                          "tasks are lost on restart", tmp, path);
-        }
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (!newest) {
-        (void) ngx_delete_file(tmp);
-    }
-}
-
-
-/* in the master, once the zone is mapped; a reload keeps the zone's tasks */
-
-ngx_int_t
-ngx_live_record_tasks_load(ngx_cycle_t *cycle, ngx_str_t *spool)
-{
-    cJSON                   *a, *o;
-    uint64_t                 now;
-    ngx_int_t                rc;
-    ngx_str_t                text;
-    ngx_uint_t               loaded;
-    ngx_slab_pool_t         *shpool;
-    ngx_live_record_shm_t   *sh;
-    ngx_live_record_task_t   t, *nt;
-    u_char                   path[NGX_MAX_PATH];
-
-    sh = ngx_live_record_shm(cycle, &shpool);
-    if (sh == NULL || sh->loaded) {
-        return NGX_OK;
-    }
-
-    sh->loaded = 1;
-
-    if (spool->len + sizeof("/" NGX_LIVE_RECORD_TASKS_FILE) > NGX_MAX_PATH) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(path, "%V/" NGX_LIVE_RECORD_TASKS_FILE "%Z", spool);
-
-    rc = ngx_live_record_read_file(path, NGX_LIVE_RECORD_TASKS_MAX - 1,
-                                   &text, cycle->log);
-    if (rc == NGX_DECLINED) {
-        return NGX_OK;
-    }
-
-    a = (rc == NGX_OK) ? cJSON_ParseWithLength((char *) text.data, text.len)
-                       : NULL;
-
-    ngx_free(text.data);
-
-    if (!cJSON_IsArray(a)) {
-        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
-                      "live record: \"%s\" is unreadable, its tasks are "
-                      "not restored", path);
-        cJSON_Delete(a);
-        return NGX_ERROR;
-    }
-
-    now = ngx_live_record_now_ms();
-    loaded = 0;
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    cJSON_ArrayForEach(o, a) {
-        if (ngx_live_record_task_from_json(o, &t, cycle->pool) != NGX_OK) {
-            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                          "live record: a task in \"%s\" is invalid and "
-                          "skipped", path);
-            continue;
-        }
-
-        if (ngx_live_record_task_find(sh, &t.id) != NULL
-            || t.end_ms + NGX_LIVE_RECORD_TASK_KEEP_MS < now)
-        {
-            continue;
-        }
-
-        nt = ngx_slab_calloc_locked(shpool, sizeof(ngx_live_record_task_t));
-
-        if (nt == NULL || ngx_live_record_task_copy(shpool, nt, &t) != NGX_OK)
-        {
-            if (nt) {
-                ngx_live_record_task_free(shpool, nt);
-            }
-
-            ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
-                          "live record: the live_record zone is full, tasks "
-                          "in \"%s\" are not all restored: increase "
-                          "live_record_api_zone", path);
-            break;
-        }
-
-        ngx_queue_insert_tail(&sh->tasks, &nt->queue);
-        loaded++;
-    }
-
-    sh->generation++;
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    cJSON_Delete(a);
-
-    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "live record: %ui record tasks restored from \"%s\"",
-                  loaded, path);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
-    ngx_pool_t *pool)
-{
-    ngx_live_record_json_field_t  fields[] = {
-        { "task_id", NGX_LIVE_RECORD_JSON_STR, &t->id },
-        { "app", NGX_LIVE_RECORD_JSON_STR, &t->app },
-        { "stream", NGX_LIVE_RECORD_JSON_STR, &t->stream },
-        { "domain", NGX_LIVE_RECORD_JSON_STR, &t->domain },
-        { "template", NGX_LIVE_RECORD_JSON_STR_OPT, &t->tpl },
-        { "start_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->start_ms },
-        { "end_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->end_ms },
-        { "created_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->created_ms },
-        { "stopped_time_ms", NGX_LIVE_RECORD_JSON_MS, &t->stopped_ms },
-        { "extension", NGX_LIVE_RECORD_JSON_TEXT, &t->extension },
-        { NULL, 0, NULL }
-    };
-
-    ngx_memzero(t, sizeof(ngx_live_record_task_t));
-
-    if (ngx_live_record_json_read(pool, o, fields) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_live_record_valid_name(&t->id, 64) != NGX_OK
-        || ngx_live_record_valid_name(&t->app, 255) != NGX_OK
-        || ngx_live_record_valid_name(&t->stream, 255) != NGX_OK
-        || (t->domain.len
-            && ngx_live_record_valid_name(&t->domain, 255) != NGX_OK)
-        || (t->tpl.len && ngx_live_record_valid_name(&t->tpl, 255) != NGX_OK)
-        || t->end_ms <= t->start_ms)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -76,6 +76,22 @@ ngx_int_t ngx_live_record_task_stop(ngx_cycle_t *cycle, ngx_str_t *id);
 ngx_int_t ngx_live_record_task_delete(ngx_cycle_t *cycle, ngx_str_t *id);
 cJSON *ngx_live_record_task_saved(ngx_live_record_task_t *t);
 
+/* the zone's tasks, called with the mutex held */
+ngx_live_record_task_t *ngx_live_record_task_find(ngx_live_record_shm_t *sh,
+    ngx_str_t *id);
+ngx_int_t ngx_live_record_task_copy(ngx_slab_pool_t *shpool,
+    ngx_live_record_task_t *dst, ngx_live_record_task_t *src);
+void ngx_live_record_task_free(ngx_slab_pool_t *shpool,
+    ngx_live_record_task_t *t);
+
+/* tasks.json (ngx_live_record_tasks_file.c) */
+char *ngx_live_record_tasks_text(ngx_live_record_shm_t *sh, uint64_t *seq);
+void ngx_live_record_tasks_write(ngx_cycle_t *cycle,
+    ngx_live_record_shm_t *sh, ngx_slab_pool_t *shpool, char *text,
+    uint64_t seq);
+ngx_int_t ngx_live_record_task_from_json(cJSON *o, ngx_live_record_task_t *t,
+    ngx_pool_t *pool);
+
 /* in a cluster (cluster/ngx_live_record_cluster_tasks.c) */
 ngx_int_t ngx_live_record_task_new_id(ngx_cycle_t *cycle,
     uint64_t created_ms, ngx_str_t *id, ngx_pool_t *pool);
