@@ -216,6 +216,7 @@ ngx_live_record_cluster_tasks_sync(ngx_event_t *ev)
 
     sh = ngx_live_record_shm((ngx_cycle_t *) ngx_cycle, NULL);
     if (sh == NULL) {
+        ngx_add_timer(ev, NGX_LIVE_RECORD_CLUSTER_TASKS_PERIOD);
         return;
     }
 
