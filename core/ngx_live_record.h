@@ -204,8 +204,7 @@ struct ngx_live_record_part_s {
     ngx_uint_t                  wait_reason;    /* of the pause */
 
     ngx_event_t                 flush;          /* mp4 buffers, 250 ms */
-    ngx_queue_t                 pending;        /* mp4 frames before open */
-    size_t                      pending_size;
+    void                       *mp4_task;       /* mp4 write, a thread's */
     size_t                      queued;         /* bytes in out */
     ngx_uint_t                  pending_dropped;
     struct ngx_live_record_open_s *open;        /* the open task's */
@@ -217,6 +216,7 @@ struct ngx_live_record_part_s {
     unsigned                    close_pending:1;
     unsigned                    close_sync:1;
     unsigned                    paused:1;       /* in lmcf->waiting */
+    unsigned                    mp4_wait:1;     /* its end waits for it */
 };
 
 

@@ -34,8 +34,8 @@
  *   cc -DNGX_LIVE_RECORD_FUZZ_MAIN -fsanitize=address,undefined \
  *      -I<nginx headers> -I<build/ngx> -I. -Imux -It/mp4 \
  *      fuzz/fuzz_mp4_sidecar.c mux/ngx_live_record_mp4.c \
- *      mux/ngx_live_record_mp4_moov.c mux/ngx_live_record_codec.c \
- *      t/mp4/ngx_stub.c
+ *      mux/ngx_live_record_mp4_moov.c mux/ngx_live_record_mp4_chain.c \
+ *      mux/ngx_live_record_codec.c t/mp4/ngx_stub.c
  *
  * and for libFuzzer the same with clang -fsanitize=fuzzer,address,undefined
  * and without -DNGX_LIVE_RECORD_FUZZ_MAIN.  Files go to $TMPDIR (default

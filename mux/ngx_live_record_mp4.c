@@ -38,6 +38,19 @@
 #include "ngx_live_record_mp4_moov.h"
 
 
+/* what one write task takes: set on the loop, written in a thread */
+
+typedef struct {
+    ngx_live_record_mp4_block_t  *data;
+    ngx_live_record_mp4_block_t  *side;
+    size_t                        bytes;
+    off_t                         alloc_from;
+    off_t                         alloc_to;   /* done, once ran */
+    ngx_int_t                     rc;
+    ngx_atomic_t                  ran;
+} ngx_live_record_mp4_batch_t;
+
+
 struct ngx_live_record_mp4_s {
     ngx_pool_t                 *pool;
     ngx_log_t                  *log;
@@ -49,14 +62,17 @@ struct ngx_live_record_mp4_s {
     ngx_live_record_mp4_sidecar_t
                                 sc;
     ngx_live_record_mp4_walk_t  walk;
-    u_char                     *buf;
-    size_t                      len;
-    u_char                     *sbuf;
-    size_t                      slen;
+    ngx_live_record_mp4_chain_t data;
+    ngx_live_record_mp4_chain_t side;
+    ngx_live_record_mp4_batch_t batch;
+    ngx_live_record_mp4_block_t *spare;       /* a data block kept */
+    size_t                      held;         /* bytes not yet written */
     uint64_t                    last[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  dropped;
+    ngx_uint_t                  lagged;       /* of dropped: writes lag */
     off_t                       allocated;    /* of the reserved region */
-    unsigned                    opened:1;
+    ngx_uint_t                  opened;       /* the open thread's */
+    ngx_uint_t                  inflight;     /* a batch is taken */
     unsigned                    ready:1;
     unsigned                    failed:1;
     unsigned                    closed:1;
@@ -71,13 +87,11 @@ static ngx_int_t ngx_live_record_mp4_info(ngx_live_record_mp4_t *w,
 static ngx_int_t ngx_live_record_mp4_entry(ngx_live_record_mp4_t *w,
     ngx_live_record_frame_t *f, ngx_live_record_mp4_entry_t *e);
 static ngx_int_t ngx_live_record_mp4_drop(ngx_live_record_mp4_t *w,
-    ngx_live_record_frame_t *f);
-static ngx_int_t ngx_live_record_mp4_flush_data(ngx_live_record_mp4_t *w);
-static void ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w);
+    ngx_live_record_frame_t *f, const char *why);
+static off_t ngx_live_record_mp4_allocate_to(ngx_live_record_mp4_t *w);
+static off_t ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w,
+    off_t from, off_t to);
 static off_t ngx_live_record_mp4_moov_bound(ngx_live_record_mp4_t *w);
-static ngx_int_t ngx_live_record_mp4_flush_sidecar(ngx_live_record_mp4_t *w);
-static void ngx_live_record_mp4_write_error(ngx_live_record_mp4_t *w,
-    const char *call, u_char *path);
 static size_t ngx_live_record_mp4_header(ngx_live_record_mp4_sidecar_t *sc,
     u_char *buf);
 static uint32_t ngx_live_record_mp4_hash(u_char *p, size_t len);
@@ -136,16 +150,6 @@ ngx_live_record_mp4_create(ngx_pool_t *pool, ngx_log_t *log,
     w->sc.reserve = ngx_min(reserve, NGX_LIVE_RECORD_MP4_MAX_RESERVE);
     w->sc.mdat = NGX_LIVE_RECORD_MP4_FTYP_SIZE + w->sc.reserve;
     w->sc.created = (uint64_t) time(NULL) + NGX_LIVE_RECORD_MP4_EPOCH;
-
-    w->buf = ngx_palloc(pool, NGX_LIVE_RECORD_MP4_BUFFER);
-    if (w->buf == NULL) {
-        return NULL;
-    }
-
-    w->sbuf = ngx_palloc(pool, NGX_LIVE_RECORD_MP4_SIDECAR_BUF);
-    if (w->sbuf == NULL) {
-        return NULL;
-    }
 
     ngx_live_record_mp4_walk_init(&w->walk, &w->sc);
     w->walk.offset = w->sc.mdat + 16;
@@ -317,6 +321,18 @@ ngx_live_record_mp4_cleanup(void *data)
         (void) ngx_close_file(w->sfd);
         w->sfd = NGX_INVALID_FILE;
     }
+
+    ngx_live_record_mp4_free_blocks(w->data.head);
+    ngx_live_record_mp4_free_blocks(w->side.head);
+    ngx_live_record_mp4_free_blocks(w->batch.data);
+    ngx_live_record_mp4_free_blocks(w->batch.side);
+    ngx_live_record_mp4_free_blocks(w->spare);
+
+    ngx_memzero(&w->data, sizeof(ngx_live_record_mp4_chain_t));
+    ngx_memzero(&w->side, sizeof(ngx_live_record_mp4_chain_t));
+    w->batch.data = NULL;
+    w->batch.side = NULL;
+    w->spare = NULL;
 }
 
 
@@ -396,7 +412,8 @@ ngx_live_record_mp4_open(ngx_live_record_mp4_t *w, u_char *path,
     w->sfd = sfd;
     w->opened = 1;
 
-    ngx_live_record_mp4_allocate(w);
+    w->allocated = ngx_live_record_mp4_allocate(w, 0,
+                                           ngx_live_record_mp4_allocate_to(w));
 
     return NGX_OK;
 
@@ -427,7 +444,7 @@ ngx_int_t
 ngx_live_record_mp4_write(ngx_live_record_mp4_t *w,
     ngx_live_record_frame_t *f)
 {
-    u_char                       *p;
+    u_char                       *p, entry[NGX_LIVE_RECORD_MP4_ENTRY];
     ngx_live_record_mp4_entry_t   e;
 
     if (w->failed || w->closed || f->track >= NGX_LIVE_RECORD_NTRACKS
@@ -452,56 +469,44 @@ ngx_live_record_mp4_write(ngx_live_record_mp4_t *w,
         w->wait_key = 0;
     }
 
-    if (!w->ready
-        && (w->len + f->len > NGX_LIVE_RECORD_MP4_BUFFER
-            || w->slen + NGX_LIVE_RECORD_MP4_ENTRY
-               > NGX_LIVE_RECORD_MP4_SIDECAR_BUF))
+    /* what waits for the disk is bounded: past it, frames are dropped */
+
+    if (w->held && w->held + f->len > NGX_LIVE_RECORD_MP4_LAG_MAX) {
+        return ngx_live_record_mp4_drop(w, f, w->ready
+                                        ? "its writes lag behind"
+                                        : "the part is not open yet");
+    }
+
+    /* the room first: a sample in the index always gets its bytes */
+
+    if (ngx_live_record_mp4_room(&w->data, f->len, NGX_LIVE_RECORD_MP4_BLOCK,
+                                 &w->spare, w->log)
+        != NGX_OK
+        || ngx_live_record_mp4_room(&w->side, NGX_LIVE_RECORD_MP4_ENTRY,
+                                    NGX_LIVE_RECORD_MP4_SIDECAR_BUF, NULL,
+                                    w->log)
+           != NGX_OK)
     {
-        return ngx_live_record_mp4_drop(w, f);
+        return ngx_live_record_mp4_drop(w, f, "no memory");
     }
 
     if (ngx_live_record_mp4_entry(w, f, &e) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    /* the bytes: into the buffer, or straight through if they fill it */
+    ngx_live_record_mp4_copy(&w->data, f->data, f->len);
 
-    if (w->len + f->len > NGX_LIVE_RECORD_MP4_BUFFER) {
-        if (ngx_live_record_mp4_flush_data(w) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (f->len >= NGX_LIVE_RECORD_MP4_BUFFER) {
-        if (ngx_live_record_mp4_pwrite(w->fd, f->data, f->len, -1)
-            != NGX_OK)
-        {
-            ngx_live_record_mp4_write_error(w, "write", w->path);
-            return NGX_ERROR;
-        }
-
-    } else {
-        ngx_memcpy(w->buf + w->len, f->data, f->len);
-        w->len += f->len;
-    }
-
-    /* the entry */
-
-    if (w->slen + NGX_LIVE_RECORD_MP4_ENTRY > NGX_LIVE_RECORD_MP4_SIDECAR_BUF
-        && ngx_live_record_mp4_flush_sidecar(w) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    p = w->sbuf + w->slen;
-    p = ngx_live_record_mp4_w32(p, e.size);
+    p = ngx_live_record_mp4_w32(entry, e.size);
     p = ngx_live_record_mp4_w32(p, e.dts);
     p = ngx_live_record_mp4_w32(p, (uint32_t) e.cto);
     *p++ = (u_char) (e.track | (e.sync ? 0x80 : 0));
     *p++ = (u_char) ((w->walk.entries - 1) >> 16);
     *p++ = (u_char) ((w->walk.entries - 1) >> 8);
-    *p++ = (u_char) (w->walk.entries - 1);
-    w->slen += NGX_LIVE_RECORD_MP4_ENTRY;
+    *p = (u_char) (w->walk.entries - 1);
+
+    ngx_live_record_mp4_copy(&w->side, entry, NGX_LIVE_RECORD_MP4_ENTRY);
+
+    w->held += f->len + NGX_LIVE_RECORD_MP4_ENTRY;
 
     return NGX_OK;
 }
@@ -588,12 +593,14 @@ ngx_live_record_mp4_entry(ngx_live_record_mp4_t *w,
 }
 
 
-/* the file is not open yet and the buffer is full: never wait for it */
+/* the file is not open yet or the disk is slow: never wait for it */
 
 static ngx_int_t
-ngx_live_record_mp4_drop(ngx_live_record_mp4_t *w, ngx_live_record_frame_t *f)
+ngx_live_record_mp4_drop(ngx_live_record_mp4_t *w, ngx_live_record_frame_t *f,
+    const char *why)
 {
     w->dropped++;
+    w->lagged += (w->ready != 0);
 
     if (f->track == NGX_LIVE_RECORD_VIDEO) {
         w->wait_key = 1;
@@ -602,9 +609,9 @@ ngx_live_record_mp4_drop(ngx_live_record_mp4_t *w, ngx_live_record_frame_t *f)
     if (!w->drop_logged) {
         w->drop_logged = 1;
         ngx_log_error(NGX_LOG_WARN, w->log, 0,
-                      "live record: \"%V\": mp4 drops frames: the part is "
-                      "not open yet and its %uz-byte buffer is full",
-                      w->label, (size_t) NGX_LIVE_RECORD_MP4_BUFFER);
+                      "live record: \"%V\": mp4 drops frames: %s and %uz "
+                      "bytes wait to be written (at most %uz)", w->label,
+                      why, w->held, (size_t) NGX_LIVE_RECORD_MP4_LAG_MAX);
     }
 
     return NGX_DECLINED;
@@ -618,7 +625,141 @@ ngx_live_record_mp4_dropped(ngx_live_record_mp4_t *w)
 }
 
 
-/* the flush tick: every ~250 ms, at least once a second */
+/*
+ * On the loop: what waits goes into the writer's one batch, for put() in
+ * a thread; all: the blocks being filled too (the tick), else only full
+ * ones.  NGX_DECLINED: nothing to write, not open yet, or a batch is out.
+ */
+
+ngx_int_t
+ngx_live_record_mp4_take(ngx_live_record_mp4_t *w, ngx_uint_t all)
+{
+    size_t                        bytes;
+    ngx_live_record_mp4_batch_t  *bt;
+
+    if (w->failed || !w->ready || w->closed || w->inflight) {
+        return NGX_DECLINED;
+    }
+
+    bt = &w->batch;
+    bytes = 0;
+
+    bt->data = ngx_live_record_mp4_cut(&w->data, all, &bytes);
+    bt->side = ngx_live_record_mp4_cut(&w->side, all, &bytes);
+    bt->alloc_from = w->allocated;
+    bt->alloc_to = all ? ngx_live_record_mp4_allocate_to(w) : w->allocated;
+
+    if (bytes == 0 && bt->alloc_to == bt->alloc_from) {
+        return NGX_DECLINED;
+    }
+
+    bt->bytes = bytes;
+    bt->rc = NGX_OK;
+    bt->ran = 0;
+    w->inflight = 1;
+
+    return NGX_OK;
+}
+
+
+/* bytes taken or waiting in full blocks: worth a task of their own */
+
+size_t
+ngx_live_record_mp4_backlog(ngx_live_record_mp4_t *w)
+{
+    size_t                        n;
+    ngx_live_record_mp4_block_t  *b;
+
+    n = 0;
+
+    for (b = w->data.head; b && b != w->data.fill; b = b->next) {
+        n += b->len;
+    }
+
+    return n;
+}
+
+
+ngx_uint_t
+ngx_live_record_mp4_inflight(ngx_live_record_mp4_t *w)
+{
+    return w->inflight;
+}
+
+
+ngx_uint_t
+ngx_live_record_mp4_ran(ngx_live_record_mp4_t *w)
+{
+    return w->batch.ran;
+}
+
+
+/*
+ * In a thread (or on the loop without a pool): the batch's reserved
+ * blocks, its bytes, then its entries, so that an entry on disk rarely
+ * lacks its bytes.  Only the batch and the open fds are touched.
+ */
+
+void
+ngx_live_record_mp4_put_batch(ngx_live_record_mp4_t *w)
+{
+    ngx_live_record_mp4_batch_t  *bt;
+
+    bt = &w->batch;
+
+    bt->alloc_to = ngx_live_record_mp4_allocate(w, bt->alloc_from,
+                                                bt->alloc_to);
+
+    if (ngx_live_record_mp4_writev(w->fd, bt->data) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
+                      "live record: \"%V\": write(\"%s\") failed",
+                      w->label, w->path);
+        bt->rc = NGX_ERROR;
+
+    } else if (ngx_live_record_mp4_writev(w->sfd, bt->side) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
+                      "live record: \"%V\": write(\"%s\") failed",
+                      w->label, w->sidecar);
+        bt->rc = NGX_ERROR;
+    }
+
+    ngx_memory_barrier();
+    bt->ran = 1;
+}
+
+
+/* back on the loop: the blocks are free again */
+
+ngx_int_t
+ngx_live_record_mp4_done(ngx_live_record_mp4_t *w)
+{
+    ngx_live_record_mp4_batch_t  *bt;
+
+    bt = &w->batch;
+
+    if (!w->inflight) {
+        return NGX_OK;
+    }
+
+    w->inflight = 0;
+    w->held -= bt->bytes;
+    w->allocated = bt->alloc_to;
+
+    ngx_live_record_mp4_recycle(&w->spare, bt->data);
+    ngx_live_record_mp4_free_blocks(bt->side);
+    bt->data = NULL;
+    bt->side = NULL;
+
+    if (bt->rc != NGX_OK) {
+        w->failed = 1;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the flush tick without a thread pool, and the unit driver's */
 
 ngx_int_t
 ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w)
@@ -627,21 +768,13 @@ ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w)
         return NGX_ERROR;
     }
 
-    if (!w->ready || w->closed) {
+    if (ngx_live_record_mp4_take(w, 1) != NGX_OK) {
         return NGX_OK;
     }
 
-    ngx_live_record_mp4_allocate(w);
+    ngx_live_record_mp4_put_batch(w);
 
-    /* bytes first, so that an entry on disk rarely lacks its bytes */
-
-    if (ngx_live_record_mp4_flush_data(w) != NGX_OK
-        || ngx_live_record_mp4_flush_sidecar(w) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_live_record_mp4_done(w);
 }
 
 
@@ -649,47 +782,63 @@ ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w)
  * The reserved region is a hole until the moov needs it: its blocks are
  * taken in steps as the sample index grows, while the disk has them, so
  * that a disk that fills up still leaves room to finish the part.  One
- * fallocate() per step: metadata only, no bytes written.
+ * fallocate() per step: metadata only, no bytes written.  The step is
+ * sized on the loop, taken in the write task.
  */
 
-static void
-ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w)
+static off_t
+ngx_live_record_mp4_allocate_to(ngx_live_record_mp4_t *w)
 {
-#if (NGX_LINUX)
     off_t  need, body;
 
     body = (off_t) w->sc.reserve - 8;
 
     if (w->sc.reserve == 0 || w->allocated >= body) {
-        return;
+        return w->allocated;
     }
 
     need = ngx_live_record_mp4_moov_bound(w) + NGX_LIVE_RECORD_MP4_ALLOC_STEP;
 
     if (need <= w->allocated) {
-        return;
+        return w->allocated;
     }
 
-    need = ngx_min(ngx_align(need, NGX_LIVE_RECORD_MP4_ALLOC_STEP), body);
+    return ngx_min(ngx_align(need, NGX_LIVE_RECORD_MP4_ALLOC_STEP), body);
+}
 
-    if (fallocate(w->fd, 0,
-                  NGX_LIVE_RECORD_MP4_FTYP_SIZE + 8 + w->allocated,
-                  need - w->allocated)
+
+/* what is allocated after trying from..to */
+
+static off_t
+ngx_live_record_mp4_allocate(ngx_live_record_mp4_t *w, off_t from, off_t to)
+{
+    if (to <= from) {
+        return from;
+    }
+
+#if (NGX_LINUX)
+
+    if (fallocate(w->fd, 0, NGX_LIVE_RECORD_MP4_FTYP_SIZE + 8 + from,
+                  to - from)
         == -1)
     {
         if (ngx_errno == NGX_EOPNOTSUPP) {
             /* a file system without it: the hole stays, as before */
-            w->allocated = body;
-            return;
+            return (off_t) w->sc.reserve - 8;
         }
 
         ngx_log_error(NGX_LOG_WARN, w->log, ngx_errno,
                       "live record: \"%V\": fallocate(\"%s\") of the mp4 "
                       "index's room failed", w->label, w->path);
-        return;
+        return from;
     }
 
-    w->allocated = need;
+    return to;
+
+#else
+
+    return from;
+
 #endif
 }
 
@@ -718,53 +867,6 @@ ngx_live_record_mp4_moov_bound(ngx_live_record_mp4_t *w)
 }
 
 
-static ngx_int_t
-ngx_live_record_mp4_flush_data(ngx_live_record_mp4_t *w)
-{
-    if (w->len == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_live_record_mp4_pwrite(w->fd, w->buf, w->len, -1) != NGX_OK) {
-        ngx_live_record_mp4_write_error(w, "write", w->path);
-        return NGX_ERROR;
-    }
-
-    w->len = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_live_record_mp4_flush_sidecar(ngx_live_record_mp4_t *w)
-{
-    if (w->slen == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_live_record_mp4_pwrite(w->sfd, w->sbuf, w->slen, -1) != NGX_OK) {
-        ngx_live_record_mp4_write_error(w, "write", w->sidecar);
-        return NGX_ERROR;
-    }
-
-    w->slen = 0;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_live_record_mp4_write_error(ngx_live_record_mp4_t *w, const char *call,
-    u_char *path)
-{
-    ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
-                  "live record: \"%V\": %s(\"%s\") failed", w->label, call,
-                  path);
-    w->failed = 1;
-}
-
-
 void
 ngx_live_record_mp4_fail(ngx_live_record_mp4_t *w)
 {
@@ -781,6 +883,7 @@ ngx_live_record_mp4_fail(ngx_live_record_mp4_t *w)
 ngx_int_t
 ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size)
 {
+    u_char                      *scratch;
     ngx_int_t                    rc;
     ngx_live_record_mp4_build_t  b;
 
@@ -788,16 +891,23 @@ ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size)
         return NGX_ERROR;
     }
 
-    w->closed = 1;
     rc = NGX_ERROR;
+    scratch = NULL;
 
     if (w->failed || !w->ready) {
         goto done;
     }
 
-    if (ngx_live_record_mp4_flush_data(w) != NGX_OK
-        || ngx_live_record_mp4_flush_sidecar(w) != NGX_OK)
-    {
+    /* the loop is done with w: what waits is written here, in order */
+
+    if (w->inflight || ngx_live_record_mp4_flush(w) != NGX_OK) {
+        goto done;
+    }
+
+    w->closed = 1;
+
+    scratch = ngx_alloc(NGX_LIVE_RECORD_MP4_BUFFER, w->log);
+    if (scratch == NULL) {
         goto done;
     }
 
@@ -811,7 +921,7 @@ ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size)
     b.sfd = w->sfd;
     b.sc = &w->sc;
     b.walk = &w->walk;
-    b.scratch = w->buf;
+    b.scratch = scratch;
 
     rc = ngx_live_record_mp4_build(&b, w->walk.entries);
 
@@ -830,6 +940,12 @@ ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size)
     *size = b.size;
 
 done:
+
+    w->closed = 1;
+
+    if (scratch) {
+        ngx_free(scratch);
+    }
 
     ngx_live_record_mp4_cleanup(w);
 

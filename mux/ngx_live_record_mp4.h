@@ -20,21 +20,29 @@
  * that every frame's bytes are appended to once, and a moov built at close
  * from a per-sample sidecar file; see docs/mp4.md.
  *
- *   on the loop    create, write, flush (every ~250 ms), ready, fail
- *   in a thread    open, close, recover
+ *   on the loop    create, write, ready, fail, take, done
+ *   in a thread    open, put_batch, close, recover
  *
- * write() and flush() do nothing slower than a plain write() to a file.
+ * write() only copies: the bytes wait in blocks until take() hands them to
+ * put_batch(), one batch at a time; flush() is the three in one, for a
+ * caller without threads.  write() never touches a file.
  */
 
 
 /* the sidecar's entries: one a sample, the same size always */
 #define NGX_LIVE_RECORD_MP4_ENTRY        16
 
-/* frame bytes are copied into a buffer of this size, written when full */
+/* the moov is built through a scratch buffer of this size */
 #define NGX_LIVE_RECORD_MP4_BUFFER       65536
 
-/* sidecar entries wait in a buffer of this size */
+/* frame bytes are copied into blocks of this size */
+#define NGX_LIVE_RECORD_MP4_BLOCK        32768
+
+/* sidecar entries wait in blocks of this size */
 #define NGX_LIVE_RECORD_MP4_SIDECAR_BUF  4096
+
+/* what may wait for the disk, a writer: past it frames are dropped */
+#define NGX_LIVE_RECORD_MP4_LAG_MAX      (8 * 1024 * 1024)
 
 /* the largest codec configuration record a sidecar may hold */
 #define NGX_LIVE_RECORD_MP4_MAX_EXTRA    4096
@@ -98,7 +106,13 @@ ngx_int_t ngx_live_record_mp4_open(ngx_live_record_mp4_t *w, u_char *path,
 void ngx_live_record_mp4_ready(ngx_live_record_mp4_t *w, ngx_int_t rc);
 ngx_int_t ngx_live_record_mp4_write(ngx_live_record_mp4_t *w,
     ngx_live_record_frame_t *f);
+ngx_int_t ngx_live_record_mp4_take(ngx_live_record_mp4_t *w, ngx_uint_t all);
+void ngx_live_record_mp4_put_batch(ngx_live_record_mp4_t *w);
+ngx_int_t ngx_live_record_mp4_done(ngx_live_record_mp4_t *w);
 ngx_int_t ngx_live_record_mp4_flush(ngx_live_record_mp4_t *w);
+size_t ngx_live_record_mp4_backlog(ngx_live_record_mp4_t *w);
+ngx_uint_t ngx_live_record_mp4_inflight(ngx_live_record_mp4_t *w);
+ngx_uint_t ngx_live_record_mp4_ran(ngx_live_record_mp4_t *w);
 ngx_int_t ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size);
 void ngx_live_record_mp4_fail(ngx_live_record_mp4_t *w);
 ngx_uint_t ngx_live_record_mp4_dropped(ngx_live_record_mp4_t *w);

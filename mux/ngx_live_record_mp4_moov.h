@@ -164,4 +164,44 @@ uint32_t ngx_live_record_mp4_r32(u_char *p);
 uint64_t ngx_live_record_mp4_r64(u_char *p);
 
 
+/*
+ * Frame bytes and sidecar entries wait in chains of blocks until a write
+ * task takes them: the loop fills a chain, a thread writes what was taken
+ * with one writev() a file, in order (one task at a time a writer), so
+ * the sample index's chunk offsets, counted from the sizes, stay exact.
+ */
+
+typedef struct ngx_live_record_mp4_block_s  ngx_live_record_mp4_block_t;
+
+struct ngx_live_record_mp4_block_s {
+    ngx_live_record_mp4_block_t  *next;
+    size_t                        len;
+    size_t                        size;
+};
+
+#define ngx_live_record_mp4_block_data(b)  ((u_char *) &(b)[1])
+
+
+typedef struct {
+    ngx_live_record_mp4_block_t  *head;
+    ngx_live_record_mp4_block_t  *fill;       /* the first not full */
+    ngx_live_record_mp4_block_t  *tail;
+} ngx_live_record_mp4_chain_t;
+
+
+/* ngx_live_record_mp4_chain.c */
+ngx_int_t ngx_live_record_mp4_room(ngx_live_record_mp4_chain_t *c,
+    size_t len, size_t size, ngx_live_record_mp4_block_t **spare,
+    ngx_log_t *log);
+void ngx_live_record_mp4_copy(ngx_live_record_mp4_chain_t *c, u_char *p,
+    size_t len);
+ngx_live_record_mp4_block_t *ngx_live_record_mp4_cut(
+    ngx_live_record_mp4_chain_t *c, ngx_uint_t all, size_t *bytes);
+ngx_int_t ngx_live_record_mp4_writev(ngx_fd_t fd,
+    ngx_live_record_mp4_block_t *b);
+void ngx_live_record_mp4_recycle(ngx_live_record_mp4_block_t **spare,
+    ngx_live_record_mp4_block_t *b);
+void ngx_live_record_mp4_free_blocks(ngx_live_record_mp4_block_t *b);
+
+
 #endif /* _NGX_LIVE_RECORD_MP4_MOOV_H_INCLUDED_ */

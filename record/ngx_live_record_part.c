@@ -347,6 +347,11 @@ ngx_live_record_part_close(ngx_live_record_part_t *p, ngx_uint_t reason,
 void
 ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync)
 {
+    if (ngx_live_record_part_mp4_busy(p, sync)) {
+        /* its mp4 write task's return ends it */
+        return;
+    }
+
     ngx_live_record_drain(p, INT64_MAX);
 
     if (p->hls && ngx_live_record_hls_close(p, sync) == NGX_AGAIN) {

@@ -108,6 +108,8 @@ void ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
 ngx_int_t ngx_live_record_part_mp4_finalize(ngx_live_record_part_t *p,
     ngx_log_t *log);
+ngx_uint_t ngx_live_record_part_mp4_busy(ngx_live_record_part_t *p,
+    ngx_uint_t sync);
 void ngx_live_record_busy_handler(ngx_event_t *ev);
 
 ngx_int_t ngx_live_record_sidecar_text(ngx_live_record_part_t *p,

@@ -7,9 +7,11 @@
 /*
  * A part's MP4 file, written by the module's own write-once writer
  * (mux/ngx_live_record_mp4.c): opened by the part's open task in the
- * thread pool while the first frames wait here, fed every frame as it
- * arrives (the writer dates samples itself, so MP4 needs no frame queue),
- * flushed every 250 ms, and closed or recovered in the finalize thread.
+ * thread pool, fed every frame as it arrives (the writer dates samples
+ * itself, so MP4 needs no frame queue; while the file is opened the
+ * writer's blocks hold them), written by a write task in the thread pool
+ * whenever 64 KiB are ready and every 250 ms, and closed or recovered in
+ * the finalize thread once no write task is out.
  */
 
 
@@ -22,22 +24,29 @@
 
 #define NGX_LIVE_RECORD_MP4_FLUSH_MS  250
 
+/* full blocks worth a write task before the tick */
+#define NGX_LIVE_RECORD_MP4_POST      65536
+
 #define NGX_LIVE_RECORD_SAMPLES       ".samples"
 
 
 static void ngx_live_record_mp4_flush_handler(ngx_event_t *ev);
-static void ngx_live_record_mp4_hold(ngx_live_record_part_t *p,
-    ngx_live_record_frame_t *f);
-static void ngx_live_record_mp4_release(ngx_live_record_part_t *p);
-static void ngx_live_record_mp4_free_pending(void *data);
+static void ngx_live_record_mp4_post(ngx_live_record_part_t *p,
+    ngx_uint_t all);
+#if (NGX_THREADS)
+static void ngx_live_record_mp4_put_handler(void *data, ngx_log_t *log);
+static void ngx_live_record_mp4_put_done(ngx_event_t *ev);
+#endif
 
 
 ngx_int_t
 ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p)
 {
-    off_t                    reserve;
-    ngx_pool_cleanup_t      *cln;
-    ngx_live_record_file_t  *f;
+    off_t                        reserve;
+    ngx_live_record_file_t      *f;
+#if (NGX_THREADS)
+    ngx_thread_task_t           *task;
+#endif
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
 
@@ -51,13 +60,24 @@ ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p)
 
     f->open_rc = NGX_AGAIN;
 
-    cln = ngx_pool_cleanup_add(p->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
+#if (NGX_THREADS)
+
+    if (p->lacf->thread_pool) {
+        task = ngx_thread_task_alloc(p->pool, 0);
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        task->ctx = p;
+        task->handler = ngx_live_record_mp4_put_handler;
+        task->event.handler = ngx_live_record_mp4_put_done;
+        task->event.data = p;
+        task->event.log = p->log;
+
+        p->mp4_task = task;
     }
 
-    cln->handler = ngx_live_record_mp4_free_pending;
-    cln->data = p;
+#endif
 
     p->flush.handler = ngx_live_record_mp4_flush_handler;
     p->flush.data = p;
@@ -130,16 +150,19 @@ ngx_live_record_part_mp4_ready(ngx_live_record_part_t *p)
     ngx_live_record_mp4_ready(f->mp4, f->open_rc);
 
     if (f->open_rc == NGX_OK) {
-        ngx_live_record_mp4_release(p);
+        if (p->close_pending) {
+            /* the finalize thread writes what waited */
+            return;
+        }
 
-        if (!p->close_pending && !p->flush.timer_set) {
+        ngx_live_record_mp4_post(p, 1);
+
+        if (!p->flush.timer_set) {
             ngx_add_timer(&p->flush, NGX_LIVE_RECORD_MP4_FLUSH_MS);
         }
 
         return;
     }
-
-    ngx_live_record_mp4_free_pending(p);
 
     ngx_log_error(NGX_LOG_CRIT, p->log, 0,
                   "live record: \"%V\" part %ui: the mp4 \"%s\" could not "
@@ -155,10 +178,12 @@ void
 ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t dts, int64_t pts)
 {
+    ngx_int_t                 rc;
+    ngx_uint_t                dropped;
     ngx_live_record_frame_t   f;
-    ngx_live_record_file_t   *file;
+    ngx_live_record_mp4_t    *w;
 
-    file = &p->files[NGX_LIVE_RECORD_MP4];
+    w = p->files[NGX_LIVE_RECORD_MP4].mp4;
 
     f.track = tag->track;
     f.key = tag->key;
@@ -168,88 +193,138 @@ ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
     f.data = tag->data;
     f.len = tag->len;
 
-    /* open_rc is the thread's until its event: p->opening is the loop's */
+    /*
+     * While the open task runs the frame only goes into the writer's
+     * blocks: no file is touched on the loop, so nothing waits for it
+     */
 
-    if (p->opening) {
-        ngx_live_record_mp4_hold(p, &f);
+    dropped = ngx_live_record_mp4_dropped(w);
+
+    rc = ngx_live_record_mp4_write(w, &f);
+
+    if (rc == NGX_ERROR) {
+        ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
         return;
     }
 
-    if (ngx_live_record_mp4_write(file->mp4, &f) == NGX_ERROR) {
+    if (rc == NGX_DECLINED && ngx_live_record_mp4_dropped(w) != dropped) {
+        ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_OPEN_DROPPED,
+                                 ngx_live_record_mp4_dropped(w) - dropped);
+    }
+
+    if (!p->opening && !p->close_pending
+        && ngx_live_record_mp4_backlog(w) >= NGX_LIVE_RECORD_MP4_POST)
+    {
+        ngx_live_record_mp4_post(p, 0);
+    }
+}
+
+
+/*
+ * What is ready goes to a write task; without a thread pool it is written
+ * here.  One task at a time: the next is posted when it is back.
+ */
+
+static void
+ngx_live_record_mp4_post(ngx_live_record_part_t *p, ngx_uint_t all)
+{
+    ngx_live_record_mp4_t  *w;
+
+    w = p->files[NGX_LIVE_RECORD_MP4].mp4;
+
+    if (ngx_live_record_mp4_take(w, all) != NGX_OK) {
+        return;
+    }
+
+#if (NGX_THREADS)
+
+    if (p->mp4_task
+        && ngx_thread_task_post(p->lacf->thread_pool, p->mp4_task) == NGX_OK)
+    {
+        return;
+    }
+
+#endif
+
+    ngx_live_record_mp4_put_batch(w);
+
+    if (ngx_live_record_mp4_done(w) != NGX_OK) {
         ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
     }
 }
 
 
-/* frames wait here in arrival order while the part's files are opened */
+#if (NGX_THREADS)
 
 static void
-ngx_live_record_mp4_hold(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
-{
-    ngx_live_record_queued_t  *qf;
-
-    if (p->pending_size + f->len > NGX_LIVE_RECORD_PENDING_MAX
-        || (qf = ngx_alloc(sizeof(ngx_live_record_queued_t) + f->len,
-                           p->log))
-           == NULL)
-    {
-        ngx_live_record_part_drop(p, p->pending_size);
-        return;
-    }
-
-    qf->frame = *f;
-    qf->frame.data = (u_char *) &qf[1];
-    ngx_memcpy(qf->frame.data, f->data, f->len);
-
-    ngx_queue_insert_tail(&p->pending, &qf->queue);
-    p->pending_size += f->len;
-}
-
-
-static void
-ngx_live_record_mp4_release(ngx_live_record_part_t *p)
-{
-    ngx_queue_t               *q;
-    ngx_live_record_file_t    *file;
-    ngx_live_record_queued_t  *qf;
-
-    file = &p->files[NGX_LIVE_RECORD_MP4];
-
-    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
-                   "live record: \"%V\" part %ui: mp4 open, %uz bytes of "
-                   "frames were waiting", &p->st.label, p->n,
-                   p->pending_size);
-
-    while (!ngx_queue_empty(&p->pending)) {
-        q = ngx_queue_head(&p->pending);
-        qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
-
-        if (ngx_live_record_mp4_write(file->mp4, &qf->frame) == NGX_ERROR) {
-            ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
-        }
-
-        ngx_queue_remove(q);
-        ngx_free(qf);
-    }
-
-    p->pending_size = 0;
-}
-
-
-static void
-ngx_live_record_mp4_free_pending(void *data)
+ngx_live_record_mp4_put_handler(void *data, ngx_log_t *log)
 {
     ngx_live_record_part_t  *p = data;
 
-    ngx_queue_t  *q;
+    ngx_live_record_mp4_put_batch(p->files[NGX_LIVE_RECORD_MP4].mp4);
+}
 
-    while (!ngx_queue_empty(&p->pending)) {
-        q = ngx_queue_head(&p->pending);
-        ngx_queue_remove(q);
-        ngx_free(ngx_queue_data(q, ngx_live_record_queued_t, queue));
+
+static void
+ngx_live_record_mp4_put_done(ngx_event_t *ev)
+{
+    ngx_live_record_part_t  *p = ev->data;
+
+    ngx_live_record_mp4_t  *w;
+
+    w = p->files[NGX_LIVE_RECORD_MP4].mp4;
+
+    if (ngx_live_record_mp4_done(w) != NGX_OK) {
+        ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
     }
 
-    p->pending_size = 0;
+    if (p->mp4_wait) {
+        /* the part's end waited for this task */
+        p->mp4_wait = 0;
+        ngx_live_record_part_end(p, 0);
+        return;
+    }
+
+    if (ngx_live_record_mp4_backlog(w) >= NGX_LIVE_RECORD_MP4_POST) {
+        ngx_live_record_mp4_post(p, 0);
+    }
+}
+
+#endif
+
+
+/*
+ * Before the part is finalized no write task may be out: its end waits
+ * for the task's return (1), or, at a worker's exit, when the pool has
+ * run every task but sends no events, settles it here (0).
+ */
+
+ngx_uint_t
+ngx_live_record_part_mp4_busy(ngx_live_record_part_t *p, ngx_uint_t sync)
+{
+    ngx_live_record_mp4_t  *w;
+
+    w = p->files[NGX_LIVE_RECORD_MP4].mp4;
+
+    if (w == NULL || !ngx_live_record_mp4_inflight(w)) {
+        return 0;
+    }
+
+    if (!sync) {
+        p->mp4_wait = 1;
+        return 1;
+    }
+
+    if (!ngx_live_record_mp4_ran(w)) {
+        /* no thread is left to run it */
+        ngx_live_record_mp4_put_batch(w);
+    }
+
+    if (ngx_live_record_mp4_done(w) != NGX_OK) {
+        ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
+    }
+
+    return 0;
 }
 
 
@@ -258,14 +333,7 @@ ngx_live_record_mp4_flush_handler(ngx_event_t *ev)
 {
     ngx_live_record_part_t  *p = ev->data;
 
-    ngx_live_record_file_t  *f;
-
-    f = &p->files[NGX_LIVE_RECORD_MP4];
-
-    if (ngx_live_record_mp4_flush(f->mp4) != NGX_OK) {
-        ngx_live_record_part_write_failed(p, NGX_LIVE_RECORD_MP4);
-        return;
-    }
+    ngx_live_record_mp4_post(p, 1);
 
     /* a worker shutting down closes its parts: no more ticks */
 

@@ -96,7 +96,6 @@ ngx_live_record_part_open(ngx_live_record_stream_t *st,
     cln->data = p;
 
     ngx_queue_init(&p->out);
-    ngx_queue_init(&p->pending);
 
     p->pool = pool;
     p->log = ngx_cycle->log;

@@ -45,7 +45,8 @@ my @inc = ((map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
 my @warn = ('-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter',
             '-Werror');
 my @mp4 = ("$top/mux/ngx_live_record_mp4.c",
-           "$top/mux/ngx_live_record_mp4_moov.c");
+           "$top/mux/ngx_live_record_mp4_moov.c",
+           "$top/mux/ngx_live_record_mp4_chain.c");
 
 # the writer builds warning-free as nginx builds modules, then the driver
 
@@ -53,6 +54,8 @@ my ($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/a.o",
                      $mp4[0]);
 ($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/b.o",
                   $mp4[1]) if $rc == 0;
+($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/c.o",
+                  $mp4[2]) if $rc == 0;
 is($rc, 0, 'the writer builds with -O2 -Werror') or diag($out);
 
 ($rc, $out) = run('gcc', '-fsanitize=address,undefined', '-g', '-O1',

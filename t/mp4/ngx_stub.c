@@ -7,7 +7,7 @@
 /*
  * The little of the nginx runtime that mux/ngx_live_record_mp4*.c uses,
  * for unit builds without nginx's objects (nginx-dev ships headers only):
- * pools with cleanups, and ngx_log_error_core() with the format specifiers
+ * pools with cleanups, ngx_alloc(), and ngx_log_error_core() with the format specifiers
  * the writer uses (%s %V %d %i %ui %z %uz %L %uL %O), to stderr.  Used by
  * t/mp4/mp4_drive.c and fuzz/fuzz_mp4_sidecar.c.
  */
@@ -82,6 +82,13 @@ ngx_palloc(ngx_pool_t *pool, size_t size)
     pool->large = l;
 
     return l->alloc;
+}
+
+
+void *
+ngx_alloc(size_t size, ngx_log_t *log)
+{
+    return malloc(size);
 }
 
 
