@@ -11,7 +11,11 @@
  * (announcing, letting waiting frames in, handing files over) would all
  * run in one loop iteration, holding up every connection for tens of
  * milliseconds.  Completions go through this queue instead, and each loop
- * iteration runs a handful of them.
+ * iteration runs a handful of them: at most NGX_LIVE_RECORD_PACE_BATCH,
+ * and no more once NGX_LIVE_RECORD_PACE_BUDGET_US has passed: a part's
+ * finish announces, indexes and hands over its files, an open lets the
+ * frames that waited into libavformat's muxers, and a few of those may
+ * take milliseconds each.
  */
 
 
@@ -21,10 +25,12 @@
 #include "ngx_live_record.h"
 
 
-#define NGX_LIVE_RECORD_PACE_BATCH  8
+#define NGX_LIVE_RECORD_PACE_BATCH      8
+#define NGX_LIVE_RECORD_PACE_BUDGET_US  1000
 
 
 static void ngx_live_record_pace_handler(ngx_event_t *ev);
+static uint64_t ngx_live_record_pace_us(void);
 
 
 static ngx_queue_t  ngx_live_record_paced;
@@ -77,13 +83,22 @@ ngx_live_record_pace_flush(void)
 static void
 ngx_live_record_pace_handler(ngx_event_t *pe)
 {
+    uint64_t      start;
     ngx_uint_t    n;
     ngx_queue_t  *q;
     ngx_event_t  *ev;
 
+    start = ngx_live_record_pace_us();
+
     for (n = 0; n < NGX_LIVE_RECORD_PACE_BATCH; n++) {
         if (ngx_queue_empty(&ngx_live_record_paced)) {
             return;
+        }
+
+        if (n && ngx_live_record_pace_us() - start
+                 >= NGX_LIVE_RECORD_PACE_BUDGET_US)
+        {
+            break;
         }
 
         q = ngx_queue_head(&ngx_live_record_paced);
@@ -96,4 +111,17 @@ ngx_live_record_pace_handler(ngx_event_t *pe)
     if (!ngx_queue_empty(&ngx_live_record_paced) && !pe->timer_set) {
         ngx_add_timer(pe, 0);
     }
+}
+
+
+/* the loop's clock is per iteration: this one moves within it */
+
+static uint64_t
+ngx_live_record_pace_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
