@@ -22,7 +22,8 @@
 
 static void ngx_live_record_queue_frame(ngx_live_record_part_t *p,
     ngx_live_record_tag_t *tag, int64_t dts, int64_t pts);
-static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale);
+static void ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale,
+    size_t budget);
 static void ngx_live_record_close_writers(ngx_live_record_part_t *p);
 static void ngx_live_record_discard(ngx_live_record_part_t *p);
 static void ngx_live_record_finish(ngx_live_record_part_t *p,
@@ -147,7 +148,8 @@ ngx_live_record_queue_frame(ngx_live_record_part_t *p,
     p->tail[tag->track] = qf;
     p->queued += tag->len;
 
-    ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS);
+    ngx_live_record_drain(p, dts - NGX_LIVE_RECORD_WAIT_MS,
+                          NGX_LIVE_RECORD_DRAIN_MAX);
 }
 
 
@@ -165,7 +167,8 @@ ngx_live_record_part_release(ngx_live_record_part_t *p)
         last = ngx_max(last, p->last[i]);
     }
 
-    ngx_live_record_drain(p, last - NGX_LIVE_RECORD_WAIT_MS);
+    ngx_live_record_drain(p, last - NGX_LIVE_RECORD_WAIT_MS,
+                          NGX_LIVE_RECORD_DRAIN_MAX);
 
     if (p->pending_dropped) {
         ngx_log_error(NGX_LOG_WARN, p->log, 0,
@@ -198,9 +201,17 @@ ngx_live_record_part_drop(ngx_live_record_part_t *p, size_t waiting)
 }
 
 
+/*
+ * budget: at most about this many bytes go to the muxers in one call (0:
+ * all), so that the frames that waited while a part was opened (seconds
+ * of them) are muxed over the next frames' arrivals, not in one loop
+ * iteration; what is left goes first the next time.
+ */
+
 static void
-ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
+ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale, size_t budget)
 {
+    size_t                     done;
     ngx_uint_t                 i;
     ngx_queue_t               *q;
     ngx_live_record_frame_t   *f;
@@ -212,7 +223,13 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
         return;
     }
 
+    done = 0;
+
     while (!ngx_queue_empty(&p->out)) {
+        if (budget && done >= budget) {
+            return;
+        }
+
         q = ngx_queue_head(&p->out);
         qf = ngx_queue_data(q, ngx_live_record_queued_t, queue);
         f = &qf->frame;
@@ -253,6 +270,7 @@ ngx_live_record_drain(ngx_live_record_part_t *p, int64_t stale)
             p->tail[f->track] = NULL;
         }
 
+        done += f->len;
         p->queued -= f->len;
         ngx_queue_remove(q);
         ngx_free(qf);
@@ -304,7 +322,7 @@ ngx_live_record_part_free_queue(void *data)
 void
 ngx_live_record_part_flush(ngx_live_record_part_t *p)
 {
-    ngx_live_record_drain(p, INT64_MAX);
+    ngx_live_record_drain(p, INT64_MAX, 0);
 }
 
 
@@ -352,7 +370,7 @@ ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync)
         return;
     }
 
-    ngx_live_record_drain(p, INT64_MAX);
+    ngx_live_record_drain(p, INT64_MAX, 0);
 
     if (p->hls && ngx_live_record_hls_close(p, sync) == NGX_AGAIN) {
         /* the hls recording's last job finishes the close */

@@ -31,6 +31,9 @@
  */
 #define NGX_LIVE_RECORD_PENDING_MAX    (8 * 1024 * 1024)
 
+/* what one arriving frame lets out of the queue to the libav muxers */
+#define NGX_LIVE_RECORD_DRAIN_MAX      (256 * 1024)
+
 
 typedef struct ngx_live_record_open_s  ngx_live_record_open_t;
 
