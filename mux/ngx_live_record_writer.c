@@ -6,7 +6,12 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 #include "ngx_live_record_writer.h"
+#include "ngx_live_record_mp4_moov.h"
 
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
@@ -14,6 +19,45 @@
 
 /* crash loss bound: a fragment or a flush at least this often (ms) */
 #define NGX_LIVE_RECORD_FLUSH_MS      500
+
+/* libavformat's own buffer before the sink */
+#define NGX_LIVE_RECORD_AVIO_BUF      32768
+
+/* full blocks worth a write task before the next flush */
+#define NGX_LIVE_RECORD_SINK_POST     65536
+
+
+/*
+ * ADTS and MPEG-TS (HLS segments) never seek back: their bytes go through
+ * a sink instead of libavformat's file protocol, so that no write() is
+ * left on the loop.  The AVIOContext's buffer is copied into blocks
+ * (mux/ngx_live_record_mp4_chain.c); a write task writes the filled ones
+ * in the thread pool, one at a time, in order.  The task outlives its
+ * writer if it has to: a writer is closed and freed in a thread (an HLS
+ * segment's close job) while the task's completion event may still be on
+ * its way to the loop, so the task is malloc'd and freed by whichever of
+ * the two lets go of it last.
+ */
+
+#define NGX_LIVE_RECORD_SINK_IDLE     0
+#define NGX_LIVE_RECORD_SINK_POSTED   1
+#define NGX_LIVE_RECORD_SINK_RUNNING  2
+#define NGX_LIVE_RECORD_SINK_RAN      3
+
+typedef struct {
+    ngx_atomic_t                refs;       /* the writer, an event */
+    ngx_atomic_t                state;
+    ngx_fd_t                    fd;
+    ngx_live_record_mp4_block_t *blocks;
+    size_t                      bytes;
+    ngx_int_t                   rc;
+    ngx_log_t                  *log;
+    ngx_str_t                  *label;
+    u_char                     *path;
+#if (NGX_THREADS)
+    ngx_thread_task_t           task;
+#endif
+} ngx_live_record_sink_t;
 
 
 struct ngx_live_record_writer_s {
@@ -27,6 +71,13 @@ struct ngx_live_record_writer_s {
     ngx_uint_t                  format;
     AVIOContext                *pb;         /* raw FLV */
     ngx_live_record_track_t     tracks[NGX_LIVE_RECORD_NTRACKS];
+    ngx_fd_t                    fd;         /* the sink's */
+    ngx_live_record_mp4_chain_t chain;
+    ngx_live_record_mp4_block_t *spare;
+    size_t                      held;       /* in chain and sink */
+    ngx_uint_t                  dropped;
+    ngx_live_record_sink_t     *sink;
+    void                       *threads;
     unsigned                    raw:1;
     unsigned                    header:1;
     unsigned                    closed:1;
@@ -49,6 +100,18 @@ static void ngx_live_record_flv_tag(AVIOContext *pb, ngx_uint_t type,
 static ngx_int_t ngx_live_record_writer_flush(ngx_live_record_writer_t *w,
     AVIOContext *pb, int64_t dts);
 static void ngx_live_record_writer_cleanup(void *data);
+static ngx_int_t ngx_live_record_sink_open(ngx_live_record_writer_t *w);
+static int ngx_live_record_sink_packet(void *opaque, uint8_t *buf, int size);
+static ngx_int_t ngx_live_record_sink_post(ngx_live_record_writer_t *w,
+    ngx_uint_t all);
+static ngx_int_t ngx_live_record_sink_reap(ngx_live_record_writer_t *w);
+static void ngx_live_record_sink_put(ngx_live_record_sink_t *sk);
+static ngx_int_t ngx_live_record_sink_close(ngx_live_record_writer_t *w);
+static void ngx_live_record_sink_release(ngx_live_record_sink_t *sk);
+#if (NGX_THREADS)
+static void ngx_live_record_sink_handler(void *data, ngx_log_t *log);
+static void ngx_live_record_sink_done(ngx_event_t *ev);
+#endif
 static ngx_int_t ngx_live_record_ts_pass(u_char *path, off_t cut,
     void *out);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
@@ -175,7 +238,8 @@ ngx_live_record_format_tracks(ngx_uint_t format,
 
 ngx_live_record_writer_t *
 ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
-    ngx_uint_t format, u_char *path, ngx_live_record_track_t *tracks)
+    ngx_uint_t format, u_char *path, ngx_live_record_track_t *tracks,
+    void *threads)
 {
     int                        rc;
     ngx_pool_cleanup_t        *cln;
@@ -196,6 +260,8 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
     w->path = path;
     w->format = format;
     w->flushed = 0;
+    w->fd = NGX_INVALID_FILE;
+    w->threads = threads;
 
     cln->handler = ngx_live_record_writer_cleanup;
     cln->data = w;
@@ -231,11 +297,19 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
         return NULL;
     }
 
-    rc = ngx_live_record_avio_open(&w->fmt->pb, path);
-    if (rc < 0) {
-        ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open", path,
-                                 rc);
-        return NULL;
+    if (format == NGX_LIVE_RECORD_AAC || format == NGX_LIVE_RECORD_HLS) {
+        /* its file 0644 as well: ngx_open_file(), not the file protocol */
+        if (ngx_live_record_sink_open(w) != NGX_OK) {
+            return NULL;
+        }
+
+    } else {
+        rc = ngx_live_record_avio_open(&w->fmt->pb, path);
+        if (rc < 0) {
+            ngx_live_record_av_error(log, NGX_LOG_CRIT, label, "avio_open",
+                                     path, rc);
+            return NULL;
+        }
     }
 
     if (ngx_live_record_writer_header(w) != NGX_OK) {
@@ -371,6 +445,23 @@ ngx_live_record_writer_write(ngx_live_record_writer_t *w,
         return NGX_DECLINED;
     }
 
+    if (w->sink) {
+        if (ngx_live_record_sink_reap(w) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (w->held && w->held + f->len > NGX_LIVE_RECORD_SINK_MAX) {
+            if (w->dropped++ == 0) {
+                ngx_log_error(NGX_LOG_WARN, w->log, 0,
+                              "live record: \"%V\": \"%s\" drops frames: "
+                              "%uz bytes wait to be written", w->label,
+                              w->path, w->held);
+            }
+
+            return NGX_DECLINED;
+        }
+    }
+
     pkt = w->pkt;
     pkt->data = f->data;
     pkt->size = (int) f->len;
@@ -400,18 +491,35 @@ ngx_live_record_writer_write(ngx_live_record_writer_t *w,
 }
 
 
+ngx_uint_t
+ngx_live_record_writer_dropped(ngx_live_record_writer_t *w)
+{
+    return w->dropped;
+}
+
+
 static ngx_int_t
 ngx_live_record_writer_flush(ngx_live_record_writer_t *w, AVIOContext *pb,
     int64_t dts)
 {
+    ngx_uint_t  all;
+
+    all = 0;
+
     if (dts - w->flushed >= NGX_LIVE_RECORD_FLUSH_MS) {
         avio_flush(pb);
         w->flushed = dts;
+        all = 1;
     }
 
     if (pb->error < 0) {
         ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label,
                                  "avio_flush", w->path, pb->error);
+        w->failed = 1;
+        return NGX_ERROR;
+    }
+
+    if (w->sink && ngx_live_record_sink_post(w, all) != NGX_OK) {
         w->failed = 1;
         return NGX_ERROR;
     }
@@ -638,7 +746,12 @@ ngx_live_record_writer_close(ngx_live_record_writer_t *w)
         }
     }
 
-    if (w->fmt && w->fmt->pb) {
+    if (w->sink) {
+        if (ngx_live_record_sink_close(w) != NGX_OK) {
+            ret = NGX_ERROR;
+        }
+
+    } else if (w->fmt && w->fmt->pb) {
         rc = avio_closep(&w->fmt->pb);
 
         if (rc < 0) {
@@ -661,6 +774,326 @@ ngx_live_record_writer_cleanup(void *data)
 
     avformat_free_context(w->fmt);
     av_packet_free(&w->pkt);
+
+    if (w->sink) {
+        ngx_live_record_sink_release(w->sink);
+        w->sink = NULL;
+    }
+}
+
+
+/* in the open thread: the file, and an AVIOContext writing to blocks */
+
+static ngx_int_t
+ngx_live_record_sink_open(ngx_live_record_writer_t *w)
+{
+    u_char                  *buf;
+    ngx_live_record_sink_t  *sk;
+
+    sk = ngx_calloc(sizeof(ngx_live_record_sink_t), w->log);
+    if (sk == NULL) {
+        return NGX_ERROR;
+    }
+
+    sk->refs = 1;
+    sk->fd = NGX_INVALID_FILE;
+    sk->log = w->log;
+    sk->label = w->label;
+    sk->path = w->path;
+    w->sink = sk;
+
+#if (NGX_THREADS)
+    sk->task.ctx = sk;
+    sk->task.handler = ngx_live_record_sink_handler;
+    sk->task.event.handler = ngx_live_record_sink_done;
+    sk->task.event.data = sk;
+    sk->task.event.log = w->log;
+#endif
+
+    w->fd = ngx_open_file(w->path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                          NGX_FILE_DEFAULT_ACCESS);
+    if (w->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
+                      "live record: \"%V\": " ngx_open_file_n "(\"%s\") "
+                      "failed", w->label, w->path);
+        return NGX_ERROR;
+    }
+
+    sk->fd = w->fd;
+
+    buf = av_malloc(NGX_LIVE_RECORD_AVIO_BUF);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->fmt->pb = avio_alloc_context(buf, NGX_LIVE_RECORD_AVIO_BUF, 1, w,
+                                    NULL, ngx_live_record_sink_packet, NULL);
+    if (w->fmt->pb == NULL) {
+        av_free(buf);
+        return NGX_ERROR;
+    }
+
+    w->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+
+    return NGX_OK;
+}
+
+
+/* libavformat's buffer, full or flushed: into the blocks, nothing waits */
+
+static int
+ngx_live_record_sink_packet(void *opaque, uint8_t *buf, int size)
+{
+    ngx_live_record_writer_t  *w = opaque;
+
+    if (size <= 0) {
+        return 0;
+    }
+
+    if (ngx_live_record_mp4_room(&w->chain, size, NGX_LIVE_RECORD_MP4_BLOCK,
+                                 &w->spare, w->log)
+        != NGX_OK)
+    {
+        return AVERROR(ENOMEM);
+    }
+
+    ngx_live_record_mp4_copy(&w->chain, buf, size);
+    w->held += size;
+
+    return size;
+}
+
+
+/* on the loop: the last batch's blocks back once its event is in */
+
+static ngx_int_t
+ngx_live_record_sink_reap(ngx_live_record_writer_t *w)
+{
+    ngx_live_record_sink_t  *sk;
+
+    sk = w->sink;
+
+    if (sk->state != NGX_LIVE_RECORD_SINK_RAN) {
+        return NGX_OK;
+    }
+
+#if (NGX_THREADS)
+    if (sk->task.event.active) {
+        /* the pool has not handed it back yet: it cannot go out again */
+        return NGX_OK;
+    }
+#endif
+
+    ngx_live_record_mp4_recycle(&w->spare, sk->blocks);
+    sk->blocks = NULL;
+    w->held -= sk->bytes;
+    sk->bytes = 0;
+    sk->state = NGX_LIVE_RECORD_SINK_IDLE;
+
+    if (sk->rc != NGX_OK) {
+        w->failed = 1;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* on the loop: full blocks (all: the one being filled too) go out */
+
+static ngx_int_t
+ngx_live_record_sink_post(ngx_live_record_writer_t *w, ngx_uint_t all)
+{
+    size_t                        bytes;
+    ngx_live_record_sink_t       *sk;
+    ngx_live_record_mp4_block_t  *b;
+
+    sk = w->sink;
+
+    if (ngx_live_record_sink_reap(w) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (sk->state != NGX_LIVE_RECORD_SINK_IDLE) {
+        return NGX_OK;
+    }
+
+    if (!all) {
+        bytes = 0;
+
+        for (b = w->chain.head; b && b != w->chain.fill; b = b->next) {
+            bytes += b->len;
+        }
+
+        if (bytes < NGX_LIVE_RECORD_SINK_POST) {
+            return NGX_OK;
+        }
+    }
+
+    bytes = 0;
+    sk->blocks = ngx_live_record_mp4_cut(&w->chain, all, &bytes);
+
+    if (sk->blocks == NULL) {
+        return NGX_OK;
+    }
+
+    sk->bytes = bytes;
+    sk->rc = NGX_OK;
+    sk->state = NGX_LIVE_RECORD_SINK_POSTED;
+
+#if (NGX_THREADS)
+
+    if (w->threads) {
+        (void) ngx_atomic_fetch_add(&sk->refs, 1);
+
+        if (ngx_thread_task_post(w->threads, &sk->task) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        (void) ngx_atomic_fetch_add(&sk->refs, -1);
+    }
+
+#endif
+
+    /* no pool: written here */
+
+    sk->state = NGX_LIVE_RECORD_SINK_RUNNING;
+    ngx_live_record_sink_put(sk);
+
+    return ngx_live_record_sink_reap(w);
+}
+
+
+/* whoever claimed the batch (RUNNING) writes it, then says so (RAN) */
+
+static void
+ngx_live_record_sink_put(ngx_live_record_sink_t *sk)
+{
+    if (ngx_live_record_mp4_writev(sk->fd, sk->blocks) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, sk->log, ngx_errno,
+                      "live record: \"%V\": write(\"%s\") failed",
+                      sk->label, sk->path);
+        sk->rc = NGX_ERROR;
+    }
+
+    ngx_memory_barrier();
+    sk->state = NGX_LIVE_RECORD_SINK_RAN;
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_live_record_sink_handler(void *data, ngx_log_t *log)
+{
+    ngx_live_record_sink_t  *sk = data;
+
+    if (ngx_atomic_cmp_set(&sk->state, NGX_LIVE_RECORD_SINK_POSTED,
+                           NGX_LIVE_RECORD_SINK_RUNNING))
+    {
+        ngx_live_record_sink_put(sk);
+    }
+}
+
+
+/* back on the loop: the writer may be gone, only the count is touched */
+
+static void
+ngx_live_record_sink_done(ngx_event_t *ev)
+{
+    ngx_live_record_sink_release(ev->data);
+}
+
+#endif
+
+
+/*
+ * In the close thread, after the trailer: the batch out is written (here
+ * if no pool thread took it yet), then what is left, then the file closed
+ */
+
+static ngx_int_t
+ngx_live_record_sink_close(ngx_live_record_writer_t *w)
+{
+    size_t                        bytes;
+    ngx_int_t                     rc;
+    ngx_live_record_sink_t       *sk;
+    ngx_live_record_mp4_block_t  *b;
+
+    sk = w->sink;
+    rc = NGX_OK;
+
+    if (w->fmt->pb) {
+        avio_flush(w->fmt->pb);
+
+        if (w->fmt->pb->error < 0) {
+            rc = NGX_ERROR;
+        }
+
+        av_freep(&w->fmt->pb->buffer);
+        avio_context_free(&w->fmt->pb);
+    }
+
+    if (ngx_atomic_cmp_set(&sk->state, NGX_LIVE_RECORD_SINK_POSTED,
+                           NGX_LIVE_RECORD_SINK_RUNNING))
+    {
+        ngx_live_record_sink_put(sk);
+    }
+
+    while (sk->state == NGX_LIVE_RECORD_SINK_RUNNING) {
+        ngx_msleep(1);
+    }
+
+    ngx_memory_barrier();
+
+    if (sk->rc != NGX_OK) {
+        rc = NGX_ERROR;
+    }
+
+    ngx_live_record_mp4_free_blocks(sk->blocks);
+    sk->blocks = NULL;
+
+    bytes = 0;
+    b = ngx_live_record_mp4_cut(&w->chain, 1, &bytes);
+
+    if (rc == NGX_OK && ngx_live_record_mp4_writev(w->fd, b) != NGX_OK) {
+        ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
+                      "live record: \"%V\": write(\"%s\") failed",
+                      w->label, w->path);
+        rc = NGX_ERROR;
+    }
+
+    ngx_live_record_mp4_free_blocks(b);
+    ngx_live_record_mp4_free_blocks(w->chain.head);
+    ngx_live_record_mp4_free_blocks(w->spare);
+    ngx_memzero(&w->chain, sizeof(ngx_live_record_mp4_chain_t));
+    w->spare = NULL;
+
+    if (w->fd != NGX_INVALID_FILE) {
+        if (ngx_close_file(w->fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
+                          "live record: \"%V\": " ngx_close_file_n
+                          "(\"%s\") failed", w->label, w->path);
+            rc = NGX_ERROR;
+        }
+
+        w->fd = NGX_INVALID_FILE;
+        sk->fd = NGX_INVALID_FILE;
+    }
+
+    return rc;
+}
+
+
+/* the writer's or the event's hold on the task: the last one frees it */
+
+static void
+ngx_live_record_sink_release(ngx_live_record_sink_t *sk)
+{
+    if (ngx_atomic_fetch_add(&sk->refs, -1) == 1) {
+        ngx_live_record_mp4_free_blocks(sk->blocks);
+        ngx_free(sk);
+    }
 }
 
 

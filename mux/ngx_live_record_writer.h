@@ -30,6 +30,9 @@ struct AVIOContext;
 #define NGX_LIVE_RECORD_HLS           3   /* MPEG-TS segments */
 #define NGX_LIVE_RECORD_NFORMATS      4
 
+/* what may wait for the disk, a writer: past it frames are dropped */
+#define NGX_LIVE_RECORD_SINK_MAX      (8 * 1024 * 1024)
+
 
 typedef struct {
     ngx_uint_t                  track;
@@ -52,14 +55,16 @@ const char *ngx_live_record_format_ext(ngx_uint_t format);
 /* the libavformat loaded at run time, "59.27.100" */
 u_char *ngx_live_record_avformat_version(u_char *p, u_char *last);
 
+/* threads: the ngx_thread_pool_t that writes ADTS and MPEG-TS, or NULL */
 ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
     ngx_log_t *log, ngx_str_t *label, ngx_uint_t format, u_char *path,
-    ngx_live_record_track_t *tracks);
+    ngx_live_record_track_t *tracks, void *threads);
 ngx_int_t ngx_live_record_writer_write(ngx_live_record_writer_t *w,
     ngx_live_record_frame_t *f);
 ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
 int ngx_live_record_avio_open(struct AVIOContext **pb, u_char *path);
 void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
+ngx_uint_t ngx_live_record_writer_dropped(ngx_live_record_writer_t *w);
 
 int64_t ngx_live_record_media_duration(u_char *path, ngx_log_t *log);
 int64_t ngx_live_record_ts_scan(u_char *path, off_t *keep, ngx_log_t *log);

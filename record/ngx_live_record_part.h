@@ -31,6 +31,13 @@
  */
 #define NGX_LIVE_RECORD_PENDING_MAX    (8 * 1024 * 1024)
 
+/* the pool that writes the libav writers' files (mux/..._writer.c) */
+#if (NGX_THREADS)
+#define ngx_live_record_threads(lacf)  ((void *) (lacf)->thread_pool)
+#else
+#define ngx_live_record_threads(lacf)  NULL
+#endif
+
 /* what one arriving frame lets out of the queue to the libav muxers */
 #define NGX_LIVE_RECORD_DRAIN_MAX      (256 * 1024)
 

@@ -554,7 +554,9 @@ ngx_live_record_open_file(ngx_live_record_part_t *p, ngx_uint_t format,
 
         f->writer = ngx_live_record_writer_open(p->open->pool, log,
                                                 &p->st.label, format,
-                                                f->work.data, p->st.tracks);
+                                                f->work.data, p->st.tracks,
+                                                ngx_live_record_threads(
+                                                    p->lacf));
         if (f->writer == NULL) {
             (void) ngx_delete_file(f->work.data);
             return NGX_ERROR;
