@@ -692,7 +692,9 @@ ngx_live_record_hls_job(void *data, ngx_log_t *log)
         ts->writer = ngx_live_record_writer_open(ts->pool, p->log,
                                                  &p->st.label,
                                                  NGX_LIVE_RECORD_HLS,
-                                                 ts->path, ts->tracks);
+                                                 ts->path, ts->tracks,
+                                                 ngx_live_record_threads(
+                                                     p->lacf));
         if (ts->writer == NULL) {
             goto failed;
         }
