@@ -523,8 +523,8 @@ def main(inp, outp):
                 cs = med([r.get('connect_s') for r in g.get((cfg, n), [])])
                 w('| loop iterations ≤ 5 ms, %s, %s | iterations less time '
                   'preempted: max %s ms, %s > 5 ms; wall: max %s ms, %s of %s '
-                  '> 5 ms (baseline max %s ms%s); probe delay max '
-                  '%s ms | %s |'
+                  '> 5 ms (baseline max %s ms, less time preempted %s ms, '
+                  '%s > 5 ms%s); probe delay max %s ms | %s |'
                   % (SHORT[cfg], (what % n) + (
                       ' (all connected within %.1f s)' % cs
                       if ph == 'opening' and cs else ''),
@@ -536,6 +536,10 @@ def main(inp, outp):
                      '/'.join(str(x['over5ms']) for x in lt) or 'n/a',
                      '/'.join(str(x['n']) for x in lt) or 'n/a',
                      ms([x['max_ms'] for x in bl], '%.1f') if bl else 'n/a',
+                     ms([x.get('own_max_ms', 0) for x in bl], '%.1f')
+                     if bl else 'n/a',
+                     '/'.join(str(x.get('own_over5ms', 'n/a')) for x in bl)
+                     or 'n/a',
                      ('; old max %s ms' % ms([x['max_ms'] for x in ol],
                                              '%.1f')) if ol else '',
                      ms([x['max_ms'] for x in pr], '%.1f') if pr else 'n/a',
@@ -557,13 +561,15 @@ def main(inp, outp):
             key = 'own_max_ms' if 'own_max_ms' in lt else 'max_ms'
             w('| loop iterations ≤ 5 ms, %s, %s (8 live streams alongside) '
               '| iterations less time preempted: max %s ms, %s > 5 ms; wall: '
-              'max %s ms, %s of %s > 5 ms (baseline max %s ms);'
-              ' probe delay max %s ms | %s |'
+              'max %s ms, %s of %s > 5 ms (baseline max %s ms, less time '
+              'preempted %s ms, %s > 5 ms); probe delay max %s ms | %s |'
               % (SHORT[r['cfg']], what, fmt(lt.get('own_max_ms'), '%.1f'),
                  lt.get('own_over5ms', 'n/a'),
                  fmt(lt.get('max_ms'), '%.1f'),
                  lt.get('over5ms', 'n/a'), lt.get('n', 'n/a'),
-                 fmt(bl.get('max_ms'), '%.1f'), fmt(pb.get('max_ms'), '%.1f'),
+                 fmt(bl.get('max_ms'), '%.1f'),
+                 fmt(bl.get('own_max_ms'), '%.1f'),
+                 bl.get('own_over5ms', 'n/a'), fmt(pb.get('max_ms'), '%.1f'),
                  el_verdict(lt.get(key), bl.get(key))
                  if r['cfg'] != 'o' else 'old, for comparison'))
 

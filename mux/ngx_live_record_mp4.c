@@ -662,21 +662,12 @@ ngx_live_record_mp4_take(ngx_live_record_mp4_t *w, ngx_uint_t all)
 }
 
 
-/* bytes taken or waiting in full blocks: worth a task of their own */
+/* bytes waiting in full blocks: worth a task of their own */
 
 size_t
 ngx_live_record_mp4_backlog(ngx_live_record_mp4_t *w)
 {
-    size_t                        n;
-    ngx_live_record_mp4_block_t  *b;
-
-    n = 0;
-
-    for (b = w->data.head; b && b != w->data.fill; b = b->next) {
-        n += b->len;
-    }
-
-    return n;
+    return w->data.full;
 }
 
 

@@ -89,6 +89,7 @@ ngx_live_record_mp4_copy(ngx_live_record_mp4_chain_t *c, u_char *p,
 
         if (b->len == b->size) {
             c->fill = b->next;
+            c->full += b->len;
         }
     }
 }
@@ -108,6 +109,10 @@ ngx_live_record_mp4_cut(ngx_live_record_mp4_chain_t *c, ngx_uint_t all,
     for (b = c->head; b && b->len && (all || b != c->fill); b = b->next) {
         *bytes += b->len;
         last = b;
+
+        if (b != c->fill) {
+            c->full -= b->len;
+        }
     }
 
     if (last == NULL) {

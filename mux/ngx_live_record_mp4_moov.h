@@ -186,6 +186,7 @@ typedef struct {
     ngx_live_record_mp4_block_t  *head;
     ngx_live_record_mp4_block_t  *fill;       /* the first not full */
     ngx_live_record_mp4_block_t  *tail;
+    size_t                        full;       /* bytes before fill */
 } ngx_live_record_mp4_chain_t;
 
 

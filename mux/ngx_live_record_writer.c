@@ -904,9 +904,8 @@ ngx_live_record_sink_reap(ngx_live_record_writer_t *w)
 static ngx_int_t
 ngx_live_record_sink_post(ngx_live_record_writer_t *w, ngx_uint_t all)
 {
-    size_t                        bytes;
-    ngx_live_record_sink_t       *sk;
-    ngx_live_record_mp4_block_t  *b;
+    size_t                   bytes;
+    ngx_live_record_sink_t  *sk;
 
     sk = w->sink;
 
@@ -918,16 +917,8 @@ ngx_live_record_sink_post(ngx_live_record_writer_t *w, ngx_uint_t all)
         return NGX_OK;
     }
 
-    if (!all) {
-        bytes = 0;
-
-        for (b = w->chain.head; b && b != w->chain.fill; b = b->next) {
-            bytes += b->len;
-        }
-
-        if (bytes < NGX_LIVE_RECORD_SINK_POST) {
-            return NGX_OK;
-        }
+    if (!all && w->chain.full < NGX_LIVE_RECORD_SINK_POST) {
+        return NGX_OK;
     }
 
     bytes = 0;
