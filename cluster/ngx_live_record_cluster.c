@@ -120,8 +120,6 @@ static void ngx_live_record_cluster_beat_done(ngx_live_record_pg_query_t *q,
 static ngx_int_t ngx_live_record_cluster_part_done(ngx_live_record_done_t *v);
 static ngx_int_t ngx_live_record_cluster_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
-static ngx_int_t ngx_live_record_cluster_insert(ngx_live_record_cluster_t *cl,
-    ngx_str_t *id, ngx_str_t *text, u_char *path);
 static void ngx_live_record_cluster_inserted(ngx_live_record_pg_query_t *q,
     PGresult *res, const char *err);
 static void ngx_live_record_cluster_quiet(void *arg, const char *message);
@@ -627,6 +625,8 @@ ngx_live_record_cluster_init_process(ngx_cycle_t *cycle,
     cl->spool.len = p - cl->spool.data - 2;
     cl->spool.data[cl->spool.len] = '\0';
 
+    ngx_live_record_cluster_spool_init(cl);
+
     if (ngx_live_record_cluster_tasks_init(cycle, cl) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -829,6 +829,7 @@ static ngx_int_t
 ngx_live_record_cluster_part_done(ngx_live_record_done_t *v)
 {
     u_char                     *path;
+    ngx_int_t                   rc;
     ngx_str_t                   text;
     ngx_live_record_cluster_t  *cl;
 
@@ -854,29 +855,14 @@ ngx_live_record_cluster_part_done(ngx_live_record_done_t *v)
 
     ngx_sprintf(path, "%V/%P.%V.json%Z", &cl->spool, ngx_pid, v->file_id);
 
-    if (ngx_live_record_write_atomic(path, &text, 1, ngx_cycle->log)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "live record: \"%V\" %V: the cluster row could not "
-                      "be spooled, it is sent without", v->label,
-                      v->file_id);
-        ngx_free(path);
-        path = NULL;
+    rc = ngx_live_record_cluster_spool(cl, v->file_id, &text, path);
 
-    } else {
-        ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER, 1);
-    }
+    ngx_free(path);
+    cJSON_free(text.data);
 
-    if (ngx_live_record_cluster_insert(cl, v->file_id, &text, path)
-        != NGX_OK)
-    {
-        ngx_free(path);
-        cJSON_free(text.data);
+    if (rc != NGX_OK) {
         goto failed;
     }
-
-    cJSON_free(text.data);
 
     goto next;
 
@@ -947,7 +933,7 @@ ngx_live_record_cluster_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
  * (NULL for none) is the spool file's, freed with the query.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_live_record_cluster_insert(ngx_live_record_cluster_t *cl, ngx_str_t *id,
     ngx_str_t *text, u_char *path)
 {
@@ -1090,14 +1076,7 @@ ngx_live_record_cluster_inserted(ngx_live_record_pg_query_t *q,
         return;
     }
 
-    if (ngx_delete_file(path) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, ngx_errno,
-                      ngx_delete_file_n " \"%s\" failed", path);
-    }
-
-    ngx_live_record_stat_gauge(NGX_LIVE_RECORD_GAUGE_SPOOL_CLUSTER, -1);
-
-    ngx_free(path);
+    ngx_live_record_cluster_unspool(path);
 }
 
 

@@ -110,5 +110,15 @@ ngx_live_record_pg_query_t *ngx_live_record_cluster_task_delete(
 /* rows not yet written */
 ngx_uint_t ngx_live_record_cluster_backlog(ngx_live_record_main_conf_t *lmcf);
 
+/* a row written in order, idempotently; path: its spool file or NULL */
+ngx_int_t ngx_live_record_cluster_insert(ngx_live_record_cluster_t *cl,
+    ngx_str_t *id, ngx_str_t *text, u_char *path);
+
+/* cluster_spool.c: a row's spool file, written and deleted in a thread */
+void ngx_live_record_cluster_spool_init(ngx_live_record_cluster_t *cl);
+ngx_int_t ngx_live_record_cluster_spool(ngx_live_record_cluster_t *cl,
+    ngx_str_t *id, ngx_str_t *text, u_char *path);
+void ngx_live_record_cluster_unspool(u_char *path);
+
 
 #endif /* _NGX_LIVE_RECORD_CLUSTER_H_INCLUDED_ */
