@@ -35,6 +35,7 @@
  *      -I<nginx headers> -I<build/ngx> -I. -Imux -It/mp4 \
  *      fuzz/fuzz_mp4_sidecar.c mux/ngx_live_record_mp4.c \
  *      mux/ngx_live_record_mp4_moov.c mux/ngx_live_record_mp4_chain.c \
+ *      mux/ngx_live_record_mp4_resume.c \
  *      mux/ngx_live_record_codec.c t/mp4/ngx_stub.c
  *
  * and for libFuzzer the same with clang -fsanitize=fuzzer,address,undefined

@@ -43,6 +43,7 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -o "$dir/fuzz_mp4_sidecar.tmp" "$top/fuzz/fuzz_mp4_sidecar.c" \
     "$top/mux/ngx_live_record_mp4.c" "$top/mux/ngx_live_record_mp4_moov.c" \
     "$top/mux/ngx_live_record_mp4_chain.c" \
+    "$top/mux/ngx_live_record_mp4_resume.c" \
     "$top/mux/ngx_live_record_codec.c" "$top/t/mp4/ngx_stub.c"
 mv "$dir/fuzz_mp4_sidecar.tmp" "$dir/fuzz_mp4_sidecar"
 mkdir -p "$dir/corpus-mp4"

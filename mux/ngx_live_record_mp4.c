@@ -95,8 +95,6 @@ static off_t ngx_live_record_mp4_moov_bound(ngx_live_record_mp4_t *w);
 static size_t ngx_live_record_mp4_header(ngx_live_record_mp4_sidecar_t *sc,
     u_char *buf);
 static uint32_t ngx_live_record_mp4_hash(u_char *p, size_t len);
-static ngx_int_t ngx_live_record_mp4_scan(ngx_live_record_mp4_build_t *b,
-    off_t fsize, uint64_t *entries);
 
 
 ngx_live_record_mp4_t *
@@ -951,215 +949,84 @@ done:
 
 
 /*
- * After a crash: the sidecar's header says what the part holds; its
- * entries are trusted in order while each is well formed, its time goes
- * forward and its bytes are in the file.  The file is cut after the last
- * trusted sample and gets the moov that close would have written.
+ * In a thread, after the loop's last write, when another process takes the
+ * part over: what waits is written and the files are closed as they are,
+ * the mdat open and no moov; the sidecar stays, for reopen() there, or for
+ * recover() if that process dies.
  */
 
 ngx_int_t
-ngx_live_record_mp4_recover(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_str_t *label, u_char *path, u_char *sidecar, off_t *size)
+ngx_live_record_mp4_detach(ngx_live_record_mp4_t *w)
 {
-    u_char                         *head, box[16];
-    size_t                          n;
-    uint64_t                        entries;
-    ngx_fd_t                        fd, sfd;
-    ngx_int_t                       rc;
-    ngx_file_info_t                 fi;
-    ngx_live_record_mp4_walk_t      walk;
-    ngx_live_record_mp4_build_t     b;
-    ngx_live_record_mp4_sidecar_t   sc;
+    ngx_int_t  rc;
 
     rc = NGX_ERROR;
-    fd = NGX_INVALID_FILE;
 
-    sfd = ngx_open_file(sidecar, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (sfd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": " ngx_open_file_n "(\"%s\") "
-                      "failed", label, sidecar);
-        return NGX_ERROR;
-    }
-
-    head = ngx_palloc(pool, NGX_LIVE_RECORD_MP4_MAX_HEADER);
-    if (head == NULL) {
-        goto done;
-    }
-
-    if (ngx_live_record_mp4_pread(sfd, head, NGX_LIVE_RECORD_MP4_MAX_HEADER,
-                                  0, &n)
-        != NGX_OK)
+    if (!w->closed && !w->failed && w->ready && !w->inflight
+        && ngx_live_record_mp4_flush(w) == NGX_OK)
     {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": read(\"%s\") failed",
-                      label, sidecar);
-        goto done;
+        rc = NGX_OK;
     }
 
-    if (ngx_live_record_mp4_sidecar_parse(head, n, &sc) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "live record: \"%V\": mp4 sidecar \"%s\" is not valid",
-                      label, sidecar);
-        rc = NGX_DECLINED;
-        goto done;
-    }
+    w->closed = 1;
 
-    fd = ngx_open_file(path, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": " ngx_open_file_n "(\"%s\") "
-                      "failed", label, path);
-        goto done;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": " ngx_fd_info_n "(\"%s\") failed",
-                      label, path);
-        goto done;
-    }
-
-    /* the part is the one the sidecar describes: its mdat where it says */
-
-    if (ngx_live_record_mp4_pread(fd, box, 16, sc.mdat, &n) != NGX_OK
-        || n != 16 || ngx_memcmp(box + 4, "mdat", 4) != 0
-        || ngx_live_record_mp4_r32(box) != 1)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "live record: \"%V\": \"%s\" has no mdat where its "
-                      "sidecar \"%s\" says", label, path, sidecar);
-        rc = NGX_DECLINED;
-        goto done;
-    }
-
-    ngx_memzero(&b, sizeof(ngx_live_record_mp4_build_t));
-    b.log = log;
-    b.label = label;
-    b.path = path;
-    b.fd = fd;
-    b.sfd = sfd;
-    b.sc = &sc;
-    b.walk = &walk;
-
-    b.scratch = ngx_palloc(pool, NGX_LIVE_RECORD_MP4_BUFFER);
-    if (b.scratch == NULL) {
-        goto done;
-    }
-
-    rc = ngx_live_record_mp4_scan(&b, ngx_file_size(&fi), &entries);
-    if (rc != NGX_OK) {
-        goto done;
-    }
-
-    if (entries == 0) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "live record: \"%V\": \"%s\" has no complete sample "
-                      "to recover", label, path);
-        rc = NGX_DECLINED;
-        goto done;
-    }
-
-    if (ftruncate(fd, (off_t) walk.offset) == -1) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": ftruncate(\"%s\") failed",
-                      label, path);
-        rc = NGX_ERROR;
-        goto done;
-    }
-
-    rc = ngx_live_record_mp4_build(&b, entries);
-    if (rc != NGX_OK) {
-        goto done;
-    }
-
-    if (fdatasync(fd) == -1) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "live record: \"%V\": fdatasync(\"%s\") failed",
-                      label, path);
-        rc = NGX_ERROR;
-        goto done;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, log, 0,
-                  "live record: \"%V\": recovered \"%s\": %uL samples, "
-                  "%O bytes", label, path, entries, b.size);
-
-    *size = b.size;
-
-done:
-
-    if (fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(fd);
-    }
-
-    (void) ngx_close_file(sfd);
-
-    if (rc == NGX_OK && ngx_delete_file(sidecar) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
-                      "live record: \"%V\": " ngx_delete_file_n "(\"%s\") "
-                      "failed", label, sidecar);
-    }
+    ngx_live_record_mp4_cleanup(w);
 
     return rc;
 }
 
 
-/* recovery's first pass: how many entries to trust, and the counters */
+/*
+ * In a thread, instead of open(): a part another process detached goes on
+ * in this writer, created with the same tracks and written to only once
+ * this is done (the frames meanwhile wait in the part's queue).  Its counters, the last
+ * time of each track and the reserved region's blocks are as if this
+ * writer had written all of it; the next frame's time follows the last.
+ */
 
-static ngx_int_t
-ngx_live_record_mp4_scan(ngx_live_record_mp4_build_t *b, off_t fsize,
-    uint64_t *entries)
+ngx_int_t
+ngx_live_record_mp4_reopen(ngx_live_record_mp4_t *w, u_char *path,
+    u_char *sidecar)
 {
-    u_char                       *buf, *p;
-    size_t                        n;
-    off_t                         offset;
-    uint64_t                      i;
-    ngx_live_record_mp4_entry_t   e;
+    ngx_int_t                    rc;
+    ngx_uint_t                   t;
+    ngx_live_record_mp4_build_t  b;
 
-    buf = b->scratch;
-    offset = b->sc->header_len;
-    i = 0;
+    w->path = path;
+    w->sidecar = sidecar;
 
-    ngx_live_record_mp4_walk_init(b->walk, b->sc);
-    b->walk->offset = b->sc->mdat + 16;
-
-    for ( ;; ) {
-        if (ngx_live_record_mp4_pread(b->sfd, buf, NGX_LIVE_RECORD_MP4_BUFFER,
-                                      offset, &n)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_CRIT, b->log, ngx_errno,
-                          "live record: \"%V\": reading the mp4 sidecar "
-                          "failed", b->label);
-            return NGX_ERROR;
-        }
-
-        n -= n % NGX_LIVE_RECORD_MP4_ENTRY;
-
-        if (n == 0) {
-            break;
-        }
-
-        for (p = buf; p < buf + n; p += NGX_LIVE_RECORD_MP4_ENTRY) {
-            if (ngx_live_record_mp4_entry_parse(p, i, b->sc, &e) != NGX_OK
-                || b->walk->offset + e.size > (uint64_t) fsize
-                || ngx_live_record_mp4_walk_add(b->walk, &e, NULL)
-                   != NGX_OK)
-            {
-                goto done;
-            }
-
-            i++;
-        }
-
-        offset += n;
+    if (w->walk.entries) {
+        /* their places in the file and the index are taken already */
+        ngx_log_error(NGX_LOG_ALERT, w->log, 0,
+                      "live record: \"%V\": mp4 frames were written before "
+                      "\"%s\" was reopened", w->label, path);
+        return NGX_ERROR;
     }
 
-done:
+    ngx_memzero(&b, sizeof(ngx_live_record_mp4_build_t));
+    b.log = w->log;
+    b.label = w->label;
+    b.path = path;
+    b.fd = NGX_INVALID_FILE;
+    b.sfd = NGX_INVALID_FILE;
+    b.sc = &w->sc;
+    b.walk = &w->walk;
 
-    ngx_live_record_mp4_walk_finish(b->walk, NULL);
-    *entries = i;
+    rc = ngx_live_record_mp4_resume(&b, sidecar);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    for (t = 0; t < NGX_LIVE_RECORD_NTRACKS; t++) {
+        w->last[t] = w->walk.ix[t].last_dts;
+    }
+
+    w->fd = b.fd;
+    w->sfd = b.sfd;
+    w->opened = 1;
+
+    w->allocated = ngx_live_record_mp4_allocate(w, 0,
+                                           ngx_live_record_mp4_allocate_to(w));
 
     return NGX_OK;
 }

@@ -21,7 +21,7 @@
  * from a per-sample sidecar file; see docs/mp4.md.
  *
  *   on the loop    create, write, ready, fail, take, done
- *   in a thread    open, put_batch, close, recover
+ *   in a thread    open, put_batch, close, recover, detach, reopen
  *
  * write() only copies: the bytes wait in blocks until take() hands them to
  * put_batch(), one batch at a time; flush() is the three in one, for a
@@ -114,6 +114,9 @@ size_t ngx_live_record_mp4_backlog(ngx_live_record_mp4_t *w);
 ngx_uint_t ngx_live_record_mp4_inflight(ngx_live_record_mp4_t *w);
 ngx_uint_t ngx_live_record_mp4_ran(ngx_live_record_mp4_t *w);
 ngx_int_t ngx_live_record_mp4_close(ngx_live_record_mp4_t *w, off_t *size);
+ngx_int_t ngx_live_record_mp4_detach(ngx_live_record_mp4_t *w);
+ngx_int_t ngx_live_record_mp4_reopen(ngx_live_record_mp4_t *w, u_char *path,
+    u_char *sidecar);
 void ngx_live_record_mp4_fail(ngx_live_record_mp4_t *w);
 ngx_uint_t ngx_live_record_mp4_dropped(ngx_live_record_mp4_t *w);
 

@@ -145,6 +145,9 @@ typedef struct {
 
 ngx_int_t ngx_live_record_mp4_build(ngx_live_record_mp4_build_t *b,
     uint64_t entries);
+/* ngx_live_record_mp4_resume.c */
+ngx_int_t ngx_live_record_mp4_resume(ngx_live_record_mp4_build_t *b,
+    u_char *sidecar);
 void ngx_live_record_mp4_walk_init(ngx_live_record_mp4_walk_t *walk,
     ngx_live_record_mp4_sidecar_t *sc);
 ngx_int_t ngx_live_record_mp4_walk_add(ngx_live_record_mp4_walk_t *walk,

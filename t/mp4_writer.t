@@ -46,7 +46,8 @@ my @warn = ('-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter',
             '-Werror');
 my @mp4 = ("$top/mux/ngx_live_record_mp4.c",
            "$top/mux/ngx_live_record_mp4_moov.c",
-           "$top/mux/ngx_live_record_mp4_chain.c");
+           "$top/mux/ngx_live_record_mp4_chain.c",
+           "$top/mux/ngx_live_record_mp4_resume.c");
 
 # the writer builds warning-free as nginx builds modules, then the driver
 
@@ -56,6 +57,8 @@ my ($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/a.o",
                   $mp4[1]) if $rc == 0;
 ($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/c.o",
                   $mp4[2]) if $rc == 0;
+($rc, $out) = run('gcc', '-c', '-O2', @warn, @inc, '-o', "$tmp/d.o",
+                  $mp4[3]) if $rc == 0;
 is($rc, 0, 'the writer builds with -O2 -Werror') or diag($out);
 
 ($rc, $out) = run('gcc', '-fsanitize=address,undefined', '-g', '-O1',
@@ -234,6 +237,49 @@ for my $name (qw(av audio video)) {
     my $p = ffprobe($mp4);
     ok($p->{format}{duration} > ($at - 1000) / 1000,
        "$name crashed: ffprobe plays $p->{format}{duration} s");
+}
+
+# a hand-over (a reconnect taken by another worker): the part is detached,
+# written and closed without a moov, and another process reopens it and
+# goes on in the same mdat and sample index, media time from where it
+# stopped: one file with every frame of both, the bytes the FLV's twice.
+# After a kill -9 that tore the last sample, the torn tail is cut first.
+
+for my $name (qw(av audio video)) {
+    my $flv = "$tmp/$name.flv";
+    my $mp4 = "$tmp/handover-$name.mp4";
+
+    my ($rc, $out) = run($bin, '-H', $flv, $mp4);
+    my ($span) = $out =~ /span=(\d+)/;
+    ok($rc == 0 && clean($out) && -e "$mp4.lrsc" && $span,
+       "$name: detached, the sidecar kept") or diag($out);
+
+    ($rc, $out) = run($bin, '-A', $span // 0, $flv, $mp4);
+    ok($rc == 0 && clean($out), "$name: reopened at $span ms and closed")
+        or diag($out);
+    ok(!-e "$mp4.lrsc", "$name: the sidecar is gone after close");
+
+    continued("$name handed over", $mp4, $packets{$name}, 'whole', $span);
+
+    my $h = framemd5($flv);
+    $h->{$_} = [ @{$h->{$_}}, @{$h->{$_}} ] for keys %$h;
+    is_deeply(framemd5($mp4), $h, "$name: every packet's bytes are the "
+                                   . "FLV's, twice");
+}
+
+{
+    my $mp4 = "$tmp/handover-torn.mp4";
+
+    my ($rc, $out) = run($bin, '-c', 4000, '-t', '100', "$tmp/av.flv",
+                         $mp4);
+    ok($rc == 0 && -e "$mp4.lrsc", 'torn: crashed at 4000 ms') or diag($out);
+
+    ($rc, $out) = run($bin, '-A', 12000, "$tmp/av.flv", $mp4);
+    ok($rc == 0 && clean($out) && $out =~ /goes on after \d+ samples/,
+       'torn: reopened after the last whole sample, and closed')
+        or diag($out);
+
+    continued('torn', $mp4, $packets{av}, 'prefix', 12000);
 }
 
 # a sidecar that is not one: recovery refuses it and leaves the file
@@ -525,6 +571,59 @@ sub same_media {
                . ($first // '-') . ')');
             is($t->{timescale}, $t->{rate}, "$name: audio time scale");
         }
+    }
+}
+
+# a part that went on after a hand-over: a prefix of the FLV's packets (all
+# of them, or what a crash left) then all of them from FROM ms on, time
+# never going back
+
+sub continued {
+    my ($name, $mp4, $packets, $how, $from) = @_;
+
+    my $m = LiveRecord::MP4->read($mp4);
+    is_deeply([ $m->check ], [], "$name: the boxes tile the file and the "
+                                 . 'tables are consistent')
+        or diag(join "\n", $m->check);
+
+    for my $kind (qw(v a)) {
+        my $flv = $packets->{$kind} or next;
+        my $t = $m->track($kind eq 'v' ? 'vide' : 'soun');
+        my $what = $kind eq 'v' ? 'video' : 'audio';
+
+        ok($t, "$name: $what track") or next;
+
+        my $k = $t->{samples} - @$flv;
+
+        if ($how eq 'whole') {
+            is($k, scalar @$flv, "$name: $what samples = twice the FLV's");
+        } else {
+            ok($k > 0 && $k < @$flv, "$name: $k $what samples before the "
+                                     . 'crash, then all ' . @$flv);
+        }
+
+        next unless $k > 0 && $k <= @$flv;
+
+        my @want = (@$flv[0 .. $k - 1], @$flv);
+        is_deeply($t->{sizes}, [ map { $_->{size} } @want ],
+                  "$name: $what sample sizes");
+
+        if ($kind eq 'v') {
+            my @keys = grep { $want[$_ - 1]{key} } 1 .. @want;
+            is_deeply($t->{stss} // [ 1 .. @want ], \@keys,
+                      "$name: stss = the keyframes of both");
+        }
+
+        my @d = $m->durations($t);
+        is(scalar(grep { $_ <= 0 } @d), 0,
+           "$name: $what time goes forward at every sample");
+
+        # the second push's first sample: at FROM, give or take a frame
+        my $at = 0;
+        $at += $_ for @d[0 .. $k - 1];
+        $at = 1000 * $at / $t->{timescale};
+        ok(abs($at - $from) <= 100, "$name: the $what after the hand-over "
+                                    . "starts at $at ms of the part");
     }
 }
 

@@ -17,12 +17,16 @@
  *             [-d from_ms:to_ms] [-c crash_ms [-t cut_bytes]]
  *             in.flv out.mp4 [sidecar]
  *   mp4_drive -R out.mp4 sidecar
+ *   mp4_drive [-H] [-A from_ms] in.flv out.mp4 [sidecar]
  *
  * -c stops at the first frame at or after crash_ms without flushing or
  * closing, like kill -9 (the sidecar stays); -t then cuts bytes off the
  * part's end, tearing the last sample.  -R recovers such a part.  -l
  * writes the input that many times in a row, as one longer part; -d drops
  * the audio frames in [from_ms, to_ms), as a source that loses audio.
+ * -H hands the part over at the end (detach: written, closed, no moov, the
+ * sidecar kept); -A goes on in such a part (reopen instead of open), the
+ * input's first frame at from_ms of the part, as a reconnect does.
  */
 
 
@@ -52,6 +56,7 @@ typedef struct {
     int64_t                     crash;
     int64_t                     gap_from;
     int64_t                     gap_to;
+    int64_t                     from;
     ngx_uint_t                  written[NGX_LIVE_RECORD_NTRACKS];
     ngx_uint_t                  keys;
     ngx_uint_t                  frames;
@@ -61,6 +66,8 @@ typedef struct {
     unsigned                    started:1;
     unsigned                    opened:1;
     unsigned                    crashed:1;
+    unsigned                    handover:1;
+    unsigned                    append:1;
 } drive_ctx_t;
 
 
@@ -71,6 +78,7 @@ static int drive_frame(drive_ctx_t *ctx, ngx_live_record_tag_t *tag,
     int64_t ts);
 static void drive_io(uint64_t *wchar, uint64_t *rchar);
 static int drive_recover(ngx_log_t *log, char *path, char *sidecar);
+static ngx_int_t drive_open(drive_ctx_t *ctx);
 
 
 int
@@ -113,7 +121,7 @@ main(int argc, char **argv)
     ctx.gap_from = -1;
     ctx.gap_to = -1;
 
-    while ((c = getopt(argc, argv, "r:i:o:l:c:t:d:")) != -1) {
+    while ((c = getopt(argc, argv, "r:i:o:l:c:t:d:HA:")) != -1) {
         switch (c) {
         case 'r': reserve = atoll(optarg); break;
         case 'i': interval = atol(optarg); break;
@@ -121,6 +129,8 @@ main(int argc, char **argv)
         case 'l': loops = atoi(optarg); break;
         case 'c': ctx.crash = atoll(optarg); break;
         case 't': cut = atoll(optarg); break;
+        case 'H': ctx.handover = 1; break;
+        case 'A': ctx.append = 1; ctx.from = atoll(optarg); break;
         case 'd':
             if (sscanf(optarg, "%lld:%lld", (long long *) &ctx.gap_from,
                        (long long *) &ctx.gap_to) != 2)
@@ -176,6 +186,18 @@ main(int argc, char **argv)
 
     drive_io(&w0, &r0);
 
+    if (ctx.append) {
+        /* the frames of a part taken over wait until it is reopened */
+
+        if (drive_open(&ctx) != NGX_OK) {
+            fprintf(stderr, "mp4_drive: reopen failed\n");
+            return 1;
+        }
+
+        ngx_live_record_mp4_ready(ctx.w, NGX_OK);
+        ctx.opened = 1;
+    }
+
     for (i = 0; i < loops && !ctx.crashed; i++) {
         if (drive_run(&in, &ctx, i * in.span) != 0) {
             return 1;
@@ -183,9 +205,7 @@ main(int argc, char **argv)
     }
 
     if (!ctx.opened) {
-        if (ngx_live_record_mp4_open(ctx.w, ctx.path, ctx.sidecar)
-            != NGX_OK)
-        {
+        if (drive_open(&ctx) != NGX_OK) {
             return 1;
         }
 
@@ -211,6 +231,26 @@ main(int argc, char **argv)
 
         /* no pool cleanup, no exit handlers: the fds die with the process */
         _exit(0);
+    }
+
+    printf("span=%lld\n", (long long) in.span);
+
+    if (ctx.handover) {
+        if (ngx_live_record_mp4_detach(ctx.w) != NGX_OK) {
+            fprintf(stderr, "mp4_drive: detach failed\n");
+            return 1;
+        }
+
+        printf("detached\n");
+
+        ngx_stub_pool_destroy(pool);
+        free(in.data);
+
+        if (argc - optind < 3) {
+            free(ctx.sidecar);
+        }
+
+        return 0;
     }
 
     if (ngx_live_record_mp4_close(ctx.w, &size) != NGX_OK) {
@@ -394,7 +434,7 @@ drive_frame(drive_ctx_t *ctx, ngx_live_record_tag_t *tag, int64_t ts)
         }
 
         ctx->started = 1;
-        ctx->base = ts;
+        ctx->base = ts - ctx->from;
         ctx->last[0] = -1;
         ctx->last[1] = -1;
     }
@@ -452,7 +492,7 @@ drive_frame(drive_ctx_t *ctx, ngx_live_record_tag_t *tag, int64_t ts)
     /* the thread pool's open() completes after a few frames */
 
     if (!ctx->opened && ++ctx->frames >= ctx->open_after) {
-        rc = ngx_live_record_mp4_open(ctx->w, ctx->path, ctx->sidecar);
+        rc = drive_open(ctx);
         ngx_live_record_mp4_ready(ctx->w, rc);
 
         if (rc != NGX_OK) {
@@ -532,4 +572,17 @@ drive_recover(ngx_log_t *log, char *path, char *sidecar)
     printf("recovered size=%lld\n", (long long) size);
 
     return 0;
+}
+
+
+/* the thread pool's open(), or reopen() of a part handed over */
+
+static ngx_int_t
+drive_open(drive_ctx_t *ctx)
+{
+    if (ctx->append) {
+        return ngx_live_record_mp4_reopen(ctx->w, ctx->path, ctx->sidecar);
+    }
+
+    return ngx_live_record_mp4_open(ctx->w, ctx->path, ctx->sidecar);
 }
