@@ -79,14 +79,21 @@ struct ngx_live_record_writer_s {
     ngx_live_record_sink_t     *sink;
     void                       *threads;
     unsigned                    raw:1;
+    unsigned                    append:1;
+    unsigned                    detach:1;
     unsigned                    header:1;
     unsigned                    closed:1;
     unsigned                    failed:1;
 };
 
 
+static ngx_live_record_writer_t *ngx_live_record_writer_start(
+    ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label, ngx_uint_t format,
+    u_char *path, ngx_live_record_track_t *tracks, void *threads,
+    ngx_uint_t append);
 static ngx_int_t ngx_live_record_writer_streams(ngx_live_record_writer_t *w,
     ngx_live_record_track_t *tracks);
+static int ngx_live_record_avio_append(AVIOContext **pb, u_char *path);
 static ngx_int_t ngx_live_record_stream_params(AVStream *st,
     ngx_live_record_track_t *t);
 static ngx_int_t ngx_live_record_writer_header(ngx_live_record_writer_t *w);
@@ -241,6 +248,40 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
     ngx_uint_t format, u_char *path, ngx_live_record_track_t *tracks,
     void *threads)
 {
+    return ngx_live_record_writer_start(pool, log, label, format, path,
+                                        tracks, threads, 0);
+}
+
+
+/*
+ * In a thread: a part another process wrote and detached goes on in the
+ * same file, FLV tags or ADTS frames appended (no second FLV header, no
+ * second sequence headers), timestamps as the frames say.  The tracks
+ * must be the part's: the caller checks.
+ */
+
+ngx_live_record_writer_t *
+ngx_live_record_writer_append(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *label, ngx_uint_t format, u_char *path,
+    ngx_live_record_track_t *tracks, void *threads)
+{
+    if (format != NGX_LIVE_RECORD_FLV && format != NGX_LIVE_RECORD_AAC) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "live record: \"%V\": %s files are not appended to",
+                      label, ngx_live_record_format_ext(format));
+        return NULL;
+    }
+
+    return ngx_live_record_writer_start(pool, log, label, format, path,
+                                        tracks, threads, 1);
+}
+
+
+static ngx_live_record_writer_t *
+ngx_live_record_writer_start(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *label, ngx_uint_t format, u_char *path,
+    ngx_live_record_track_t *tracks, void *threads, ngx_uint_t append)
+{
     int                        rc;
     ngx_pool_cleanup_t        *cln;
     ngx_live_record_writer_t  *w;
@@ -262,17 +303,19 @@ ngx_live_record_writer_open(ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *label,
     w->flushed = 0;
     w->fd = NGX_INVALID_FILE;
     w->threads = threads;
+    w->append = append;
 
     cln->handler = ngx_live_record_writer_cleanup;
     cln->data = w;
 
     /*
      * libav 5.1 writes neither FLV codec id 12 nor enhanced FLV: such
-     * video is written here, the way it arrived.
+     * video is written here, the way it arrived; and libav has no FLV
+     * without its header, for a part that goes on.
      */
 
     if (format == NGX_LIVE_RECORD_FLV
-        && (tracks[NGX_LIVE_RECORD_VIDEO].fourcc
+        && (append || tracks[NGX_LIVE_RECORD_VIDEO].fourcc
             || tracks[NGX_LIVE_RECORD_VIDEO].codec
                == NGX_LIVE_RECORD_CODEC_H265))
     {
@@ -557,11 +600,18 @@ ngx_live_record_flv_open(ngx_live_record_writer_t *w,
 
     w->index[NGX_LIVE_RECORD_VIDEO] = 0;
 
-    rc = ngx_live_record_avio_open(&w->pb, w->path);
+    rc = w->append ? ngx_live_record_avio_append(&w->pb, w->path)
+                   : ngx_live_record_avio_open(&w->pb, w->path);
     if (rc < 0) {
         ngx_live_record_av_error(w->log, NGX_LOG_CRIT, w->label, "avio_open",
                                  w->path, rc);
         return NGX_ERROR;
+    }
+
+    if (w->append) {
+        /* the tags go on after the part's last one */
+        w->header = 1;
+        return NGX_OK;
     }
 
     flags = 0x01 | (w->index[NGX_LIVE_RECORD_AUDIO] == 1 ? 0x04 : 0);
@@ -644,7 +694,10 @@ ngx_live_record_flv_write(ngx_live_record_writer_t *w,
         }
 
     } else {
-        *p++ = (u_char) ((f->key ? 0x10 : 0x20) | NGX_LIVE_RECORD_FLV_HEVC);
+        *p++ = (u_char) ((f->key ? 0x10 : 0x20)
+                         | (t->codec == NGX_LIVE_RECORD_CODEC_H264
+                            ? NGX_LIVE_RECORD_FLV_AVC
+                            : NGX_LIVE_RECORD_FLV_HEVC));
         *p++ = 1;
         *p++ = (u_char) (cts >> 16);
         *p++ = (u_char) (cts >> 8);
@@ -704,6 +757,21 @@ ngx_live_record_writer_fail(ngx_live_record_writer_t *w)
 }
 
 
+/*
+ * In a thread, when another process takes the part over: close() without
+ * the trailer (FLV: no onMetaData update), what is buffered written, so
+ * that the other one appends after the last whole tag or frame.
+ */
+
+ngx_int_t
+ngx_live_record_writer_detach(ngx_live_record_writer_t *w)
+{
+    w->detach = 1;
+
+    return ngx_live_record_writer_close(w);
+}
+
+
 ngx_int_t
 ngx_live_record_writer_close(ngx_live_record_writer_t *w)
 {
@@ -735,7 +803,13 @@ ngx_live_record_writer_close(ngx_live_record_writer_t *w)
         return ret;
     }
 
-    if (w->header) {
+    if (w->header && w->detach) {
+        /* libav's packets are written as they come: its buffer is all */
+        if (w->fmt->pb) {
+            avio_flush(w->fmt->pb);
+        }
+
+    } else if (w->header) {
         rc = av_write_trailer(w->fmt);
 
         if (rc < 0) {
@@ -810,8 +884,10 @@ ngx_live_record_sink_open(ngx_live_record_writer_t *w)
     sk->task.event.log = w->log;
 #endif
 
-    w->fd = ngx_open_file(w->path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                          NGX_FILE_DEFAULT_ACCESS);
+    w->fd = w->append
+            ? ngx_open_file(w->path, NGX_FILE_APPEND, NGX_FILE_OPEN, 0)
+            : ngx_open_file(w->path, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                            NGX_FILE_DEFAULT_ACCESS);
     if (w->fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_CRIT, w->log, ngx_errno,
                       "live record: \"%V\": " ngx_open_file_n "(\"%s\") "
@@ -1269,4 +1345,51 @@ ngx_live_record_avio_open(AVIOContext **pb, u_char *path)
     (void) ngx_close_file(fd);
 
     return avio_open(pb, (char *) path, AVIO_FLAG_WRITE);
+}
+
+
+/* a part that goes on: the file as it is, written from its end */
+
+static int
+ngx_live_record_avio_append(AVIOContext **pb, u_char *path)
+{
+    int            rc;
+    int64_t        end;
+    ngx_fd_t       fd;
+    AVDictionary  *opts;
+
+    /* the part is there: avio_open2() would make an empty one */
+
+    fd = ngx_open_file(path, NGX_FILE_WRONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return AVERROR(ngx_errno);
+    }
+
+    (void) ngx_close_file(fd);
+
+    opts = NULL;
+
+    if (av_dict_set(&opts, "truncate", "0", 0) < 0) {
+        return AVERROR(ENOMEM);
+    }
+
+    rc = avio_open2(pb, (char *) path, AVIO_FLAG_WRITE, NULL, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        return rc;
+    }
+
+    end = avio_size(*pb);
+
+    if (end >= 0) {
+        end = avio_seek(*pb, end, SEEK_SET);
+    }
+
+    if (end < 0) {
+        (void) avio_closep(pb);
+        return (int) end;
+    }
+
+    return 0;
 }

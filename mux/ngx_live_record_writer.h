@@ -62,6 +62,11 @@ ngx_live_record_writer_t *ngx_live_record_writer_open(ngx_pool_t *pool,
 ngx_int_t ngx_live_record_writer_write(ngx_live_record_writer_t *w,
     ngx_live_record_frame_t *f);
 ngx_int_t ngx_live_record_writer_close(ngx_live_record_writer_t *w);
+/* a part handed from one process to another: FLV and ADTS only */
+ngx_live_record_writer_t *ngx_live_record_writer_append(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_str_t *label, ngx_uint_t format, u_char *path,
+    ngx_live_record_track_t *tracks, void *threads);
+ngx_int_t ngx_live_record_writer_detach(ngx_live_record_writer_t *w);
 int ngx_live_record_avio_open(struct AVIOContext **pb, u_char *path);
 void ngx_live_record_writer_fail(ngx_live_record_writer_t *w);
 ngx_uint_t ngx_live_record_writer_dropped(ngx_live_record_writer_t *w);
