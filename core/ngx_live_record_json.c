@@ -15,6 +15,10 @@
 #include "ngx_live_record_utf8.h"
 
 
+/* 2^63: the times are int64_t once read */
+#define NGX_LIVE_RECORD_JSON_MS_MAX  9223372036854775808.0
+
+
 /* a JSON string of an ngx_str_t, which need not be null-terminated */
 
 cJSON *
@@ -125,7 +129,8 @@ ngx_live_record_json_text(ngx_pool_t *pool, cJSON *v, ngx_str_t *dst)
  * The members of an object read into C variables by a table: the fields
  * of the sidecars, the spool and tasks.json.  A required string that is
  * missing or not a string fails (NGX_DECLINED); an optional one, and a
- * number, that is missing leaves its variable as it was.
+ * number, that is missing leaves its variable as it was; so does a number
+ * out of range (a negative count, a time from 2^63 ms on).
  */
 
 ngx_int_t
@@ -169,7 +174,9 @@ ngx_live_record_json_read(ngx_pool_t *pool, cJSON *o,
 
         case NGX_LIVE_RECORD_JSON_UINT:
 
-            if (cJSON_IsNumber(v)) {
+            /* cJSON's valueint is clamped to int: a negative one is not */
+
+            if (cJSON_IsNumber(v) && v->valueint >= 0) {
                 *(ngx_uint_t *) f->dst = (ngx_uint_t) v->valueint;
             }
 
@@ -177,7 +184,14 @@ ngx_live_record_json_read(ngx_pool_t *pool, cJSON *o,
 
         default: /* NGX_LIVE_RECORD_JSON_MS */
 
-            if (cJSON_IsNumber(v) && v->valuedouble >= 0) {
+            /*
+             * a double past 2^63 (or NaN) converted to an integer is
+             * undefined; such a time is no time, as if missing
+             */
+
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0
+                && v->valuedouble < NGX_LIVE_RECORD_JSON_MS_MAX)
+            {
                 *(uint64_t *) f->dst = (uint64_t) v->valuedouble;
             }
         }
