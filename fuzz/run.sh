@@ -1,7 +1,7 @@
 #!/bin/bash
 # `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag (the codec
-# parsers and the segmenter), fuzz_mp4_sidecar, fuzz_s3_reply and fuzz_utf8
-# with clang (libFuzzer, ASan, UBSan), makes the seed corpus once
+# parsers and the segmenter), fuzz_mp4_sidecar, fuzz_s3_reply, fuzz_utf8
+# and fuzz_spool with clang (libFuzzer, ASan, UBSan), makes the seed corpus once
 # (fuzz/seeds.sh), adds fuzz/regress/ to it, and fuzzes each for
 # FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
 # build/fuzz/crashes/.  Exits non-zero if the fuzzer found something.
@@ -85,6 +85,28 @@ mkdir -p "$dir/corpus-utf8"
 find "$top/fuzz/regress-utf8" -type f ! -name "README*" \
     -exec cp {} "$dir/corpus-utf8/" \;
 
+# files read back after a crash (fuzz_spool.c): part sidecars, tasks.json,
+# a torn MPEG-TS segment; seeded from fuzz/spool/.  It includes the
+# readers' files whole: lld's --gc-sections drops what it does not reach
+# (ld.bfd keeps all of it under libFuzzer's coverage tables)
+
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -ffunction-sections -fdata-sections -fuse-ld=lld -Wl,--gc-sections \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$build/rtmp" -I"$top" -I"$top/mux" -I"$top/core" \
+    -I"$top/cluster" -I"$top/store" -I"$top/record" -I"$top/http" \
+    -I"$top/t/mp4" -I"$top/fuzz" \
+    -o "$dir/fuzz_spool.tmp" "$top/fuzz/fuzz_spool.c" \
+    "$top/core/ngx_live_record_json.c" "$top/core/ngx_live_record_utf8.c" \
+    "$top/core/ngx_live_record_util.c" "$top/mux/ngx_live_record_writer.c" \
+    "$top/t/mp4/ngx_stub.c" -lcjson -lavformat -lavcodec -lavutil
+mv "$dir/fuzz_spool.tmp" "$dir/fuzz_spool"
+mkdir -p "$dir/corpus-spool"
+find "$top/fuzz/spool" -type f ! -name "README*" \
+    -exec cp {} "$dir/corpus-spool/" \;
+
 "$top/fuzz/seeds.sh" "$dir"
 
 for f in "$top"/fuzz/regress/*; do
@@ -131,6 +153,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
     "$dir/corpus-utf8" > "$dir/fuzz-utf8.log" 2>&1 || rc=$?
 
 grep -E '^#[0-9]+' "$dir/fuzz-utf8.log" | tail -1 || true
+echo "fuzz: $dir/fuzz_spool for ${seconds}s, log in $dir/fuzz-spool.log"
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_spool" -max_total_time="$seconds" -max_len=65536 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus-spool" > "$dir/fuzz-spool.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz-spool.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
