@@ -18,6 +18,10 @@
 #include "ngx_live_record_hls.h"
 
 
+/* seconds: an #EXTINF from a day on is none the writer wrote */
+#define NGX_LIVE_RECORD_HLS_MAX_EXTINF  86400
+
+
 static u_char *ngx_live_record_hls_render(ngx_live_record_part_t *p,
     ngx_uint_t final, ngx_uint_t n, int64_t longest, size_t *len,
     ngx_log_t *log);
@@ -220,7 +224,13 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
 
     last = text.data + text.len;
 
-    out = ngx_alloc(text.len + 256 + NGX_INT_T_LEN, log);
+    /*
+     * a line comes out at most twice as long: "#EXT-X-PLAYLIST-TYPE:" and
+     * "#EXT-X-TARGETDURATION:" get a value, any other gets its line break;
+     * then the header, a salvaged segment's lines and the end
+     */
+
+    out = ngx_alloc(2 * text.len + 256 + 2 * NGX_INT_T_LEN, log);
     if (out == NULL) {
         goto done;
     }
@@ -239,6 +249,12 @@ ngx_live_record_hls_recover(ngx_live_record_part_t *p, ngx_log_t *log)
 
         if (e - s > 8 && ngx_strncmp(s, "#EXTINF:", 8) == 0) {
             d = strtod((char *) s + 8, NULL);
+
+            /* not a segment the writer made (NaN too): not counted */
+            if (!(d >= 0 && d < NGX_LIVE_RECORD_HLS_MAX_EXTINF)) {
+                continue;
+            }
+
             longest = ngx_max(longest, d);
             p->duration += (int64_t) (d * 1000 + 0.5);
 
