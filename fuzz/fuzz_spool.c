@@ -6,8 +6,8 @@
 
 /*
  * libFuzzer target for files read back after a crash, from a disk that
- * may hold anything.  The first byte of an input, modulo 3, picks the
- * reader; the rest is the file:
+ * may hold anything, and an http store's reply.  The first byte of an
+ * input, minus '0' modulo 5, picks the reader; the rest is the file:
  *
  *   0  a part's sidecar, SPOOL/open/PID.FILE_ID.json
  *      (record/ngx_live_record_recover.c): cJSON, then its "format" check
@@ -20,12 +20,21 @@
  *   2  an MPEG-TS segment cut short (ngx_live_record_ts_scan() in
  *      mux/ngx_live_record_writer.c, libavformat, which
  *      ngx_live_record_hls_salvage() runs): what it keeps is a whole
- *      number of TS packets inside the file.
+ *      number of TS packets inside the file;
+ *   3  the reply of an http store to the PUT of a part's main file
+ *      (ngx_live_record_upload_reply() in store/ngx_live_record_upload.c),
+ *      which may rename its file_id and give its URL: both
+ *      null-terminated when given;
+ *   4  an HLS recording's EVENT playlist (ngx_live_record_hls_recover() in
+ *      record/ngx_live_record_hls_playlist.c) in a directory of its own:
+ *      read back, rewritten as VOD; when it is, the new one ends the list.
  *
  * The readers' files are included whole so that their static parsing
  * steps can be called alone; -ffunction-sections and --gc-sections leave
  * out what the harness does not reach (nginx's runtime, the rest of the
- * module), and t/mp4/ngx_stub.c gives pools and the log.  A failed check
+ * module), and t/mp4/ngx_stub.c gives pools and the log.  nginx-dev ships
+ * no sources: ngx_sprintf() below does the conversions the readers use
+ * as nginx's does.  A failed check
  * aborts.  With -DNGX_LIVE_RECORD_FUZZ_MAIN it is a plain program over
  * files and directories (t/fuzz_spool.t: gcc, ASan, UBSan over
  * fuzz/spool/); for libFuzzer, clang -fsanitize=fuzzer,address,undefined
@@ -36,6 +45,8 @@
 
 #include "ngx_live_record_recover.c"
 #include "ngx_live_record_tasks_file.c"
+#include "ngx_live_record_upload.c"
+#include "ngx_live_record_hls_playlist.c"
 #include "ngx_live_record_writer.h"
 #include "ngx_stub.h"
 #include <libavutil/log.h>
@@ -58,6 +69,11 @@ static void ngx_live_record_fuzz_sidecar(ngx_pool_t *pool, u_char *p,
 static void ngx_live_record_fuzz_tasks(ngx_pool_t *pool, u_char *p,
     size_t len);
 static void ngx_live_record_fuzz_ts(u_char *p, size_t len);
+static void ngx_live_record_fuzz_reply(ngx_pool_t *pool, u_char *p,
+    size_t len);
+static void ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p,
+    size_t len);
+static void ngx_live_record_fuzz_dir(char *dir, size_t size);
 static void ngx_live_record_fuzz_str(ngx_str_t *s, ngx_uint_t required);
 
 
@@ -91,7 +107,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pool = ngx_stub_pool_create(&ngx_live_record_fuzz_log);
     ngx_live_record_fuzz_check(pool != NULL);
 
-    switch (data[0] % 3) {
+    /* digits, so that a seed's first byte says which: '0' is 0 */
+
+    switch ((u_char) (data[0] - '0') % 5) {
 
     case 0:
         ngx_live_record_fuzz_sidecar(pool, p, len);
@@ -101,8 +119,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ngx_live_record_fuzz_tasks(pool, p, len);
         break;
 
-    default:
+    case 2:
         ngx_live_record_fuzz_ts(p, len);
+        break;
+
+    case 3:
+        ngx_live_record_fuzz_reply(pool, p, len);
+        break;
+
+    default:
+        ngx_live_record_fuzz_playlist(pool, p, len);
     }
 
     ngx_stub_pool_destroy(pool);
@@ -242,6 +268,103 @@ ngx_live_record_fuzz_ts(u_char *p, size_t len)
 }
 
 
+/* as ngx_live_record_upload_done() hands it over: the last file's reply */
+
+static void
+ngx_live_record_fuzz_reply(ngx_pool_t *pool, u_char *p, size_t len)
+{
+    ngx_live_record_store_t     store;
+    ngx_live_record_upload_t    u;
+    ngx_live_record_request_t   r;
+
+    ngx_memzero(&store, sizeof(ngx_live_record_store_t));
+    ngx_memzero(&u, sizeof(ngx_live_record_upload_t));
+    ngx_memzero(&r, sizeof(ngx_live_record_request_t));
+
+    store.type = NGX_LIVE_RECORD_STORE_HTTP;
+
+    u.pool = pool;
+    u.store = &store;
+    u.files.nelts = 1;
+    u.next = 0;
+
+    r.response.data = p;
+    r.response.len = len;
+    r.status = 201;
+    r.data = &u;
+
+    ngx_live_record_upload_reply(&u, &r);
+
+    ngx_live_record_fuzz_str(&u.reply_id, 0);
+    ngx_live_record_fuzz_str(&u.reply_url, 0);
+}
+
+
+static void
+ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p, size_t len)
+{
+    int                      fd;
+    char                     dir[256], path[300];
+    ssize_t                  n;
+    ngx_int_t                rc;
+    ngx_str_t                text;
+    ngx_live_record_part_t  *part;
+
+    ngx_live_record_fuzz_dir(dir, sizeof(dir));
+    ngx_live_record_fuzz_check(mkdir(dir, 0755) == 0 || errno == EEXIST);
+
+    snprintf(path, sizeof(path), "%s/" NGX_LIVE_RECORD_PLAYLIST, dir);
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ngx_live_record_fuzz_check(fd != -1);
+
+    n = len ? write(fd, p, len) : 0;
+    ngx_live_record_fuzz_check(n == (ssize_t) len);
+    close(fd);
+
+    part = ngx_pcalloc(pool, sizeof(ngx_live_record_part_t));
+    ngx_live_record_fuzz_check(part != NULL);
+
+    part->pool = pool;
+    part->log = &ngx_live_record_fuzz_log;
+    ngx_str_set(&part->st.label, "fuzz/playlist");
+    part->files[NGX_LIVE_RECORD_HLS].work.data = (u_char *) dir;
+    part->files[NGX_LIVE_RECORD_HLS].work.len = strlen(dir);
+
+    rc = ngx_live_record_hls_recover(part, &ngx_live_record_fuzz_log);
+
+    if (rc == NGX_OK) {
+        ngx_live_record_fuzz_check(ngx_live_record_read_file(
+                                       (u_char *) path, 1 << 24, &text,
+                                       &ngx_live_record_fuzz_log)
+                                   == NGX_OK);
+
+        ngx_live_record_fuzz_check(text.len >= 15
+                                   && ngx_memcmp(text.data + text.len - 15,
+                                                 "#EXT-X-ENDLIST\n", 15)
+                                      == 0);
+        ngx_live_record_fuzz_check(part->duration >= 0);
+        ngx_free(text.data);
+    }
+
+    (void) unlink(path);
+}
+
+
+static void
+ngx_live_record_fuzz_dir(char *dir, size_t size)
+{
+    const char  *tmp;
+
+    tmp = getenv("TMPDIR");
+    if (tmp == NULL || *tmp == '\0') {
+        tmp = "/tmp";
+    }
+
+    snprintf(dir, size, "%s/fuzz_spool_%d.hls", tmp, (int) getpid());
+}
+
+
 static void
 ngx_live_record_fuzz_str(ngx_str_t *s, ngx_uint_t required)
 {
@@ -252,6 +375,137 @@ ngx_live_record_fuzz_str(ngx_str_t *s, ngx_uint_t required)
 
     ngx_live_record_fuzz_check(s->data[s->len] == '\0');
     ngx_live_record_fuzz_check(ngx_strlen(s->data) == s->len);
+}
+
+
+/*
+ * nginx's ngx_sprintf() (src/core/ngx_string.c) for what the readers
+ * print: %V %s %*s %d %i %ui %L %uL %O %P %z %uz %.Nf %Z %%; anything
+ * else aborts, so that a reader that starts using it shows here
+ */
+
+u_char * ngx_cdecl
+ngx_sprintf(u_char *buf, const char *fmt, ...)
+{
+    int           star, is_unsigned, frac;
+    char          tmp[64];
+    size_t        n;
+    va_list       args;
+    ngx_str_t    *v;
+    const char   *f;
+    u_char       *s;
+
+    va_start(args, fmt);
+
+    for (f = fmt; *f; f++) {
+        if (*f != '%') {
+            *buf++ = *f;
+            continue;
+        }
+
+        f++;
+        star = 0;
+        is_unsigned = 0;
+        frac = -1;
+        n = 0;
+
+        if (*f == '.') {
+            frac = 0;
+
+            for (f++; *f >= '0' && *f <= '9'; f++) {
+                frac = frac * 10 + (*f - '0');
+            }
+        }
+
+        if (*f == '*') {
+            star = 1;
+            n = va_arg(args, size_t);
+            f++;
+        }
+
+        if (*f == 'u') {
+            is_unsigned = 1;
+            f++;
+        }
+
+        switch (*f) {
+
+        case 'V':
+            v = va_arg(args, ngx_str_t *);
+            buf = ngx_cpymem(buf, v->data, v->len);
+            continue;
+
+        case 's':
+            s = va_arg(args, u_char *);
+            buf = ngx_cpymem(buf, s, star ? n : ngx_strlen(s));
+            continue;
+
+        case 'Z':
+            *buf++ = '\0';
+            continue;
+
+        case '%':
+            *buf++ = '%';
+            continue;
+
+        case 'd':
+            n = is_unsigned ? snprintf(tmp, sizeof(tmp), "%u",
+                                       va_arg(args, unsigned int))
+                            : snprintf(tmp, sizeof(tmp), "%d",
+                                       va_arg(args, int));
+            break;
+
+        case 'i':
+            n = is_unsigned ? snprintf(tmp, sizeof(tmp), "%lu",
+                                       (unsigned long)
+                                       va_arg(args, ngx_uint_t))
+                            : snprintf(tmp, sizeof(tmp), "%ld",
+                                       (long) va_arg(args, ngx_int_t));
+            break;
+
+        case 'z':
+            n = is_unsigned ? snprintf(tmp, sizeof(tmp), "%zu",
+                                       va_arg(args, size_t))
+                            : snprintf(tmp, sizeof(tmp), "%zd",
+                                       va_arg(args, ssize_t));
+            break;
+
+        case 'L':
+            n = is_unsigned ? snprintf(tmp, sizeof(tmp), "%llu",
+                                       (unsigned long long)
+                                       va_arg(args, uint64_t))
+                            : snprintf(tmp, sizeof(tmp), "%lld",
+                                       (long long) va_arg(args, int64_t));
+            break;
+
+        case 'O':
+            n = snprintf(tmp, sizeof(tmp), "%lld",
+                         (long long) va_arg(args, off_t));
+            break;
+
+        case 'P':
+            n = snprintf(tmp, sizeof(tmp), "%ld",
+                         (long) va_arg(args, ngx_pid_t));
+            break;
+
+        case 'f':
+            /* nginx prints the integer part whole, as %f does */
+            n = snprintf(tmp, sizeof(tmp), "%.*f", frac < 0 ? 0 : frac,
+                         va_arg(args, double));
+            break;
+
+        default:
+            fprintf(stderr, "fuzz_spool: ngx_sprintf: %%%c\n", *f);
+            abort();
+        }
+
+        ngx_live_record_fuzz_check(n < sizeof(tmp));
+        buf = ngx_cpymem(buf, tmp, n);
+    }
+
+    va_end(args);
+
+    return buf;
 }
 
 

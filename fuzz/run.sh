@@ -100,7 +100,8 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -I"$top/t/mp4" -I"$top/fuzz" \
     -o "$dir/fuzz_spool.tmp" "$top/fuzz/fuzz_spool.c" \
     "$top/core/ngx_live_record_json.c" "$top/core/ngx_live_record_utf8.c" \
-    "$top/core/ngx_live_record_util.c" "$top/mux/ngx_live_record_writer.c" \
+    "$top/core/ngx_live_record_util.c" "$top/core/ngx_live_record_file.c" \
+    "$top/mux/ngx_live_record_writer.c" \
     "$top/t/mp4/ngx_stub.c" -lcjson -lavformat -lavcodec -lavutil
 mv "$dir/fuzz_spool.tmp" "$dir/fuzz_spool"
 mkdir -p "$dir/corpus-spool"

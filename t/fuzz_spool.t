@@ -1,16 +1,17 @@
 #!/usr/bin/perl
 
 # The crash-recovery fuzz target's seeds without clang: fuzz/fuzz_spool.c
-# includes record/ngx_live_record_recover.c and
-# record/ngx_live_record_tasks_file.c whole, and links core/'s JSON field
-# tables and mux/ngx_live_record_writer.c's MPEG-TS scan (libavformat),
-# built with gcc, ASan and UBSan (with float-cast-overflow, which
-# -fsanitize=undefined leaves out in gcc) as a plain program
-# (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in fuzz/spool/: part
-# sidecars, tasks.json, MPEG-TS segments whole and cut short, and the
-# inputs the fuzzer found.  --gc-sections leaves out what the target does
-# not reach, so a link error here means a reader now calls something new.
-# A run must exit 0 and print nothing from a sanitizer or the harness.
+# includes record/ngx_live_record_recover.c, _tasks_file.c and
+# _hls_playlist.c and store/ngx_live_record_upload.c whole, and links
+# core/'s JSON field tables and files and mux/ngx_live_record_writer.c's
+# MPEG-TS scan (libavformat), built with gcc, ASan and UBSan (with
+# float-cast-overflow, which -fsanitize=undefined leaves out in gcc) as a
+# plain program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in
+# fuzz/spool/: part sidecars, tasks.json, MPEG-TS segments whole and cut
+# short, http store replies, HLS EVENT playlists, and the inputs the
+# fuzzer found.  --gc-sections leaves out what the target does not reach,
+# so a link error here means a reader now calls something new.  A run
+# must exit 0 and print nothing from a sanitizer or the harness.
 
 use strict;
 use warnings;
@@ -37,10 +38,11 @@ my ($rc, $out) = fuzz_build($bin,
     (map { "-I$top/$_" } qw(mux core cluster store record http t/mp4 fuzz)),
     "$top/fuzz/fuzz_spool.c", "$top/core/ngx_live_record_json.c",
     "$top/core/ngx_live_record_utf8.c", "$top/core/ngx_live_record_util.c",
+    "$top/core/ngx_live_record_file.c",
     "$top/mux/ngx_live_record_writer.c", "$top/t/mp4/ngx_stub.c",
     '-lcjson', '-lavformat', '-lavcodec', '-lavutil');
-is($rc, 0, 'fuzz_spool.c, the sidecar, tasks.json and MPEG-TS readers build '
-    . 'with gcc, ASan and UBSan')
+is($rc, 0, 'fuzz_spool.c and the recovery readers build with gcc, ASan and '
+    . 'UBSan')
     or diag($out);
 
 SKIP: {
