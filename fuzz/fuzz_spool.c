@@ -348,6 +348,7 @@ ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p, size_t len)
     }
 
     (void) unlink(path);
+    (void) rmdir(dir);
 }
 
 
