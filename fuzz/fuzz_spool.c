@@ -7,7 +7,7 @@
 /*
  * libFuzzer target for files read back after a crash, from a disk that
  * may hold anything, and an http store's reply.  The first byte of an
- * input, minus '0' modulo 5, picks the reader; the rest is the file:
+ * input, minus '0' modulo 6, picks the reader; the rest is the file:
  *
  *   0  a part's sidecar, SPOOL/open/PID.FILE_ID.json
  *      (record/ngx_live_record_recover.c): cJSON, then its "format" check
@@ -27,7 +27,12 @@
  *      null-terminated when given;
  *   4  an HLS recording's EVENT playlist (ngx_live_record_hls_recover() in
  *      record/ngx_live_record_hls_playlist.c) in a directory of its own:
- *      read back, rewritten as VOD; when it is, the new one ends the list.
+ *      read back, rewritten as VOD; when it is, the new one ends the list;
+ *   5  a cluster row's spool file, SPOOL/cluster/PID.ID.json
+ *      (ngx_live_record_cluster_load() and _insert() in
+ *      cluster/ngx_live_record_cluster.c): the row it would insert, given
+ *      to ngx_live_record_pg_query() below instead of the database, has
+ *      its 11 values in range and the times as digits.
  *
  * The readers' files are included whole so that their static parsing
  * steps can be called alone; -ffunction-sections and --gc-sections leave
@@ -47,6 +52,7 @@
 #include "ngx_live_record_tasks_file.c"
 #include "ngx_live_record_upload.c"
 #include "ngx_live_record_hls_playlist.c"
+#include "ngx_live_record_cluster.c"
 #include "ngx_live_record_writer.h"
 #include "ngx_stub.h"
 #include <libavutil/log.h>
@@ -74,6 +80,7 @@ static void ngx_live_record_fuzz_reply(ngx_pool_t *pool, u_char *p,
 static void ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p,
     size_t len);
 static void ngx_live_record_fuzz_dir(char *dir, size_t size);
+static void ngx_live_record_fuzz_row(u_char *p, size_t len);
 static void ngx_live_record_fuzz_str(ngx_str_t *s, ngx_uint_t required);
 
 
@@ -109,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* digits, so that a seed's first byte says which: '0' is 0 */
 
-    switch ((u_char) (data[0] - '0') % 5) {
+    switch ((u_char) (data[0] - '0') % 6) {
 
     case 0:
         ngx_live_record_fuzz_sidecar(pool, p, len);
@@ -127,8 +134,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ngx_live_record_fuzz_reply(pool, p, len);
         break;
 
-    default:
+    case 4:
         ngx_live_record_fuzz_playlist(pool, p, len);
+        break;
+
+    default:
+        ngx_live_record_fuzz_row(p, len);
     }
 
     ngx_stub_pool_destroy(pool);
@@ -352,6 +363,142 @@ ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p, size_t len)
 }
 
 
+/* as the spool scan hands it over, with a node that has a database */
+
+static ngx_uint_t  ngx_live_record_fuzz_rows;
+
+
+static void
+ngx_live_record_fuzz_row(u_char *p, size_t len)
+{
+    ngx_str_t                     text;
+    ngx_cycle_t                   cycle;
+    ngx_live_record_cluster_t     cl;
+    ngx_live_record_main_conf_t   lmcf;
+
+    u_char  path[] = "/spool/cluster/4242.0a1b2c-3d.json";
+
+    ngx_memzero(&cycle, sizeof(ngx_cycle_t));
+    ngx_memzero(&cl, sizeof(ngx_live_record_cluster_t));
+    ngx_memzero(&lmcf, sizeof(ngx_live_record_main_conf_t));
+
+    cycle.log = &ngx_live_record_fuzz_log;
+    ngx_cycle = &cycle;
+
+    ngx_str_set(&lmcf.node_id, "node-1");
+    lmcf.cluster = &cl;
+
+    cl.lmcf = &lmcf;
+    cl.client = (ngx_live_record_pg_t *) &cl;
+    ngx_str_set(&cl.spool, "/spool/cluster");
+
+    text.data = p;
+    text.len = len;
+
+    ngx_live_record_fuzz_rows = 0;
+
+    if (ngx_live_record_cluster_load(&lmcf, path, &text) == NGX_OK) {
+        ngx_live_record_fuzz_check(ngx_live_record_fuzz_rows == 1);
+
+    } else {
+        ngx_live_record_fuzz_check(ngx_live_record_fuzz_rows == 0);
+    }
+
+    ngx_cycle = NULL;
+}
+
+
+/*
+ * the database's client, for fuzz_row(): what would be sent is checked
+ * and the spool path freed, as the query's end does
+ */
+
+ngx_live_record_pg_query_t *
+ngx_live_record_pg_query(ngx_live_record_pg_t *pg, const char *sql,
+    int nparams, ngx_str_t *values, ngx_live_record_pg_done_pt done,
+    void *data, ngx_uint_t retry)
+{
+    int         i;
+    size_t      j;
+
+    static ngx_live_record_pg_query_t  q;
+
+    ngx_live_record_fuzz_check(nparams == 11 && done != NULL);
+
+    for (i = 0; i < nparams; i++) {
+        ngx_live_record_fuzz_check(values[i].len == 0
+                                   || values[i].data != NULL);
+
+        /* ASan: every byte is readable */
+        for (j = 0; j < values[i].len; j++) {
+            (void) *(volatile u_char *) &values[i].data[j];
+        }
+    }
+
+    for (i = 6; i < 8; i++) {
+        ngx_live_record_fuzz_check(values[i].len > 0
+                                   && values[i].len <= NGX_INT64_LEN);
+
+        for (j = 0; j < values[i].len; j++) {
+            ngx_live_record_fuzz_check(values[i].data[j] >= '0'
+                                       && values[i].data[j] <= '9');
+        }
+    }
+
+    ngx_live_record_fuzz_rows++;
+    ngx_free(data);
+
+    return &q;
+}
+
+
+/* the fake database above never answers, so no row is done */
+
+void
+ngx_live_record_cluster_unspool(u_char *path)
+{
+    abort();
+}
+
+
+/* the gauges are shared memory's; not what is checked here */
+
+void
+ngx_live_record_stat_gauge(ngx_uint_t gauge, ngx_int_t n)
+{
+}
+
+
+/* nginx's (src/core/ngx_string.c) */
+
+ngx_int_t
+ngx_atoi(u_char *line, size_t n)
+{
+    ngx_int_t  value, cutoff, cutlim;
+
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    cutoff = NGX_MAX_INT_T_VALUE / 10;
+    cutlim = NGX_MAX_INT_T_VALUE % 10;
+
+    for (value = 0; n--; line++) {
+        if (*line < '0' || *line > '9') {
+            return NGX_ERROR;
+        }
+
+        if (value >= cutoff && (value > cutoff || *line - '0' > cutlim)) {
+            return NGX_ERROR;
+        }
+
+        value = value * 10 + (*line - '0');
+    }
+
+    return value;
+}
+
+
 static void
 ngx_live_record_fuzz_dir(char *dir, size_t size)
 {
@@ -508,6 +655,9 @@ ngx_sprintf(u_char *buf, const char *fmt, ...)
 
     return buf;
 }
+
+
+volatile ngx_cycle_t  *ngx_cycle;
 
 
 #define NGX_LIVE_RECORD_FUZZ_NAME  "fuzz_spool"

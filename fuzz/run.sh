@@ -86,9 +86,13 @@ find "$top/fuzz/regress-utf8" -type f ! -name "README*" \
     -exec cp {} "$dir/corpus-utf8/" \;
 
 # files read back after a crash (fuzz_spool.c): part sidecars, tasks.json,
-# a torn MPEG-TS segment; seeded from fuzz/spool/.  It includes the
-# readers' files whole: lld's --gc-sections drops what it does not reach
-# (ld.bfd keeps all of it under libFuzzer's coverage tables)
+# a torn MPEG-TS segment, an HLS EVENT playlist, a cluster row, and an http
+# store's reply; seeded from fuzz/spool/.  It includes the readers' files
+# whole: lld's --gc-sections drops what it does not reach (ld.bfd keeps
+# all of it under libFuzzer's coverage tables)
+
+pq_inc=$(pkg-config --cflags-only-I libpq 2>/dev/null \
+         || echo -I/usr/include/postgresql)
 
 clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
@@ -97,7 +101,7 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
     -I"$build/ngx" -I"$build/rtmp" -I"$top" -I"$top/mux" -I"$top/core" \
     -I"$top/cluster" -I"$top/store" -I"$top/record" -I"$top/http" \
-    -I"$top/t/mp4" -I"$top/fuzz" \
+    -I"$top/t/mp4" -I"$top/fuzz" $pq_inc \
     -o "$dir/fuzz_spool.tmp" "$top/fuzz/fuzz_spool.c" \
     "$top/core/ngx_live_record_json.c" "$top/core/ngx_live_record_utf8.c" \
     "$top/core/ngx_live_record_util.c" "$top/core/ngx_live_record_file.c" \

@@ -2,16 +2,17 @@
 
 # The crash-recovery fuzz target's seeds without clang: fuzz/fuzz_spool.c
 # includes record/ngx_live_record_recover.c, _tasks_file.c and
-# _hls_playlist.c and store/ngx_live_record_upload.c whole, and links
-# core/'s JSON field tables and files and mux/ngx_live_record_writer.c's
-# MPEG-TS scan (libavformat), built with gcc, ASan and UBSan (with
-# float-cast-overflow, which -fsanitize=undefined leaves out in gcc) as a
-# plain program (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in
-# fuzz/spool/: part sidecars, tasks.json, MPEG-TS segments whole and cut
-# short, http store replies, HLS EVENT playlists, and the inputs the
-# fuzzer found.  --gc-sections leaves out what the target does not reach,
-# so a link error here means a reader now calls something new.  A run
-# must exit 0 and print nothing from a sanitizer or the harness.
+# _hls_playlist.c, store/ngx_live_record_upload.c and
+# cluster/ngx_live_record_cluster.c whole, and links core/'s JSON field
+# tables and files and mux/ngx_live_record_writer.c's MPEG-TS scan
+# (libavformat), built with gcc, ASan and UBSan (with float-cast-overflow,
+# which -fsanitize=undefined leaves out in gcc) as a plain program
+# (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in fuzz/spool/: part
+# sidecars, tasks.json, MPEG-TS segments whole and cut short, http store
+# replies, HLS EVENT playlists, cluster rows, and the inputs the fuzzer
+# found.  --gc-sections leaves out what the target does not reach, so a
+# link error here means a reader now calls something new.  A run must
+# exit 0 and print nothing from a sanitizer or the harness.
 
 use strict;
 use warnings;
@@ -32,7 +33,11 @@ plan tests => 3;
 my $tmp = tempdir('fuzz_spool.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/fuzz_spool";
 
-my ($rc, $out) = fuzz_build($bin,
+my $pq = `pkg-config --cflags-only-I libpq 2>/dev/null`
+         || '-I/usr/include/postgresql';
+chomp $pq;
+
+my ($rc, $out) = fuzz_build($bin, split(' ', $pq),
     '-fsanitize=float-cast-overflow', '-ffunction-sections',
     '-fdata-sections', '-Wl,--gc-sections', "-I$top/build/rtmp",
     (map { "-I$top/$_" } qw(mux core cluster store record http t/mp4 fuzz)),
