@@ -55,9 +55,19 @@ sub send {
     $self->drain(0);
 }
 
+# FIN, then read until nginx closes: a close with its replies unread
+# would send a reset, and nginx would drop the tags it had not read yet
+# (seen under load: a push recorded nothing)
 sub close {
     my ($self) = @_;
-    $self->drain(0.1);
+    shutdown($self->{s}, 1);
+    my $sel = IO::Select->new($self->{s});
+    my $end = time + 20;
+    while (time < $end) {
+        next unless $sel->can_read(0.5);
+        my $n = sysread($self->{s}, my $buf, 65536);
+        last unless $n;
+    }
     close $self->{s};
 }
 
