@@ -45,7 +45,10 @@ static void ngx_live_record_hls_mark(ngx_live_record_part_t *p,
     ngx_uint_t end, ngx_uint_t discont);
 static void ngx_live_record_hls_apply(ngx_live_record_part_t *p,
     ngx_live_record_held_t *m);
-static void ngx_live_record_hls_release(ngx_live_record_part_t *p);
+static void ngx_live_record_hls_release(ngx_live_record_part_t *p,
+    size_t budget);
+static void ngx_live_record_hls_mux(ngx_live_record_part_t *p,
+    ngx_live_record_frame_t *f);
 static void ngx_live_record_hls_free_held(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_fail(ngx_live_record_part_t *p);
 static void ngx_live_record_hls_list(ngx_live_record_part_t *p,
@@ -177,11 +180,42 @@ ngx_live_record_hls_cleanup(void *data)
 }
 
 
-/* segments start at a keyframe once they are long enough */
+/* a frame of the stream: after those that wait, in order */
 
 void
 ngx_live_record_hls_write(ngx_live_record_part_t *p,
     ngx_live_record_frame_t *f)
+{
+    ngx_live_record_hls_t  *h;
+
+    h = p->hls;
+
+    if (h->failed) {
+        return;
+    }
+
+    if (ngx_live_record_hls_holding(h)) {
+        ngx_live_record_hls_hold(p, f);
+
+        /* a segment opened meanwhile: what waits goes on, a slice a frame */
+        if (h->cur == NULL || h->cur->state != NGX_LIVE_RECORD_TS_OPENING) {
+            ngx_live_record_hls_release(p, NGX_LIVE_RECORD_DRAIN_MAX);
+        }
+
+        return;
+    }
+
+    ngx_live_record_hls_mux(p, f);
+}
+
+
+/*
+ * A frame in its turn: into the segment, or held while one opens;
+ * segments start at a keyframe once they are long enough.
+ */
+
+static void
+ngx_live_record_hls_mux(ngx_live_record_part_t *p, ngx_live_record_frame_t *f)
 {
     ngx_uint_t              boundary;
     ngx_live_record_ts_t   *ts;
@@ -363,6 +397,11 @@ ngx_live_record_hls_mark(ngx_live_record_part_t *p, ngx_uint_t end,
 
     h = p->hls;
 
+    /* a segment end is rare: what waits before it goes on at once */
+    if (h->cur == NULL || h->cur->state != NGX_LIVE_RECORD_TS_OPENING) {
+        ngx_live_record_hls_release(p, 0);
+    }
+
     m.marker = 1;
     m.end = end;
     m.discont = discont;
@@ -407,11 +446,15 @@ ngx_live_record_hls_apply(ngx_live_record_part_t *p, ngx_live_record_held_t *m)
 /*
  * The segment is open: what waited goes on in order, cut into further
  * segments as it comes; a segment that begins meanwhile holds the rest.
+ * At most budget bytes of frames (0: all) are muxed in one go, so that
+ * 128 recordings whose segments open together do not mux megabytes each
+ * in one loop iteration; the rest waits for the next frame.
  */
 
 static void
-ngx_live_record_hls_release(ngx_live_record_part_t *p)
+ngx_live_record_hls_release(ngx_live_record_part_t *p, size_t budget)
 {
+    size_t                   done;
     ngx_queue_t              queue, *q;
     ngx_live_record_hls_t   *h;
     ngx_live_record_held_t  *qf;
@@ -426,15 +469,24 @@ ngx_live_record_hls_release(ngx_live_record_part_t *p)
     queue.next->prev = &queue;
     queue.prev->next = &queue;
     ngx_queue_init(&h->hold);
+    done = 0;
 
     while (!ngx_queue_empty(&queue)) {
         q = ngx_queue_head(&queue);
+
+        if (budget && done >= budget) {
+            /* after what went back to waiting meanwhile, in order */
+            ngx_queue_add(&h->hold, &queue);
+            break;
+        }
+
         ngx_queue_remove(q);
         qf = ngx_queue_data(q, ngx_live_record_held_t, queue);
 
         if (!qf->marker) {
             h->pending_size -= qf->frame.len;
-            ngx_live_record_hls_write(p, &qf->frame);
+            done += qf->frame.len;
+            ngx_live_record_hls_mux(p, &qf->frame);
             ngx_free(qf);
             continue;
         }
@@ -822,7 +874,7 @@ ngx_live_record_hls_finish_job(ngx_live_record_part_t *p)
 
         ts->state = NGX_LIVE_RECORD_TS_OPEN;
 
-        ngx_live_record_hls_release(p);
+        ngx_live_record_hls_release(p, NGX_LIVE_RECORD_DRAIN_MAX);
 
         return;
     }
