@@ -42,6 +42,8 @@ static ngx_http_live_record_rows_ctx_t *ngx_http_live_record_rows_ctx(
 static void ngx_http_live_record_rows_cleanup(void *data);
 static ngx_int_t ngx_http_live_record_rows_unavailable(ngx_http_request_t *r,
     const char *err);
+static void ngx_http_live_record_rows_answer(
+    ngx_http_live_record_rows_ctx_t *ctx, void *data);
 static void ngx_http_live_record_rows_listed(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
 static cJSON *ngx_http_live_record_rows_entry(ngx_log_t *log, PGresult *res,
@@ -450,7 +452,6 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_live_record_one_t    *one;
-    ngx_http_live_record_thread_t  t;
 
     r = ctx->r;
     one = ctx->data;
@@ -472,11 +473,26 @@ ngx_http_live_record_rows_found(ngx_live_record_pg_query_t *pq,
                                                     one);
     }
 
-    t.r = r;
+    ngx_http_live_record_rows_answer(ctx, one);
+}
+
+
+/* what was found goes to the caller's handler, as a thread's result would */
+
+static void
+ngx_http_live_record_rows_answer(ngx_http_live_record_rows_ctx_t *ctx,
+    void *data)
+{
+    ngx_connection_t               *c;
+    ngx_http_live_record_thread_t   t;
+
+    c = ctx->r->connection;
+
+    t.r = ctx->r;
     t.pool = NULL;
     t.handler = NULL;
     t.done = ctx->found;
-    t.data = one;
+    t.data = data;
 
     ctx->found(&t);
 
@@ -624,7 +640,6 @@ ngx_http_live_record_rows_picked(ngx_live_record_pg_query_t *pq,
     ngx_http_request_t             *r;
     ngx_http_live_record_one_t     *one;
     ngx_http_live_record_pick_t    *pick;
-    ngx_http_live_record_thread_t   t;
 
     r = ctx->r;
     pick = ctx->data;
@@ -666,15 +681,7 @@ ngx_http_live_record_rows_picked(ngx_live_record_pg_query_t *pq,
 
 done:
 
-    t.r = r;
-    t.pool = NULL;
-    t.handler = NULL;
-    t.done = ctx->found;
-    t.data = pick;
-
-    ctx->found(&t);
-
-    ngx_http_run_posted_requests(c);
+    ngx_http_live_record_rows_answer(ctx, pick);
 }
 
 
