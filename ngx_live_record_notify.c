@@ -106,6 +106,8 @@ static ngx_int_t ngx_live_record_spool_dirs(ngx_cycle_t *cycle,
 static ngx_int_t ngx_live_record_spool_claim(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *dir, ngx_str_t *name,
     ngx_live_record_spool_load_pt load);
+static ngx_int_t ngx_live_record_notify_parse(ngx_str_t *text,
+    ngx_str_t *name, ngx_str_t *url, ngx_str_t *body, ngx_str_t *id);
 static ngx_int_t ngx_live_record_notify_load(
     ngx_live_record_main_conf_t *lmcf, u_char *path, ngx_str_t *text);
 static ngx_int_t ngx_live_record_notify_part_done(
@@ -1302,37 +1304,53 @@ ngx_live_record_spool_claim(ngx_live_record_main_conf_t *lmcf,
 /* "URL\n" then the body; the event id is in the name: "PID.ID.N.json" */
 
 static ngx_int_t
-ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
-    ngx_str_t *text)
+ngx_live_record_notify_parse(ngx_str_t *text, ngx_str_t *name,
+    ngx_str_t *url, ngx_str_t *body, ngx_str_t *id)
 {
-    u_char                      *nl, *last;
-    ngx_str_t                    url, body, id, name;
-    ngx_live_record_notify_t    *nt;
-    ngx_live_record_receiver_t  *rcv;
-
-    nt = lmcf->notify;
+    u_char  *nl, *last;
 
     nl = ngx_strlchr(text->data, text->data + text->len, '\n');
     if (nl == NULL) {
         return NGX_ERROR;
     }
 
-    url.data = text->data;
-    url.len = nl - text->data;
-    body.data = nl + 1;
-    body.len = text->data + text->len - body.data;
+    url->data = text->data;
+    url->len = nl - text->data;
+    body->data = nl + 1;
+    body->len = text->data + text->len - body->data;
 
-    name.data = path + nt->dir.len + 1;
-    name.len = ngx_strlen(name.data);
-    last = name.data + name.len - (sizeof(".json") - 1);
+    last = name->data + name->len - (sizeof(".json") - 1);
 
-    id.data = ngx_strlchr(name.data, last, '.') + 1;
+    id->data = ngx_strlchr(name->data, last, '.') + 1;
 
-    while (last > id.data && *(last - 1) != '.') {
+    while (last > id->data && *(last - 1) != '.') {
         last--;
     }
 
-    id.len = (last > id.data) ? last - 1 - id.data : 0;
+    id->len = (last > id->data) ? last - 1 - id->data : 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_live_record_notify_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
+    ngx_str_t *text)
+{
+    ngx_str_t                    url, body, id, name;
+    ngx_live_record_notify_t    *nt;
+    ngx_live_record_receiver_t  *rcv;
+
+    nt = lmcf->notify;
+
+    name.data = path + nt->dir.len + 1;
+    name.len = ngx_strlen(name.data);
+
+    if (ngx_live_record_notify_parse(text, &name, &url, &body, &id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     rcv = ngx_live_record_find_receiver(lmcf, &url);
 

@@ -58,8 +58,6 @@ static void ngx_live_record_upload_end(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_free(ngx_live_record_upload_t *u);
 static void ngx_live_record_upload_cleanup(void *data);
 static size_t ngx_live_record_trim_slash(ngx_str_t *s);
-static ngx_int_t ngx_live_record_upload_readd(ngx_live_record_upload_t *u,
-    ngx_str_t *path, ngx_str_t *key, double size);
 
 
 /*
@@ -1244,31 +1242,14 @@ ngx_int_t
 ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
     ngx_str_t *text)
 {
-    cJSON                        *o, *files, *f, *rcvs, *r;
-    ngx_str_t                     s, key, event, local, app, name, id;
+    cJSON                        *o, *rcvs, *r;
+    ngx_int_t                     rc;
+    ngx_str_t                     s;
     ngx_uint_t                    i;
     ngx_live_record_store_t     **st, *store;
     ngx_live_record_receiver_t   *rcv, **rp;
     ngx_live_record_upload_t     *u;
-
-    ngx_live_record_json_field_t  job[] = {
-        { "event", NGX_LIVE_RECORD_JSON_STR_OPT, &event },
-        { "local", NGX_LIVE_RECORD_JSON_STR, &local },
-        { NULL, 0, NULL }
-    };
-
-    ngx_live_record_json_field_t  entry[] = {
-        { "file_id", NGX_LIVE_RECORD_JSON_STR, &id },
-        { "app", NGX_LIVE_RECORD_JSON_STR, &app },
-        { "stream_id", NGX_LIVE_RECORD_JSON_STR, &name },
-        { NULL, 0, NULL }
-    };
-
-    ngx_live_record_json_field_t  file[] = {
-        { "path", NGX_LIVE_RECORD_JSON_STR, &s },
-        { "key", NGX_LIVE_RECORD_JSON_STR, &key },
-        { NULL, 0, NULL }
-    };
+    ngx_live_record_handoff_t     h;
 
     o = cJSON_ParseWithLength((char *) text->data, text->len);
     if (o == NULL) {
@@ -1307,55 +1288,31 @@ ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf, u_char *path,
 
     /* a path for system calls: null-terminated */
     u->spool = ngx_pnalloc(u->pool, s.len + 1);
-    if (u->spool) {
-        ngx_memcpy(u->spool, path, s.len + 1);
+    if (u->spool == NULL) {
+        goto failed;
     }
 
-    u->entry = cJSON_DetachItemFromObjectCaseSensitive(o, "entry");
-    u->keep_local = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
-                                                                "keep_local"));
+    ngx_memcpy(u->spool, path, s.len + 1);
 
-    files = cJSON_GetObjectItemCaseSensitive(o, "files");
+    rc = ngx_live_record_upload_parse(u->pool, o, &u->files, &h);
+
+    u->entry = h.entry;
+
+    if (rc != NGX_OK) {
+        goto failed;
+    }
+
+    u->keep_local = h.keep_local;
+
+    if (h.event.data) {
+        u->event = (char *) h.event.data;
+    }
+
+    u->local = h.local.data;
+    u->file_id = h.file_id;
+    u->label = h.label;
+
     rcvs = cJSON_GetObjectItemCaseSensitive(o, "receivers");
-
-    /* a spool file of before "event" was a part's */
-    ngx_str_null(&event);
-
-    if (u->spool == NULL || u->entry == NULL || !cJSON_IsArray(files)
-        || ngx_live_record_json_read(u->pool, o, job) != NGX_OK
-        || ngx_live_record_json_read(u->pool, u->entry, entry) != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (event.data) {
-        u->event = (char *) event.data;
-    }
-
-    u->local = local.data;
-    u->file_id = id;
-
-    u->label.data = ngx_pnalloc(u->pool, app.len + 1 + name.len);
-    if (u->label.data == NULL) {
-        goto failed;
-    }
-
-    u->label.len = ngx_sprintf(u->label.data, "%V/%V", &app, &name)
-                   - u->label.data;
-
-    cJSON_ArrayForEach(f, files) {
-        if (ngx_live_record_json_read(u->pool, f, file) != NGX_OK) {
-            goto failed;
-        }
-
-        if (ngx_live_record_upload_readd(u, &s, &key,
-                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f,
-                                                                  "size")))
-            != NGX_OK)
-        {
-            goto failed;
-        }
-    }
 
     cJSON_ArrayForEach(r, rcvs) {
         if (!cJSON_IsString(r)) {
@@ -1405,21 +1362,3 @@ failed:
     return NGX_ERROR;
 }
 
-
-static ngx_int_t
-ngx_live_record_upload_readd(ngx_live_record_upload_t *u, ngx_str_t *path,
-    ngx_str_t *key, double size)
-{
-    ngx_live_record_upload_file_t  *uf;
-
-    uf = ngx_array_push(&u->files);
-    if (uf == NULL) {
-        return NGX_ERROR;
-    }
-
-    uf->path = path->data;          /* null-terminated */
-    uf->key = *key;
-    uf->size = (off_t) size;
-
-    return NGX_OK;
-}

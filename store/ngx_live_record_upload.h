@@ -93,7 +93,20 @@ typedef struct {
 } ngx_live_record_upload_t;
 
 
+/* what a spooled upload says; ngx_live_record_upload_spool.c */
+typedef struct {
+    cJSON                      *entry;
+    ngx_str_t                   event;          /* data NULL: record_done */
+    ngx_str_t                   local;
+    ngx_str_t                   file_id;
+    ngx_str_t                   label;          /* app/stream_id */
+    ngx_flag_t                  keep_local;
+} ngx_live_record_handoff_t;
+
+
 ngx_int_t ngx_live_record_upload(ngx_live_record_delivery_t *d);
+ngx_int_t ngx_live_record_upload_parse(ngx_pool_t *pool, cJSON *o,
+    ngx_array_t *files, ngx_live_record_handoff_t *h);
 ngx_int_t ngx_live_record_upload_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
 
