@@ -27,7 +27,7 @@ ngx_int_t
 ngx_live_record_upload_parse(ngx_pool_t *pool, cJSON *o, ngx_array_t *files,
     ngx_live_record_handoff_t *h)
 {
-    cJSON      *fs, *f;
+    cJSON      *fs, *f, *size;
     ngx_str_t   s, key, app, name;
 
     ngx_live_record_json_field_t  job[] = {
@@ -78,9 +78,20 @@ ngx_live_record_upload_parse(ngx_pool_t *pool, cJSON *o, ngx_array_t *files,
             return NGX_ERROR;
         }
 
-        if (ngx_live_record_upload_readd(files, &s, &key,
-                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f,
-                                                                  "size")))
+        /*
+         * as the spool writes it; a size missing, negative, nan or too
+         * big for off_t (1e300) was converted to it (undefined) before
+         */
+
+        size = cJSON_GetObjectItemCaseSensitive(f, "size");
+
+        if (!cJSON_IsNumber(size) || !(size->valuedouble >= 0)
+            || size->valuedouble > (double) NGX_MAX_OFF_T_VALUE / 2)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_live_record_upload_readd(files, &s, &key, size->valuedouble)
             != NGX_OK)
         {
             return NGX_ERROR;
