@@ -7,7 +7,7 @@
 /*
  * libFuzzer target for files read back after a crash, from a disk that
  * may hold anything, and an http store's reply.  The first byte of an
- * input, minus '0' modulo 6, picks the reader; the rest is the file:
+ * input, minus '0' modulo 8, picks the reader; the rest is the file:
  *
  *   0  a part's sidecar, SPOOL/open/PID.FILE_ID.json
  *      (record/ngx_live_record_recover.c): cJSON, then its "format" check
@@ -32,7 +32,15 @@
  *      (ngx_live_record_cluster_load() and _insert() in
  *      cluster/ngx_live_record_cluster.c): the row it would insert, given
  *      to ngx_live_record_pg_query() below instead of the database, has
- *      its 11 values in range and the times as digits.
+ *      its 11 values in range and the times as digits;
+ *   6  a notify event's spool file, SPOOL/notify/PID.ID.N.json
+ *      (ngx_live_record_notify_parse() in ngx_live_record_notify.c): the
+ *      input's first line is the file's name, as the spool scan lets it
+ *      through, the rest the file; URL, body and event id inside it;
+ *   7  a spooled upload, SPOOL/handoff/PID.FILE_ID.json
+ *      (ngx_live_record_upload_parse() in
+ *      store/ngx_live_record_upload_spool.c): its strings null-terminated,
+ *      its files' paths and keys there, their sizes not negative.
  *
  * The readers' files are included whole so that their static parsing
  * steps can be called alone; -ffunction-sections and --gc-sections leave
@@ -53,6 +61,8 @@
 #include "ngx_live_record_upload.c"
 #include "ngx_live_record_hls_playlist.c"
 #include "ngx_live_record_cluster.c"
+#include "ngx_live_record_notify.c"
+#include "ngx_live_record_upload_spool.c"
 #include "ngx_live_record_writer.h"
 #include "ngx_stub.h"
 #include <libavutil/log.h>
@@ -78,6 +88,9 @@ static void ngx_live_record_fuzz_ts(u_char *p, size_t len);
 static void ngx_live_record_fuzz_reply(ngx_pool_t *pool, u_char *p,
     size_t len);
 static void ngx_live_record_fuzz_playlist(ngx_pool_t *pool, u_char *p,
+    size_t len);
+static void ngx_live_record_fuzz_notify(u_char *p, size_t len);
+static void ngx_live_record_fuzz_handoff(ngx_pool_t *pool, u_char *p,
     size_t len);
 static void ngx_live_record_fuzz_dir(char *dir, size_t size);
 static void ngx_live_record_fuzz_row(u_char *p, size_t len);
@@ -116,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* digits, so that a seed's first byte says which: '0' is 0 */
 
-    switch ((u_char) (data[0] - '0') % 6) {
+    switch ((u_char) (data[0] - '0') % 8) {
 
     case 0:
         ngx_live_record_fuzz_sidecar(pool, p, len);
@@ -138,8 +151,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ngx_live_record_fuzz_playlist(pool, p, len);
         break;
 
-    default:
+    case 5:
         ngx_live_record_fuzz_row(p, len);
+        break;
+
+    case 6:
+        ngx_live_record_fuzz_notify(p, len);
+        break;
+
+    default:
+        ngx_live_record_fuzz_handoff(pool, p, len);
     }
 
     ngx_stub_pool_destroy(pool);
@@ -408,6 +429,101 @@ ngx_live_record_fuzz_row(u_char *p, size_t len)
 }
 
 
+/* as ngx_live_record_notify_load() reads it, without a receiver to find */
+
+static void
+ngx_live_record_fuzz_notify(u_char *p, size_t len)
+{
+    u_char     *nl, *dot;
+    ngx_str_t   name, text, url, body, id;
+
+    nl = ngx_strlchr(p, p + len, '\n');
+    if (nl == NULL) {
+        return;
+    }
+
+    name.data = p;
+    name.len = nl - p;
+    text.data = nl + 1;
+    text.len = p + len - text.data;
+
+    /* the names ngx_live_record_spool_scan() lets through */
+
+    if (name.len < sizeof("1.x.json") - 1
+        || ngx_strncmp(name.data + name.len - 5, ".json", 5) != 0)
+    {
+        return;
+    }
+
+    dot = ngx_strlchr(name.data, name.data + name.len, '.');
+    if (dot == NULL || ngx_atoi(name.data, dot - name.data) <= 0) {
+        return;
+    }
+
+    if (ngx_live_record_notify_parse(&text, &name, &url, &body, &id)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_live_record_fuzz_check(url.data == text.data);
+    ngx_live_record_fuzz_check(url.len + 1 + body.len == text.len);
+    ngx_live_record_fuzz_check(url.data[url.len] == '\n');
+    ngx_live_record_fuzz_check(id.data > name.data
+                               && id.data + id.len
+                                  <= name.data + name.len - 5);
+    ngx_live_record_fuzz_check(ngx_strlchr(id.data, id.data + id.len, '.')
+                               == NULL || id.len == 0
+                               || id.data[id.len] == '.');
+}
+
+
+/* as ngx_live_record_upload_load() reads it, the store found */
+
+static void
+ngx_live_record_fuzz_handoff(ngx_pool_t *pool, u_char *p, size_t len)
+{
+    cJSON                          *o;
+    ngx_uint_t                      i;
+    ngx_array_t                     files;
+    ngx_live_record_handoff_t       h;
+    ngx_live_record_upload_file_t  *uf;
+
+    o = cJSON_ParseWithLength((char *) p, len);
+    if (o == NULL) {
+        return;
+    }
+
+    ngx_live_record_fuzz_check(ngx_array_init(&files, pool, 2,
+                                   sizeof(ngx_live_record_upload_file_t))
+                               == NGX_OK);
+
+    ngx_memzero(&h, sizeof(ngx_live_record_handoff_t));
+
+    if (ngx_live_record_upload_parse(pool, o, &files, &h) == NGX_OK) {
+        ngx_live_record_fuzz_check(h.entry != NULL);
+        ngx_live_record_fuzz_str(&h.event, 0);
+        ngx_live_record_fuzz_str(&h.local, 1);
+        ngx_live_record_fuzz_str(&h.file_id, 1);
+        ngx_live_record_fuzz_check(h.label.len > 0
+                                   && h.label.data != NULL);
+
+        uf = files.elts;
+
+        for (i = 0; i < files.nelts; i++) {
+            ngx_live_record_fuzz_check(uf[i].path != NULL);
+            ngx_live_record_fuzz_check(uf[i].key.data != NULL);
+            ngx_live_record_fuzz_check(uf[i].key.data[uf[i].key.len]
+                                       == '\0');
+            ngx_live_record_fuzz_check(uf[i].size >= 0);
+        }
+    }
+
+    cJSON_Delete(h.entry);
+    cJSON_Delete(o);
+}
+
+
 /*
  * the database's client, for fuzz_row(): what would be sent is checked
  * and the spool path freed, as the query's end does
@@ -466,6 +582,31 @@ ngx_live_record_cluster_unspool(u_char *path)
 void
 ngx_live_record_stat_gauge(ngx_uint_t gauge, ngx_int_t n)
 {
+}
+
+
+/* nginx's (src/core/ngx_array.c), without growing in place */
+
+void *
+ngx_array_push(ngx_array_t *a)
+{
+    void  *elt, *new;
+
+    if (a->nelts == a->nalloc) {
+        new = ngx_palloc(a->pool, 2 * a->size * a->nalloc);
+        if (new == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(new, a->elts, a->size * a->nalloc);
+        a->elts = new;
+        a->nalloc *= 2;
+    }
+
+    elt = (u_char *) a->elts + a->size * a->nelts;
+    a->nelts++;
+
+    return elt;
 }
 
 
