@@ -123,6 +123,7 @@ static ngx_int_t ngx_live_record_cluster_load(
 static void ngx_live_record_cluster_inserted(ngx_live_record_pg_query_t *q,
     PGresult *res, const char *err);
 static void ngx_live_record_cluster_quiet(void *arg, const char *message);
+static ngx_uint_t ngx_live_record_cluster_nul(ngx_str_t *text);
 
 
 static ngx_live_record_part_done_pt  next_part_done;
@@ -958,7 +959,12 @@ ngx_live_record_cluster_insert(ngx_live_record_cluster_t *cl, ngx_str_t *id,
 
     e = cJSON_ParseWithLength((char *) text->data, text->len);
 
-    if (!cJSON_IsObject(e)) {
+    /*
+     * cJSON's strings end at a NUL: an "app" of "a\u0000x" would go in
+     * as "a", and jsonb refuses the entry's \u0000 anyway
+     */
+
+    if (!cJSON_IsObject(e) || ngx_live_record_cluster_nul(text)) {
         goto invalid;
     }
 
@@ -1083,4 +1089,29 @@ ngx_live_record_cluster_inserted(ngx_live_record_pg_query_t *q,
 static void
 ngx_live_record_cluster_quiet(void *arg, const char *message)
 {
+}
+
+
+/* a "\u0000" escape in JSON that cJSON took: backslashes are escapes */
+
+static ngx_uint_t
+ngx_live_record_cluster_nul(ngx_str_t *text)
+{
+    u_char  *p, *last;
+
+    last = text->data + text->len;
+
+    for (p = text->data; p < last; p++) {
+        if (*p != '\\') {
+            continue;
+        }
+
+        if (last - p >= 6 && ngx_strncmp(p + 1, "u0000", 5) == 0) {
+            return 1;
+        }
+
+        p++;
+    }
+
+    return 0;
 }
