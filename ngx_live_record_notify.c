@@ -1321,7 +1321,17 @@ ngx_live_record_notify_parse(ngx_str_t *text, ngx_str_t *name,
 
     last = name->data + name->len - (sizeof(".json") - 1);
 
-    id->data = ngx_strlchr(name->data, last, '.') + 1;
+    /*
+     * the scan lets "PID.json" through: no id, and the search for its
+     * start went on back before the name
+     */
+
+    id->data = ngx_strlchr(name->data, last, '.');
+    if (id->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->data++;
 
     while (last > id->data && *(last - 1) != '.') {
         last--;
