@@ -86,8 +86,9 @@ find "$top/fuzz/regress-utf8" -type f ! -name "README*" \
     -exec cp {} "$dir/corpus-utf8/" \;
 
 # files read back after a crash (fuzz_spool.c): part sidecars, tasks.json,
-# a torn MPEG-TS segment, an HLS EVENT playlist, a cluster row, and an http
-# store's reply; seeded from fuzz/spool/.  It includes the readers' files
+# a torn MPEG-TS segment, an HLS EVENT playlist, a cluster row, a notify
+# spool file, a spooled upload and an http store's reply; seeded from
+# fuzz/spool/.  It includes the readers' files
 # whole: lld's --gc-sections drops what it does not reach (ld.bfd keeps
 # all of it under libFuzzer's coverage tables)
 

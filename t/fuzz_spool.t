@@ -2,14 +2,16 @@
 
 # The crash-recovery fuzz target's seeds without clang: fuzz/fuzz_spool.c
 # includes record/ngx_live_record_recover.c, _tasks_file.c and
-# _hls_playlist.c, store/ngx_live_record_upload.c and
-# cluster/ngx_live_record_cluster.c whole, and links core/'s JSON field
+# _hls_playlist.c, store/ngx_live_record_upload.c and _upload_spool.c,
+# cluster/ngx_live_record_cluster.c and ngx_live_record_notify.c whole
+# (libcrypto for the latter's HMAC), and links core/'s JSON field
 # tables and files and mux/ngx_live_record_writer.c's MPEG-TS scan
 # (libavformat), built with gcc, ASan and UBSan (with float-cast-overflow,
 # which -fsanitize=undefined leaves out in gcc) as a plain program
 # (-DNGX_LIVE_RECORD_FUZZ_MAIN) that runs every file in fuzz/spool/: part
 # sidecars, tasks.json, MPEG-TS segments whole and cut short, http store
-# replies, HLS EVENT playlists, cluster rows, and the inputs the fuzzer
+# replies, HLS EVENT playlists, cluster rows, notify spool files, spooled
+# uploads, and the inputs the fuzzer
 # found.  --gc-sections leaves out what the target does not reach, so a
 # link error here means a reader now calls something new.  A run must
 # exit 0 and print nothing from a sanitizer or the harness.
