@@ -7,7 +7,7 @@
 /*
  * libFuzzer target for files read back after a crash, from a disk that
  * may hold anything, and an http store's reply.  The first byte of an
- * input, minus '0' modulo 8, picks the reader; the rest is the file:
+ * input, minus '0' modulo 9, picks the reader; the rest is the file:
  *
  *   0  a part's sidecar, SPOOL/open/PID.FILE_ID.json
  *      (record/ngx_live_record_recover.c): cJSON, then its "format" check
@@ -40,7 +40,15 @@
  *   7  a spooled upload, SPOOL/handoff/PID.FILE_ID.json
  *      (ngx_live_record_upload_parse() in
  *      store/ngx_live_record_upload_spool.c): its strings null-terminated,
- *      its files' paths and keys there, their sizes not negative.
+ *      its files' paths and keys there, their sizes not negative;
+ *   8  a row of live_record_tasks as another node (or anyone with the
+ *      database) wrote it (ngx_live_record_cluster_task_row() in
+ *      cluster/ngx_live_record_cluster_tasks.c, then
+ *      ngx_live_record_task_from_json() as the zone's mirror takes it):
+ *      the row's values are separated by 0x1f, a value of exactly \\N is
+ *      SQL NULL, and as many columns as values (1 to 12) are made, in a
+ *      PGresult built with libpq's PQsetvalue(); a row taken is a task
+ *      with valid names that ends after it starts.
  *
  * The readers' files are included whole so that their static parsing
  * steps can be called alone; -ffunction-sections and --gc-sections leave
@@ -63,6 +71,7 @@
 #include "ngx_live_record_cluster.c"
 #include "ngx_live_record_notify.c"
 #include "ngx_live_record_upload_spool.c"
+#include "ngx_live_record_cluster_tasks.c"
 #include "ngx_live_record_writer.h"
 #include "ngx_stub.h"
 #include <libavutil/log.h>
@@ -94,6 +103,9 @@ static void ngx_live_record_fuzz_handoff(ngx_pool_t *pool, u_char *p,
     size_t len);
 static void ngx_live_record_fuzz_dir(char *dir, size_t size);
 static void ngx_live_record_fuzz_row(u_char *p, size_t len);
+static void ngx_live_record_fuzz_task_row(ngx_pool_t *pool, u_char *p,
+    size_t len);
+static void ngx_live_record_fuzz_task(ngx_live_record_task_t *t);
 static void ngx_live_record_fuzz_str(ngx_str_t *s, ngx_uint_t required);
 
 
@@ -129,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* digits, so that a seed's first byte says which: '0' is 0 */
 
-    switch ((u_char) (data[0] - '0') % 8) {
+    switch ((u_char) (data[0] - '0') % 9) {
 
     case 0:
         ngx_live_record_fuzz_sidecar(pool, p, len);
@@ -159,8 +171,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ngx_live_record_fuzz_notify(p, len);
         break;
 
-    default:
+    case 7:
         ngx_live_record_fuzz_handoff(pool, p, len);
+        break;
+
+    default:
+        ngx_live_record_fuzz_task_row(pool, p, len);
     }
 
     ngx_stub_pool_destroy(pool);
@@ -252,16 +268,23 @@ ngx_live_record_fuzz_tasks(ngx_pool_t *pool, u_char *p, size_t len)
             continue;
         }
 
-        ngx_live_record_fuzz_str(&t.id, 1);
-        ngx_live_record_fuzz_str(&t.app, 1);
-        ngx_live_record_fuzz_str(&t.stream, 1);
-        ngx_live_record_fuzz_str(&t.domain, 0);
-        ngx_live_record_fuzz_str(&t.tpl, 0);
-        ngx_live_record_fuzz_check(t.id.len > 0 && t.id.len <= 64);
-        ngx_live_record_fuzz_check(t.end_ms > t.start_ms);
+        ngx_live_record_fuzz_task(&t);
     }
 
     cJSON_Delete(a);
+}
+
+
+static void
+ngx_live_record_fuzz_task(ngx_live_record_task_t *t)
+{
+    ngx_live_record_fuzz_str(&t->id, 1);
+    ngx_live_record_fuzz_str(&t->app, 1);
+    ngx_live_record_fuzz_str(&t->stream, 1);
+    ngx_live_record_fuzz_str(&t->domain, 0);
+    ngx_live_record_fuzz_str(&t->tpl, 0);
+    ngx_live_record_fuzz_check(t->id.len > 0 && t->id.len <= 64);
+    ngx_live_record_fuzz_check(t->end_ms > t->start_ms);
 }
 
 
@@ -426,6 +449,69 @@ ngx_live_record_fuzz_row(u_char *p, size_t len)
     }
 
     ngx_cycle = NULL;
+}
+
+
+/* as the tasks mirror reads a row of live_record_tasks, without the zone */
+
+static void
+ngx_live_record_fuzz_task_row(ngx_pool_t *pool, u_char *p, size_t len)
+{
+    int                      i, n;
+    cJSON                   *o;
+    u_char                  *v, *end, *sep;
+    PGresult                *res;
+    PGresAttDesc             attrs[12];
+    ngx_live_record_task_t   t;
+
+    end = p + len;
+    n = 1;
+
+    for (v = p; v < end && n < 12; v++) {
+        n += (*v == 0x1f);
+    }
+
+    ngx_memzero(attrs, sizeof(attrs));
+
+    for (i = 0; i < n; i++) {
+        attrs[i].name = (char *) "c";
+        attrs[i].typid = 25;              /* text */
+        attrs[i].typlen = -1;
+        attrs[i].atttypmod = -1;
+    }
+
+    res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    ngx_live_record_fuzz_check(res != NULL);
+    ngx_live_record_fuzz_check(PQsetResultAttrs(res, n, attrs));
+
+    v = p;
+
+    for (i = 0; i < n; i++) {
+        sep = (i == n - 1) ? NULL : ngx_strlchr(v, end, 0x1f);
+        sep = sep ? sep : end;
+
+        ngx_live_record_fuzz_check(
+            (sep - v == 2 && v[0] == '\\' && v[1] == 'N')
+            ? PQsetvalue(res, 0, i, NULL, -1)
+            : PQsetvalue(res, 0, i, (char *) v, sep - v));
+
+        v = (sep < end) ? sep + 1 : end;
+    }
+
+    o = ngx_live_record_cluster_task_row(res, 0);
+    PQclear(res);
+
+    if (o == NULL) {
+        return;
+    }
+
+    ngx_live_record_fuzz_check(n >= 10);
+
+    if (ngx_live_record_task_from_json(o, &t, pool) == NGX_OK) {
+        ngx_live_record_fuzz_task(&t);
+    }
+
+    cJSON_Delete(o);
 }
 
 

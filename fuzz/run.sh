@@ -107,7 +107,7 @@ clang -fsanitize=fuzzer,address,undefined -g -O1 \
     "$top/core/ngx_live_record_json.c" "$top/core/ngx_live_record_utf8.c" \
     "$top/core/ngx_live_record_util.c" "$top/core/ngx_live_record_file.c" \
     "$top/mux/ngx_live_record_writer.c" \
-    "$top/t/mp4/ngx_stub.c" -lcjson -lavformat -lavcodec -lavutil -lcrypto
+    "$top/t/mp4/ngx_stub.c" -lcjson -lavformat -lavcodec -lavutil -lcrypto -lpq
 mv "$dir/fuzz_spool.tmp" "$dir/fuzz_spool"
 mkdir -p "$dir/corpus-spool"
 find "$top/fuzz/spool" -type f ! -name "README*" \

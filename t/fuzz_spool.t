@@ -47,7 +47,7 @@ my ($rc, $out) = fuzz_build($bin, split(' ', $pq),
     "$top/core/ngx_live_record_utf8.c", "$top/core/ngx_live_record_util.c",
     "$top/core/ngx_live_record_file.c",
     "$top/mux/ngx_live_record_writer.c", "$top/t/mp4/ngx_stub.c",
-    '-lcjson', '-lavformat', '-lavcodec', '-lavutil', '-lcrypto');
+    '-lcjson', '-lavformat', '-lavcodec', '-lavutil', '-lcrypto', '-lpq');
 is($rc, 0, 'fuzz_spool.c and the recovery readers build with gcc, ASan and '
     . 'UBSan')
     or diag($out);
