@@ -23,25 +23,17 @@ use Test::More;
 
 use lib "$FindBin::Bin/lib";
 use LiveRecord::MP4;
-use LiveRecord::Need;
+use LiveRecord::Drive;
 
 my $top = abs_path("$FindBin::Bin/..");
-my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
-my $conf = $ENV{LIVE_RECORD_NGX_BUILD} || "$top/build/ngx";
 my ($codec) = grep { -f } "$top/mux/ngx_live_record_codec.c",
                           "$top/ngx_live_record_codec.c";
 
-# make test builds first: no build configuration is a failure, not a skip
-need_all('build', "$conf/ngx_auto_config.h: run make first")
-    unless -f "$conf/ngx_auto_config.h";
-need_all('nginx-dev', "nginx headers in $src")
-    unless -f "$src/src/core/ngx_core.h";
-need_all($_, "$_ not in PATH") for grep { !have($_) } qw(gcc ffmpeg ffprobe);
+drive_need(qw(gcc ffmpeg ffprobe));
 
 my $tmp = tempdir('mp4_writer.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/mp4_drive";
-my @inc = ((map { "-I$src/src/$_" } qw(core event event/modules os/unix)),
-           "-I$conf", "-I$top", "-I$top/mux", "-I$top/t/mp4");
+my @inc = @DRIVE_INC;
 my @warn = ('-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter',
             '-Werror');
 my @mp4 = ("$top/mux/ngx_live_record_mp4.c",
@@ -627,22 +619,6 @@ sub continued {
     }
 }
 
-sub framemd5 {
-    my ($file) = @_;
-
-    my ($rc, $out) = run('ffmpeg', '-v', 'error', '-i', $file, '-map', '0',
-                         '-c', 'copy', '-f', 'framemd5', '-');
-    my %h;
-
-    for (split /\n/, $out) {
-        next if /^#/;
-        my @f = split /\s*,\s*/;
-        push @{$h{$f[0]}}, "$f[4] $f[5]" if @f >= 6;
-    }
-
-    return \%h;
-}
-
 sub ffprobe {
     my ($file) = @_;
 
@@ -696,31 +672,3 @@ sub free_port {
 
 # no report from ASan, UBSan or the writer's log above info
 
-sub clean {
-    my ($out) = @_;
-
-    return $out !~ /Sanitizer|runtime error:|\[(crit|error|alert|warn)\]/;
-}
-
-sub have {
-    my ($cmd) = @_;
-
-    return grep { -x "$_/$cmd" } split /:/, $ENV{PATH};
-}
-
-sub run {
-    my (@cmd) = @_;
-
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT or die;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-
-    return ($?, $out);
-}

@@ -20,17 +20,11 @@ use FindBin;
 use Test::More;
 
 use lib "$FindBin::Bin/lib";
-use LiveRecord::Need;
+use LiveRecord::Drive;
 
 my $top = abs_path("$FindBin::Bin/..");
-my $src = $ENV{NGX_SRC} || '/usr/share/nginx/src';
-my $conf = $ENV{LIVE_RECORD_NGX_BUILD} || "$top/build/ngx";
 
-need_all('build', "$conf/ngx_auto_config.h: run make first")
-    unless -f "$conf/ngx_auto_config.h";
-need_all('nginx-dev', "nginx headers in $src")
-    unless -f "$src/src/core/ngx_core.h";
-need_all($_, "$_ not in PATH") for grep { !have($_) } qw(gcc ffmpeg ffprobe);
+drive_need(qw(gcc ffmpeg ffprobe));
 
 my $tmp = tempdir('writer_append.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/writer_drive";
@@ -38,9 +32,7 @@ my $bin = "$tmp/writer_drive";
 my ($rc, $out) = run('gcc', '-fsanitize=address,undefined', '-g', '-O1',
                      '-W', '-Wall', '-Wpointer-arith',
                      '-Wno-unused-parameter', '-Werror',
-                     (map { "-I$src/src/$_" } qw(core event event/modules
-                                                 os/unix)),
-                     "-I$conf", "-I$top", "-I$top/mux", "-I$top/t/mp4",
+                     @DRIVE_INC,
                      '-o', $bin, "$top/t/mp4/writer_drive.c",
                      "$top/t/mp4/ngx_stub.c",
                      "$top/mux/ngx_live_record_writer.c",
@@ -166,48 +158,3 @@ sub packets {
     return \%p;
 }
 
-sub framemd5 {
-    my ($file) = @_;
-
-    my ($rc, $out) = run('ffmpeg', '-v', 'error', '-i', $file, '-map', '0',
-                         '-c', 'copy', '-f', 'framemd5', '-');
-    my %h;
-
-    for (split /\n/, $out) {
-        next if /^#/;
-        my @f = split /\s*,\s*/;
-        push @{$h{$f[0]}}, "$f[4] $f[5]" if @f >= 6;
-    }
-
-    return \%h;
-}
-
-# no report from ASan, UBSan or the writer's log above info
-sub clean {
-    my ($out) = @_;
-
-    return $out !~ /Sanitizer|runtime error:|\[(crit|error|alert|warn)\]/;
-}
-
-sub have {
-    my ($tool) = @_;
-
-    return grep { -x "$_/$tool" } split /:/, $ENV{PATH};
-}
-
-sub run {
-    my (@cmd) = @_;
-
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open(STDERR, '>&', \*STDOUT) or die;
-        exec(@cmd) or die "exec $cmd[0]: $!";
-    }
-
-    local $/;
-    my $out = <$fh>;
-    close($fh);
-
-    return ($? >> 8, $out // '');
-}
