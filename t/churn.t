@@ -50,12 +50,6 @@ my ($worker) = grep { -r "/proc/$_/status" && slurp("/proc/$_/status")
                       =~ /^PPid:\s+\Q@{[master()]}\E$/m }
                map { m{/proc/(\d+)/} ? $1 : () } glob '/proc/[0-9]*/stat';
 
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    return <$fh>;
-}
-
 sub master {
     return (slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/)[0] // 0;
 }

@@ -395,8 +395,6 @@ is(scalar log_lines(qr/video codec id 0/), 0,
 
 # the worker killed mid-part: the recovered mp4 keeps its hvc1 entry
 
-sub slurp { open my $fh, '<', $_[0] or return ''; local $/; <$fh> }
-
 sub worker {
     my ($master) = slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/ or return;
     for my $stat (glob '/proc/[0-9]*/stat') {

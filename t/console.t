@@ -33,13 +33,6 @@ sub url {
     return 'http://127.0.0.1:' . port('HTTP') . $_[0];
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return undef;
-    local $/;
-    return <$fh> // '';
-}
-
 sub api {
     my ($method, $path, $body) = @_;
     my $r = $http->request($method, url("/api/$path"), {

@@ -64,13 +64,6 @@ EOF
 
 my @dirs = qw(store work index spool);
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return '';
-    local $/;
-    return <$fh> // '';
-}
-
 # glob in scalar context is an iterator: count the list instead
 sub count { my @f = glob $_[0]; return scalar @f }
 

@@ -45,13 +45,6 @@ rtmp {
 }
 EOF
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return '';
-    local $/;
-    return <$fh>;
-}
-
 sub extinfs {
     my ($pl) = @_;
     return $pl =~ /^#EXTINF:([\d.]+),/mg;

@@ -49,12 +49,6 @@ sub done {
            map { decode_json($_->{body}) } $rcv->requests;
 }
 
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    return <$fh>;
-}
-
 # 1. four seconds, a pause: segment 0 is listed; the reconnect's segment 1
 # follows a discontinuity and is being written when the worker dies
 

@@ -53,12 +53,6 @@ EOF
 
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    return <$fh>;
-}
-
 my $crit = qr/\[crit\]/;
 
 # 1. the work path fills during a real-time push

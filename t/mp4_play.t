@@ -64,12 +64,6 @@ http {
 }
 EOF
 
-sub slurp {
-    open my $fh, '<:raw', $_[0] or return '';
-    local $/;
-    return <$fh> // '';
-}
-
 is(push_stream($in, rtmp_url('live', 'cam')), 0, 'push 12 s');
 my ($idx) = wait_files('index', qr{/live/cam/.*\.json$}, 1, 20);
 my $e = eval { decode_json(slurp($idx // '')) } || {};

@@ -84,12 +84,6 @@ http {
 }
 EOF
 
-sub slurp {
-    open my $fh, '<:raw', $_[0] or return '';
-    local $/;
-    return <$fh> // '';
-}
-
 my $n_in = media_packets($in);
 is(scalar @{ $n_in->{video} }, 9000, 'the input: 9000 frames');
 

@@ -25,13 +25,6 @@ my $top = "$FindBin::Bin/..";
 my $pkg = 'libnginx-mod-live-record';
 my $p = prefix();
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!\n";
-    local $/;
-    return scalar <$fh>;
-}
-
 sub run {
     my (@cmd) = @_;
     my $out = `@cmd 2>&1`;

@@ -47,12 +47,6 @@ start_nginx(conf => $conf, dirs => \@dirs);
 my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'),
                                       key => 'recover-key');
 
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    return <$fh>;
-}
-
 sub worker {
     my ($master) = slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/;
     for my $stat (glob '/proc/[0-9]*/stat') {

@@ -48,12 +48,6 @@ EOF
 my @dirs = qw(store work index spool);
 start_nginx(conf => $conf, dirs => \@dirs);
 
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    return <$fh>;
-}
-
 sub master { (slurp(prefix() . '/logs/nginx.pid') =~ /(\d+)/)[0] }
 
 sub worker {

@@ -34,13 +34,6 @@ sub listen_on {
     return $s;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or return '';
-    local $/;
-    return scalar <$fh>;
-}
-
 # two free ports, and a third held by someone else
 my ($rtmp_s, $http_s, $busy) = (listen_on(), listen_on(), listen_on());
 my ($rtmp, $http) = ($rtmp_s->sockport, $http_s->sockport);

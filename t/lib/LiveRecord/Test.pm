@@ -59,6 +59,7 @@ package LiveRecord::Test;
 #   play_in_chromium(page => URL, files => [URL...], seek => S) -> answer
 #   wait_for(CODE, TIMEOUT)  wait_files(DIR, RE, N, TIMEOUT)
 #   find_files(DIR, RE)  log_lines(RE)  no_alerts(allow => RE | [RE...])
+#   slurp(FILE) -> its bytes ('' when it cannot be read)
 #   decode_json(BYTES) -> strict UTF-8 JSON (LiveRecord::JSON); dies on
 #       bad input, which no_alerts() then reports too
 #   index_ok(ENTRY, %expect) -> one test on an index entry (below)
@@ -95,7 +96,7 @@ our @EXPORT = qw(
     probe probe_ok probe_duration probe_streams probe_counts
     probe_video_packets mp4_top_boxes media_packets mp4_ok
     browser_missing play_in_chromium
-    wait_for wait_files find_files log_lines no_alerts decode_json
+    wait_for wait_files find_files log_lines no_alerts decode_json slurp
     need_all need index_ok nginx_workers
 );
 
@@ -192,7 +193,7 @@ sub _run {
     my (undef, $err) = tempfile(UNLINK => 1);
     my $pid = _spawn($cmd, $out, $err);
     my $rc = wait_push($pid, $timeout || 60);
-    return ($rc, _slurp($out), _slurp($err));
+    return ($rc, slurp($out), slurp($err));
 }
 
 sub _spawn {
@@ -207,9 +208,9 @@ sub _spawn {
     return $pid;
 }
 
-sub _slurp {
+sub slurp {
     my ($file) = @_;
-    open my $fh, '<', $file or return '';
+    open my $fh, '<:raw', $file or return '';
     local $/;
     my $s = <$fh>;
     return defined $s ? $s : '';
@@ -242,7 +243,7 @@ sub start_nginx {
 }
 
 sub _read_pid {
-    my $s = _slurp(prefix() . '/logs/nginx.pid');
+    my $s = slurp(prefix() . '/logs/nginx.pid');
     return $s =~ /(\d+)/ ? $1 : undef;
 }
 
@@ -250,7 +251,7 @@ sub _children {
     my ($ppid) = @_;
     my @kids;
     for my $stat (glob '/proc/[0-9]*/stat') {
-        my $s = _slurp($stat);
+        my $s = slurp($stat);
         push @kids, $1 if $s =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $ppid;
     }
     return @kids;
@@ -263,7 +264,7 @@ sub nginx_workers {
 
 sub _alive {
     my ($pid) = @_;
-    return kill(0, $pid) && _slurp("/proc/$pid/stat") !~ /^\d+ \(.*\) Z/;
+    return kill(0, $pid) && slurp("/proc/$pid/stat") !~ /^\d+ \(.*\) Z/;
 }
 
 # Graceful stop: QUIT, up to 20 s, then TERM, then KILL (workers too).
@@ -392,7 +393,7 @@ sub wait_push {
             my $st = $?;
             my $log = delete $BG{$pid};
             my $rc = $st & 127 ? 128 + ($st & 127) : $st >> 8;
-            Test::More::diag("ffmpeg exited $rc: " . _slurp($log))
+            Test::More::diag("ffmpeg exited $rc: " . slurp($log))
                 if $log && $rc && !($st & 127);
             return $rc;
         }
@@ -699,8 +700,8 @@ sub play_in_chromium {
     my $pid = _spawn([ 'node', "$REPO/t/lib/mp4-play.js", encode_json(\%c) ],
                      $log, $log);
     my $rc = wait_push($pid, $c{timeout} || 120);
-    my $res = eval { decode_json(_slurp($out)) } || {};
-    $res->{fatal} //= "exit $rc: " . _slurp($log) if $rc;
+    my $res = eval { decode_json(slurp($out)) } || {};
+    $res->{fatal} //= "exit $rc: " . slurp($log) if $rc;
     return $res;
 }
 
@@ -843,7 +844,7 @@ sub wait_files {
 
 sub log_lines {
     my ($re) = @_;
-    my @lines = split /\n/, _slurp(prefix() . '/logs/error.log');
+    my @lines = split /\n/, slurp(prefix() . '/logs/error.log');
     return $re ? grep { $_ =~ $re } @lines : @lines;
 }
 
@@ -868,7 +869,7 @@ sub no_alerts {
     my @allow = ref $o{allow} eq 'ARRAY' ? @{ $o{allow} }
               : defined $o{allow} ? ($o{allow}) : ();
     my @lines = (log_lines(),
-                 split /\n/, _slurp(prefix() . '/logs/stderr.log'));
+                 split /\n/, slurp(prefix() . '/logs/stderr.log'));
     my @bad = grep { /\[(?:error|alert|crit|emerg)\]|AddressSanitizer|
                       LeakSanitizer|runtime\ error:/x } @lines;
     for my $re (@allow) {
