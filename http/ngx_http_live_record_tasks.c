@@ -39,6 +39,7 @@ typedef struct {
     ngx_live_record_pg_query_t  *query;
     cJSON                       *task;          /* a new one, saved form */
     ngx_str_t                    id;
+    ngx_uint_t                   op;
 } ngx_http_live_record_task_ctx_t;
 
 
@@ -47,12 +48,14 @@ static ngx_int_t ngx_http_live_record_task_write(ngx_http_request_t *r,
 static void ngx_http_live_record_task_cleanup(void *data);
 static ngx_int_t ngx_http_live_record_task_unavailable(ngx_http_request_t *r,
     const char *err);
-static void ngx_http_live_record_task_written(ngx_live_record_pg_query_t *pq,
+static void ngx_http_live_record_task_replied(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err);
-static void ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
-    PGresult *res, const char *err);
-static void ngx_http_live_record_task_deleted(ngx_live_record_pg_query_t *pq,
-    PGresult *res, const char *err);
+static ngx_int_t ngx_http_live_record_task_written(
+    ngx_http_live_record_task_ctx_t *ctx, PGresult *res);
+static ngx_int_t ngx_http_live_record_task_stopped(
+    ngx_http_live_record_task_ctx_t *ctx, PGresult *res);
+static ngx_int_t ngx_http_live_record_task_deleted(
+    ngx_http_live_record_task_ctx_t *ctx, PGresult *res);
 static ngx_int_t ngx_http_live_record_task_answer(ngx_http_request_t *r,
     ngx_str_t *id, ngx_uint_t status);
 static ngx_int_t ngx_http_live_record_task_cluster(cJSON *o);
@@ -520,6 +523,7 @@ ngx_http_live_record_task_write(ngx_http_request_t *r, ngx_str_t *id,
 
     ctx->r = r;
     ctx->pg = ngx_live_record_cluster_client(lmcf);
+    ctx->op = op;
 
     cln->handler = ngx_http_live_record_task_cleanup;
     cln->data = ctx;
@@ -542,20 +546,20 @@ ngx_http_live_record_task_write(ngx_http_request_t *r, ngx_str_t *id,
         }
 
         ctx->query = ngx_live_record_cluster_task_insert(lmcf, ctx->task,
-                                  ngx_http_live_record_task_written, ctx);
+                                  ngx_http_live_record_task_replied, ctx);
         break;
 
     case NGX_HTTP_LIVE_RECORD_TASK_STOP:
         ctx->id = *id;
         ctx->query = ngx_live_record_cluster_task_stop(lmcf, id,
                                   ngx_live_record_now_ms(),
-                                  ngx_http_live_record_task_stopped, ctx);
+                                  ngx_http_live_record_task_replied, ctx);
         break;
 
     default: /* NGX_HTTP_LIVE_RECORD_TASK_DELETE */
         ctx->id = *id;
         ctx->query = ngx_live_record_cluster_task_delete(lmcf, id,
-                                  ngx_http_live_record_task_deleted, ctx);
+                                  ngx_http_live_record_task_replied, ctx);
     }
 
     if (ctx->query == NULL) {
@@ -604,70 +608,14 @@ ngx_http_live_record_task_unavailable(ngx_http_request_t *r, const char *err)
 }
 
 
+/* the query's end, for the three writes: the request is finished here */
+
 static void
-ngx_http_live_record_task_written(ngx_live_record_pg_query_t *pq,
+ngx_http_live_record_task_replied(ngx_live_record_pg_query_t *pq,
     PGresult *res, const char *err)
 {
     ngx_http_live_record_task_ctx_t *ctx = pq->data;
 
-    cJSON               *a;
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->r;
-    c = r->connection;
-    ctx->query = NULL;
-
-    ngx_http_set_log_request(c->log, r);
-
-    if (res == NULL || PQntuples(res) != 1) {
-        rc = ngx_http_live_record_task_unavailable(r, err ? err
-                                                   : "no row inserted");
-        goto done;
-    }
-
-    a = cJSON_CreateArray();
-
-    if (a == NULL || !cJSON_AddItemReferenceToArray(a, ctx->task)) {
-        cJSON_Delete(a);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    rc = ngx_live_record_tasks_mirror(a, 0, 0);
-    cJSON_Delete(a);
-
-    if (rc != NGX_OK) {
-        /* the row is there: the other nodes have it, this one has not */
-        rc = ngx_http_live_record_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
-                                        "zone_full",
-                                        "task \"%V\" is in the cluster "
-                                        "but not on this node: increase "
-                                        "live_record_api_zone", &ctx->id);
-        goto done;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "live record: task \"%V\" created in the cluster",
-                  &ctx->id);
-
-    rc = ngx_http_live_record_task_answer(r, &ctx->id, NGX_HTTP_CREATED);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
-    PGresult *res, const char *err)
-{
-    ngx_http_live_record_task_ctx_t *ctx = pq->data;
-
-    cJSON               *a, *o;
     ngx_int_t            rc;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
@@ -680,16 +628,76 @@ ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
 
     if (res == NULL) {
         rc = ngx_http_live_record_task_unavailable(r, err);
-        goto done;
+
+    } else if (ctx->op == NGX_HTTP_LIVE_RECORD_TASK_CREATE) {
+        rc = ngx_http_live_record_task_written(ctx, res);
+
+    } else if (ctx->op == NGX_HTTP_LIVE_RECORD_TASK_STOP) {
+        rc = ngx_http_live_record_task_stopped(ctx, res);
+
+    } else {
+        rc = ngx_http_live_record_task_deleted(ctx, res);
     }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_written(ngx_http_live_record_task_ctx_t *ctx,
+    PGresult *res)
+{
+    cJSON      *a;
+    ngx_int_t   rc;
+
+    if (PQntuples(res) != 1) {
+        return ngx_http_live_record_task_unavailable(ctx->r,
+                                                     "no row inserted");
+    }
+
+    a = cJSON_CreateArray();
+
+    if (a == NULL || !cJSON_AddItemReferenceToArray(a, ctx->task)) {
+        cJSON_Delete(a);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_live_record_tasks_mirror(a, 0, 0);
+    cJSON_Delete(a);
+
+    if (rc != NGX_OK) {
+        /* the row is there: the other nodes have it, this one has not */
+        return ngx_http_live_record_error(ctx->r,
+                                          NGX_HTTP_INSUFFICIENT_STORAGE,
+                                          "zone_full",
+                                          "task \"%V\" is in the cluster "
+                                          "but not on this node: increase "
+                                          "live_record_api_zone", &ctx->id);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
+                  "live record: task \"%V\" created in the cluster",
+                  &ctx->id);
+
+    return ngx_http_live_record_task_answer(ctx->r, &ctx->id,
+                                            NGX_HTTP_CREATED);
+}
+
+
+static ngx_int_t
+ngx_http_live_record_task_stopped(ngx_http_live_record_task_ctx_t *ctx,
+    PGresult *res)
+{
+    cJSON  *a, *o;
 
     if (PQntuples(res) == 0) {
         /* gone from the cluster: from here too */
         (void) ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle,
                                            &ctx->id);
-        rc = ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                        "no task \"%V\"", &ctx->id);
-        goto done;
+        return ngx_http_live_record_error(ctx->r, NGX_HTTP_NOT_FOUND,
+                                          "not_found", "no task \"%V\"",
+                                          &ctx->id);
     }
 
     o = ngx_live_record_cluster_task_row(res, 0);
@@ -698,58 +706,36 @@ ngx_http_live_record_task_stopped(ngx_live_record_pg_query_t *pq,
     if (o == NULL || a == NULL) {
         cJSON_Delete(o);
         cJSON_Delete(a);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cJSON_AddItemToArray(a, o);
     (void) ngx_live_record_tasks_mirror(a, 0, 0);
     cJSON_Delete(a);
 
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
                   "live record: task \"%V\" stopped in the cluster",
                   &ctx->id);
 
-    rc = ngx_http_live_record_task_answer(r, &ctx->id, NGX_HTTP_OK);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    return ngx_http_live_record_task_answer(ctx->r, &ctx->id, NGX_HTTP_OK);
 }
 
 
-static void
-ngx_http_live_record_task_deleted(ngx_live_record_pg_query_t *pq,
-    PGresult *res, const char *err)
+static ngx_int_t
+ngx_http_live_record_task_deleted(ngx_http_live_record_task_ctx_t *ctx,
+    PGresult *res)
 {
-    ngx_http_live_record_task_ctx_t *ctx = pq->data;
-
-    cJSON               *o;
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->r;
-    c = r->connection;
-    ctx->query = NULL;
-
-    ngx_http_set_log_request(c->log, r);
-
-    if (res == NULL) {
-        rc = ngx_http_live_record_task_unavailable(r, err);
-        goto done;
-    }
+    cJSON  *o;
 
     (void) ngx_live_record_task_delete((ngx_cycle_t *) ngx_cycle, &ctx->id);
 
     if (PQntuples(res) == 0) {
-        rc = ngx_http_live_record_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                        "no task \"%V\"", &ctx->id);
-        goto done;
+        return ngx_http_live_record_error(ctx->r, NGX_HTTP_NOT_FOUND,
+                                          "not_found", "no task \"%V\"",
+                                          &ctx->id);
     }
 
-    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ctx->r->connection->log, 0,
                   "live record: task \"%V\" deleted in the cluster",
                   &ctx->id);
 
@@ -759,16 +745,10 @@ ngx_http_live_record_task_deleted(ngx_live_record_pg_query_t *pq,
         || ngx_live_record_json_set(o, "deleted", &ctx->id) == NULL)
     {
         cJSON_Delete(o);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_live_record_send(r, NGX_HTTP_OK, o);
-
-done:
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    return ngx_http_live_record_send(ctx->r, NGX_HTTP_OK, o);
 }
 
 
