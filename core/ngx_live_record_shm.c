@@ -135,6 +135,7 @@ ngx_live_record_shm_init(ngx_shm_zone_t *zone, void *data)
     ngx_queue_init(&sh->recorders);
     ngx_queue_init(&sh->jobs);
     ngx_queue_init(&sh->memos);
+    ngx_queue_init(&sh->handovers);
     ngx_rbtree_init(&sh->seqs, &sh->seqs_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->seqs_lru);

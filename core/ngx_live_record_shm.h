@@ -102,6 +102,7 @@ typedef struct {
     ngx_queue_t                 recorders;      /* ..._recorder_t */
     ngx_queue_t                 jobs;           /* concat jobs */
     ngx_queue_t                 memos;          /* sessions to join */
+    ngx_queue_t                 handovers;      /* parts that wait */
     ngx_rbtree_t                seqs;           /* by session id */
     ngx_rbtree_node_t           seqs_sentinel;
     ngx_queue_t                 seqs_lru;       /* least recent first */
