@@ -19,6 +19,7 @@
 #include <ngx_core.h>
 #include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
+#include "ngx_live_record_handover.h"
 
 
 static void ngx_live_record_wait_handler(ngx_event_t *ev);
@@ -78,6 +79,9 @@ ngx_live_record_part_wait(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_queue_insert_tail(&p->lmcf->waiting, &p->waiting);
     ngx_add_timer(&p->wait, window);
 
+    /* a reconnect on another worker may take it over */
+    ngx_live_record_handover_offer(p);
+
     ngx_log_error(NGX_LOG_INFO, p->log, 0,
                   "live record: \"%V\" %s \"%V\" waits %M ms for the "
                   "publisher to return", &p->st.label,
@@ -126,6 +130,17 @@ ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
         return NULL;
     }
 
+    ngx_live_record_part_unlist(p);
+
+    return p;
+}
+
+
+/* off the waiting list, and no longer offered to other workers */
+
+void
+ngx_live_record_part_unlist(ngx_live_record_part_t *p)
+{
     ngx_queue_remove(&p->waiting);
     p->paused = 0;
 
@@ -133,7 +148,7 @@ ngx_live_record_part_take(ngx_live_record_main_conf_t *lmcf,
         ngx_del_timer(&p->wait);
     }
 
-    return p;
+    ngx_live_record_handover_withdraw(p);
 }
 
 
@@ -150,12 +165,7 @@ ngx_live_record_part_opened_waiting(ngx_live_record_part_t *p)
         return;
     }
 
-    ngx_queue_remove(&p->waiting);
-    p->paused = 0;
-
-    if (p->wait.timer_set) {
-        ngx_del_timer(&p->wait);
-    }
+    ngx_live_record_part_unlist(p);
 
     ngx_log_error(NGX_LOG_ERR, p->log, 0,
                   "live record: \"%V\" part %ui could not be opened, "
@@ -252,6 +262,7 @@ ngx_live_record_wait_handler(ngx_event_t *ev)
 
     ngx_queue_remove(&p->waiting);
     p->paused = 0;
+    ngx_live_record_handover_withdraw(p);
 
     hls = (p->want & (1 << NGX_LIVE_RECORD_HLS)) != 0;
 
@@ -284,6 +295,7 @@ ngx_live_record_finish_waiting(ngx_live_record_main_conf_t *lmcf)
             ngx_del_timer(&p->wait);
         }
 
+        ngx_live_record_handover_withdraw(p);
         ngx_live_record_part_close(p, NGX_LIVE_RECORD_REASON_SHUTDOWN, 1);
     }
 }

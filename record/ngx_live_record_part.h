@@ -99,6 +99,7 @@ ngx_live_record_part_t *ngx_live_record_part_waiting(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *label, ngx_uint_t hls);
 ngx_live_record_part_t *ngx_live_record_part_take(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *label, ngx_uint_t hls);
+void ngx_live_record_part_unlist(ngx_live_record_part_t *p);
 void ngx_live_record_part_opened_waiting(ngx_live_record_part_t *p);
 void ngx_live_record_part_unwait(ngx_live_record_part_t *p, ngx_uint_t reason,
     ngx_uint_t sync);
@@ -129,6 +130,8 @@ void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
     ngx_log_t *log);
 ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
+ngx_live_record_app_conf_t *ngx_live_record_find_app(
+    ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
 ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,
     ngx_log_t *log);
 

@@ -30,8 +30,6 @@ static ngx_int_t ngx_live_record_recover_fields(ngx_live_record_part_t *p,
     ngx_str_t *tpl);
 static ngx_int_t ngx_live_record_recover_part(ngx_live_record_part_t *p,
     cJSON *o);
-static ngx_live_record_app_conf_t *ngx_live_record_find_app(
-    ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
 
 
 /*
@@ -366,7 +364,9 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
 }
 
 
-static ngx_live_record_app_conf_t *
+/* the application a file's work path and store name are of, or NULL */
+
+ngx_live_record_app_conf_t *
 ngx_live_record_find_app(ngx_live_record_main_conf_t *lmcf, ngx_str_t *work,
     ngx_str_t *store)
 {

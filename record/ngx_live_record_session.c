@@ -165,15 +165,7 @@ ngx_live_record_session_start(ngx_live_record_ctx_t *ctx)
         ctx->parts = j.parts;
         ctx->session_ms = j.stopped_ms;
 
-        if (j.waiting && j.waiting != ngx_pid) {
-            /* continuation does not cross workers (yet): say so */
-            ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
-                          "live record: \"%V\": its part %ui waits on "
-                          "worker %P, which finishes it when its window "
-                          "ends; this worker goes on at part %ui of "
-                          "session %V", &ctx->st.label, j.parts, j.waiting,
-                          j.parts + 1, &ctx->st.session);
-        }
+        ctx->waiting = j.waiting;
 
         return;
     }
@@ -189,6 +181,26 @@ ngx_live_record_session_start(ngx_live_record_ctx_t *ctx)
 
 
 /*
+ * A part of the stream waits on another worker and is not asked for (an
+ * HLS recording, a zone without its offer): it ends there, say so
+ */
+
+void
+ngx_live_record_session_elsewhere(ngx_live_record_ctx_t *ctx)
+{
+    if (ctx->waiting == 0 || ctx->waiting == ngx_pid) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->s->connection->log, 0,
+                  "live record: \"%V\": its part %ui waits on worker %P, "
+                  "which finishes it when its window ends; this worker goes "
+                  "on at part %ui of session %V", &ctx->st.label, ctx->parts,
+                  ctx->waiting, ctx->parts + 1, &ctx->st.session);
+}
+
+
+/*
  * With a cluster, the database may know a later end of this stream, on
  * another node: the first part waits for its answer (the segmenter holds
  * its frames, for a bounded time) and takes that session and its part
@@ -200,7 +212,7 @@ ngx_live_record_session_lookup(ngx_live_record_ctx_t *ctx)
 {
     ngx_live_record_pg_query_t  *q;
 
-    if (ctx->part_wait || ctx->hls_wait || ctx->formats == 0
+    if (ctx->part_wait || ctx->hls_wait || ctx->take || ctx->formats == 0
         || ctx->tpl->session_gap == 0)
     {
         return;

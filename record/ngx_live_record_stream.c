@@ -9,6 +9,7 @@
 #include "ngx_rtmp.h"
 #include "ngx_rtmp_codec_module.h"
 #include "ngx_live_record_part.h"
+#include "ngx_live_record_handover.h"
 #include "ngx_live_record_stream.h"
 #include "ngx_live_record_index.h"
 #include "ngx_live_record_notify.h"
@@ -168,6 +169,14 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     if (ctx->formats & ~(1 << NGX_LIVE_RECORD_HLS)) {
         ctx->part_wait = ngx_live_record_part_take(ctx->lmcf, &ctx->st.label,
                                                    0);
+    }
+
+    /* or on another worker: asked for, the frames wait for it */
+
+    if (ctx->part_wait == NULL
+        && ngx_live_record_handover_request(ctx, ctx->waiting) != NGX_OK)
+    {
+        ngx_live_record_session_elsewhere(ctx);
     }
 
     if (ctx->formats & (1 << NGX_LIVE_RECORD_HLS)) {
@@ -500,6 +509,7 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
     /* frames held for the cluster's answer are recorded, without it */
     ngx_live_record_session_unhold(ctx);
+    ngx_live_record_handover_cancel(ctx);
 
     ngx_live_record_close(ctx, reason, sync);
     ngx_live_record_close_hls(ctx, reason, sync);

@@ -70,6 +70,8 @@ typedef struct {
     ngx_live_record_part_t     *hls;
     ngx_live_record_part_t     *part_wait;      /* to continue */
     ngx_live_record_part_t     *hls_wait;       /* to continue */
+    void                       *take;           /* from another worker */
+    ngx_pid_t                   waiting;        /* a part waits there */
     ngx_queue_t                 queue;          /* in lmcf->active */
 
     ngx_live_record_stream_t    st;             /* st.tracks: the seg's */
@@ -108,6 +110,7 @@ void ngx_live_record_stream_replan(ngx_live_record_ctx_t *ctx);
 /* ngx_live_record_session.c: the session a publish joins, and keeps */
 void ngx_live_record_session_start(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_session_lookup(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_session_elsewhere(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_session_unhold(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_session_stop(ngx_live_record_ctx_t *ctx);
 void ngx_live_record_stream_unhold(ngx_live_record_ctx_t *ctx);
