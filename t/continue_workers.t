@@ -1,12 +1,16 @@
 #!/usr/bin/perl
 
-# live_record_continue with worker_processes 2: a waiting part is its
-# worker's.  A reconnect on that worker goes on in the same files; one on
-# the other worker starts a new part there, and the waiting one is finished
-# when its window ends (end_reason unpublish), so no file is written by two
-# workers; the new part is the session's next (part 2), and its worker
-# says where the waiting one is.  Which worker takes the reconnect is
-# forced by stopping the other one (SIGSTOP) while it connects.
+# live_record_continue with worker_processes 2.  A reconnect on the
+# waiting part's worker goes on in the same files; so does one on the
+# other worker, which asks for the part and takes it over (the owner
+# detaches its files, the taker reopens them): one mp4, flv and aac with
+# both pushes' frames, record_started and record_done once per file, part
+# 1 only, written by one worker at a time.  When the owner does not answer
+# (stopped for longer than the 1 s the taker waits), the reconnect starts
+# part 2 of the session there and the waiting part is finished when its
+# window ends (end_reason unpublish), each by its own worker.  Which worker
+# takes the reconnect is forced by stopping the other one (SIGSTOP) while
+# it connects.
 
 use strict;
 use warnings;
@@ -14,7 +18,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 26;
+use Test::More tests => 41;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -45,11 +49,16 @@ my $rcv = LiveRecord::Receiver->start(port => port('NOTIFY'));
 my @workers = LiveRecord::Test::_children($master);
 is(scalar @workers, 2, 'two workers');
 
-sub done_events {
-    my ($name) = @_;
-    return grep { $_->{event_type} eq 'record_done'
-                  && $_->{stream_id} eq $name }
+sub events {
+    my ($type, $name) = @_;
+    return grep { $_->{event_type} eq $type && $_->{stream_id} eq $name }
            map { decode_json($_->{body}) } $rcv->requests;
+}
+
+sub done_events { return events('record_done', @_) }
+
+sub pids_of {
+    return map { /\] (\d+)#/ ? $1 : () } log_lines(@_);
 }
 
 # the worker whose part of NAME waits
@@ -66,10 +75,10 @@ sub waiting_on {
 
 # a push while only worker PID may take it (the other one stopped)
 sub push_on {
-    my ($pid, $name) = @_;
+    my ($pid, $name, %o) = @_;
     my ($other) = grep { $_ != $pid } @workers;
     kill 'STOP', $other;
-    my $rc = push_stream($in, rtmp_url('live', $name));
+    my $rc = push_stream($in, rtmp_url('live', $name), %o);
     kill 'CONT', $other;
     return $rc;
 }
@@ -91,16 +100,63 @@ is(probe_counts((grep { /\.aac$/ } @f)[0] // '')->{audio}, 2 * $c->{audio},
 wait_for(sub { done_events('same') >= 3 }, 10);
 is(scalar(done_events('same')), 3, 'record_done once per file');
 
-# 2. the reconnect lands on the other worker: a new part there, the
-#    waiting one finished at its window's end
+# 2. the reconnect lands on the other worker, which takes the part over:
+#    the owner is stopped only while the publisher connects
 
 is(push_stream($in, rtmp_url('live', 'other')), 0, 'first push');
 $wa = waiting_on('other');
 ok($wa, "its part waits on worker " . ($wa // '?'));
 my ($wb) = grep { $_ != ($wa // 0) } @workers;
-is(push_on($wb, 'other'), 0, "second push, on worker $wb");
+kill 'STOP', $wa;
+my $bg = push_stream_bg($in, rtmp_url('live', 'other'), realtime => 1);
+my $asked = wait_for(sub {
+    log_lines(qr{"live/other": its part 1 waits on worker \Q$wa\E, }
+              . qr{asked to hand it over});
+}, 20);
+kill 'CONT', $wa;
+ok($asked, "worker $wb asks worker $wa for the part");
+is(wait_push($bg, 60), 0, "second push, on worker $wb");
 
-@f = wait_files('store', qr{/live/other/.*\.(mp4|flv|aac)$}, 6, 30);
+@f = wait_files('store', qr{/live/other/.*\.(mp4|flv|aac)$}, 3, 30);
+is(scalar @f, 3, 'one mp4, flv and aac');
+for my $f (grep { /\.(mp4|flv)$/ } @f) {
+    is(probe_counts($f)->{video}, 2 * $c->{video},
+       "$f: both pushes' video");
+}
+is(probe_counts((grep { /\.aac$/ } @f)[0] // '')->{audio}, 2 * $c->{audio},
+   'aac: both pushes\' audio');
+my @done;
+wait_for(sub { (@done = done_events('other')) >= 3 }, 10);
+sleep 1;
+@done = done_events('other');
+is(scalar @done, 3, 'record_done once per file');
+is_deeply([sort map { "$_->{file_format} $_->{part} $_->{end_reason}" }
+           @done],
+          ['aac 1 unpublish', 'flv 1 unpublish', 'mp4 1 unpublish'],
+          'part 1 only, ended by its window');
+is(scalar(events('record_started', 'other')),
+   scalar(events('record_started', 'same')),
+   'record_started as for one part on one worker');
+is_deeply([pids_of(qr{"live/other" part 1 "[^"]+" handed over at })],
+          [$wa], 'the owner handed it over');
+is_deeply([pids_of(qr{"live/other" part 1 "[^"]+" taken over from }
+                   . qr{worker \Q$wa\E at })],
+          [$wb], 'the other worker took it over');
+is_deeply([pids_of(qr{"live/other" part "[^"]+" ends: no publisher })],
+          [$wb], 'and ended it at its window');
+is_deeply([pids_of(qr{"live/other" part \d+ mp4 done})], [$wb],
+          'the mp4 finished by the taker');
+
+# 3. the owner does not answer within 1 s (stopped for the whole push): a
+#    new part on the other worker, the waiting one ends at its window
+
+is(push_stream($in, rtmp_url('live', 'late')), 0, 'first push');
+$wa = waiting_on('late');
+ok($wa, "its part waits on worker " . ($wa // '?'));
+($wb) = grep { $_ != ($wa // 0) } @workers;
+is(push_on($wb, 'late', realtime => 1), 0, "second push, on worker $wb");
+
+@f = wait_files('store', qr{/live/late/.*\.(mp4|flv|aac)$}, 6, 30);
 is(scalar @f, 6, 'two of each format');
 for my $ext (qw(mp4 flv aac)) {
     my @e = grep { /\.$ext$/ } @f;
@@ -108,16 +164,14 @@ for my $ext (qw(mp4 flv aac)) {
     is_deeply([map { probe_counts($_)->{$track} } @e],
               [$c->{$track}, $c->{$track}], "$ext: one push in each");
 }
-my @ends = log_lines(qr{"live/other" part "[^"]+" ends: no publisher }
-                     . qr{within live_record_continue on this worker});
-my %ended = map { /\] (\d+)#/ ? ($1 => 1) : () } @ends;
-is(scalar @ends, 2, 'each part ended with its window');
+my %ended = map { $_ => 1 }
+            pids_of(qr{"live/late" part "[^"]+" ends: no publisher }
+                    . qr{within live_record_continue on this worker});
 is_deeply([sort keys %ended], [sort($wa, $wb)],
-          'each on its own worker');
-my @done;
-wait_for(sub { (@done = done_events('other')) >= 6 }, 10);
+          'each part ended with its window, on its own worker');
+wait_for(sub { (@done = done_events('late')) >= 6 }, 10);
 sleep 1;
-@done = done_events('other');
+@done = done_events('late');
 is(scalar @done, 6, 'record_done once per file');
 is(scalar(grep { $_->{end_reason} eq 'unpublish' } @done), 6,
    'end_reason unpublish for both parts');
@@ -126,17 +180,19 @@ is_deeply([sort map { "$_->{file_format} $_->{part}" } @done],
           'parts 1 and 2: the new part is numbered after the waiting one');
 my %sid = map { $_->{session_id} => 1 } @done;
 is(scalar keys %sid, 1, '... of one session');
-my @said = log_lines(qr{"live/other": its part 1 waits on worker \Q$wa\E, }
-                     . qr{which finishes it when its window ends; this }
-                     . qr{worker goes on at part 2 of session });
-is_deeply([map { /\] (\d+)#/ ? $1 : () } @said], [$wb],
-          'the other worker says where the part waits, once');
-my %by = map { /\] (\d+)#/ ? ($1 => 1) : () }
-         log_lines(qr{"live/other" part \d+ mp4 done});
+is_deeply([pids_of(qr{"live/late": its part 1 waits on worker \Q$wa\E, }
+                   . qr{which finishes it when its window ends \(not }
+                   . qr{handed over: no answer within 1000 ms\); this }
+                   . qr{worker goes on at part 2 of session })],
+          [$wb], 'the other worker says why and where the part waits, once');
+my %by = map { $_ => 1 } pids_of(qr{"live/late" part \d+ mp4 done});
 is_deeply([sort keys %by], [sort($wa, $wb)],
           'each worker finished its own part');
 is(scalar(find_files(prefix() . '/work', qr/\.(mp4|flv|aac)$/)), 0,
    'nothing left in the work path');
+is(scalar(find_files(prefix() . '/work', qr/\.handover$/))
+   + scalar(find_files(prefix(), qr/\.handover$/)), 0,
+   'no hand-over file left');
 
 $rcv->stop;
 no_alerts();
