@@ -1,7 +1,8 @@
 #!/bin/bash
 # `make fuzz`, after fuzz/deps.sh: builds build/fuzz/fuzz_tag (the codec
 # parsers and the segmenter), fuzz_mp4_sidecar, fuzz_s3_reply, fuzz_utf8
-# and fuzz_spool with clang (libFuzzer, ASan, UBSan), makes the seed corpus once
+# fuzz_spool and fuzz_handover with clang (libFuzzer, ASan, UBSan), makes
+# the seed corpus once
 # (fuzz/seeds.sh), adds fuzz/regress/ to it, and fuzzes each for
 # FUZZ_SECONDS (default 60).  The log is build/fuzz/fuzz.log; crashes go to
 # build/fuzz/crashes/.  Exits non-zero if the fuzzer found something.
@@ -113,6 +114,25 @@ mkdir -p "$dir/corpus-spool"
 find "$top/fuzz/spool" -type f ! -name "README*" \
     -exec cp {} "$dir/corpus-spool/" \;
 
+# the hand-over file a worker reads when it takes a waiting part over
+# (fuzz_handover.c, record/ngx_live_record_handover_file.c included
+# whole); seeded from fuzz/handover/
+
+clang -fsanitize=fuzzer,address,undefined -g -O1 \
+    -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+    -ffunction-sections -fdata-sections -fuse-ld=lld -Wl,--gc-sections \
+    -I"$ngx_src/src/core" -I"$ngx_src/src/event" \
+    -I"$ngx_src/src/event/modules" -I"$ngx_src/src/os/unix" \
+    -I"$build/ngx" -I"$build/rtmp" -I"$top" -I"$top/mux" -I"$top/core" \
+    -I"$top/cluster" -I"$top/store" -I"$top/record" -I"$top/t/mp4" \
+    -I"$top/fuzz" $pq_inc \
+    -o "$dir/fuzz_handover.tmp" "$top/fuzz/fuzz_handover.c" \
+    "$top/core/ngx_live_record_json.c" "$top/t/mp4/ngx_stub.c" -lcjson
+mv "$dir/fuzz_handover.tmp" "$dir/fuzz_handover"
+mkdir -p "$dir/corpus-handover"
+find "$top/fuzz/handover" -type f ! -name "README*" \
+    -exec cp {} "$dir/corpus-handover/" \;
+
 "$top/fuzz/seeds.sh" "$dir"
 
 for f in "$top"/fuzz/regress/*; do
@@ -168,6 +188,15 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
     "$dir/corpus-spool" > "$dir/fuzz-spool.log" 2>&1 || rc=$?
 
 grep -E '^#[0-9]+' "$dir/fuzz-spool.log" | tail -1 || true
+echo "fuzz: $dir/fuzz_handover for ${seconds}s, log in $dir/fuzz-handover.log"
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+"$dir/fuzz_handover" -max_total_time="$seconds" -max_len=65536 \
+    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    "$dir/corpus-handover" > "$dir/fuzz-handover.log" 2>&1 || rc=$?
+
+grep -E '^#[0-9]+' "$dir/fuzz-handover.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
 grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
