@@ -8,7 +8,9 @@
 # 1 only, written by one worker at a time.  When the owner does not answer
 # (stopped for longer than the 1 s the taker waits), the reconnect starts
 # part 2 of the session there and the waiting part is finished when its
-# window ends (end_reason unpublish), each by its own worker.  Which worker
+# window ends (end_reason unpublish), each by its own worker.  A taker
+# killed (-9) while it writes the part leaves it to the recovery, once,
+# with what both pushes put on the disk.  Which worker
 # takes the reconnect is forced by stopping the other one (SIGSTOP) while
 # it connects.
 
@@ -18,7 +20,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 41;
+use Test::More tests => 47;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -188,11 +190,54 @@ is_deeply([pids_of(qr{"live/late": its part 1 waits on worker \Q$wa\E, }
 my %by = map { $_ => 1 } pids_of(qr{"live/late" part \d+ mp4 done});
 is_deeply([sort keys %by], [sort($wa, $wb)],
           'each worker finished its own part');
+
+# 4. the worker that took the part over is killed (-9) while it writes
+#    it: the part is recovered once, by the worker left, with the frames
+#    of both pushes that reached the disk
+
+sub recorded {
+    my ($name) = @_;
+    my ($flv) = find_files(prefix() . '/work', qr{/\Q$name\E-[^/]*\.flv$});
+    my @v = $flv ? probe_video_packets($flv) : ();
+    return @v ? $v[-1]{dts_time} + 0 : 0;
+}
+
+is(push_stream($in, rtmp_url('live', 'crash')), 0, 'first push');
+$wa = waiting_on('crash');
+ok($wa, "its part waits on worker " . ($wa // '?'));
+($wb) = grep { $_ != ($wa // 0) } @workers;
+my $first = recorded('crash');
+kill 'STOP', $wa;
+$bg = push_stream_bg($in, rtmp_url('live', 'crash'), realtime => 1);
+$asked = wait_for(sub {
+    log_lines(qr{"live/crash": its part 1 waits on worker \Q$wa\E, }
+              . qr{asked to hand it over});
+}, 20);
+kill 'CONT', $wa;
+ok($asked && wait_for(sub { recorded('crash') >= $first + 1.5 }, 20),
+   "worker $wb took the part over and writes it")
+    or diag('recorded ' . recorded('crash') . " s, first push $first s");
+kill 'KILL', $wb;
+wait_push($bg, 20);
+
+@f = wait_files('store', qr{/live/crash/.*\.(mp4|flv|aac)$}, 3, 40);
+is(scalar @f, 3, 'one mp4, flv and aac');
+my $v = probe_counts((grep { /\.mp4$/ } @f)[0] // '')->{video} // 0;
+ok($v > $c->{video} && $v < 2 * $c->{video},
+   "mp4: the first push's $c->{video} frames and some of the second's "
+   . "($v)");
+wait_for(sub { (@done = done_events('crash')) >= 3 }, 10);
+sleep 1;
+@done = done_events('crash');
+is_deeply([sort map { "$_->{file_format} $_->{part} $_->{end_reason}" }
+           @done],
+          ['aac 1 recovered', 'flv 1 recovered', 'mp4 1 recovered'],
+          'part 1 recovered, announced once per file');
+
 is(scalar(find_files(prefix() . '/work', qr/\.(mp4|flv|aac)$/)), 0,
    'nothing left in the work path');
-is(scalar(find_files(prefix() . '/work', qr/\.handover$/))
-   + scalar(find_files(prefix(), qr/\.handover$/)), 0,
+is(scalar(find_files(prefix(), qr/\.handover$/)), 0,
    'no hand-over file left');
 
 $rcv->stop;
-no_alerts();
+no_alerts(allow => qr/worker process \d+ exited on signal 9/);
