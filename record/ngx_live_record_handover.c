@@ -31,6 +31,9 @@ typedef struct {
     ngx_str_t                   text;
     u_char                     *path;
     ngx_int_t                   rc;
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;
+#endif
 } ngx_live_record_detach_t;
 
 
@@ -39,6 +42,8 @@ static ngx_uint_t ngx_live_record_handover_asked(ngx_live_record_part_t **ask,
     ngx_uint_t max);
 static ngx_uint_t ngx_live_record_handover_ready(ngx_live_record_part_t *p);
 static void ngx_live_record_handover_detach(ngx_live_record_part_t *p);
+static ngx_live_record_detach_t *ngx_live_record_detach_create(
+    ngx_live_record_part_t *p);
 static void ngx_live_record_detach_thread(void *data, ngx_log_t *log);
 #if (NGX_THREADS)
 static void ngx_live_record_detach_done(ngx_event_t *ev);
@@ -283,11 +288,7 @@ ngx_live_record_handover_ready(ngx_live_record_part_t *p)
 static void
 ngx_live_record_handover_detach(ngx_live_record_part_t *p)
 {
-    ngx_uint_t                 i;
     ngx_live_record_detach_t  *d;
-#if (NGX_THREADS)
-    ngx_thread_task_t         *task;
-#endif
 
     ngx_queue_remove(&p->waiting);
     p->paused = 0;
@@ -302,68 +303,88 @@ ngx_live_record_handover_detach(ngx_live_record_part_t *p)
 
     ngx_live_record_part_flush(p);
 
-#if (NGX_THREADS)
-    task = ngx_thread_task_alloc(p->pool, sizeof(ngx_live_record_detach_t));
-    d = task ? task->ctx : NULL;
-#else
-    d = ngx_pcalloc(p->pool, sizeof(ngx_live_record_detach_t));
-#endif
+    d = ngx_live_record_detach_create(p);
 
     if (d == NULL) {
-        goto failed;
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "live record: \"%V\" part %ui could not be handed "
+                      "over (no memory), it ends here", &p->st.label, p->n);
+
+        (void) ngx_live_record_handover_set(p,
+                                            NGX_LIVE_RECORD_HANDOVER_FAILED,
+                                            NULL);
+        ngx_live_record_part_close(p, p->wait_reason, 0);
+        return;
     }
 
+#if (NGX_THREADS)
+
+    if (p->lacf->thread_pool
+        && ngx_thread_task_post(p->lacf->thread_pool, d->task) == NGX_OK)
+    {
+        return;
+    }
+
+#endif
+
+    ngx_live_record_detach_thread(d, p->log);
+    ngx_live_record_detached(d);
+}
+
+
+/*
+ * The detach task, the text of the hand-over file and its name: after
+ * the part's first file, in the open parts' directory
+ */
+
+static ngx_live_record_detach_t *
+ngx_live_record_detach_create(ngx_live_record_part_t *p)
+{
+    ngx_uint_t                 i;
+    ngx_live_record_detach_t  *d;
+#if (NGX_THREADS)
+    ngx_thread_task_t         *task;
+
+    task = ngx_thread_task_alloc(p->pool, sizeof(ngx_live_record_detach_t));
+    if (task == NULL) {
+        return NULL;
+    }
+
+    d = task->ctx;
+    d->task = task;
+
+    task->handler = ngx_live_record_detach_thread;
+    task->event.handler = ngx_live_record_detach_done;
+    task->event.data = d;
+    task->event.log = p->log;
+#else
+
+    d = ngx_pcalloc(p->pool, sizeof(ngx_live_record_detach_t));
+    if (d == NULL) {
+        return NULL;
+    }
+#endif
+
     d->part = p;
+
+    for (i = 0; !(p->formats & (1 << i)); i++) { /* void */ }
+
     d->path = ngx_pnalloc(p->pool, p->lmcf->spool.len + NGX_INT_T_LEN
-                          + p->files[0].file_id.len + p->files[1].file_id.len
-                          + p->files[2].file_id.len
+                          + p->files[i].file_id.len
                           + sizeof("/" NGX_LIVE_RECORD_SPOOL_OPEN "/.."
                                    NGX_LIVE_RECORD_HANDOVER_EXT));
 
     if (d->path == NULL
         || ngx_live_record_handover_text(p, &d->text) != NGX_OK)
     {
-        goto failed;
+        return NULL;
     }
-
-    /* named after the part's first file, in the open parts' directory */
-
-    for (i = 0; !(p->formats & (1 << i)); i++) { /* void */ }
 
     ngx_sprintf(d->path, "%V/" NGX_LIVE_RECORD_SPOOL_OPEN "/%P.%V"
                 NGX_LIVE_RECORD_HANDOVER_EXT "%Z", &p->lmcf->spool, ngx_pid,
                 &p->files[i].file_id);
 
-#if (NGX_THREADS)
-
-    if (p->lacf->thread_pool) {
-        task->handler = ngx_live_record_detach_thread;
-        task->event.handler = ngx_live_record_detach_done;
-        task->event.data = d;
-        task->event.log = p->log;
-
-        if (ngx_thread_task_post(p->lacf->thread_pool, task) == NGX_OK) {
-            return;
-        }
-    }
-
-#endif
-
-    ngx_live_record_detach_thread(d, p->log);
-
-    ngx_live_record_detached(d);
-
-    return;
-
-failed:
-
-    ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                  "live record: \"%V\" part %ui could not be handed over "
-                  "(no memory), it ends here", &p->st.label, p->n);
-
-    (void) ngx_live_record_handover_set(p, NGX_LIVE_RECORD_HANDOVER_FAILED,
-                                        NULL);
-    ngx_live_record_part_close(p, p->wait_reason, 0);
+    return d;
 }
 
 

@@ -284,10 +284,14 @@ static const char *
 ngx_live_record_take_state(ngx_live_record_take_t *t)
 {
     ngx_str_t                    s;
+    ngx_uint_t                   alive;
     const char                  *why;
     ngx_slab_pool_t             *shpool;
     ngx_live_record_shm_t       *sh;
     ngx_live_record_handover_t  *h;
+
+    /* /proc is read outside the zone's lock */
+    alive = ngx_live_record_process_alive(t->owner);
 
     sh = ngx_live_record_shm_lock((ngx_cycle_t *) ngx_cycle, &shpool);
     if (sh == NULL) {
@@ -313,7 +317,7 @@ ngx_live_record_take_state(ngx_live_record_take_t *t)
     } else if (h->state == NGX_LIVE_RECORD_HANDOVER_FAILED) {
         why = "its worker could not";
 
-    } else if (!ngx_live_record_process_alive(t->owner)) {
+    } else if (!alive) {
         why = "its worker is gone";
 
     } else if (h->state == NGX_LIVE_RECORD_HANDOVER_REQUESTED
