@@ -76,7 +76,8 @@ void ngx_live_record_handover_free(ngx_slab_pool_t *shpool,
 /* ngx_live_record_handover_take.c: the taker's side */
 ngx_int_t ngx_live_record_handover_request(ngx_live_record_ctx_t *ctx,
     ngx_pid_t waiting);
-void ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx);
+void ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx,
+    ngx_uint_t reason, ngx_uint_t sync);
 
 /* ngx_live_record_handover_file.c: the hand-over file */
 ngx_int_t ngx_live_record_handover_text(ngx_live_record_part_t *p,

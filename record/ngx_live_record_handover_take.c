@@ -39,10 +39,28 @@ typedef struct {
     ngx_live_record_part_t     *p;              /* read back */
     u_char                     *orphan[NGX_LIVE_RECORD_HLS];
     ngx_str_t                   orphan_text[NGX_LIVE_RECORD_HLS];
+
+    /* the frames of a publish that ended first, and what it was */
+    ngx_queue_t                 held;
+    ngx_uint_t                  nheld;
+    ngx_live_record_stream_t    st;
+    u_char                     *st_buf;
+    ngx_live_record_template_t *tpl;
+    ngx_uint_t                  formats;
+    ngx_uint_t                  reason;
+    ngx_uint_t                  parts;
+    int64_t                     base;
 #if (NGX_THREADS)
     ngx_thread_task_t           task;
 #endif
 } ngx_live_record_take_t;
+
+
+typedef struct {
+    ngx_queue_t                 queue;
+    ngx_live_record_tag_t       tag;
+    int64_t                     ts;
+} ngx_live_record_held_t;
 
 
 static ngx_live_record_handover_t *ngx_live_record_take_find(
@@ -69,6 +87,15 @@ static void ngx_live_record_take_done(ngx_event_t *ev);
 static void ngx_live_record_taken(ngx_live_record_take_t *t);
 static void ngx_live_record_take_orphans(ngx_live_record_take_t *t);
 static void ngx_live_record_take_free(ngx_live_record_take_t *t);
+static ngx_int_t ngx_live_record_take_keep(ngx_live_record_take_t *t,
+    ngx_live_record_ctx_t *ctx, ngx_uint_t reason);
+static ngx_int_t ngx_live_record_take_copy(ngx_live_record_take_t *t,
+    ngx_live_record_stream_t *st);
+static void ngx_live_record_take_resume(ngx_live_record_take_t *t,
+    ngx_live_record_part_t *p);
+static void ngx_live_record_take_new_part(ngx_live_record_take_t *t);
+static void ngx_live_record_take_write(ngx_live_record_take_t *t,
+    ngx_live_record_part_t *p);
 
 
 /*
@@ -184,6 +211,8 @@ ngx_live_record_take_create(ngx_live_record_ctx_t *ctx,
     t->session.len = ctx->st.session.len;
     ngx_memcpy(t->session.data, ctx->st.session.data, t->session.len);
 
+    ngx_queue_init(&t->held);
+
     t->ev.handler = ngx_live_record_take_poll;
     t->ev.data = t;
     t->ev.log = ngx_cycle->log;
@@ -193,10 +222,16 @@ ngx_live_record_take_create(ngx_live_record_ctx_t *ctx,
 }
 
 
-/* the publish ends first: a request not yet seen is taken back */
+/*
+ * The publish ends first.  Its held frames go with the request (an MP4,
+ * FLV, AAC publish that stops or drops): the part goes on with them and
+ * waits here once taken over, or they start a new part if it is not.
+ * Else they are recorded now, and a request not yet seen is taken back.
+ */
 
 void
-ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx)
+ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
+    ngx_uint_t sync)
 {
     ngx_uint_t                   back;
     ngx_slab_pool_t             *shpool;
@@ -213,7 +248,19 @@ ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx)
     ctx->take = NULL;
     t->ctx = NULL;
 
-    /* what waited is recorded as without the part */
+    if (!sync && !(ctx->formats & (1 << NGX_LIVE_RECORD_HLS))
+        && (reason == NGX_LIVE_RECORD_REASON_UNPUBLISH
+            || reason == NGX_LIVE_RECORD_REASON_DROP)
+        && ngx_live_record_take_keep(t, ctx, reason) == NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "live record: \"%V\": the publish ended before its "
+                      "part %ui was taken over from worker %P: its %ui "
+                      "frames wait for it", &t->label, t->part, t->owner,
+                      t->nheld);
+        return;
+    }
+
     ngx_live_record_stream_unhold(ctx);
 
     if (t->path) {
@@ -250,6 +297,103 @@ ngx_live_record_handover_cancel(ngx_live_record_ctx_t *ctx)
     }
 
     /* else the owner hands it over: it waits here when it comes */
+}
+
+
+/* the held frames and what they are of, copied off the publish */
+
+static ngx_int_t
+ngx_live_record_take_keep(ngx_live_record_take_t *t,
+    ngx_live_record_ctx_t *ctx, ngx_uint_t reason)
+{
+    int64_t                     base;
+    ngx_live_record_held_t     *hf;
+    ngx_live_record_pending_t  *pf;
+
+    if (ngx_live_record_take_copy(t, &ctx->st) != NGX_OK
+        || ngx_live_record_segmenter_unhold(&ctx->seg, &base) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    t->tpl = ctx->tpl;
+    t->formats = ctx->formats;
+    t->reason = reason;
+    t->parts = ctx->parts;
+    t->base = base;
+
+    while ((pf = ngx_live_record_segmenter_release(&ctx->seg)) != NULL) {
+        hf = ngx_alloc(sizeof(ngx_live_record_held_t) + pf->tag.len,
+                       ngx_cycle->log);
+        if (hf == NULL) {
+            continue;
+        }
+
+        hf->tag = pf->tag;
+        hf->tag.data = (u_char *) &hf[1];
+        hf->ts = pf->ts;
+        ngx_memcpy(hf->tag.data, pf->tag.data, pf->tag.len);
+
+        ngx_queue_insert_tail(&t->held, &hf->queue);
+        t->nheld++;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the stream's names and tracks, in one buffer */
+
+static ngx_int_t
+ngx_live_record_take_copy(ngx_live_record_take_t *t,
+    ngx_live_record_stream_t *st)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+    ngx_str_t   *s, *d;
+
+    ngx_str_t  *strs[] = { &st->label, &st->domain, &st->args,
+                           &st->session, &st->sources, &st->task_id,
+                           &st->extension };
+    ngx_str_t  *dsts[] = { &t->st.label, &t->st.domain, &t->st.args,
+                           &t->st.session, &t->st.sources, &t->st.task_id,
+                           &t->st.extension };
+
+    len = st->tracks[0].extradata_len + st->tracks[1].extradata_len + 1;
+
+    for (i = 0; i < 7; i++) {
+        len += strs[i]->len;
+    }
+
+    t->st_buf = ngx_alloc(len, ngx_cycle->log);
+    if (t->st_buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    t->st = *st;
+    p = t->st_buf;
+
+    for (i = 0; i < 7; i++) {
+        s = strs[i];
+        d = dsts[i];
+
+        d->data = p;
+        p = s->len ? ngx_cpymem(p, s->data, s->len) : p;
+    }
+
+    t->st.app.data = t->st.label.data;
+    t->st.name.data = t->st.label.data + st->app.len + 1;
+
+    for (i = 0; i < NGX_LIVE_RECORD_NTRACKS; i++) {
+        t->st.tracks[i].extradata = p;
+        p = st->tracks[i].extradata_len
+            ? ngx_cpymem(p, st->tracks[i].extradata,
+                         st->tracks[i].extradata_len)
+            : p;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -370,6 +514,9 @@ ngx_live_record_take_fallback(ngx_live_record_take_t *t, const char *why)
     if (ctx) {
         ctx->take = NULL;
         ngx_live_record_stream_unhold(ctx);
+
+    } else if (t->nheld) {
+        ngx_live_record_take_new_part(t);
     }
 
     ngx_live_record_take_free(t);
@@ -681,12 +828,87 @@ ngx_live_record_taken(ngx_live_record_take_t *t)
         ctx->take = NULL;
         ngx_live_record_part_close(p, p->wait_reason, 0);
 
+    } else if (t->nheld) {
+        ngx_live_record_take_resume(t, p);
+
     } else {
         ngx_live_record_part_wait(p, p->wait_reason,
                                   p->tpl->continue_window);
     }
 
     ngx_live_record_take_free(t);
+}
+
+
+/* the publish ended meanwhile: its frames go on in the part, which waits */
+
+static void
+ngx_live_record_take_resume(ngx_live_record_take_t *t,
+    ngx_live_record_part_t *p)
+{
+    if (ngx_live_record_part_resume(p, t->tpl,
+                                    t->formats & ~(1 << NGX_LIVE_RECORD_HLS),
+                                    &t->st, t->base)
+        != NGX_OK)
+    {
+        ngx_live_record_part_close(p, p->wait_reason, 0);
+        ngx_live_record_take_new_part(t);
+        return;
+    }
+
+    ngx_live_record_take_write(t, p);
+    ngx_live_record_part_pause(p, t->reason);
+}
+
+
+/* the frames of a publish that ended, not taken over: a part of their own */
+
+static void
+ngx_live_record_take_new_part(ngx_live_record_take_t *t)
+{
+    ngx_live_record_part_t  *p;
+
+    p = ngx_live_record_part_open(&t->st, t->tpl, t->lacf, t->lmcf,
+                                  t->formats & ~(1 << NGX_LIVE_RECORD_HLS),
+                                  t->parts + 1, t->base);
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "live record: \"%V\" part %ui could not be opened: "
+                      "%ui frames of its publish are not recorded",
+                      &t->label, t->parts + 1, t->nheld);
+        return;
+    }
+
+    ngx_live_record_take_write(t, p);
+
+    if (t->tpl->continue_window
+        && ngx_live_record_part_may_wait(p, t->reason, 0))
+    {
+        ngx_live_record_part_pause(p, t->reason);
+
+    } else {
+        ngx_live_record_part_close(p, t->reason, 0);
+    }
+}
+
+
+static void
+ngx_live_record_take_write(ngx_live_record_take_t *t,
+    ngx_live_record_part_t *p)
+{
+    ngx_queue_t             *q;
+    ngx_live_record_held_t  *hf;
+
+    while (!ngx_queue_empty(&t->held)) {
+        q = ngx_queue_head(&t->held);
+        ngx_queue_remove(q);
+
+        hf = ngx_queue_data(q, ngx_live_record_held_t, queue);
+        ngx_live_record_part_write(p, &hf->tag, hf->ts);
+        ngx_free(hf);
+    }
+
+    t->nheld = 0;
 }
 
 
@@ -714,12 +936,24 @@ ngx_live_record_take_orphans(ngx_live_record_take_t *t)
 static void
 ngx_live_record_take_free(ngx_live_record_take_t *t)
 {
+    ngx_queue_t  *q;
+
     if (t->ev.timer_set) {
         ngx_del_timer(&t->ev);
     }
 
     if (t->path) {
         ngx_free(t->path);
+    }
+
+    while (!ngx_queue_empty(&t->held)) {
+        q = ngx_queue_head(&t->held);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_live_record_held_t, queue));
+    }
+
+    if (t->st_buf) {
+        ngx_free(t->st_buf);
     }
 
     ngx_free(t);

@@ -509,7 +509,7 @@ ngx_live_record_stream_stop(ngx_live_record_ctx_t *ctx, ngx_uint_t reason,
 
     /* frames held for the cluster's answer are recorded, without it */
     ngx_live_record_session_unhold(ctx);
-    ngx_live_record_handover_cancel(ctx);
+    ngx_live_record_handover_cancel(ctx, reason, sync);
 
     ngx_live_record_close(ctx, reason, sync);
     ngx_live_record_close_hls(ctx, reason, sync);

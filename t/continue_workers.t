@@ -8,7 +8,9 @@
 # 1 only, written by one worker at a time.  When the owner does not answer
 # (stopped for longer than the 1 s the taker waits), the reconnect starts
 # part 2 of the session there and the waiting part is finished when its
-# window ends (end_reason unpublish), each by its own worker.  A taker
+# window ends (end_reason unpublish), each by its own worker.  A publish
+# that ends before the owner answers leaves its frames with the request,
+# and they go on in the part when it is taken over.  A taker
 # killed (-9) while it writes the part leaves it to the recovery, once,
 # with what both pushes put on the disk.  Which worker
 # takes the reconnect is forced by stopping the other one (SIGSTOP) while
@@ -20,7 +22,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(decode_json);
-use Test::More tests => 47;
+use Test::More tests => 56;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -148,6 +150,39 @@ is_deeply([pids_of(qr{"live/other" part "[^"]+" ends: no publisher })],
           [$wb], 'and ended it at its window');
 is_deeply([pids_of(qr{"live/other" part \d+ mp4 done})], [$wb],
           'the mp4 finished by the taker');
+
+# 2b. the publish on the other worker ends before the owner answers (its
+#     worker stopped until then): its frames wait with the request and go
+#     on in the part once it is taken over
+
+is(push_stream($in, rtmp_url('live', 'brief')), 0, 'first push');
+$wa = waiting_on('brief');
+ok($wa, "its part waits on worker " . ($wa // '?'));
+($wb) = grep { $_ != ($wa // 0) } @workers;
+kill 'STOP', $wa;
+my $rc2 = push_stream($in, rtmp_url('live', 'brief'));
+my $kept = wait_for(sub {
+    log_lines(qr{"live/brief": the publish ended before its part 1 was }
+              . qr{taken over from worker \Q$wa\E: its \d+ frames wait});
+}, 20);
+kill 'CONT', $wa;
+is($rc2, 0, "second push, on worker $wb, over before the answer");
+ok($kept, 'its frames wait for the part');
+@f = wait_files('store', qr{/live/brief/.*\.(mp4|flv|aac)$}, 3, 30);
+is(scalar @f, 3, 'one mp4, flv and aac');
+is_deeply([map { probe_counts($_)->{video} } grep { /\.(mp4|flv)$/ } @f],
+          [2 * $c->{video}, 2 * $c->{video}], 'mp4, flv: both pushes\' video');
+is(probe_counts((grep { /\.aac$/ } @f)[0] // '')->{audio}, 2 * $c->{audio},
+   'aac: both pushes\' audio');
+wait_for(sub { (@done = done_events('brief')) >= 3 }, 10);
+sleep 1;
+@done = done_events('brief');
+is_deeply([sort map { "$_->{file_format} $_->{part} $_->{end_reason}" }
+           @done],
+          ['aac 1 unpublish', 'flv 1 unpublish', 'mp4 1 unpublish'],
+          'part 1 only, once per file');
+is_deeply([pids_of(qr{"live/brief" part "[^"]+" ends: no publisher })],
+          [$wb], 'ended at its window by the worker that took it over');
 
 # 3. the owner does not answer within 1 s (stopped for the whole push): a
 #    new part on the other worker, the waiting one ends at its window
