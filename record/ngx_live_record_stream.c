@@ -192,9 +192,12 @@ ngx_live_record_stream_start(ngx_rtmp_session_t *s, ngx_live_record_ctx_t *ctx,
     if (ctx->formats) {
         ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                       "live record: \"%V\" recording with template \"%V\"%s"
-                      "%V, session %V from part %ui", &ctx->st.label,
+                      "%V, session %V from part %ui%s", &ctx->st.label,
                       &ctx->tpl->name, ctx->st.task_id.len ? " of task " : "",
-                      &ctx->st.task_id, &ctx->st.session, ctx->parts + 1);
+                      &ctx->st.task_id, &ctx->st.session,
+                      ctx->part_wait ? ctx->part_wait->n : ctx->parts + 1,
+                      ctx->part_wait ? " (waiting here)"
+                      : ctx->take ? " (or the part asked for)" : "");
 
         ngx_live_record_session_lookup(ctx);
 
