@@ -252,6 +252,13 @@ ngx_live_record_handover_asked(ngx_live_record_part_t **ask, ngx_uint_t max)
             continue;
         }
 
+        if (!ngx_live_record_process_alive(h->taker)) {
+            /* the worker that asked was killed: offered again */
+            h->state = NGX_LIVE_RECORD_HANDOVER_WAITING;
+            h->taker = 0;
+            continue;
+        }
+
         p = ngx_live_record_part_waiting(lmcf, &h->key, 0);
 
         if (p == NULL || p->n != h->part

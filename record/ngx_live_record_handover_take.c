@@ -64,7 +64,7 @@ typedef struct {
 
 
 static ngx_live_record_handover_t *ngx_live_record_take_find(
-    ngx_live_record_shm_t *sh, ngx_str_t *label);
+    ngx_slab_pool_t *shpool, ngx_live_record_shm_t *sh, ngx_str_t *label);
 static ngx_live_record_take_t *ngx_live_record_take_create(
     ngx_live_record_ctx_t *ctx, ngx_live_record_handover_t *h);
 static void ngx_live_record_take_poll(ngx_event_t *ev);
@@ -124,7 +124,7 @@ ngx_live_record_handover_request(ngx_live_record_ctx_t *ctx,
     }
 
     t = NULL;
-    h = ngx_live_record_take_find(sh, &ctx->st.label);
+    h = ngx_live_record_take_find(shpool, sh, &ctx->st.label);
 
     if (h) {
         t = ngx_live_record_take_create(ctx, h);
@@ -154,28 +154,41 @@ ngx_live_record_handover_request(ngx_live_record_ctx_t *ctx,
 }
 
 
-/* the latest part of the stream offered by a live worker, not this one */
+/*
+ * The latest part of the stream offered by a live worker, not this one;
+ * the offers of a worker that is gone (killed) go
+ */
 
 static ngx_live_record_handover_t *
-ngx_live_record_take_find(ngx_live_record_shm_t *sh, ngx_str_t *label)
+ngx_live_record_take_find(ngx_slab_pool_t *shpool, ngx_live_record_shm_t *sh,
+    ngx_str_t *label)
 {
-    ngx_queue_t                 *q;
+    ngx_queue_t                 *q, *next;
     ngx_live_record_handover_t  *h, *best;
 
     best = NULL;
 
     for (q = ngx_queue_head(&sh->handovers);
          q != ngx_queue_sentinel(&sh->handovers);
-         q = ngx_queue_next(q))
+         q = next)
     {
+        next = ngx_queue_next(q);
         h = ngx_queue_data(q, ngx_live_record_handover_t, queue);
 
-        if (h->owner != ngx_pid
-            && h->state == NGX_LIVE_RECORD_HANDOVER_WAITING
-            && ngx_live_record_str_eq(&h->key, label)
-            && (best == NULL || h->part > best->part)
-            && ngx_live_record_process_alive(h->owner))
+        if (h->owner == ngx_pid
+            || h->state != NGX_LIVE_RECORD_HANDOVER_WAITING
+            || !ngx_live_record_str_eq(&h->key, label))
         {
+            continue;
+        }
+
+        if (!ngx_live_record_process_alive(h->owner)) {
+            ngx_queue_remove(q);
+            ngx_live_record_handover_free(shpool, h);
+            continue;
+        }
+
+        if (best == NULL || h->part > best->part) {
             best = h;
         }
     }
