@@ -326,10 +326,15 @@ ngx_live_record_handover_detach(ngx_live_record_part_t *p)
 
 #if (NGX_THREADS)
 
-    if (p->lacf->thread_pool
-        && ngx_thread_task_post(p->lacf->thread_pool, d->task) == NGX_OK)
-    {
-        return;
+    if (p->lacf->thread_pool) {
+        if (ngx_thread_task_post(p->lacf->thread_pool, d->task) == NGX_OK) {
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                      "live record: \"%V\" part %ui: handed over on the "
+                      "event loop, the thread pool \"%V\" is full",
+                      &p->st.label, p->n, &p->lacf->thread_pool_name);
     }
 
 #endif

@@ -551,6 +551,11 @@ ngx_live_record_take_post(ngx_live_record_take_t *t)
         if (ngx_thread_task_post(t->lacf->thread_pool, &t->task) == NGX_OK) {
             return;
         }
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "live record: \"%V\" part %ui: taken over on the "
+                      "event loop, the thread pool \"%V\" is full",
+                      &t->label, t->part, &t->lacf->thread_pool_name);
     }
 
 #endif
