@@ -7,9 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#if (NGX_THREADS)
-#include <ngx_thread_pool.h>
-#endif
+#include "ngx_live_record_drain.h"
 #include "ngx_live_record_writer.h"
 #include "ngx_live_record_mp4_moov.h"
 
@@ -31,12 +29,13 @@
  * ADTS and MPEG-TS (HLS segments) never seek back: their bytes go through
  * a sink instead of libavformat's file protocol, so that no write() is
  * left on the loop.  The AVIOContext's buffer is copied into blocks
- * (mux/ngx_live_record_mp4_chain.c); a write task writes the filled ones
- * in the thread pool, one at a time, in order.  The task outlives its
- * writer if it has to: a writer is closed and freed in a thread (an HLS
- * segment's close job) while the task's completion event may still be on
- * its way to the loop, so the task is malloc'd and freed by whichever of
- * the two lets go of it last.
+ * (mux/ngx_live_record_mp4_chain.c); a write job on the worker's drain
+ * (mux/ngx_live_record_drain.c) writes the filled ones in the thread pool,
+ * one batch at a time, in order.  The job outlives its writer if it has
+ * to: a writer is closed and freed in a thread (an HLS segment's close
+ * job) while the job may still be queued, or its done() on its way to the
+ * loop, so the sink is malloc'd and freed by whichever of the two lets go
+ * of it last.
  */
 
 #define NGX_LIVE_RECORD_SINK_IDLE     0
@@ -54,9 +53,7 @@ typedef struct {
     ngx_log_t                  *log;
     ngx_str_t                  *label;
     u_char                     *path;
-#if (NGX_THREADS)
-    ngx_thread_task_t           task;
-#endif
+    ngx_live_record_job_t       job;
 } ngx_live_record_sink_t;
 
 
@@ -115,10 +112,8 @@ static ngx_int_t ngx_live_record_sink_reap(ngx_live_record_writer_t *w);
 static void ngx_live_record_sink_put(ngx_live_record_sink_t *sk);
 static ngx_int_t ngx_live_record_sink_close(ngx_live_record_writer_t *w);
 static void ngx_live_record_sink_release(ngx_live_record_sink_t *sk);
-#if (NGX_THREADS)
 static void ngx_live_record_sink_handler(void *data, ngx_log_t *log);
-static void ngx_live_record_sink_done(ngx_event_t *ev);
-#endif
+static void ngx_live_record_sink_done(void *data);
 static ngx_int_t ngx_live_record_ts_pass(u_char *path, off_t cut,
     void *out);
 static void ngx_live_record_av_error(ngx_log_t *log, ngx_uint_t level,
@@ -876,13 +871,10 @@ ngx_live_record_sink_open(ngx_live_record_writer_t *w)
     sk->path = w->path;
     w->sink = sk;
 
-#if (NGX_THREADS)
-    sk->task.ctx = sk;
-    sk->task.handler = ngx_live_record_sink_handler;
-    sk->task.event.handler = ngx_live_record_sink_done;
-    sk->task.event.data = sk;
-    sk->task.event.log = w->log;
-#endif
+    sk->job.handler = ngx_live_record_sink_handler;
+    sk->job.done = ngx_live_record_sink_done;
+    sk->job.data = sk;
+    sk->job.log = w->log;
 
     w->fd = w->append
             ? ngx_open_file(w->path, NGX_FILE_APPEND, NGX_FILE_OPEN, 0)
@@ -953,12 +945,10 @@ ngx_live_record_sink_reap(ngx_live_record_writer_t *w)
         return NGX_OK;
     }
 
-#if (NGX_THREADS)
-    if (sk->task.event.active) {
-        /* the pool has not handed it back yet: it cannot go out again */
+    if (sk->job.drain) {
+        /* the drain has not handed it back yet: it cannot go out again */
         return NGX_OK;
     }
-#endif
 
     ngx_live_record_mp4_recycle(&w->spare, sk->blocks);
     sk->blocks = NULL;
@@ -1008,19 +998,15 @@ ngx_live_record_sink_post(ngx_live_record_writer_t *w, ngx_uint_t all)
     sk->rc = NGX_OK;
     sk->state = NGX_LIVE_RECORD_SINK_POSTED;
 
-#if (NGX_THREADS)
-
     if (w->threads) {
         (void) ngx_atomic_fetch_add(&sk->refs, 1);
 
-        if (ngx_thread_task_post(w->threads, &sk->task) == NGX_OK) {
+        if (ngx_live_record_drain_post(w->threads, &sk->job) == NGX_OK) {
             return NGX_OK;
         }
 
         (void) ngx_atomic_fetch_add(&sk->refs, -1);
     }
-
-#endif
 
     /* no pool: written here */
 
@@ -1048,8 +1034,6 @@ ngx_live_record_sink_put(ngx_live_record_sink_t *sk)
 }
 
 
-#if (NGX_THREADS)
-
 static void
 ngx_live_record_sink_handler(void *data, ngx_log_t *log)
 {
@@ -1066,12 +1050,10 @@ ngx_live_record_sink_handler(void *data, ngx_log_t *log)
 /* back on the loop: the writer may be gone, only the count is touched */
 
 static void
-ngx_live_record_sink_done(ngx_event_t *ev)
+ngx_live_record_sink_done(void *data)
 {
-    ngx_live_record_sink_release(ev->data);
+    ngx_live_record_sink_release(data);
 }
-
-#endif
 
 
 /*

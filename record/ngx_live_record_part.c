@@ -366,7 +366,7 @@ void
 ngx_live_record_part_end(ngx_live_record_part_t *p, ngx_uint_t sync)
 {
     if (ngx_live_record_part_mp4_busy(p, sync)) {
-        /* its mp4 write task's return ends it */
+        /* its mp4 write job's done() ends it */
         return;
     }
 

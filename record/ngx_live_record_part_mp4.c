@@ -9,9 +9,10 @@
  * (mux/ngx_live_record_mp4.c): opened by the part's open task in the
  * thread pool, fed every frame as it arrives (the writer dates samples
  * itself, so MP4 needs no frame queue; while the file is opened the
- * writer's blocks hold them), written by a write task in the thread pool
- * whenever 64 KiB are ready and every 250 ms, and closed or recovered in
- * the finalize thread once no write task is out.
+ * writer's blocks hold them), written by a write job on the worker's drain
+ * task in the thread pool (mux/ngx_live_record_drain.c) whenever 64 KiB are
+ * ready and every 250 ms, and closed or recovered in the finalize thread
+ * once no write job is out.
  */
 
 
@@ -20,6 +21,7 @@
 #include "ngx_rtmp.h"
 #include "ngx_live_record_part.h"
 #include "ngx_live_record_shm.h"
+#include "ngx_live_record_drain.h"
 
 
 #define NGX_LIVE_RECORD_MP4_FLUSH_MS  250
@@ -30,12 +32,30 @@
 #define NGX_LIVE_RECORD_SAMPLES       ".samples"
 
 
+#if (NGX_THREADS)
+
+/*
+ * The write job, and the event that ends the part once its last batch is
+ * written: the drain hands back many jobs in one loop iteration when many
+ * parts close at once, and their ends (writers drained, HLS closed, the
+ * finalize posted) go through the pace queue, a few an iteration
+ */
+
+typedef struct {
+    ngx_live_record_job_t        job;
+    ngx_event_t                  end;
+} ngx_live_record_mp4_job_t;
+
+#endif
+
+
 static void ngx_live_record_mp4_flush_handler(ngx_event_t *ev);
 static void ngx_live_record_mp4_post(ngx_live_record_part_t *p,
     ngx_uint_t all);
 #if (NGX_THREADS)
 static void ngx_live_record_mp4_put_handler(void *data, ngx_log_t *log);
-static void ngx_live_record_mp4_put_done(ngx_event_t *ev);
+static void ngx_live_record_mp4_put_done(void *data);
+static void ngx_live_record_mp4_end_handler(ngx_event_t *ev);
 #endif
 
 
@@ -45,7 +65,7 @@ ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p)
     off_t                        reserve;
     ngx_live_record_file_t      *f;
 #if (NGX_THREADS)
-    ngx_thread_task_t           *task;
+    ngx_live_record_mp4_job_t   *mj;
 #endif
 
     f = &p->files[NGX_LIVE_RECORD_MP4];
@@ -63,18 +83,20 @@ ngx_live_record_part_mp4_prepare(ngx_live_record_part_t *p)
 #if (NGX_THREADS)
 
     if (p->lacf->thread_pool) {
-        task = ngx_thread_task_alloc(p->pool, 0);
-        if (task == NULL) {
+        mj = ngx_pcalloc(p->pool, sizeof(ngx_live_record_mp4_job_t));
+        if (mj == NULL) {
             return NGX_ERROR;
         }
 
-        task->ctx = p;
-        task->handler = ngx_live_record_mp4_put_handler;
-        task->event.handler = ngx_live_record_mp4_put_done;
-        task->event.data = p;
-        task->event.log = p->log;
+        mj->job.handler = ngx_live_record_mp4_put_handler;
+        mj->job.done = ngx_live_record_mp4_put_done;
+        mj->job.data = p;
+        mj->job.log = p->log;
 
-        p->mp4_task = task;
+        mj->end.data = p;
+        mj->end.log = p->log;
+
+        p->mp4_task = mj;
     }
 
 #endif
@@ -221,8 +243,8 @@ ngx_live_record_part_mp4_write(ngx_live_record_part_t *p,
 
 
 /*
- * What is ready goes to a write task; without a thread pool it is written
- * here.  One task at a time: the next is posted when it is back.
+ * What is ready goes to a write job on the drain; without a thread pool it
+ * is written here.  One job at a time: the next is posted when it is back.
  */
 
 static void
@@ -239,7 +261,8 @@ ngx_live_record_mp4_post(ngx_live_record_part_t *p, ngx_uint_t all)
 #if (NGX_THREADS)
 
     if (p->mp4_task
-        && ngx_thread_task_post(p->lacf->thread_pool, p->mp4_task) == NGX_OK)
+        && ngx_live_record_drain_post(p->lacf->thread_pool, p->mp4_task)
+           == NGX_OK)
     {
         return;
     }
@@ -266,11 +289,12 @@ ngx_live_record_mp4_put_handler(void *data, ngx_log_t *log)
 
 
 static void
-ngx_live_record_mp4_put_done(ngx_event_t *ev)
+ngx_live_record_mp4_put_done(void *data)
 {
-    ngx_live_record_part_t  *p = ev->data;
+    ngx_live_record_part_t  *p = data;
 
-    ngx_live_record_mp4_t  *w;
+    ngx_live_record_mp4_t      *w;
+    ngx_live_record_mp4_job_t  *mj;
 
     w = p->files[NGX_LIVE_RECORD_MP4].mp4;
 
@@ -279,9 +303,10 @@ ngx_live_record_mp4_put_done(ngx_event_t *ev)
     }
 
     if (p->mp4_wait) {
-        /* the part's end waited for this task */
+        /* the part's end waited for this job */
         p->mp4_wait = 0;
-        ngx_live_record_part_end(p, 0);
+        mj = p->mp4_task;
+        ngx_live_record_pace(&mj->end, ngx_live_record_mp4_end_handler);
         return;
     }
 
@@ -290,13 +315,20 @@ ngx_live_record_mp4_put_done(ngx_event_t *ev)
     }
 }
 
+
+static void
+ngx_live_record_mp4_end_handler(ngx_event_t *ev)
+{
+    ngx_live_record_part_end(ev->data, 0);
+}
+
 #endif
 
 
 /*
- * Before the part is finalized no write task may be out: its end waits
- * for the task's return (1), or, at a worker's exit, when the pool has
- * run every task but sends no events, settles it here (0).
+ * Before the part is finalized no write job may be out: its end waits
+ * for the job's done() (1), or, at a worker's exit, when the pool's
+ * threads are gone and no done() comes, settles it here (0).
  */
 
 ngx_uint_t
@@ -313,6 +345,11 @@ ngx_live_record_part_mp4_busy(ngx_live_record_part_t *p, ngx_uint_t sync)
     if (!sync) {
         p->mp4_wait = 1;
         return 1;
+    }
+
+    if (p->mp4_task) {
+        /* off the drain's lists, run or not: the part goes next */
+        (void) ngx_live_record_drain_cancel(p->mp4_task);
     }
 
     if (!ngx_live_record_mp4_ran(w)) {

@@ -37,6 +37,7 @@ my ($rc, $out) = run('gcc', '-fsanitize=address,undefined', '-g', '-O1',
                      "$top/t/mp4/ngx_stub.c",
                      "$top/mux/ngx_live_record_writer.c",
                      "$top/mux/ngx_live_record_mp4_chain.c",
+                     "$top/mux/ngx_live_record_drain.c",
                      "$top/mux/ngx_live_record_codec.c",
                      '-lavformat', '-lavcodec', '-lavutil');
 is($rc, 0, 'the driver builds with ASan and UBSan') or diag($out);
