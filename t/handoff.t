@@ -99,7 +99,10 @@ my $STOPPED;
 
 sub catch_and_kill {
     my ($what) = @_;
-    my $worker = worker_pid() or return;
+    my $worker;
+
+    # the master listens before its worker is forked: wait for the worker
+    wait_for(sub { $worker = worker_pid() }, 10) or return;
     my ($n, $i, @caught) = (0, 0);
     my $pub = push_stream_bg($in, rtmp_url('live', 's' . ++$i));
     my $t = time;
