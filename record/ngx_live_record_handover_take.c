@@ -75,8 +75,6 @@ static void ngx_live_record_take_post(ngx_live_record_take_t *t);
 static void ngx_live_record_take_thread(void *data, ngx_log_t *log);
 static ngx_live_record_part_t *ngx_live_record_take_read(
     ngx_live_record_take_t *t, ngx_log_t *log);
-static ngx_int_t ngx_live_record_take_names(ngx_live_record_part_t *p,
-    ngx_live_record_handover_names_t *names);
 static void ngx_live_record_take_file(ngx_live_record_take_t *t,
     ngx_live_record_part_t *p, ngx_uint_t format, ngx_log_t *log);
 static ngx_int_t ngx_live_record_take_reopen(ngx_live_record_part_t *p,
@@ -634,7 +632,8 @@ ngx_live_record_take_read(ngx_live_record_take_t *t, ngx_log_t *log)
 
         if (ngx_live_record_handover_parse(p, &text, &names) != NGX_OK
             || names.owner != t->owner
-            || ngx_live_record_take_names(p, &names) != NGX_OK)
+            || ngx_live_record_part_place(p, &names.work_root, &names.store,
+                                          &names.tpl) != NGX_OK)
         {
             goto failed;
         }
@@ -656,37 +655,6 @@ failed:
     ngx_destroy_pool(pool);
 
     return NULL;
-}
-
-
-/* what the file names by name: the template, the store, the stream */
-
-static ngx_int_t
-ngx_live_record_take_names(ngx_live_record_part_t *p,
-    ngx_live_record_handover_names_t *names)
-{
-    u_char  *s;
-
-    p->lacf = ngx_live_record_find_app(p->lmcf, &names->work_root,
-                                       &names->store);
-    p->tpl = ngx_live_record_template(p->lmcf, &names->tpl);
-
-    if (p->lacf == NULL || p->tpl == NULL) {
-        return NGX_ERROR;
-    }
-
-    s = ngx_pnalloc(p->pool, p->st.app.len + 1 + p->st.name.len);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->st.label.data = s;
-    p->st.label.len = ngx_sprintf(s, "%V/%V", &p->st.app, &p->st.name) - s;
-
-    p->st.app.data = p->st.label.data;
-    p->st.name.data = p->st.label.data + p->st.app.len + 1;
-
-    return NGX_OK;
 }
 
 

@@ -130,6 +130,8 @@ void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
     ngx_log_t *log);
 ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
+ngx_int_t ngx_live_record_part_place(ngx_live_record_part_t *p,
+    ngx_str_t *work, ngx_str_t *store, ngx_str_t *tpl);
 ngx_live_record_app_conf_t *ngx_live_record_find_app(
     ngx_live_record_main_conf_t *lmcf, ngx_str_t *work, ngx_str_t *store);
 ngx_int_t ngx_live_record_hls_recover(ngx_live_record_part_t *p,

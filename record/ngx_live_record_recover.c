@@ -164,6 +164,40 @@ ngx_live_record_sidecar_json(ngx_live_record_part_t *p, ngx_uint_t format,
 }
 
 
+/*
+ * A part read back from a file (a sidecar at recovery, a hand-over file):
+ * its application and template found by the names the file gives, and its
+ * label made from its app and name, which then point into the label.
+ */
+
+ngx_int_t
+ngx_live_record_part_place(ngx_live_record_part_t *p, ngx_str_t *work,
+    ngx_str_t *store, ngx_str_t *tpl)
+{
+    u_char  *s;
+
+    p->lacf = ngx_live_record_find_app(p->lmcf, work, store);
+    p->tpl = ngx_live_record_template(p->lmcf, tpl);
+
+    if (p->lacf == NULL || p->tpl == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_pnalloc(p->pool, p->st.app.len + 1 + p->st.name.len);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->st.label.data = s;
+    p->st.label.len = ngx_sprintf(s, "%V/%V", &p->st.app, &p->st.name) - s;
+
+    p->st.app.data = p->st.label.data;
+    p->st.name.data = p->st.label.data + p->st.app.len + 1;
+
+    return NGX_OK;
+}
+
+
 /* a sidecar of a worker that is gone: its part is finished now */
 
 ngx_int_t
@@ -310,7 +344,6 @@ ngx_live_record_recover_fields(ngx_live_record_part_t *p,
 static ngx_int_t
 ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
 {
-    u_char                  *s;
     cJSON                   *item;
     ngx_str_t                work, store, tpl;
     ngx_uint_t               format;
@@ -332,20 +365,9 @@ ngx_live_record_recover_part(ngx_live_record_part_t *p, cJSON *o)
         return NGX_ERROR;
     }
 
-    p->lacf = ngx_live_record_find_app(p->lmcf, &work, &store);
-    p->tpl = ngx_live_record_template(p->lmcf, &tpl);
-
-    if (p->lacf == NULL || p->tpl == NULL) {
+    if (ngx_live_record_part_place(p, &work, &store, &tpl) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    s = ngx_pnalloc(p->pool, p->st.app.len + 1 + p->st.name.len);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->st.label.data = s;
-    p->st.label.len = ngx_sprintf(s, "%V/%V", &p->st.app, &p->st.name) - s;
 
     p->last_ms = p->start_ms;
 
