@@ -862,7 +862,7 @@ ngx_live_record_deliver_file(ngx_live_record_part_t *p, ngx_uint_t format)
         return;
     }
 
-    ngx_live_record_sidecar_delete(&p->files[format], p->log);
+    ngx_live_record_sidecar_release(p, &p->files[format]);
 }
 
 

@@ -128,6 +128,8 @@ ngx_int_t ngx_live_record_sidecar_text(ngx_live_record_part_t *p,
 void ngx_live_record_sidecars_update(ngx_live_record_part_t *p);
 void ngx_live_record_sidecar_delete(ngx_live_record_file_t *f,
     ngx_log_t *log);
+void ngx_live_record_sidecar_release(ngx_live_record_part_t *p,
+    ngx_live_record_file_t *f);
 ngx_int_t ngx_live_record_recover_load(ngx_live_record_main_conf_t *lmcf,
     u_char *path, ngx_str_t *text);
 ngx_int_t ngx_live_record_part_place(ngx_live_record_part_t *p,
