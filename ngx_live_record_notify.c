@@ -69,7 +69,7 @@ typedef struct {
     ngx_uint_t                  next;           /* ... once op is done */
     unsigned                    spooled:1;
     unsigned                    io:1;           /* op runs in the pool */
-} ngx_live_record_job_t;
+} ngx_live_record_notify_job_t;
 
 
 /* what a job's spool file undergoes, in the thread pool */
@@ -79,7 +79,7 @@ typedef struct {
 #define NGX_LIVE_RECORD_SPOOL_KEEP    4         /* freed, file stays */
 
 
-static ngx_live_record_job_t *ngx_live_record_job_create(
+static ngx_live_record_notify_job_t *ngx_live_record_job_create(
     ngx_live_record_main_conf_t *lmcf, ngx_live_record_receiver_t *rcv,
     ngx_str_t *id, ngx_str_t *body, ngx_str_t *name,
     ngx_live_record_release_t *rel);
@@ -87,19 +87,20 @@ static ngx_live_record_release_t *ngx_live_record_release_create(u_char *path,
     ngx_uint_t n);
 static void ngx_live_record_release_put(ngx_live_record_release_t *rel,
     ngx_uint_t ok, ngx_log_t *log);
-static ngx_int_t ngx_live_record_job_spool(ngx_live_record_job_t *job);
-static void ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op);
+static ngx_int_t ngx_live_record_job_spool(ngx_live_record_notify_job_t *job);
+static void ngx_live_record_job_io(ngx_live_record_notify_job_t *job,
+    ngx_uint_t op);
 static void ngx_live_record_job_io_thread(void *data, ngx_log_t *log);
 static void ngx_live_record_job_io_done(ngx_event_t *ev);
-static void ngx_live_record_job_bury(ngx_live_record_job_t *job,
+static void ngx_live_record_job_bury(ngx_live_record_notify_job_t *job,
     ngx_log_t *log);
-static void ngx_live_record_job_send(ngx_live_record_job_t *job);
+static void ngx_live_record_job_send(ngx_live_record_notify_job_t *job);
 static void ngx_live_record_job_done(ngx_live_record_request_t *r);
-static void ngx_live_record_job_delay(ngx_live_record_job_t *job);
-static void ngx_live_record_job_failed(ngx_live_record_job_t *job,
+static void ngx_live_record_job_delay(ngx_live_record_notify_job_t *job);
+static void ngx_live_record_job_failed(ngx_live_record_notify_job_t *job,
     u_char *why);
 static void ngx_live_record_job_retry(ngx_event_t *ev);
-static void ngx_live_record_job_free(ngx_live_record_job_t *job);
+static void ngx_live_record_job_free(ngx_live_record_notify_job_t *job);
 static void ngx_live_record_notify_scan(ngx_event_t *ev);
 static ngx_int_t ngx_live_record_spool_dirs(ngx_cycle_t *cycle,
     ngx_live_record_main_conf_t *lmcf);
@@ -610,15 +611,15 @@ ngx_live_record_release_put(ngx_live_record_release_t *rel, ngx_uint_t ok,
 }
 
 
-static ngx_live_record_job_t *
+static ngx_live_record_notify_job_t *
 ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
     ngx_live_record_receiver_t *rcv, ngx_str_t *id, ngx_str_t *body,
     ngx_str_t *name, ngx_live_record_release_t *rel)
 {
-    u_char                    *p;
-    ngx_pool_t                *pool;
-    ngx_live_record_job_t     *job;
-    ngx_live_record_notify_t  *nt;
+    u_char                        *p;
+    ngx_pool_t                    *pool;
+    ngx_live_record_notify_t      *nt;
+    ngx_live_record_notify_job_t  *job;
 
     nt = lmcf->notify;
 
@@ -627,7 +628,7 @@ ngx_live_record_job_create(ngx_live_record_main_conf_t *lmcf,
         return NULL;
     }
 
-    job = ngx_pcalloc(pool, sizeof(ngx_live_record_job_t));
+    job = ngx_pcalloc(pool, sizeof(ngx_live_record_notify_job_t));
     if (job == NULL) {
         goto failed;
     }
@@ -698,7 +699,7 @@ failed:
 /* "URL\n" then the body: enough to send it again after a restart */
 
 static ngx_int_t
-ngx_live_record_job_spool(ngx_live_record_job_t *job)
+ngx_live_record_job_spool(ngx_live_record_notify_job_t *job)
 {
     ngx_str_t  data[3];
 
@@ -711,7 +712,7 @@ ngx_live_record_job_spool(ngx_live_record_job_t *job)
 
 
 static void
-ngx_live_record_job_send(ngx_live_record_job_t *job)
+ngx_live_record_job_send(ngx_live_record_notify_job_t *job)
 {
     u_char                     *p, sig[2 * EVP_MAX_MD_SIZE + 1];
     ngx_str_t                  *h, ts;
@@ -800,7 +801,7 @@ ngx_live_record_job_send(ngx_live_record_job_t *job)
  */
 
 static void
-ngx_live_record_job_delay(ngx_live_record_job_t *job)
+ngx_live_record_job_delay(ngx_live_record_notify_job_t *job)
 {
     double       end;
     cJSON       *o, *type, *ms;
@@ -836,7 +837,7 @@ ngx_live_record_job_delay(ngx_live_record_job_t *job)
 static void
 ngx_live_record_job_done(ngx_live_record_request_t *r)
 {
-    ngx_live_record_job_t *job = r->data;
+    ngx_live_record_notify_job_t *job = r->data;
 
     u_char                     why[NGX_MAX_ERROR_STR];
     ngx_live_record_notify_t  *nt;
@@ -869,7 +870,7 @@ ngx_live_record_job_done(ngx_live_record_request_t *r)
 
 
 static void
-ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
+ngx_live_record_job_failed(ngx_live_record_notify_job_t *job, u_char *why)
 {
     size_t                     len;
     ngx_live_record_notify_t  *nt;
@@ -918,7 +919,7 @@ ngx_live_record_job_failed(ngx_live_record_job_t *job, u_char *why)
 /* in a thread, or on the loop: the event and why, in the dead letters */
 
 static void
-ngx_live_record_job_bury(ngx_live_record_job_t *job, ngx_log_t *log)
+ngx_live_record_job_bury(ngx_live_record_notify_job_t *job, ngx_log_t *log)
 {
     u_char                    *dead, *err;
     size_t                     len;
@@ -962,7 +963,7 @@ ngx_live_record_job_bury(ngx_live_record_job_t *job, ngx_log_t *log)
  */
 
 static void
-ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op)
+ngx_live_record_job_io(ngx_live_record_notify_job_t *job, ngx_uint_t op)
 {
     ngx_event_t  ev;
 
@@ -1025,7 +1026,7 @@ ngx_live_record_job_io(ngx_live_record_job_t *job, ngx_uint_t op)
 static void
 ngx_live_record_job_io_thread(void *data, ngx_log_t *log)
 {
-    ngx_live_record_job_t *job = data;
+    ngx_live_record_notify_job_t *job = data;
 
     ngx_uint_t  ok;
 
@@ -1085,7 +1086,7 @@ ngx_live_record_job_io_thread(void *data, ngx_log_t *log)
 static void
 ngx_live_record_job_io_done(ngx_event_t *ev)
 {
-    ngx_live_record_job_t *job = ev->data;
+    ngx_live_record_notify_job_t *job = ev->data;
 
     ngx_uint_t  next;
 
@@ -1114,7 +1115,7 @@ ngx_live_record_job_retry(ngx_event_t *ev)
 
 
 static void
-ngx_live_record_job_free(ngx_live_record_job_t *job)
+ngx_live_record_job_free(ngx_live_record_notify_job_t *job)
 {
     if (job->retry.timer_set) {
         ngx_del_timer(&job->retry);
