@@ -1178,11 +1178,15 @@ ngx_live_record_exit_process(ngx_cycle_t *cycle)
 
     lmcf = ctx->main_conf[ngx_live_record_module.ctx_index];
 
+    ngx_live_record_threads_gone = 1;
+
+    /* the thread pools are gone by now: finish in this thread */
+
+    ngx_live_record_threads_gone = 1;
+
     /* what the pools sent back and waits for its turn runs first */
 
     ngx_live_record_pace_flush();
-
-    /* the thread pools are gone by now: finish in this thread */
 
     while (!ngx_queue_empty(&lmcf->active)) {
         q = ngx_queue_head(&lmcf->active);

@@ -1003,7 +1003,7 @@ ngx_live_record_job_io(ngx_live_record_notify_job_t *job, ngx_uint_t op)
             job->task->event.log =
                 ((ngx_live_record_notify_t *) job->lmcf->notify)->log;
 
-            if (ngx_thread_task_post(job->lmcf->notify_pool, job->task)
+            if (ngx_live_record_post(job->lmcf->notify_pool, job->task)
                 == NGX_OK)
             {
                 job->io = 1;

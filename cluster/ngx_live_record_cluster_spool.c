@@ -221,7 +221,7 @@ ngx_live_record_cluster_post(ngx_thread_task_t *task)
 #if (NGX_THREADS)
 
     if (ngx_live_record_cluster_pool
-        && ngx_thread_task_post(ngx_live_record_cluster_pool, task) == NGX_OK)
+        && ngx_live_record_post(ngx_live_record_cluster_pool, task) == NGX_OK)
     {
         return NGX_OK;
     }

@@ -15,6 +15,7 @@
 #endif
 #include "ngx_live_record_codec.h"
 #include "ngx_live_record_writer.h"
+#include "ngx_live_record_drain.h"
 #include "ngx_live_record_mp4.h"
 #include "ngx_live_record_segmenter.h"
 

@@ -686,7 +686,7 @@ ngx_http_live_record_thread_post(ngx_http_live_record_thread_t *t,
     task->event.data = t;
     task->event.log = t->r ? t->r->connection->log : ngx_cycle->log;
 
-    return ngx_thread_task_post(tp, task);
+    return ngx_live_record_post(tp, task);
 
 #else
 

@@ -74,6 +74,28 @@ static ngx_msec_t ngx_live_record_drain_ms(void);
 static ngx_live_record_drain_t  *ngx_live_record_drains;
 
 
+ngx_uint_t  ngx_live_record_threads_gone;
+
+
+/*
+ * nginx destroys its thread pools (ngx_thread_pool_module's exit_process)
+ * before this module's exit_process finishes the open parts: a post then
+ * locks a destroyed mutex ("[alert] pthread_mutex_lock() failed").  Once
+ * the worker exits, posts are refused and the callers do the work in the
+ * loop's thread, as when a pool is full, without saying it is full.
+ */
+
+ngx_int_t
+ngx_live_record_post(ngx_thread_pool_t *tp, ngx_thread_task_t *task)
+{
+    if (ngx_live_record_threads_gone) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_thread_task_post(tp, task);
+}
+
+
 ngx_int_t
 ngx_live_record_drain_post(void *threads, ngx_live_record_job_t *job)
 {
@@ -202,7 +224,7 @@ ngx_live_record_drain_get(void *threads, ngx_log_t *log)
 static ngx_int_t
 ngx_live_record_drain_start(ngx_live_record_drain_t *d)
 {
-    if (ngx_thread_task_post(d->threads, &d->task) != NGX_OK) {
+    if (ngx_live_record_post(d->threads, &d->task) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -379,6 +401,9 @@ ngx_live_record_drain_ms(void)
 
 
 #else
+
+
+ngx_uint_t  ngx_live_record_threads_gone;
 
 
 ngx_int_t

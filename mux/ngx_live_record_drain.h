@@ -11,6 +11,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
 
 /*
  * The writers' write jobs (an MP4 part's batch, an ADTS or MPEG-TS sink's
@@ -45,6 +49,19 @@ ngx_int_t ngx_live_record_drain_post(void *threads, ngx_live_record_job_t *job);
  * ran (the caller runs it), NGX_DONE if it ran (done() will not come)
  */
 ngx_int_t ngx_live_record_drain_cancel(ngx_live_record_job_t *job);
+
+
+/*
+ * Every post to a thread pool of this module: refused (NGX_DECLINED) once
+ * the worker exits, when nginx has destroyed its thread pools
+ */
+#if (NGX_THREADS)
+ngx_int_t ngx_live_record_post(ngx_thread_pool_t *tp,
+    ngx_thread_task_t *task);
+#endif
+
+/* set at the worker's exit, before the module finishes its parts */
+extern ngx_uint_t  ngx_live_record_threads_gone;
 
 
 #endif /* _NGX_LIVE_RECORD_DRAIN_H_INCLUDED_ */

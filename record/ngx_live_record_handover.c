@@ -326,8 +326,8 @@ ngx_live_record_handover_detach(ngx_live_record_part_t *p)
 
 #if (NGX_THREADS)
 
-    if (p->lacf->thread_pool) {
-        if (ngx_thread_task_post(p->lacf->thread_pool, d->task) == NGX_OK) {
+    if (p->lacf->thread_pool && !ngx_live_record_threads_gone) {
+        if (ngx_live_record_post(p->lacf->thread_pool, d->task) == NGX_OK) {
             return;
         }
 

@@ -539,14 +539,14 @@ ngx_live_record_take_post(ngx_live_record_take_t *t)
 {
 #if (NGX_THREADS)
 
-    if (t->lacf->thread_pool) {
+    if (t->lacf->thread_pool && !ngx_live_record_threads_gone) {
         t->task.ctx = t;
         t->task.handler = ngx_live_record_take_thread;
         t->task.event.handler = ngx_live_record_take_done;
         t->task.event.data = t;
         t->task.event.log = ngx_cycle->log;
 
-        if (ngx_thread_task_post(t->lacf->thread_pool, &t->task) == NGX_OK) {
+        if (ngx_live_record_post(t->lacf->thread_pool, &t->task) == NGX_OK) {
             return;
         }
 

@@ -653,8 +653,8 @@ ngx_live_record_hls_run(ngx_live_record_part_t *p)
 
 #if (NGX_THREADS)
 
-        if (h->task && !h->inline_jobs) {
-            if (ngx_thread_task_post(p->lacf->thread_pool, h->task)
+        if (h->task && !h->inline_jobs && !ngx_live_record_threads_gone) {
+            if (ngx_live_record_post(p->lacf->thread_pool, h->task)
                 == NGX_OK)
             {
                 if (!h->busy) {

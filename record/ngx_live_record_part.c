@@ -504,7 +504,7 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
 
 #if (NGX_THREADS)
 
-    if (!sync && lacf->thread_pool) {
+    if (!sync && lacf->thread_pool && !ngx_live_record_threads_gone) {
         task = ngx_thread_task_alloc(p->pool, 0);
 
         if (task) {
@@ -514,7 +514,7 @@ ngx_live_record_finish(ngx_live_record_part_t *p, ngx_uint_t sync)
             task->event.data = p;
             task->event.log = p->log;
 
-            if (ngx_thread_task_post(lacf->thread_pool, task) == NGX_OK) {
+            if (ngx_live_record_post(lacf->thread_pool, task) == NGX_OK) {
                 ngx_log_debug3(NGX_LOG_DEBUG_RTMP, p->log, 0,
                                "live record: \"%V\" part %ui: finalize "
                                "posted to \"%V\"", &p->st.label, p->n,
@@ -1060,7 +1060,7 @@ ngx_live_record_index_retry(ngx_event_t *ev)
             p->index_task = task;
         }
 
-        if (ngx_thread_task_post(p->lacf->thread_pool, task) == NGX_OK) {
+        if (ngx_live_record_post(p->lacf->thread_pool, task) == NGX_OK) {
             return;
         }
     }

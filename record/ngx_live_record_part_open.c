@@ -353,7 +353,7 @@ ngx_live_record_open_post(ngx_live_record_part_t *p)
 
 #if (NGX_THREADS)
 
-    if (p->lacf->thread_pool) {
+    if (p->lacf->thread_pool && !ngx_live_record_threads_gone) {
         if (job->task == NULL) {
             job->task = ngx_thread_task_alloc(p->pool, 0);
         }
@@ -365,7 +365,7 @@ ngx_live_record_open_post(ngx_live_record_part_t *p)
             job->task->event.data = p;
             job->task->event.log = p->log;
 
-            if (ngx_thread_task_post(p->lacf->thread_pool, job->task)
+            if (ngx_live_record_post(p->lacf->thread_pool, job->task)
                 == NGX_OK)
             {
                 return NGX_OK;

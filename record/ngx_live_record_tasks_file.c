@@ -142,7 +142,7 @@ ngx_live_record_tasks_write(ngx_cycle_t *cycle, ngx_live_record_shm_t *sh,
             task->event.data = save;
             task->event.log = cycle->log;
 
-            if (ngx_thread_task_post(lmcf->notify_pool, task) == NGX_OK) {
+            if (ngx_live_record_post(lmcf->notify_pool, task) == NGX_OK) {
                 return;
             }
         }

@@ -383,7 +383,7 @@ ngx_live_record_multipart_hash(ngx_live_record_upload_t *u)
 
             mp->hashing = 1;
 
-            if (ngx_thread_task_post(u->store->thread_pool, task) == NGX_OK) {
+            if (ngx_live_record_post(u->store->thread_pool, task) == NGX_OK) {
                 return;
             }
 

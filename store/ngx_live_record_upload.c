@@ -1126,7 +1126,7 @@ ngx_live_record_upload_task(ngx_live_record_upload_t *u,
     u->task->event.data = u;
     u->task->event.log = ngx_cycle->log;
 
-    if (ngx_thread_task_post(u->store->thread_pool, u->task) == NGX_OK) {
+    if (ngx_live_record_post(u->store->thread_pool, u->task) == NGX_OK) {
         return NGX_OK;
     }
 
