@@ -31,14 +31,7 @@ plan tests => 5;
 my $tmp = tempdir('fuzz_handover.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/fuzz_handover";
 
-my $pq = `pkg-config --cflags-only-I libpq 2>/dev/null`
-         || '-I/usr/include/postgresql';
-chomp $pq;
-
-my ($rc, $out) = fuzz_build($bin, split(' ', $pq),
-    '-fsanitize=float-cast-overflow', '-ffunction-sections',
-    '-fdata-sections', '-Wl,--gc-sections', "-I$top/build/rtmp",
-    (map { "-I$top/$_" } qw(mux core cluster store record t/mp4 fuzz)),
+my ($rc, $out) = fuzz_build($bin, fuzz_whole(),
     "$top/fuzz/fuzz_handover.c", "$top/core/ngx_live_record_json.c",
     "$top/t/mp4/ngx_stub.c", '-lcjson');
 is($rc, 0, 'fuzz_handover.c and the hand-over reader build with gcc, ASan '

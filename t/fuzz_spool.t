@@ -35,14 +35,7 @@ plan tests => 3;
 my $tmp = tempdir('fuzz_spool.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/fuzz_spool";
 
-my $pq = `pkg-config --cflags-only-I libpq 2>/dev/null`
-         || '-I/usr/include/postgresql';
-chomp $pq;
-
-my ($rc, $out) = fuzz_build($bin, split(' ', $pq),
-    '-fsanitize=float-cast-overflow', '-ffunction-sections',
-    '-fdata-sections', '-Wl,--gc-sections', "-I$top/build/rtmp",
-    (map { "-I$top/$_" } qw(mux core cluster store record http t/mp4 fuzz)),
+my ($rc, $out) = fuzz_build($bin, fuzz_whole(),
     "$top/fuzz/fuzz_spool.c", "$top/core/ngx_live_record_json.c",
     "$top/core/ngx_live_record_utf8.c", "$top/core/ngx_live_record_util.c",
     "$top/core/ngx_live_record_file.c",

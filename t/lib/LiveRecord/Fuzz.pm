@@ -16,6 +16,11 @@ package LiveRecord::Fuzz;
 #                               count the program prints), exit 0, and no
 #                               report from ASan, UBSan or the harness
 #   fuzz_inputs(DIR)         -> the files in DIR that the program runs
+#   fuzz_whole()             -> fuzz_build ARGS for a target that includes
+#                               the module's .c files whole (fuzz_spool.c,
+#                               fuzz_handover.c): libpq's and every
+#                               folder's includes, and --gc-sections to
+#                               leave out what the target does not reach
 #   fuzz_run(CMD...)         -> (wait status, stdout and stderr)
 
 use strict;
@@ -28,7 +33,8 @@ use Test::More ();
 
 use LiveRecord::Need;
 
-our @EXPORT = qw(fuzz_need fuzz_build fuzz_clean fuzz_inputs fuzz_run);
+our @EXPORT = qw(fuzz_need fuzz_build fuzz_clean fuzz_inputs fuzz_run
+                 fuzz_whole);
 
 my $TOP  = abs_path(File::Spec->catdir(
                (File::Spec->splitpath(abs_path(__FILE__)))[1], '..', '..',
@@ -55,6 +61,18 @@ sub fuzz_build {
         '-W', '-Wall', '-Wpointer-arith', '-Wno-unused-parameter', '-Werror',
         (map { "-I$SRC/src/$_" } qw(core event event/modules os/unix)),
         "-I$CONF", "-I$TOP", '-o', $bin, @args);
+}
+
+sub fuzz_whole {
+    my $pq = `pkg-config --cflags-only-I libpq 2>/dev/null`
+             || '-I/usr/include/postgresql';
+    chomp $pq;
+
+    return (split(' ', $pq), '-fsanitize=float-cast-overflow',
+            '-ffunction-sections', '-fdata-sections', '-Wl,--gc-sections',
+            "-I$TOP/build/rtmp",
+            map { "-I$TOP/$_" } qw(mux core cluster store record http t/mp4
+                                   fuzz));
 }
 
 sub fuzz_clean {
