@@ -142,63 +142,30 @@ for f in "$top"/fuzz/regress/*; do
     esac
 done
 
-echo "fuzz: $dir/fuzz_tag for ${seconds}s, log in $dir/fuzz.log"
-
 ubsan=halt_on_error=1:print_stacktrace=1:suppressions=$top/fuzz/ubsan.supp
-
 rc=0
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_tag" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus" > "$dir/fuzz.log" 2>&1 || rc=$?
 
-echo "fuzz: $dir/fuzz_mp4_sidecar for ${seconds}s, log in $dir/fuzz-mp4.log"
+# fuzz TARGET CORPUS LOG MAX_LEN: one target for $seconds; a finding
+# makes the script's exit status non-zero
+fuzz() {
+    echo "fuzz: $dir/$1 for ${seconds}s, log in $dir/$3"
 
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_mp4_sidecar" -max_total_time="$seconds" -max_len=65536 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus-mp4" > "$dir/fuzz-mp4.log" 2>&1 || rc=$?
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
+    "$dir/$1" -max_total_time="$seconds" -max_len="$4" -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+        "$dir/$2" > "$dir/$3" 2>&1 || rc=$?
 
-echo "fuzz: $dir/fuzz_s3_reply for ${seconds}s, log in $dir/fuzz-s3.log"
+    grep -E '^#[0-9]+' "$dir/$3" | tail -1 || true
+}
 
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_s3_reply" -max_total_time="$seconds" -max_len=65536 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus-s3" > "$dir/fuzz-s3.log" 2>&1 || rc=$?
+fuzz fuzz_tag corpus fuzz.log 65536
+fuzz fuzz_mp4_sidecar corpus-mp4 fuzz-mp4.log 65536
+fuzz fuzz_s3_reply corpus-s3 fuzz-s3.log 65536
+fuzz fuzz_utf8 corpus-utf8 fuzz-utf8.log 4096
+fuzz fuzz_spool corpus-spool fuzz-spool.log 65536
+fuzz fuzz_handover corpus-handover fuzz-handover.log 65536
 
-grep -E '^#[0-9]+' "$dir/fuzz-s3.log" | tail -1 || true
-echo "fuzz: $dir/fuzz_utf8 for ${seconds}s, log in $dir/fuzz-utf8.log"
-
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_utf8" -max_total_time="$seconds" -max_len=4096 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus-utf8" > "$dir/fuzz-utf8.log" 2>&1 || rc=$?
-
-grep -E '^#[0-9]+' "$dir/fuzz-utf8.log" | tail -1 || true
-echo "fuzz: $dir/fuzz_spool for ${seconds}s, log in $dir/fuzz-spool.log"
-
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_spool" -max_total_time="$seconds" -max_len=65536 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus-spool" > "$dir/fuzz-spool.log" 2>&1 || rc=$?
-
-grep -E '^#[0-9]+' "$dir/fuzz-spool.log" | tail -1 || true
-echo "fuzz: $dir/fuzz_handover for ${seconds}s, log in $dir/fuzz-handover.log"
-
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-$ubsan} \
-"$dir/fuzz_handover" -max_total_time="$seconds" -max_len=65536 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
-    "$dir/corpus-handover" > "$dir/fuzz-handover.log" 2>&1 || rc=$?
-
-grep -E '^#[0-9]+' "$dir/fuzz-handover.log" | tail -1 || true
-grep -E '^#[0-9]+' "$dir/fuzz-mp4.log" | tail -1 || true
-grep -E '^#[0-9]+' "$dir/fuzz.log" | tail -1 || true
 grep -E '^stat::|SUMMARY|Test unit written' "$dir/fuzz.log" || true
 echo "fuzz: corpus $(find "$dir/corpus" -type f ! -name '.*' | wc -l) files;" \
      "crashes in $dir/crashes: $(find "$dir/crashes" -type f | wc -l)"
