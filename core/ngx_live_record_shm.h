@@ -46,7 +46,9 @@
 #define NGX_LIVE_RECORD_STAT_OPEN_DROPPED      7   /* frames */
 #define NGX_LIVE_RECORD_STAT_DELETED_EXPIRED   8   /* files */
 #define NGX_LIVE_RECORD_STAT_DELETED_API       9
-#define NGX_LIVE_RECORD_NSTATS                 10
+#define NGX_LIVE_RECORD_STAT_TAKEN             10  /* parts, other worker */
+#define NGX_LIVE_RECORD_STAT_NOT_TAKEN         11
+#define NGX_LIVE_RECORD_NSTATS                 12
 
 #define NGX_LIVE_RECORD_GAUGE_FINALIZING       0   /* files */
 #define NGX_LIVE_RECORD_GAUGE_UPLOADS          1

@@ -400,6 +400,19 @@ ngx_http_live_record_metrics_write(u_char *p, u_char *last,
                      st->counters[NGX_LIVE_RECORD_STAT_DELETED_API]);
 
     p = ngx_http_live_record_metrics_head(p, last,
+            "live_record_handovers_total", "counter",
+            "Reconnects within live_record_continue that landed on another "
+            "worker than their waiting part's: the part taken over, or "
+            "not (a new part started).");
+
+    p = ngx_slprintf(p, last,
+                     "live_record_handovers_total{result=\"taken\"} %uA\n"
+                     "live_record_handovers_total{result=\"not_taken\"} "
+                     "%uA\n",
+                     st->counters[NGX_LIVE_RECORD_STAT_TAKEN],
+                     st->counters[NGX_LIVE_RECORD_STAT_NOT_TAKEN]);
+
+    p = ngx_http_live_record_metrics_head(p, last,
             "live_record_last_error_timestamp_seconds", "gauge",
             "Unix time of the last write error, failed handoff or "
             "dead-lettered event; 0 if none.");

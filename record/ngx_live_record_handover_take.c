@@ -505,6 +505,8 @@ ngx_live_record_take_fallback(ngx_live_record_take_t *t, const char *why)
 {
     ngx_live_record_ctx_t  *ctx = t->ctx;
 
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_NOT_TAKEN, 1);
+
     if (t->path) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "live record: \"%V\": its part %ui, handed over by "
@@ -803,6 +805,8 @@ ngx_live_record_taken(ngx_live_record_take_t *t)
                   "live record: \"%V\" part %ui \"%V\" taken over from "
                   "worker %P at %.3fs", &p->st.label, p->n, &p->rel,
                   t->owner, (double) p->duration / 1000);
+
+    ngx_live_record_stat_add(NGX_LIVE_RECORD_STAT_TAKEN, 1);
 
     if (ctx && ctx->part == NULL && ctx->part_wait == NULL) {
         ctx->take = NULL;

@@ -21,8 +21,9 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
 use JSON::PP qw(decode_json);
-use Test::More tests => 56;
+use Test::More tests => 57;
 use LiveRecord::Test;
 use LiveRecord::Receiver;
 
@@ -44,6 +45,18 @@ rtmp {
         application live {
             live on;
             live_record t;
+        }
+    }
+}
+
+http {
+    access_log off;
+
+    server {
+        listen 127.0.0.1:%%PORT_HTTP%%;
+
+        location /metrics {
+            live_record_metrics;
         }
     }
 }
@@ -225,6 +238,14 @@ is_deeply([pids_of(qr{"live/late": its part 1 waits on worker \Q$wa\E, }
 my %by = map { $_ => 1 } pids_of(qr{"live/late" part \d+ mp4 done});
 is_deeply([sort keys %by], [sort($wa, $wb)],
           'each worker finished its own part');
+
+# the metric counts the two parts taken over (cases 2 and 2b) and the one
+# not (case 3), whichever worker answers the scrape
+
+my $m = HTTP::Tiny->new->get('http://127.0.0.1:' . port('HTTP')
+                             . '/metrics')->{content} // '';
+is(join(' ', $m =~ /^live_record_handovers_total\{result="(\w+)"\} (\d+)$/mg),
+   'taken 2 not_taken 1', 'live_record_handovers_total: 2 taken, 1 not');
 
 # 4. the worker that took the part over is killed (-9) while it writes
 #    it: the part is recovered once, by the worker left, with the frames
